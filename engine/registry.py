@@ -1,0 +1,55 @@
+"""Engines by name, imported only when asked for (torch stays unloaded for the procedural engine).
+
+An engine class is built with ``cls.from_options(options)`` where ``options`` is the recipe's engine
+mapping without ``name``. ``auto`` resolves to ``z-image-turbo`` when its weights are configured and
+loadable, and to ``procedural`` otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Mapping
+
+from zpipe.engine.base import Engine, EngineError
+
+log = logging.getLogger(__name__)
+
+# name -> "module:Class"; kept as strings so that listing engines imports nothing.
+ENGINES: dict[str, str] = {
+    "procedural": "zpipe.engine.procedural:ProceduralEngine",
+    "z-image-turbo": "zpipe.engine.zimage.engine:ZImageEngine",
+}
+ENGINE_NAMES = ("auto", *ENGINES)
+
+
+def engine_class(name: str) -> type:
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}") from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def resolve_name(name: str, options: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Return (engine name, reason) where reason explains a fallback from ``auto``, else None."""
+    if name != "auto":
+        return name, None
+    try:
+        probe = getattr(engine_class("z-image-turbo"), "available", None)
+        reason = probe(options) if probe else "z-image-turbo engine not installed"
+    except ImportError as exc:  # torch or safetensors missing
+        reason = f"z-image-turbo unavailable ({exc})"
+    if reason is None:
+        return "z-image-turbo", None
+    return "procedural", reason
+
+
+def create(name: str, options: Mapping[str, Any] | None = None) -> Engine:
+    """Build the named engine (``auto`` allowed); warn once when ``auto`` falls back."""
+    options = dict(options or {})
+    resolved, reason = resolve_name(name, options)
+    if reason:
+        log.warning("engine auto: using procedural (%s)", reason)
+    return engine_class(resolved).from_options(options)

@@ -1,0 +1,1 @@
+"""Processing stages (one module each) and their registry."""

@@ -1,0 +1,79 @@
+"""The stage contract: an asset's images in, images + metrics (+ file bytes for export) out.
+
+Stages do no file I/O: the store is the only writer. A stage declares its parameters once
+(``params``); recipe validation and the cache key both read that declaration.
+
+Images are float32 numpy arrays (H, W, C) in [0, 1], keyed by role: textures start with
+``albedo``, posters with ``poster``. Data maps (height, roughness, ao) are (H, W, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from zpipe.params import Param
+
+
+class StageFailure(Exception):
+    """A QA failure of one asset (seam gate, glyph check): the asset is marked failed, the build goes on."""
+
+
+@dataclass
+class Asset:
+    """What a stage sees of one job. ``fields`` holds kind-specific job data (e.g. poster text lines)."""
+
+    id: str
+    kind: str  # "textures" | "posters"
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    images: dict[str, np.ndarray]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # relative name -> bytes, filled by export
+
+
+@dataclass
+class StageResult:
+    images: dict[str, np.ndarray] = field(default_factory=dict)  # roles to add or replace
+    metrics: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    drop_roles: tuple[str, ...] = ()
+
+
+@dataclass
+class StageContext:
+    """Access to the engine for stages that regenerate, inpaint or refine.
+
+    ``generate`` takes a list of :class:`zpipe.engine.Request` and returns ``Generated`` objects;
+    ``capabilities`` is the engine's capability set; ``request`` is the job's base request.
+    """
+
+    generate: Callable[[list], list]
+    capabilities: frozenset
+    request: Any
+    engine_name: str = ""
+
+
+class Stage:
+    name: ClassVar[str]
+    doc: ClassVar[str] = ""
+    kinds: ClassVar[tuple[str, ...]] = ("textures", "posters")
+    params: ClassVar[dict[str, Param]] = {}
+
+    def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
+        raise NotImplementedError
+
+
+def apply(asset: Asset, result: StageResult, stage_name: str) -> None:
+    """Merge a stage's result into the asset (metrics are namespaced by stage)."""
+    for role in result.drop_roles:
+        asset.images.pop(role, None)
+    asset.images.update(result.images)
+    if result.metrics:
+        asset.metrics.setdefault(stage_name, {}).update(result.metrics)
+    asset.files.update(result.files)

@@ -1,0 +1,51 @@
+"""Stages by name: the built-ins plus third-party stages from the ``zpipe.stages`` entry-point group.
+
+Built-ins are listed as "module:Class" strings, so listing names imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+from zpipe.stages.base import Stage
+
+BUILTIN: dict[str, str] = {
+    "resize": "zpipe.stages.resize:ResizeStage",
+    "tile": "zpipe.stages.tile:TileStage",
+    "upscale": "zpipe.stages.upscale:UpscaleStage",
+    "pbr": "zpipe.stages.pbr:PbrStage",
+    "glyph_check": "zpipe.stages.glyph_check:GlyphCheckStage",
+    "typeset": "zpipe.stages.typeset:TypesetStage",
+    # `export` always runs last, configured by the recipe's `output:` section.
+    "export": "zpipe.stages.export:ExportStage",
+}
+
+
+def _load(target: str) -> type[Stage]:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@lru_cache(maxsize=None)
+def _plugins() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group="zpipe.stages")}
+
+
+def names() -> list[str]:
+    return sorted(set(BUILTIN) | set(_plugins()))
+
+
+@lru_cache(maxsize=None)
+def get(name: str) -> type[Stage]:
+    """The stage class for ``name``; KeyError when no built-in or plugin has that name."""
+    if name in BUILTIN:
+        return _load(BUILTIN[name])
+    ep = _plugins().get(name)
+    if ep is None:
+        raise KeyError(name)
+    cls = ep.load()
+    if not (isinstance(cls, type) and issubclass(cls, Stage)):
+        raise TypeError(f"entry point zpipe.stages:{name} does not name a zpipe.stages.base.Stage subclass")
+    return cls
