@@ -1,0 +1,1 @@
+"""Text in images: OCR glyph checks, line matching and scoring, fonts and typesetting, poster prompts."""
