@@ -1,0 +1,255 @@
+"""The S3-DiT of Z-Image: a single-stream diffusion transformer over [image tokens ; caption tokens].
+
+Parameter names equal the diffusers checkpoint names, so a state dict loads without renaming.
+
+The forward is split in two so that the denoise loop does the least work per step:
+
+* :meth:`ZImageDiT.prepare` runs once per batch: it embeds the captions, runs the context refiner (which
+  does not depend on the timestep), builds the RoPE rows and the attention masks. Everything data-dependent
+  (caption lengths) is resolved here on the host.
+* :meth:`ZImageDiT.forward` runs per step on a fixed-shape batch and never syncs with the host.
+
+A batch holds latents of one size; captions may differ in length. The unified sequence of sample i is
+[image tokens (Np) ; caption tokens (Lp_i) ; batch padding], where Np and Lp_i are the token counts rounded
+up to a multiple of 32 and filled with the learned pad tokens (the pad slots are attended, like the
+reference). Only batch padding is masked, and only when the caption lengths differ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zpipe.engine.zimage.configs import DiTConfig
+from zpipe.engine.zimage.layers import RMSNorm, sdpa
+from zpipe.engine.zimage.rope import apply_rope, rope_cos_sin
+
+TILE_PERIODIC_AXES = {"none": (), "x": (2,), "y": (1,), "xy": (1, 2)}
+
+
+def ceil_to(n: int, multiple: int) -> int:
+    return n + (-n) % multiple
+
+
+class TimestepEmbedder(nn.Module):
+    def __init__(self, out_dim: int, mid_dim: int, freq_dim: int = 256) -> None:
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, mid_dim), nn.SiLU(), nn.Linear(mid_dim, out_dim))
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        """s (B,) already multiplied by t_scale -> (B, out_dim). The sinusoid is fp32, cos first."""
+        half = self.freq_dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=s.device) / half)
+        args = s.float()[:, None] * freqs[None]  # (B, half)
+        emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, freq_dim)
+        return self.mlp(emb.to(self.mlp[0].weight.dtype))
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, n_heads: int, qk_norm_eps: float) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        head_dim = dim // n_heads
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(dim, dim, bias=False)
+        self.to_v = nn.Linear(dim, dim, bias=False)
+        self.to_out = nn.ModuleList([nn.Linear(dim, dim, bias=False)])
+        self.norm_q = RMSNorm(head_dim, qk_norm_eps)
+        self.norm_k = RMSNorm(head_dim, qk_norm_eps)
+
+    def forward(self, x, cos, sin, mask):
+        """x (B, L, D), cos/sin (B, L, hd/2), mask (B, 1, 1, L) bool or None -> (B, L, D)."""
+        q = self.norm_q(self.to_q(x).unflatten(-1, (self.n_heads, -1)))  # (B, L, H, hd)
+        k = self.norm_k(self.to_k(x).unflatten(-1, (self.n_heads, -1)))
+        v = self.to_v(x).unflatten(-1, (self.n_heads, -1))
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        out = sdpa(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)  # (B, H, L, hd)
+        return self.to_out[0](out.transpose(1, 2).flatten(2))  # (B, L, D)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+        self.w3 = nn.Linear(dim, hidden, bias=False)
+
+    def forward(self, x):
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class Block(nn.Module):
+    """Sandwich-norm block; with ``modulation`` the residual branches get scale-only adaLN and tanh gates."""
+
+    def __init__(self, cfg: DiTConfig, modulation: bool) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.attention = Attention(d, cfg.n_heads, cfg.qk_norm_eps)
+        self.feed_forward = FeedForward(d, cfg.ffn_dim)
+        self.attention_norm1 = RMSNorm(d, cfg.norm_eps)
+        self.attention_norm2 = RMSNorm(d, cfg.norm_eps)
+        self.ffn_norm1 = RMSNorm(d, cfg.norm_eps)
+        self.ffn_norm2 = RMSNorm(d, cfg.norm_eps)
+        self.modulation = modulation
+        if modulation:
+            self.adaLN_modulation = nn.Sequential(nn.Linear(cfg.t_out_dim, 4 * d))
+
+    def forward(self, x, cos, sin, mask, c=None):
+        """x (B, L, D); c (B, adaln_dim) for modulated blocks."""
+        if not self.modulation:
+            x = x + self.attention_norm2(self.attention(self.attention_norm1(x), cos, sin, mask))
+            return x + self.ffn_norm2(self.feed_forward(self.ffn_norm1(x)))
+        mod = self.adaLN_modulation(c).unsqueeze(1)  # (B, 1, 4D)
+        scale_msa, gate_msa, scale_mlp, gate_mlp = mod.chunk(4, dim=2)  # (B, 1, D) each
+        attn = self.attention(self.attention_norm1(x) * (1.0 + scale_msa), cos, sin, mask)
+        x = x + gate_msa.tanh() * self.attention_norm2(attn)
+        ffn = self.feed_forward(self.ffn_norm1(x) * (1.0 + scale_mlp))
+        return x + gate_mlp.tanh() * self.ffn_norm2(ffn)
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        self.norm_final = nn.LayerNorm(cfg.dim, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(cfg.dim, cfg.patch_dim)
+        # Unlike the blocks, the final layer applies SiLU to c.
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.t_out_dim, cfg.dim))
+
+    def forward(self, x, c):
+        scale = 1.0 + self.adaLN_modulation(c).unsqueeze(1)  # (B, 1, D)
+        return self.linear(self.norm_final(x) * scale)  # (B, L, patch_dim)
+
+
+@dataclass
+class Condition:
+    """Step-independent inputs of one batch, built by :meth:`ZImageDiT.prepare`."""
+
+    cap: torch.Tensor  # (B, Lc, D) refined caption tokens, batch-padded with zeros
+    img_cos: torch.Tensor  # (B, Np, hd/2)
+    img_sin: torch.Tensor
+    uni_cos: torch.Tensor  # (B, Np + Lc, hd/2)
+    uni_sin: torch.Tensor
+    uni_mask: torch.Tensor | None  # (B, 1, 1, Np + Lc) bool, None when all captions have one length
+    grid: tuple[int, int]  # image tokens (rows, cols)
+    n_img: int  # real image tokens = rows * cols
+    n_img_padded: int  # Np
+
+
+class ZImageDiT(nn.Module):
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        key = f"{cfg.patch}-{cfg.all_f_patch_size[0]}"
+        self.all_x_embedder = nn.ModuleDict({key: nn.Linear(cfg.patch_dim, d)})
+        self.all_final_layer = nn.ModuleDict({key: FinalLayer(cfg)})
+        self.noise_refiner = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_refiner_layers)])
+        self.context_refiner = nn.ModuleList([Block(cfg, False) for _ in range(cfg.n_refiner_layers)])
+        self.t_embedder = TimestepEmbedder(cfg.t_out_dim, cfg.t_mid_dim)
+        self.cap_embedder = nn.Sequential(RMSNorm(cfg.cap_feat_dim, cfg.norm_eps), nn.Linear(cfg.cap_feat_dim, d))
+        self.x_pad_token = nn.Parameter(torch.zeros(1, d))
+        self.cap_pad_token = nn.Parameter(torch.zeros(1, d))
+        self.layers = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_layers)])
+        self._key = key
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x_pad_token.dtype
+
+    def _rope(self, pos: torch.Tensor, tile: str, grid: tuple[int, int]):
+        periods: list[int | None] = [None] * len(self.cfg.axes_dims)
+        for axis in TILE_PERIODIC_AXES[tile]:
+            periods[axis] = grid[axis - 1]
+        return rope_cos_sin(pos, self.cfg.axes_dims, self.cfg.rope_theta, periods)
+
+    @torch.no_grad()
+    def prepare(self, caps: list[torch.Tensor], grid: tuple[int, int], tile: str = "none") -> Condition:
+        """caps: B caption features (L_i, cap_feat_dim); grid: image tokens (rows, cols) = latent (h/2, w/2)."""
+        cfg, dev = self.cfg, self.x_pad_token.device
+        cfg_mult = cfg.seq_multiple
+        rows, cols = grid
+        if any(len(c) == 0 for c in caps):
+            raise ValueError("every caption needs at least one token")
+        lens = [len(c) for c in caps]
+        padded = [ceil_to(n, cfg_mult) for n in lens]  # Lp_i
+        lc = max(padded)
+        n_img = rows * cols
+        n_img_p = ceil_to(n_img, cfg_mult)
+        batch = len(caps)
+        if lc + 1 >= cfg.axes_lens[0] or rows > cfg.axes_lens[1] or cols > cfg.axes_lens[2]:
+            raise ValueError(f"caption of {max(lens)} tokens or image grid {rows}x{cols} exceeds the RoPE tables")
+
+        # Caption tokens: embed, fill [L_i, Lp_i) with the pad token, zero batch padding.
+        emb = self.cap_embedder(torch.cat(caps).to(dev, self.dtype))  # (sum L_i, D)
+        cap = self.cap_pad_token.new_zeros(batch, lc, cfg.dim)  # (B, Lc, D)
+        cap_pos = torch.zeros(batch, lc, 3, dtype=torch.int64, device=dev)
+        img_pos = torch.zeros(batch, n_img_p, 3, dtype=torch.int64, device=dev)
+        rr, cc = torch.meshgrid(torch.arange(rows, device=dev), torch.arange(cols, device=dev), indexing="ij")
+        start = 0
+        for i, (n, p) in enumerate(zip(lens, padded, strict=True)):
+            cap[i, :n] = emb[start : start + n]
+            cap[i, n:p] = self.cap_pad_token
+            start += n
+            cap_pos[i, :p, 0] = torch.arange(1, p + 1, device=dev)  # pad slots continue the sequence
+            img_pos[i, :n_img, 0] = p + 1
+            img_pos[i, :n_img, 1] = rr.flatten()
+            img_pos[i, :n_img, 2] = cc.flatten()  # image pad slots stay at (0, 0, 0)
+
+        cap_cos, cap_sin = self._rope(cap_pos, tile, grid)  # (B, Lc, hd/2)
+        img_cos, img_sin = self._rope(img_pos, tile, grid)  # (B, Np, hd/2)
+        same = len(set(padded)) == 1
+        valid = torch.arange(lc, device=dev)[None] < torch.tensor(padded, device=dev)[:, None]  # (B, Lc)
+        cap_mask = None if same else valid[:, None, None, :]
+        for block in self.context_refiner:
+            cap = block(cap, cap_cos, cap_sin, cap_mask)
+        uni_mask = None
+        if not same:
+            img_valid = torch.ones(batch, n_img_p, dtype=torch.bool, device=dev)
+            uni_mask = torch.cat([img_valid, valid], dim=1)[:, None, None, :]  # (B, 1, 1, Np + Lc)
+        return Condition(
+            cap=cap,
+            img_cos=img_cos,
+            img_sin=img_sin,
+            uni_cos=torch.cat([img_cos, cap_cos], dim=1),
+            uni_sin=torch.cat([img_sin, cap_sin], dim=1),
+            uni_mask=uni_mask,
+            grid=grid,
+            n_img=n_img,
+            n_img_padded=n_img_p,
+        )
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B, h/2 * w/2, 4C); tokens row-major, inside a token (ph, pw, C), C fastest."""
+        b, c, h, w = x.shape
+        p = self.cfg.patch
+        x = x.view(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)  # (B, h/p, w/p, p, p, C)
+        return x.reshape(b, (h // p) * (w // p), p * p * c)
+
+    def unpatchify(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """(B, rows*cols, p*p*C) -> (B, C, rows*p, cols*p)."""
+        b, p, c = x.shape[0], self.cfg.patch, self.cfg.in_channels
+        rows, cols = grid
+        x = x.view(b, rows, cols, p, p, c).permute(0, 5, 1, 3, 2, 4)  # (B, C, rows, p, cols, p)
+        return x.reshape(b, c, rows * p, cols * p)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
+        """x (B, C, h, w) in the model dtype, t (B,) in [0, 1] (1 = clean) -> (B, C, h, w), the model's
+        prediction (x0 - noise, i.e. minus the flow velocity in sigma)."""
+        b = x.shape[0]
+        c = self.t_embedder(t * self.cfg.t_scale).to(x.dtype)  # (B, adaln_dim)
+        tokens = self.all_x_embedder[self._key](self.patchify(x))  # (B, N, D)
+        pad = cond.n_img_padded - cond.n_img
+        if pad:
+            tokens = torch.cat([tokens, self.x_pad_token.expand(b, pad, -1)], dim=1)  # (B, Np, D)
+        for block in self.noise_refiner:  # image tokens only: one length for the whole batch, no mask
+            tokens = block(tokens, cond.img_cos, cond.img_sin, None, c)
+        u = torch.cat([tokens, cond.cap], dim=1)  # (B, Np + Lc, D)
+        for block in self.layers:
+            u = block(u, cond.uni_cos, cond.uni_sin, cond.uni_mask, c)
+        out = self.all_final_layer[self._key](u[:, : cond.n_img], c)  # (B, N, p*p*C)
+        return self.unpatchify(out, cond.grid)

@@ -1,0 +1,55 @@
+"""The DiT's 3-axis rotary position embedding (interleaved pairs, theta 256), with an optional torus.
+
+Each token carries integer positions (p0, p1, p2): p0 orders the caption and puts the image behind it,
+(p1, p2) are the image row and column. Head channels are split into adjacent pairs (x[2k], x[2k+1]);
+pairs 0 .. d0/2-1 rotate with axis 0, the next d1/2 with axis 1, the last d2/2 with axis 2.
+
+The angles are computed like the reference (frequencies and products in float64, rounded to float32,
+then cos/sin in float32) so that fp32 runs match it to rounding.
+
+Seamless tiling: with ``periods`` set for an axis, every frequency of that axis is snapped to the nearest
+whole number of cycles over the period (the latent token count on that axis), so positions p and p + period
+get the same rotation and attention only sees distances modulo the period, i.e. the image lies on a torus.
+Caption tokens and image pad tokens have position 0 on the spatial axes, so snapping leaves them unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+
+def axis_frequencies(dim: int, theta: float, period: int | None = None) -> torch.Tensor:
+    """(dim/2,) float64 angular frequencies theta^(-2j/dim); snapped to k*2pi/period when period is set."""
+    freqs = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+    if period is not None:
+        cycles = torch.round(freqs * period / (2 * math.pi))
+        freqs = cycles * (2 * math.pi / period)
+    return freqs
+
+
+def rope_cos_sin(
+    pos: torch.Tensor,
+    axes_dims: Sequence[int],
+    theta: float,
+    periods: Sequence[int | None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Position ids (..., 3) int -> cos, sin (..., head_dim/2) float32 on pos's device."""
+    periods = periods or [None] * len(axes_dims)
+    angles = []
+    for axis, (dim, period) in enumerate(zip(axes_dims, periods, strict=True)):
+        freqs = axis_frequencies(dim, theta, period).to(pos.device)
+        angles.append((pos[..., axis].to(torch.float64)[..., None] * freqs).float())  # (..., dim/2)
+    angle = torch.cat(angles, dim=-1)  # (..., head_dim/2)
+    return angle.cos(), angle.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate adjacent channel pairs. x (B, L, H, D); cos, sin (B, L, D/2) float32. Math in fp32."""
+    xf = x.float().unflatten(-1, (-1, 2))  # (B, L, H, D/2, 2)
+    x0, x1 = xf[..., 0], xf[..., 1]
+    c, s = cos[:, :, None, :], sin[:, :, None, :]  # (B, L, 1, D/2)
+    out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)  # (B, L, H, D/2, 2)
+    return out.flatten(-2).type_as(x)  # (B, L, H, D)
