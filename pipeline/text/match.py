@@ -1,0 +1,230 @@
+"""Scoring recognised text against the lines a poster should carry.
+
+Normalisation (``normalize``), applied to both sides before any comparison:
+
+1. Unicode NFKC, which folds full-width Latin letters, digits and ASCII punctuation to half-width
+   (``ＡＢＣ１２３！`` -> ``ABC123!``) and compatibility ideographs to their unified forms;
+2. punctuation variants folded to one form (curly quotes -> straight, ``。`` -> ``.``, ``、`` -> ``,``,
+   the many middle dots -> ``·``, dashes -> ``-``), since OCR and fonts disagree on these;
+3. all whitespace removed (OCR drops or invents spaces; CJK has none);
+4. Latin case folded (``casefold``).
+
+With ``ignore_punct=True`` punctuation and symbols are removed as well.
+
+NED. We follow AnyText's evaluation (Tuo et al. 2023, ``eval/eval_dgocr.py``), which reports the
+*normalised edit distance* as a similarity in [0, 1]::
+
+    ned(expected, found) = 1 - levenshtein(expected, found) / max(len(expected), len(found))
+
+on the normalised strings, with ``ned("", "") = 1``. 1.0 means identical; one wrong character in
+an 8-character line gives 0.875; an empty read gives 0.0.
+
+Matching (``match_lines``). OCR returns boxes, and one poster line may come back as several boxes
+(a wide title split at a gap, a body line wrapped over two rows). Boxes are put in reading order
+(rows top to bottom, left to right within a row); each expected line is matched to a *contiguous
+run* of boxes in that order, joined. Assignment is greedy by score: the (line, run) pair with the
+highest NED is taken first, its boxes are used up, and so on. A box is never split, so a stray
+extra character in the same box as a line is counted against that line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+RULES = ("exact", "ned")
+
+_PUNCT_FOLD = str.maketrans(
+    {
+        "“": '"', "”": '"', "„": '"', "‟": '"', "〝": '"', "〞": '"', "«": '"', "»": '"',
+        "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'", "´": "'",
+        "。": ".", "｡": ".", "、": ",", "､": ",",
+        "・": "·", "･": "·", "•": "·", "‧": "·", "∙": "·", "⋅": "·", "●": "·",
+        "—": "-", "–": "-", "‐": "-", "‑": "-", "‒": "-", "―": "-", "−": "-", "－": "-",
+        "〜": "~", "～": "~",
+        "【": "[", "】": "]", "〔": "(", "〕": ")", "［": "[", "］": "]",
+        "「": '"', "」": '"', "『": '"', "』": '"',
+        "《": "<", "》": ">", "〈": "<", "〉": ">",
+    }
+)
+
+
+def normalize(text: str, ignore_punct: bool = False) -> str:
+    """The comparison form of ``text`` (see module doc)."""
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_FOLD)
+    text = "".join(ch for ch in text if not ch.isspace())
+    if ignore_punct:
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PS")
+    return text.casefold()
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (unit-cost insert, delete, substitute)."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def ned(expected: str, found: str) -> float:
+    """1 - edit_distance / max(len): AnyText's normalised-edit-distance similarity, in [0, 1].
+
+    Call it on normalised strings (``normalize``); ``score_line`` does.
+    """
+    longest = max(len(expected), len(found))
+    if longest == 0:
+        return 1.0
+    return 1.0 - edit_distance(expected, found) / longest
+
+
+@dataclass(frozen=True)
+class Box:
+    """One recognised text box: its text and axis-aligned extent in pixels."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float = 1.0
+
+    @classmethod
+    def from_quad(cls, quad: Sequence[Sequence[float]], text: str, score: float = 1.0) -> Box:
+        xs = [float(p[0]) for p in quad]
+        ys = [float(p[1]) for p in quad]
+        return cls(text, min(xs), min(ys), max(xs), max(ys), float(score))
+
+    @property
+    def height(self) -> float:
+        return max(self.y1 - self.y0, 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "box": [round(self.x0), round(self.y0), round(self.x1), round(self.y1)],
+                "score": round(self.score, 4)}
+
+
+def reading_order(boxes: Iterable[Box]) -> list[Box]:
+    """Boxes in reading order: rows top to bottom, left to right inside a row.
+
+    Two boxes share a row when their vertical extents overlap by at least half the smaller height.
+    """
+    rows: list[list[Box]] = []
+    for box in sorted(boxes, key=lambda b: (b.y0 + b.y1) / 2):
+        for row in rows:
+            ref = row[0]
+            overlap = min(ref.y1, box.y1) - max(ref.y0, box.y0)
+            if overlap >= 0.5 * min(ref.height, box.height):
+                row.append(box)
+                break
+        else:
+            rows.append([box])
+    rows.sort(key=lambda r: min(b.y0 for b in r))
+    return [b for row in rows for b in sorted(row, key=lambda b: b.x0)]
+
+
+@dataclass
+class LineScore:
+    expected: str
+    found: str
+    ned: float
+    exact: bool
+    passed: bool
+    boxes: list[Box]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expected": self.expected, "found": self.found, "ned": round(self.ned, 4),
+                "exact": self.exact, "pass": self.passed}
+
+
+def check_rule(rule: str, min_ned: float) -> None:
+    if rule not in RULES:
+        raise ValueError(f"glyph check rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if not 0.0 <= min_ned <= 1.0:
+        raise ValueError(f"min_ned must be in [0, 1], got {min_ned!r}")
+
+
+def match_lines(
+    boxes: Iterable[Box],
+    expected: Sequence[str],
+    *,
+    rule: str = "exact",
+    min_ned: float = 0.9,
+    ignore_punct: bool = False,
+    max_run: int = 8,
+) -> tuple[list[LineScore], list[Box]]:
+    """Match OCR boxes to the expected lines; return one ``LineScore`` per line (in the given order)
+    and the boxes left unmatched.
+
+    A line passes with rule ``exact`` when its normalised text equals the joined normalised boxes,
+    and with rule ``ned`` when their NED is at least ``min_ned``.
+    """
+    check_rule(rule, min_ned)
+    order = [b for b in reading_order(boxes) if normalize(b.text, ignore_punct)]
+    norm_boxes = [normalize(b.text, ignore_punct) for b in order]
+    norm_expected = [normalize(e, ignore_punct) for e in expected]
+    used = [False] * len(order)
+    result: dict[int, tuple[str, float, list[int]]] = {}
+
+    while len(result) < len(expected):
+        best = None  # (ned, -run length, -line index, line index, start, end)
+        for li, target in enumerate(norm_expected):
+            if li in result:
+                continue
+            for start in range(len(order)):
+                if used[start]:
+                    continue
+                joined = ""
+                for end in range(start, min(start + max_run, len(order))):
+                    if used[end]:
+                        break
+                    joined += norm_boxes[end]
+                    score = ned(target, joined)
+                    key = (score, -(end - start), -li)
+                    if best is None or key > best[0]:
+                        best = (key, li, start, end)
+                    if len(joined) > 2 * len(target) + 4:
+                        break
+        if best is None or best[0][0] <= 0.0:
+            break
+        _, li, start, end = best
+        idx = list(range(start, end + 1))
+        for i in idx:
+            used[i] = True
+        result[li] = ("".join(norm_boxes[i] for i in idx), best[0][0], idx)
+
+    scores = []
+    for li, text in enumerate(expected):
+        found_norm, score, idx = result.get(li, ("", ned(norm_expected[li], ""), []))
+        exact = found_norm == norm_expected[li]
+        passed = exact if rule == "exact" else score >= min_ned
+        raw_found = join_texts([order[i].text for i in idx])
+        scores.append(LineScore(text, raw_found, score, exact, passed, [order[i] for i in idx]))
+    leftover = [b for b, u in zip(order, used) if not u]
+    return scores, leftover
+
+
+def join_texts(parts: Sequence[str]) -> str:
+    """Join box texts for display: a space between two Latin/digit ends, nothing next to CJK."""
+    out = ""
+    for part in parts:
+        part = part.strip()
+        if out and part and out[-1].isascii() and out[-1].isalnum() and part[0].isascii() and part[0].isalnum():
+            out += " "
+        out += part
+    return out
+
+
+def summarize(scores: Sequence[LineScore], leftover: Sequence[Box] = ()) -> dict[str, Any]:
+    """The JSON form: ``{"pass", "lines": [{"expected", "found", "ned", "exact", "pass"}], ...}``."""
+    return {
+        "pass": bool(scores) and all(s.passed for s in scores),
+        "lines": [s.to_dict() for s in scores],
+        "mean_ned": round(sum(s.ned for s in scores) / len(scores), 4) if scores else 0.0,
+        "unmatched": [b.text for b in leftover],
+    }
