@@ -1,0 +1,124 @@
+"""OCR with rapidocr_onnxruntime (PP-OCRv4 Chinese/English detection + recognition, offline, CPU).
+
+* The rapidocr module is imported on first use, not at import time.
+* One engine per process (per thread count) is built on first use and cached; calls are serialised
+  with a lock, because rapidocr keeps per-call state on the engine object.
+* Threads: ``threads`` argument, else ``$ZPIPE_OCR_THREADS``, else ``$OMP_NUM_THREADS``, else
+  ``min(4, cpu count)``. Ray workers should set ``ZPIPE_OCR_THREADS`` to their CPU share (1 for a
+  1-CPU task) so that N workers don't each spawn a thread per core.
+* Speed: detection runs on a copy scaled so its longer side is at most ``det_max_side`` (1024 by
+  default), recognition on crops of the full-resolution image, so large posters cost little more
+  than 1024² ones while small glyphs keep their detail. The angle classifier is skipped: poster
+  text is upright.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from zpipe.text.match import Box
+
+ENV_THREADS = "ZPIPE_OCR_THREADS"
+DEFAULT_DET_MAX_SIDE = 1024
+DEFAULT_MIN_SCORE = 0.5
+
+_lock = threading.Lock()
+_engines: dict[int, tuple[Any, threading.Lock]] = {}
+
+
+class OcrError(Exception):
+    """OCR could not run (package missing, bad image); the message says how to fix it."""
+
+
+def ocr_threads(threads: int | None = None) -> int:
+    """The intra-op thread count OCR will use (see module doc)."""
+    if threads is not None:
+        if int(threads) < 1:
+            raise OcrError(f"OCR threads must be ≥ 1, got {threads!r}")
+        return int(threads)
+    for var in (ENV_THREADS, "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            try:
+                n = int(value)
+            except ValueError:
+                raise OcrError(f"${var} must be a positive integer, got {value!r}") from None
+            if n < 1:
+                raise OcrError(f"${var} must be a positive integer, got {value!r}")
+            return n
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def get_engine(threads: int | None = None) -> tuple[Any, threading.Lock]:
+    """The process-wide RapidOCR engine for this thread count (built once) and its lock."""
+    n = ocr_threads(threads)
+    with _lock:
+        entry = _engines.get(n)
+        if entry is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:
+                raise OcrError(
+                    f"glyph checks need rapidocr_onnxruntime ({exc}); install it with "
+                    "`pip install rapidocr_onnxruntime==1.4.4`"
+                ) from None
+            engine = RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1, print_verbose=False)
+            entry = _engines[n] = (engine, threading.Lock())
+        return entry
+
+
+def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
+    """float32 [0, 1] or uint8 RGB/RGBA/grey (H, W[, C]) -> contiguous uint8 BGR."""
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise OcrError(f"expected an (H, W, 3) image, got shape {arr.shape}")
+    arr = arr[:, :, :3]
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(arr[:, :, ::-1])
+
+
+def read_text(
+    image: np.ndarray,
+    *,
+    threads: int | None = None,
+    det_max_side: int = DEFAULT_DET_MAX_SIDE,
+    min_score: float = DEFAULT_MIN_SCORE,
+) -> list[Box]:
+    """Recognise the text in ``image``; boxes with confidence below ``min_score`` are dropped."""
+    import cv2
+
+    bgr = to_bgr_uint8(image)
+    h, w = bgr.shape[:2]
+    engine, lock = get_engine(threads)
+    if min(h, w) < 64 or max(h, w) / min(h, w) > 8:
+        # Tiny or extreme shapes: rapidocr's own pipeline pads them (letterbox) before detection.
+        with lock:
+            result, _ = engine(bgr, use_cls=False)
+        return [Box.from_quad(q, t, s) for q, t, s in (result or []) if float(s) >= min_score]
+
+    scale = min(1.0, det_max_side / max(h, w))
+    det_img = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+    with lock:
+        quads, _ = engine.text_det(det_img)
+        if quads is None or len(quads) == 0:
+            return []
+        quads = np.array(engine.sorted_boxes(quads), dtype=np.float32) / np.float32(scale)
+        quads[..., 0] = np.clip(quads[..., 0], 0, w - 1)
+        quads[..., 1] = np.clip(quads[..., 1], 0, h - 1)
+        crops = engine.get_crop_img_list(bgr, list(quads))
+        recs, _ = engine.text_rec(crops, False)
+    out = []
+    for quad, rec in zip(quads, recs):
+        text, score = rec[0], float(rec[1])
+        if score >= min_score and text.strip():
+            out.append(Box.from_quad(quad, text, score))
+    return out
