@@ -1,0 +1,55 @@
+"""The ``export`` stage: encode every role into files (bytes) for the store to write.
+
+It always runs last; its parameters are the recipe's ``output:`` section. Files are named by the
+``naming`` template ({asset}, {role}, {suffix}) plus the format's extension, e.g. ``albedo.png``.
+Metrics, per role: width, height, channels, bits, colour space and the files written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zpipe.params import Param
+from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
+from zpipe.texture import export as tex_export
+from zpipe.texture.formats import FORMATS
+
+
+class ExportStage(Stage):
+    name = "export"
+    doc = "Write each role as files (PNG 8/16, JPEG, WebP, TGA, DDS) with per-role colour space."
+    params = {
+        "formats": Param(list, ["png"], "file formats, any of " + ", ".join(FORMATS), choices=FORMATS, item=str),
+        "naming": Param(str, "{role}", "file name template without extension; placeholders {asset}, {role}, "
+                        "{suffix} (the preset's suffix for the role)"),
+        "preset": Param(str, "none", "engine preset: sets naming and the normal-map Y convention",
+                        choices=("none", *tex_export.PRESETS)),
+        "normal_y": Param(str, "auto", "normal-map green channel: opengl (Y+), directx (Y-), "
+                          "auto = the preset's, else as made", choices=("auto", "opengl", "directx")),
+        "roles": Param(list, [], "roles to export (empty = all)", item=str),
+        "bits16": Param(list, ["height"], "roles written with 16 bits per channel in PNG (png16 writes all)",
+                        item=str),
+        "jpeg_quality": Param(int, 92, "JPEG quality", min=1, max=100),
+        "webp_quality": Param(int, 90, "WebP quality (lossy)", min=1, max=100),
+        "webp_lossless": Param(bool, False, "lossless WebP"),
+        "png_compression": Param(int, 3, "PNG zlib level (0 fast .. 9 small)", min=0, max=9),
+        "tga_rle": Param(bool, True, "run-length encoded TGA"),
+        "power_of_two": Param(str, "off", "power-of-two sizes: off, check (fail when not), resize (to the "
+                              "nearest power of two, wrap-aware)", choices=("off", "check", "resize")),
+        "mipmaps": Param(bool, True, "include a wrap-filtered mip chain in DDS files"),
+        "dds_format": Param(str, "auto", "DDS pixel format: auto (BC7 colour, BC5 normal, BC4 data when "
+                            "available, else uncompressed), uncompressed (R8/RG8/RGBA8, R16 for height), "
+                            "bc1, bc3, bc4, bc5, bc7",
+                            choices=tex_export.DDS_FORMATS),
+    }
+
+    def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
+        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        normal_y_made = (asset.metrics.get("pbr") or {}).get("normal_y", "opengl")
+        try:
+            files, metrics = tex_export.export_images(
+                asset.images, asset_id=asset.id, options=p, normal_y_made=normal_y_made)
+        except ValueError as exc:
+            raise StageFailure(f"export: {exc}") from None
+        return StageResult(files=files, metrics=metrics)
+

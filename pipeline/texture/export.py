@@ -1,0 +1,164 @@
+"""Turn an asset's images into files: naming, engine presets, normal convention, power-of-two sizes,
+colour space, format encoders and DDS mip chains. Pure: returns bytes, writes nothing.
+
+Engine presets set the file naming and the normal-map green-channel convention:
+
+======== ========================= ============ ==============================================
+preset   naming                    normal Y     suffixes (albedo normal height roughness ao orm)
+======== ========================= ============ ==============================================
+unity    ``{asset}_{suffix}``      OpenGL (Y+)  Albedo Normal Height Roughness Occlusion ORM
+unreal   ``T_{asset}_{suffix}``    DirectX (Y-) D N H R AO ORM
+godot    ``{asset}_{suffix}``      OpenGL (Y+)  albedo normal height roughness ao orm
+======== ========================= ============ ==============================================
+
+An explicit ``naming`` other than the default ``{role}`` wins over the preset's, and so does an
+explicit ``normal_y``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from zpipe.texture import dds, wrap
+from zpipe.texture.formats import (
+    EXTENSIONS,
+    colour_space,
+    encode_jpeg,
+    encode_png,
+    encode_tga,
+    encode_webp,
+    encoded_channels,
+    file_stem,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "unity": {"naming": "{asset}_{suffix}", "normal_y": "opengl",
+              "suffix": {"albedo": "Albedo", "normal": "Normal", "height": "Height", "roughness": "Roughness",
+                         "ao": "Occlusion", "orm": "ORM", "metallic": "Metallic"}},
+    "unreal": {"naming": "T_{asset}_{suffix}", "normal_y": "directx",
+               "suffix": {"albedo": "D", "normal": "N", "height": "H", "roughness": "R", "ao": "AO",
+                          "orm": "ORM", "metallic": "M"}},
+    "godot": {"naming": "{asset}_{suffix}", "normal_y": "opengl",
+              "suffix": {"albedo": "albedo", "normal": "normal", "height": "height", "roughness": "roughness",
+                         "ao": "ao", "orm": "orm", "metallic": "metallic"}},
+}
+DDS_FORMATS = ("auto", "uncompressed", "bc1", "bc3", "bc4", "bc5", "bc7")
+DEFAULTS: dict[str, Any] = {
+    "formats": ["png"], "naming": "{role}", "preset": "none", "normal_y": "auto", "roles": [],
+    "bits16": ["height"], "jpeg_quality": 92, "webp_quality": 90, "webp_lossless": False,
+    "png_compression": 3, "tga_rle": True, "power_of_two": "off", "mipmaps": True, "dds_format": "auto",
+}
+
+
+def flip_green(normal: np.ndarray) -> np.ndarray:
+    """Switch a tangent-space normal map between OpenGL (Y+) and DirectX (Y-) conventions."""
+    out = np.array(normal, dtype=np.float32, copy=True)
+    out[..., 1] = 1.0 - out[..., 1]
+    return out
+
+
+def dds_format_for(role: str, channels: int, choice: str) -> str:
+    """The DXGI pixel format (a key of :data:`zpipe.texture.dds.DXGI`) for a role."""
+    srgb = colour_space(role) == "srgb"
+    if choice in ("auto", "uncompressed"):
+        if role == "height" and channels == 1:
+            return "r16"  # height keeps 16 bits; BC4 would quantise it to 8
+        if choice == "uncompressed" or not dds.compressed_available():
+            return {1: "r8", 2: "rg8"}.get(channels, "rgba8_srgb" if srgb else "rgba8")
+        if role == "normal" or channels == 2:
+            return "bc5"
+        if channels == 1:
+            return "bc4"
+        return "bc7_srgb" if srgb else "bc7"
+    if choice in ("bc4", "bc5"):
+        return choice
+    return choice + "_srgb" if srgb else choice
+
+
+def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[str, Any],
+                  normal_y_made: str = "opengl") -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Encode ``images`` per ``options`` (the export stage's params); returns (files, metrics).
+
+    Raises ValueError (phrased as a fix) for a bad name, a missing role, a non-power-of-two size under
+    ``power_of_two: check``, or a DDS format that needs a missing library.
+    """
+    o = {**DEFAULTS, **options}
+    roles = list(o["roles"]) or list(images)
+    missing = [r for r in roles if r not in images]
+    if missing:
+        raise ValueError(f"role {missing[0]!r} is not made by the stages; available: {', '.join(images)}")
+    preset = PRESETS.get(o["preset"], {})
+    naming = preset["naming"] if preset and o["naming"] == "{role}" else o["naming"]
+    target_y = o["normal_y"] if o["normal_y"] != "auto" else preset.get("normal_y", normal_y_made)
+    formats = list(dict.fromkeys(o["formats"]))
+    if not formats:
+        raise ValueError("output formats is empty; list at least one of png, png16, jpeg, webp, tga, dds")
+
+    files: dict[str, bytes] = {}
+    metrics: dict[str, Any] = {}
+    for role in roles:
+        img = np.asarray(images[role], dtype=np.float32)
+        if img.ndim == 2:
+            img = img[..., None]
+        h, w, c = img.shape
+        m: dict[str, Any] = {"width": w, "height": h, "channels": c, "bits": 8,
+                             "colour_space": colour_space(role), "files": {}}
+        if o["power_of_two"] != "off" and not (wrap.is_power_of_two(w) and wrap.is_power_of_two(h)):
+            if o["power_of_two"] == "check":
+                raise ValueError(f"{role} is {w}x{h}, not a power of two; set output.power_of_two to resize "
+                                 "or change the size")
+            nw, nh = wrap.nearest_power_of_two(w), wrap.nearest_power_of_two(h)
+            img = wrap.resize(img, nw, nh, "auto", wrap=True)
+            if role == "normal":
+                img = renormalise(img)
+            m.update(width=nw, height=nh, resized_from=[w, h])
+        if role == "normal" and c >= 3:
+            if target_y != normal_y_made:
+                img = flip_green(img)
+            m["normal_y"] = target_y
+        suffix = preset.get("suffix", {}).get(role, role)
+        stem = file_stem(naming, asset_id, role, suffix)
+        for fmt in formats:
+            name = stem + ("_16" if fmt == "png16" and "png" in formats else "") + EXTENSIONS[fmt]
+            if name in files:
+                raise ValueError(f"two files would be named {name!r}; put {{role}} or {{suffix}} in the naming")
+            data, info = _encode(img, role, fmt, o)
+            files[name] = data
+            m["files"][name] = info
+            m["bits"] = max(m["bits"], info["bits"])
+        metrics[role] = m
+    return files, metrics
+
+
+def renormalise(normal: np.ndarray) -> np.ndarray:
+    """Rescale encoded normals ([0, 1] per channel) back to unit length after filtering."""
+    v = normal[..., :3] * 2.0 - 1.0
+    v /= np.maximum(np.linalg.norm(v, axis=2, keepdims=True), 1e-6)
+    out = normal.copy()
+    out[..., :3] = v * 0.5 + 0.5
+    return out
+
+
+def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    c = img.shape[2]
+    space = colour_space(role)
+    info: dict[str, Any] = {"format": fmt, "bits": 8, "channels": encoded_channels(fmt, c)}
+    if fmt in ("png", "png16"):
+        bits = 16 if fmt == "png16" or role in o["bits16"] else 8
+        info["bits"] = bits
+        return encode_png(img, bits, space, int(o["png_compression"])), info
+    if fmt == "jpeg":
+        return encode_jpeg(img, int(o["jpeg_quality"])), info
+    if fmt == "webp":
+        return encode_webp(img, int(o["webp_quality"]), bool(o["webp_lossless"])), info
+    if fmt == "tga":
+        return encode_tga(img, bool(o["tga_rle"])), info
+    if fmt == "dds":
+        pix = dds_format_for(role, c, o["dds_format"])
+        levels = wrap.mip_chain(img) if o["mipmaps"] else [img]
+        data = dds.encode(levels, pix)
+        hdr = dds.read_header(data)
+        info.update(bits=hdr.bits, channels=hdr.channels, dxgi=pix, mips=hdr.mip_count)
+        return data, info
+    raise ValueError(f"unknown format {fmt!r}")

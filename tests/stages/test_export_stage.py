@@ -1,0 +1,182 @@
+"""Export and resize stages: files per role, formats that reopen with the right size/channels/bits."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from zpipe.seam import seam_score
+from zpipe.stages.base import Asset, StageContext, StageFailure, apply
+from zpipe.stages.export import ExportStage
+from zpipe.stages.resize import ResizeStage
+from zpipe.texture import dds
+
+
+def _periodic(h: int = 64, w: int = 64, c: int = 3, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    chans = []
+    for _ in range(c):
+        f = np.zeros((h, w), np.float32)
+        for _ in range(4):
+            kx, ky = rng.integers(1, 5, size=2)
+            f += np.sin(2 * np.pi * (kx * x / w + ky * y / h) + rng.uniform(0, 6.28)).astype(np.float32)
+        chans.append(0.5 + 0.12 * f)
+    return np.clip(np.stack(chans, axis=2), 0, 1).astype(np.float32)
+
+
+def _asset(images: dict, kind: str = "textures", asset_id: str = "stone_a") -> Asset:
+    h, w = next(iter(images.values())).shape[:2]
+    return Asset(id=asset_id, kind=kind, prompt="stone", seed=1, width=w, height=h, images=images)
+
+
+CTX = StageContext(generate=lambda reqs: [], capabilities=frozenset(), request=None)
+
+
+def _params(stage, **kw):
+    out = {k: v.default for k, v in stage.params.items()}
+    for k, v in kw.items():
+        value, err = stage.params[k].check(v)
+        assert err is None, err
+        out[k] = value
+    return out
+
+
+def test_png_files_per_role_with_metrics():
+    stage = ExportStage()
+    asset = _asset({"albedo": _periodic(), "height": _periodic(c=1)[..., :1]})
+    res = stage.run(asset, _params(stage), CTX)
+    assert set(res.files) == {"albedo.png", "height.png"}
+    albedo = cv2.imdecode(np.frombuffer(res.files["albedo.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+    height = cv2.imdecode(np.frombuffer(res.files["height.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+    assert albedo.shape == (64, 64, 3) and albedo.dtype == np.uint8
+    assert height.shape == (64, 64) and height.dtype == np.uint16  # height is 16-bit by default
+    m = res.metrics
+    assert m["albedo"]["width"] == 64 and m["albedo"]["channels"] == 3 and m["albedo"]["bits"] == 8
+    assert m["albedo"]["colour_space"] == "srgb" and m["height"]["colour_space"] == "linear"
+    assert m["height"]["bits"] == 16 and m["height"]["channels"] == 1
+    # values survive: red channel stays red (no BGR swap)
+    src = asset.images["albedo"]
+    assert np.abs(albedo[..., ::-1] / 255.0 - src).max() < 1 / 255 + 1e-6
+    # colour space is tagged in the PNG: sRGB chunk for albedo, gAMA 1.0 for height
+    assert b"sRGB" in res.files["albedo.png"][:64] and b"gAMA" in res.files["height.png"][:64]
+    assert Image.open(io.BytesIO(res.files["albedo.png"])).info.get("srgb") is not None
+
+
+def test_png16_reopens_with_16_bits_and_exact_values():
+    stage = ExportStage()
+    img = _periodic(c=3)
+    res = stage.run(_asset({"albedo": img}), _params(stage, formats=["png16"]), CTX)
+    arr = cv2.imdecode(np.frombuffer(res.files["albedo.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+    assert arr.dtype == np.uint16 and arr.shape == (64, 64, 3)
+    assert np.abs(arr[..., ::-1] / 65535.0 - img).max() < 1e-4
+    assert res.metrics["albedo"]["bits"] == 16
+
+
+@pytest.mark.parametrize("fmt,ext,mode", [("jpeg", ".jpg", "RGB"), ("webp", ".webp", "RGB"), ("tga", ".tga", "RGB")])
+def test_other_formats_reopen(fmt, ext, mode):
+    stage = ExportStage()
+    img = _periodic(48, 80)
+    res = stage.run(_asset({"albedo": img}), _params(stage, formats=[fmt]), CTX)
+    (name, data), = res.files.items()
+    assert name == "albedo" + ext
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (80, 48) and im.mode == mode
+        back = np.asarray(im.convert("RGB"), np.float32) / 255
+    assert np.abs(back - img).mean() < 0.03
+
+
+def test_dds_uncompressed_reopens():
+    stage = ExportStage()
+    asset = _asset({"albedo": _periodic(), "height": _periodic(c=1)})
+    res = stage.run(asset, _params(stage, formats=["dds"], dds_format="uncompressed"), CTX)
+    info = dds.read_header(res.files["albedo.dds"])
+    assert (info.width, info.height, info.mip_count, info.format) == (64, 64, 7, "rgba8_srgb")
+    lvl0 = dds.decode_uncompressed(res.files["albedo.dds"])
+    assert lvl0.shape == (64, 64, 4) and np.abs(lvl0[..., :3] / 255 - asset.images["albedo"]).max() < 0.003
+    h = dds.read_header(res.files["height.dds"])
+    assert h.format == "r16" and h.bits == 16 and h.channels == 1
+    with Image.open(io.BytesIO(res.files["albedo.dds"])) as im:  # a third-party reader agrees
+        assert im.size == (64, 64)
+
+
+def test_naming_template_and_presets():
+    stage = ExportStage()
+    imgs = {"albedo": _periodic(), "normal": _periodic(seed=3)}
+    res = stage.run(_asset(imgs), _params(stage, naming="{asset}_{role}", formats=["png", "png16"]), CTX)
+    assert set(res.files) == {"stone_a_albedo.png", "stone_a_albedo_16.png", "stone_a_normal.png",
+                              "stone_a_normal_16.png"}
+    res = stage.run(_asset(imgs), _params(stage, preset="unreal"), CTX)
+    assert set(res.files) == {"T_stone_a_D.png", "T_stone_a_N.png"}
+    assert res.metrics["normal"]["normal_y"] == "directx"
+    n = cv2.imdecode(np.frombuffer(res.files["T_stone_a_N.png"], np.uint8), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert np.abs(n[..., 1] / 255 - (1 - imgs["normal"][..., 1])).max() < 0.003  # green flipped
+    res = stage.run(_asset(imgs), _params(stage, preset="godot"), CTX)
+    assert set(res.files) == {"stone_a_albedo.png", "stone_a_normal.png"}
+    assert res.metrics["normal"]["normal_y"] == "opengl"
+
+
+@pytest.mark.parametrize("naming", ["../{role}", "/abs/{role}", "{role}/x", "..", ".hidden", "con", "{nope}",
+                                    "a\\{role}", "{role"])
+def test_bad_names_rejected(naming):
+    stage = ExportStage()
+    with pytest.raises(StageFailure):
+        stage.run(_asset({"albedo": _periodic()}), _params(stage, naming=naming), CTX)
+
+
+def test_asset_id_cannot_escape():
+    stage = ExportStage()
+    with pytest.raises(StageFailure):
+        stage.run(_asset({"albedo": _periodic()}, asset_id="../evil"), _params(stage, naming="{asset}"), CTX)
+
+
+def test_duplicate_names_and_missing_roles_fail():
+    stage = ExportStage()
+    asset = _asset({"albedo": _periodic(), "height": _periodic(c=1)})
+    with pytest.raises(StageFailure, match="two files"):
+        stage.run(asset, _params(stage, naming="{asset}"), CTX)
+    with pytest.raises(StageFailure, match="normal"):
+        stage.run(asset, _params(stage, roles=["normal"]), CTX)
+
+
+def test_power_of_two_check_and_resize():
+    stage = ExportStage()
+    asset = _asset({"albedo": _periodic(48, 80)})
+    with pytest.raises(StageFailure, match="power of two"):
+        stage.run(asset, _params(stage, power_of_two="check"), CTX)
+    res = stage.run(asset, _params(stage, power_of_two="resize"), CTX)
+    assert res.metrics["albedo"]["width"] == 64 and res.metrics["albedo"]["height"] == 64
+    assert res.metrics["albedo"]["resized_from"] == [80, 48]
+
+
+def test_params_validate():
+    p = ExportStage.params
+    assert p["formats"].check(["png", "bmp"])[1] is not None
+    assert p["formats"].check(["png", "jpeg"])[1] is None
+    assert p["jpeg_quality"].check(0)[1] is not None
+
+
+def test_resize_is_wrap_aware_and_keeps_seams_away():
+    stage = ResizeStage()
+    img = _periodic(64, 64)
+    asset = _asset({"albedo": img})
+    res = stage.run(asset, _params(stage, width=48), CTX)
+    out = res.images["albedo"]
+    assert out.shape == (48, 48, 3)
+    assert seam_score(out, "x") < 1.5 and seam_score(out, "y") < 1.5
+    # a clamped resize of the same image visibly differs at the borders; the wrap one matches
+    # the analytic periodic function
+    up = ResizeStage().run(asset, _params(stage, scale=2.0), CTX).images["albedo"]
+    assert up.shape == (128, 128, 3)
+    assert seam_score(up, "x") < 1.5
+    apply(asset, res, "resize")
+    assert asset.images["albedo"].shape == (48, 48, 3) and asset.metrics["resize"]["albedo"]["to"] == [48, 48]
+
+
+def test_resize_needs_a_size():
+    stage = ResizeStage()
+    with pytest.raises(StageFailure):
+        stage.run(_asset({"albedo": _periodic()}), _params(stage), CTX)
