@@ -53,3 +53,19 @@ def create(name: str, options: Mapping[str, Any] | None = None) -> Engine:
     if reason:
         log.warning("engine auto: using procedural (%s)", reason)
     return engine_class(resolved).from_options(options)
+
+
+def describe(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What goes into cache keys, without loading weights: resolved name, version, fingerprint.
+
+    Engines may offer ``classmethod fingerprint_for(options)`` so that planning never loads a model;
+    otherwise the engine is built (cheap for the procedural engine) and asked.
+    """
+    options = dict(options or {})
+    resolved, reason = resolve_name(name, options)
+    cls = engine_class(resolved)
+    if hasattr(cls, "fingerprint_for"):
+        fingerprint = cls.fingerprint_for(options)
+    else:
+        fingerprint = cls.from_options(options).fingerprint()
+    return {"name": resolved, "version": str(cls.version), "fingerprint": fingerprint, "fallback": reason}

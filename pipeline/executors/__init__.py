@@ -1,1 +1,1 @@
-"""executors"""
+"""Executors turn planned jobs into outcomes (bytes + metrics). They never write: the driver does."""

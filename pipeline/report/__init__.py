@@ -1,1 +1,1 @@
-"""report"""
+"""Reports: progress and NDJSON events, diffs, contact sheets, CI reports. They read manifests only."""

@@ -1,0 +1,237 @@
+"""The command line: a thin click layer over zpipe's plain functions.
+
+Heavy imports (torch, ray, OCR) happen inside commands, never at module import, so ``zpipe --help``
+and ``zpipe validate`` start fast on machines without a GPU stack.
+Exit codes: 0 ok, 1 some assets failed (or the build could not run), 2 invalid input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import click
+
+from zpipe import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def _fail_invalid(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(EXIT_INVALID)
+
+
+def _load(path: str, overrides: tuple[str, ...] = (), engine: str | None = None):
+    from zpipe.recipe import RecipeError, load_recipe
+
+    try:
+        return load_recipe(path, list(overrides), engine)
+    except RecipeError as exc:
+        n = len(exc.issues)
+        _fail_invalid(f"{exc}\n{n} problem{'s' if n != 1 else ''} in {path}")
+
+
+recipe_options = [
+    click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+                 help="Override a recipe field, e.g. --set size=512 --set assets[0].seed=7 (repeatable)."),
+    click.option("--engine", "engine", default=None, metavar="NAME",
+                 help="Override the engine name: auto, procedural or z-image-turbo."),
+]
+out_option = click.option("--out", "-o", default=lambda: os.environ.get("ZPIPE_OUT", "out"), show_default="out",
+                          type=click.Path(file_okay=False), help="Output root; builds go to OUT/RECIPE/vNNNN.")
+
+
+def _apply(options):
+    def deco(f):
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+    return deco
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zpipe")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """zpipe: build game textures and bilingual posters from YAML recipes, reproducibly.
+
+    \b
+    zpipe run recipes/stone_textures.yaml      build (only what changed) into out/stone_textures/vNNNN
+    zpipe validate recipes/*.yaml              check recipes, every problem at once
+    zpipe plan recipes/stone_textures.yaml     what would be built and what reused
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_apply(recipe_options)
+def validate(recipes, overrides, engine):
+    """Check recipes and report every problem with file:line:column. Exit 0 if all are valid, else 2."""
+    from zpipe.recipe import RecipeError, load_recipe
+
+    bad = 0
+    for path in recipes:
+        try:
+            r = load_recipe(path, list(overrides), engine)
+        except RecipeError as exc:
+            bad += 1
+            click.echo(str(exc), err=True)
+            continue
+        click.echo(f"{path}: ok ({r.kind}, {len(r.jobs)} asset{'s' if len(r.jobs) != 1 else ''}, engine {r.engine})")
+    sys.exit(EXIT_INVALID if bad else EXIT_OK)
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@_apply([*recipe_options, out_option])
+@click.option("--force", is_flag=True, help="Plan as if nothing could be reused.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(recipe, overrides, engine, out, force, as_json):
+    """Show what `zpipe run` would build, reuse or resume, without building."""
+    from zpipe.engine.base import EngineError
+    from zpipe.plan import make_plan
+    from zpipe.store import RecipeStore
+
+    r = _load(recipe, overrides, engine)
+    try:
+        p = make_plan(r, RecipeStore(out, r.name), force=force)
+    except EngineError as exc:
+        _fail_invalid(f"error: {exc}")
+    if as_json:
+        click.echo(json.dumps({"recipe": r.name, "engine": p.engine, "latest": p.latest, "removed": p.removed,
+                               "up_to_date": p.up_to_date,
+                               "jobs": [{"id": j.job.id, "key": j.key, "action": j.action} for j in p.jobs]},
+                              indent=2, ensure_ascii=False))
+        return
+    for j in p.jobs:
+        click.echo(f"{j.action:7} {j.job.id:32} {j.key[:12]}  {j.job.width}x{j.job.height} seed {j.job.seed}")
+    for rid in p.removed:
+        click.echo(f"{'remove':7} {rid}")
+    eng = p.engine["name"] + (f" (auto: {p.engine['fallback']})" if p.engine.get("fallback") else "")
+    click.echo(f"{r.name}: {p.count('build')} to build, {p.count('resume')} to resume, {p.count('reuse')} reused, "
+               f"{len(p.removed)} removed; engine {eng}" + ("; up to date" if p.up_to_date else ""))
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@_apply([*recipe_options, out_option])
+@click.option("--force", is_flag=True, help="Rebuild every asset, reusing nothing.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another run is writing this recipe's output.")
+@click.option("--json", "as_json", is_flag=True, help="NDJSON events on stdout instead of a progress bar.")
+@click.option("--executor", type=click.Choice(["auto", "local", "ray"]), default="auto", show_default=True,
+              help="auto picks ray when several GPUs are visible or --address / RAY_ADDRESS is set.")
+@click.option("--address", default=None, help="Ray cluster address (implies --executor ray).")
+@click.option("--devices", default=None, help="GPUs to use, e.g. 0,1 (default: all visible).")
+def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices):
+    """Build RECIPE into OUT/<name>/vNNNN, rebuilding only what changed."""
+    from zpipe.build import build
+    from zpipe.engine.base import EngineError
+    from zpipe.executors.choose import choose_executor
+    from zpipe.report.progress import EventPrinter
+    from zpipe.store import LockBusy
+
+    r = _load(recipe, overrides, engine)
+    name, options = choose_executor(executor, address, devices)
+    printer = EventPrinter(json_mode=as_json, total=len(r.jobs))
+    try:
+        result = build(r, out, force=force, wait=not no_wait, executor=name, executor_options=options,
+                       on_event=printer)
+    except LockBusy as exc:
+        printer.close()
+        click.echo(f"error: {exc}; run again later, or without --no-wait to wait for it", err=True)
+        sys.exit(EXIT_FAILED)
+    except EngineError as exc:
+        printer.close()
+        _fail_invalid(f"error: {exc}")
+    except KeyboardInterrupt:
+        printer.close()
+        click.echo("interrupted: finished assets are kept in staging; run the same command to resume", err=True)
+        sys.exit(130)
+    printer.close()
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("target", type=click.Path(file_okay=False))
+def versions(target):
+    """List the versions in OUT/RECIPE with their build summaries."""
+    from zpipe.store import RecipeStore
+
+    store = _store_at(target)
+    latest = store.latest()
+    for v in store.versions():
+        m = store.manifest(v)
+        s = m.get("summary", {})
+        mark = "*" if v == latest else " "
+        click.echo(f"{mark} {v}  {m.get('created', '?')}  {len(m.get('assets', []))} assets "
+                   f"(built {s.get('built', 0)}, reused {s.get('reused', 0)}, failed {s.get('failed', 0)})")
+    if not store.versions():
+        click.echo(f"no versions in {target}", err=True)
+
+
+def _store_at(target: str):
+    from pathlib import Path
+
+    from zpipe.store import RecipeStore
+
+    p = Path(target)
+    if not p.is_dir():
+        _fail_invalid(f"error: {target} is not a folder; pass OUT/RECIPE, e.g. out/stone_textures")
+    return RecipeStore(p.parent, p.name)
+
+
+@main.command()
+@click.argument("target", type=click.Path(file_okay=False))
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the difference as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a side-by-side HTML page of changed assets.")
+def diff(target, old, new, as_json, html_path):
+    """Assets added, removed and changed between two versions (default: the last two)."""
+    from zpipe.report.diff import diff_manifests
+
+    store = _store_at(target)
+    vs = store.versions()
+    if old is None and new is None:
+        if len(vs) < 2:
+            _fail_invalid(f"error: {target} has {len(vs)} version(s); diff needs two")
+        old, new = vs[-2], vs[-1]
+    elif new is None:
+        new = store.latest()
+    for v in (old, new):
+        if v not in vs:
+            _fail_invalid(f"error: no version {v!r} in {target}; versions: {', '.join(vs) or 'none'}")
+    a, b = store.manifest(old), store.manifest(new)
+    d = diff_manifests(a, b)
+    if as_json:
+        click.echo(json.dumps({"old": old, "new": new, **d}, indent=2))
+    else:
+        for kind in ("added", "removed", "changed"):
+            for aid in d[kind]:
+                click.echo(f"{kind:8} {aid}")
+        click.echo(f"{old} -> {new}: {len(d['added'])} added, {len(d['removed'])} removed, "
+                   f"{len(d['changed'])} changed, {len(d['unchanged'])} unchanged")
+    if html_path:
+        from pathlib import Path
+
+        from zpipe.report.diff import diff_html
+
+        Path(html_path).write_text(diff_html(a, b, str(store.root / old), str(store.root / new)), encoding="utf-8")
+        click.echo(f"wrote {html_path}", err=True)
+
+
+@main.command()
+@click.argument("target", type=click.Path(file_okay=False))
+@click.option("--keep", type=click.IntRange(min=1), default=5, show_default=True, help="Versions to keep.")
+def gc(target, keep):
+    """Delete old versions of OUT/RECIPE, keeping the newest KEEP (and always the latest)."""
+    store = _store_at(target)
+    with store.lock(wait=True):
+        removed = store.gc(keep)
+    click.echo(f"removed {len(removed)} version(s){': ' + ', '.join(removed) if removed else ''}")

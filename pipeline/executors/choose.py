@@ -1,0 +1,37 @@
+"""Which executor a run uses, decided without importing torch or ray."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Any
+
+
+def visible_gpus() -> int:
+    """Count NVIDIA GPUs cheaply: CUDA_VISIBLE_DEVICES when set, else `nvidia-smi -L`."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return len([d for d in env.split(",") if d.strip() and d.strip() != "-1"])
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def choose_executor(requested: str, address: str | None, devices: str | None) -> tuple[str, dict[str, Any]]:
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    options: dict[str, Any] = {}
+    if address:
+        options["address"] = address
+    if devices:
+        options["devices"] = [d.strip() for d in devices.split(",") if d.strip()]
+    if requested == "auto":
+        gpus = len(options["devices"]) if "devices" in options else visible_gpus()
+        requested = "ray" if (address or gpus > 1) else "local"
+    if requested == "local":
+        return "local", {}
+    return requested, options

@@ -1,0 +1,83 @@
+"""Planning: jobs get content keys, and each key is matched against what the store already has.
+
+A job's key is the sha256 of the canonical JSON of everything that changes its files. If two runs
+with the same key could produce different bytes, that is a bug (add the missing input here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zpipe.canonical import canonical_json, sha256_hex
+from zpipe.recipe.model import Job, Recipe
+
+# Bump when the layout or content of an asset folder changes for the same inputs.
+ASSET_FORMAT_VERSION = 1
+
+# Engine options that provably do not change output bytes (batching invariance is tested).
+NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "phased"})
+
+
+@dataclass
+class PlannedJob:
+    job: Job
+    key: str
+    action: str  # "build" | "reuse" (from the latest version) | "resume" (finished in staging)
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    engine: dict[str, Any]  # name, version, fingerprint, fallback
+    jobs: list[PlannedJob]
+    removed: list[str] = field(default_factory=list)  # ids in the latest version that are gone
+    latest: str | None = None
+
+    def count(self, action: str) -> int:
+        return sum(1 for j in self.jobs if j.action == action)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.latest is not None and not self.removed and all(j.action == "reuse" for j in self.jobs)
+
+
+def key_inputs(job: Job, engine: dict[str, Any], engine_options: dict[str, Any]) -> dict[str, Any]:
+    job_dict = asdict(job)
+    job_dict["stages"] = [[s["name"], s["params"]] for s in job_dict["stages"]]
+    return {
+        "asset_format": ASSET_FORMAT_VERSION,
+        "engine": {"name": engine["name"], "version": engine["version"], "fingerprint": engine["fingerprint"],
+                   "options": {k: v for k, v in sorted(engine_options.items())
+                               if k not in NON_KEY_ENGINE_OPTIONS and k not in ("model", "text_encoder", "vae")}},
+        "job": job_dict,
+    }
+
+
+def job_key(job: Job, engine: dict[str, Any], engine_options: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(key_inputs(job, engine, engine_options)))
+
+
+def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, Any] | None = None) -> Plan:
+    """Key every job and decide build / reuse / resume. ``store`` is a :class:`zpipe.store.RecipeStore`."""
+    if engine is None:
+        from zpipe.engine.registry import describe
+
+        engine = describe(recipe.engine, recipe.engine_options)
+    latest = store.latest_manifest()
+    latest_keys = {a["key"]: a for a in (latest or {}).get("assets", []) if a.get("status") != "failed"}
+    staged = store.staged_keys()
+    jobs = []
+    for job in recipe.jobs:
+        key = job_key(job, engine, recipe.engine_options)
+        hit = latest_keys.get(key)
+        if not force and hit is not None and hit["id"] == job.id:
+            action = "reuse"
+        elif not force and key in staged:
+            action = "resume"
+        else:
+            action = "build"
+        jobs.append(PlannedJob(job, key, action))
+    ids = {j.id for j in recipe.jobs}
+    removed = sorted(a["id"] for a in (latest or {}).get("assets", []) if a["id"] not in ids)
+    return Plan(recipe, engine, jobs, removed, latest=(latest or {}).get("version"))

@@ -1,0 +1,471 @@
+"""Load, override, validate and expand a recipe. Every problem is collected and raised together.
+
+Entry point: :func:`load_recipe`. The result is a :class:`Recipe` whose ``jobs`` are fully resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zpipe.params import Param
+from zpipe.recipe import fields as F
+from zpipe.recipe.errors import Issue, RecipeError, did_you_mean, format_path
+from zpipe.recipe.model import Job, Recipe, StageSpec
+from zpipe.recipe.yaml_loader import Locations, load_yaml
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# Names Windows cannot create, plus names the store itself uses inside a recipe folder.
+RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10)),
+            "latest"}
+ID_FIX = "use letters, digits, '_' and '-' only (no '/', '..' or dots), starting with a letter or digit"
+
+
+class _Checker:
+    """Collects issues with locations while walking the document."""
+
+    def __init__(self, filename: str, locations: Locations, overridden: dict[tuple, str]):
+        self.filename = filename
+        self.locations = locations
+        self.overridden = overridden
+        self.issues: list[Issue] = []
+
+    def error(self, path: tuple, message: str, fix: str = "") -> None:
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.overridden:
+                self.issues.append(Issue(f"--set {self.overridden[path[:n]]}", 0, 0, format_path(path), message, fix))
+                return
+        line, col = 0, 0
+        for n in range(len(path), -1, -1):  # nearest located ancestor (a missing key points at its parent)
+            if path[:n] in self.locations:
+                line, col = self.locations[path[:n]]
+                break
+        self.issues.append(Issue(self.filename, line, col, format_path(path), message, fix))
+
+    def param(self, path: tuple, spec: Param, value: Any) -> Any:
+        value, problem = spec.check(value)
+        if problem:
+            self.error(path, problem, _fix_for(spec))
+            return None
+        return value
+
+    def mapping(self, path: tuple, value: Any, allowed, what: str) -> dict:
+        if not isinstance(value, dict):
+            self.error(path, f"expected a mapping of {what}, got {_kind(value)}", f"write {what} as `key: value` lines")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.error(path + (key,), f"unknown key {key!r}", did_you_mean(key, allowed))
+        return value
+
+
+def _fix_for(spec: Param) -> str:
+    return f"set it to {spec.describe()}" + (f" ({spec.doc.rstrip('.')})" if spec.doc else "")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+# --- overrides -----------------------------------------------------------------------------------
+
+def parse_override(text: str) -> tuple[tuple, Any]:
+    """``assets[2].prompt=a b`` or ``output.formats=[png, jpeg]`` -> (path, value); ValueError if malformed."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set {text!r}: expected KEY.PATH=VALUE")
+    path: list = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", key.strip()):
+        path.append(int(part[1:-1]) if part.startswith("[") else int(part) if part.isdigit() else part)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return tuple(path), value
+
+
+def apply_overrides(data: Any, overrides: list[str]) -> tuple[Any, dict[tuple, str]]:
+    if not overrides:
+        return data, {}
+    if not isinstance(data, dict):
+        data = {}
+    done: dict[tuple, str] = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            nxt = path[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    raise ValueError(f"--set {text}: {format_path(path[:i + 1])} does not exist")
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise ValueError(f"--set {text}: {format_path(path[:i])} is not a mapping")
+                if part not in node or node[part] is None:
+                    node[part] = [] if isinstance(nxt, int) else {}
+                node = node[part]
+        last = path[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise ValueError(f"--set {text}: {format_path(path)} does not exist")
+        elif not isinstance(node, dict):
+            raise ValueError(f"--set {text}: {format_path(path[:-1])} is not a mapping")
+        node[last] = value
+        done[path] = text
+    return data, done
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+def _check_id(c: _Checker, path: tuple, value: str, what: str) -> bool:
+    if not ID_RE.match(value) or value.lower() in RESERVED:
+        problem = "is reserved" if value.lower() in RESERVED else "cannot be used as a folder name"
+        c.error(path, f"{what} {value!r} {problem}", ID_FIX)
+        return False
+    return True
+
+
+def _check_size(c: _Checker, path: tuple, value: Any, kind: str) -> tuple[int, int] | None:
+    presets = ", ".join(F.SIZE_PRESETS)
+    fix = f"write a number like 1024, [width, height], 'WIDTHxHEIGHT' or a preset ({presets})"
+    if isinstance(value, str) and value in F.SIZE_PRESETS:
+        return F.SIZE_PRESETS[value]
+    if isinstance(value, str) and re.fullmatch(r"\d+x\d+", value):
+        w, h = (int(v) for v in value.split("x"))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        w = h = value
+    elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                           for v in value):
+        w, h = value
+    else:
+        shown = repr(value) if isinstance(value, str) else _kind(value)
+        c.error(path, f"expected a size, got {shown}", fix)
+        return None
+    bad = [v for v in (w, h) if v % 16 or not 64 <= v <= 8192]
+    if bad:
+        c.error(path, f"size {w}x{h} is invalid: width and height must be multiples of 16 from 64 to 8192",
+                f"use e.g. {max(64, min(8192, round(bad[0] / 16) * 16))}")
+        return None
+    return w, h
+
+
+def _check_engine(c: _Checker, value: Any) -> tuple[str, dict]:
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        c.error(("engine",), f"expected an engine name or mapping, got {_kind(value)}",
+                "write `engine: auto` or `engine: {name: z-image-turbo, model: PATH}`")
+        return "auto", {}
+    c.mapping(("engine",), value, F.ENGINE_OPTIONS, "engine options")
+    opts: dict[str, Any] = {}
+    for key, spec in F.ENGINE_OPTIONS.items():
+        if key in value and value[key] is not None:
+            opts[key] = c.param(("engine", key), spec, value[key])
+    for i, lora in enumerate(opts.get("loras") or []):
+        p = ("engine", "loras", i)
+        if not isinstance(lora, dict) or not isinstance(lora.get("path"), str):
+            c.error(p, "expected {path: FILE, scale: NUMBER}", "give each LoRA a `path` (and an optional `scale`)")
+            continue
+        c.mapping(p, lora, ("path", "scale"), "LoRA options")
+        if "scale" in lora:
+            c.param(p + ("scale",), Param(float, 1.0, min=-10, max=10), lora["scale"])
+    return opts.pop("name", None) or "auto", opts
+
+
+def _stage_class(name: str):
+    from zpipe.stages import registry
+
+    return registry.get(name)
+
+
+def _check_params(c: _Checker, path: tuple, params: Any, schema: dict[str, Param], what: str) -> dict:
+    if params is None:
+        params = {}
+    params = c.mapping(path, params, schema, what)
+    out = {}
+    for key, spec in schema.items():
+        if key in params:
+            out[key] = c.param(path + (key,), spec, params[key])
+        elif spec.required:
+            c.error(path + (key,), f"missing required key {key!r}", _fix_for(spec))
+        else:
+            out[key] = spec.default
+    return out
+
+
+def _check_stages(c: _Checker, path: tuple, value: Any, kind: str) -> list[StageSpec]:
+    from zpipe.stages import registry
+
+    if not isinstance(value, list):
+        c.error(path, f"expected a list of stages, got {_kind(value)}", "write `stages: [tile, {pbr: {...}}]`")
+        return []
+    out = []
+    for i, entry in enumerate(value):
+        p = path + (i,)
+        if isinstance(entry, str):
+            name, params = entry, {}
+        elif isinstance(entry, dict) and len(entry) == 1:
+            name, params = next(iter(entry.items()))
+            p = p + (name,)
+        else:
+            c.error(p, "expected a stage name or a one-key mapping {stage: {params}}", "write e.g. `- pbr: {normal: opengl}`")
+            continue
+        if name == "export":
+            c.error(p, "export always runs last", "configure it under `output:` instead of `stages:`")
+            continue
+        try:
+            cls = _stage_class(name)
+        except KeyError:
+            c.error(p, f"unknown stage {name!r}", did_you_mean(name, [n for n in registry.names() if n != "export"]))
+            continue
+        except (ImportError, AttributeError) as exc:
+            c.error(p, f"stage {name!r} is not available ({exc})", "install the package that provides it")
+            continue
+        if kind not in cls.kinds:
+            c.error(p, f"stage {name!r} does not apply to {kind}", f"it applies to {', '.join(cls.kinds)}")
+            continue
+        out.append(StageSpec(name, _check_params(c, p, params, cls.params, f"{name} parameters")))
+    return out
+
+
+def _check_text_line(c: _Checker, path: tuple, value: Any) -> dict | None:
+    if isinstance(value, str):
+        value = {"text": value}
+    if not isinstance(value, dict):
+        c.error(path, f"expected text or {{text, lang, placement}}, got {_kind(value)}", "write `title: 春节快乐`")
+        return None
+    line = _check_params(c, path, value, F.TEXT_LINE, "text line options")
+    if line.get("text") is not None and not line["text"].strip():
+        c.error(path + ("text",), "text is empty", "write the text to show, or remove the line")
+    return line
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(value)).strip("_").lower() or "x"
+
+
+def _derive_seed(base: int, asset_id: str) -> int:
+    """Seeds come from the asset id, so adding or reordering assets never changes another's seed."""
+    return (base + int.from_bytes(hashlib.sha256(asset_id.encode()).digest()[:4], "big")) % 2**32
+
+
+def _placeholders(template: str) -> list[str]:
+    try:
+        return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError:
+        return ["{"]
+
+
+def _fill(c: _Checker, path: tuple, template: str, values: dict[str, Any]) -> str | None:
+    names = _placeholders(template)
+    if "{" in names or any(n == "" or not n.isidentifier() for n in names):
+        c.error(path, "malformed {placeholder}", "write placeholders as {name}; double braces {{ }} for literal ones")
+        return None
+    missing = [n for n in names if n not in values]
+    if missing:
+        known = ", ".join(sorted(values)) or "none"
+        c.error(path, f"unknown placeholder {{{missing[0]}}}", f"placeholders available here: {known}")
+        return None
+    return template.format(**{k: str(v) for k, v in values.items()})
+
+
+def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
+    if not isinstance(data, dict):
+        c.error((), f"a recipe must be a mapping, got {_kind(data)}", "start from a stock recipe in recipes/")
+        return None
+    allowed = {**F.TOP_ONLY, **F.COMMON}.keys() | set(F.SPECIAL)
+    c.mapping((), data, allowed, "recipe keys")
+    top = {k: c.param((k,), spec, data[k]) if k in data else spec.default
+           for k, spec in {**F.TOP_ONLY, **F.COMMON}.items()}
+    for k, spec in F.TOP_ONLY.items():
+        if spec.required and k not in data:
+            c.error((k,), f"missing required key {k!r}", _fix_for(spec))
+    name, kind = top["name"], top["kind"] or "textures"
+    if isinstance(name, str):
+        _check_id(c, ("name",), name, "recipe name")
+    engine, engine_options = _check_engine(c, data.get("engine", "auto"))
+    size = _check_size(c, ("size",), data.get("size", 1024), kind)
+    stages_default = (_check_stages(c, ("stages",), data["stages"], kind) if "stages" in data
+                      else _default_stages(top, kind))
+    output = {}
+    try:
+        output = _check_params(c, ("output",), data.get("output"), _stage_class("export").params, "output options")
+    except (KeyError, ImportError) as exc:
+        c.error(("output",), f"the export stage is not available ({exc})", "reinstall zpipe")
+    text_default = {r: _check_text_line(c, (r,), data[r]) for r in F.TEXT_ROLES if r in data}
+
+    matrix = data.get("matrix")
+    assets = data.get("assets")
+    if matrix is None and assets is None:
+        c.error((), "the recipe defines no assets", "add a `matrix:` or an `assets:` list")
+    raw_jobs: list[tuple[tuple, dict, dict]] = []  # (path, overrides, placeholder values)
+    if matrix is not None:
+        raw_jobs += _expand_matrix(c, matrix, top["id"])
+    if assets is not None:
+        if not isinstance(assets, list) or not assets:
+            c.error(("assets",), "expected a non-empty list of assets" if isinstance(assets, list)
+                    else f"expected a list of assets, got {_kind(assets)}", "list assets as `- id: NAME` entries")
+        else:
+            for i, a in enumerate(assets):
+                p = ("assets", i)
+                if not isinstance(a, dict):
+                    c.error(p, f"expected an asset mapping, got {_kind(a)}", "write `- id: NAME` plus overrides")
+                    continue
+                c.mapping(p, a, {**F.COMMON, **F.ASSET_ONLY}.keys() | {"size", "stages", *F.TEXT_ROLES}, "asset keys")
+                if "id" not in a:
+                    c.error(p + ("id",), "missing required key 'id'", "give every asset an `id`")
+                    continue
+                aid = c.param(p + ("id",), F.ASSET_ONLY["id"], a["id"])
+                vars_ = c.param(p + ("vars",), F.ASSET_ONLY["vars"], a["vars"]) if "vars" in a else {}
+                if aid is not None and _check_id(c, p + ("id",), aid, "asset id"):
+                    raw_jobs.append((p, a, {"id": aid, **(vars_ or {})}))
+
+    jobs: list[Job] = []
+    seen: dict[str, tuple] = {}
+    for p, a, values in raw_jobs:
+        get = lambda k: c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top[k]  # noqa: E731
+        asset_size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else size
+        stages = _check_stages(c, p + ("stages",), a["stages"], kind) if "stages" in a else stages_default
+        lines = []
+        for role in F.TEXT_ROLES:
+            line = _check_text_line(c, p + (role,), a[role]) if role in a else text_default.get(role)
+            if line:
+                lines.append({"role": role, **line})
+        template = get("prompt") if kind == "textures" else (get("style") or get("prompt"))
+        if template is None:
+            c.error(p + ("prompt",), "no prompt", "set `prompt:` at the top level or on this asset"
+                    if kind == "textures" else "set `style:` (the poster's look) at the top level or on this asset")
+            continue
+        prompt_path = p + ("prompt",) if "prompt" in a else p + ("style",) if "style" in a else \
+            ("prompt",) if "prompt" in data else ("style",)
+        base_prompt = _fill(c, prompt_path, template, values)
+        if kind == "posters" and not lines:
+            c.error(p, "a poster needs text", "add `title:` (and optionally `subtitle:`, `body:`)")
+        if base_prompt is None or asset_size is None:
+            continue
+        nseeds = get("seeds") or 1
+        base_seed = a["seed"] if isinstance(a.get("seed"), int) else None
+        for k in range(nseeds):
+            jid = values["id"] if nseeds == 1 else f"{values['id']}_s{k + 1}"
+            if jid in seen:
+                c.error(p, f"duplicate asset id {jid!r} (also at {format_path(seen[jid])})",
+                        "give every asset a distinct id")
+                continue
+            seen[jid] = p
+            seed = (base_seed + k) if base_seed is not None else _derive_seed(top["seed"] or 0, jid)
+            fields: dict[str, Any] = {"vars": {k2: v for k2, v in values.items() if k2 != "id"}}
+            prompt = base_prompt
+            if kind == "posters":
+                fields.update(lines=lines, style=base_prompt, text=get("text"), fallback=get("fallback"),
+                              candidates=get("candidates"))
+                prompt = _poster_prompt(base_prompt, lines, *asset_size)
+            tile = get("tile") or ("xy" if kind == "textures" else "none")
+            jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=asset_size[0],
+                            height=asset_size[1], steps=get("steps"), tile=tile, stages=tuple(stages),
+                            output=output, fields=fields))
+    if c.issues:
+        return None
+    return Recipe(name=name, kind=kind, path=path_str, sha256=sha, engine=engine, engine_options=engine_options,
+                  jobs=tuple(jobs), data=data)
+
+
+def _default_stages(top: dict, kind: str) -> list[StageSpec]:
+    if kind != "posters":
+        return []
+    names = ["typeset", "glyph_check"] if top.get("text") == "typeset" else ["glyph_check"]
+    specs = []
+    for n in names:
+        try:
+            cls = _stage_class(n)
+        except (KeyError, ImportError, AttributeError):
+            continue  # poster text stages not installed: backgrounds only
+        specs.append(StageSpec(n, {k: p.default for k, p in cls.params.items()}))
+    return specs
+
+
+def _poster_prompt(style: str, lines: list[dict], width: int, height: int) -> str:
+    try:
+        from zpipe.text.prompt import compose_prompt
+    except ImportError:
+        quoted = "; ".join(f'{line["role"]} "{line["text"]}"' for line in lines)
+        return f"{style}. Text: {quoted}" if quoted else style
+    return compose_prompt(style, lines, width, height)
+
+
+def _expand_matrix(c: _Checker, matrix: Any, id_template: str | None) -> list[tuple[tuple, dict, dict]]:
+    if not isinstance(matrix, dict) or not matrix:
+        c.error(("matrix",), "the matrix is empty" if isinstance(matrix, dict) else
+                f"expected a mapping of lists, got {_kind(matrix)}",
+                "write e.g. `matrix: {material: [granite, slate], variant: [clean, mossy]}`")
+        return []
+    axes: dict[str, list] = {}
+    for key, values in matrix.items():
+        if not key.isidentifier():
+            c.error(("matrix", key), f"matrix key {key!r} is not a valid placeholder name",
+                    "use letters, digits and '_'")
+        elif not isinstance(values, list) or not values:
+            c.error(("matrix", key), "expected a non-empty list of values", f"write `{key}: [a, b]`")
+        elif any(isinstance(v, (dict, list)) or v is None for v in values):
+            c.error(("matrix", key), "matrix values must be plain words or numbers", f"write `{key}: [a, b]`")
+        else:
+            axes[key] = values
+    if len(axes) != len(matrix):
+        return []
+    template = id_template or "_".join(f"{{{k}}}" for k in axes)
+    out = []
+    for combo in product(*axes.values()):
+        values = dict(zip(axes, combo))
+        names = _placeholders(template)
+        if any(n not in values for n in names):
+            c.error(("id",), f"the id template uses an unknown placeholder ({', '.join(names)})",
+                    f"placeholders available: {', '.join(axes)}")
+            return []
+        aid = template.format(**{k: _slug(v) for k, v in values.items()})
+        if not _check_id(c, ("id",), aid, "matrix asset id"):
+            return []
+        out.append((("matrix",), {}, {"id": aid, **values}))
+    return out
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None, engine: str | None = None) -> Recipe:
+    """Read, validate and expand a recipe file; raise :class:`RecipeError` listing every problem."""
+    path_str = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RecipeError([Issue(path_str, 0, 0, "", f"cannot read the recipe: {reason}",
+                                 "check the path and the file's permissions")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError([Issue(path_str, 0, 0, "", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                 "save the recipe as UTF-8")]) from None
+    data, locations = load_yaml(text, path_str)
+    try:
+        data, overridden = apply_overrides(data, list(overrides or []))
+        if engine:
+            if isinstance(data, dict) and isinstance(data.get("engine"), dict):
+                data["engine"]["name"] = engine
+                overridden[("engine", "name")] = f"(--engine {engine})"
+            elif isinstance(data, dict):
+                data["engine"] = engine
+                overridden[("engine",)] = f"(--engine {engine})"
+    except ValueError as exc:
+        raise RecipeError([Issue(path_str, 0, 0, "", str(exc), "write --set KEY.PATH=VALUE")]) from None
+    checker = _Checker(path_str, locations, overridden)
+    recipe = _validate(checker, data, path_str, hashlib.sha256(raw).hexdigest())
+    if checker.issues:
+        raise RecipeError(sorted(checker.issues, key=lambda i: (i.file, i.line, i.column)))
+    assert recipe is not None
+    return recipe

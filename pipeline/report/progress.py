@@ -1,0 +1,71 @@
+"""Build events to the terminal: a rich progress bar on stderr, or NDJSON on stdout with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+class EventPrinter:
+    def __init__(self, json_mode: bool, total: int):
+        self.json_mode = json_mode
+        self.total = total
+        self._progress = None
+        self._task = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.json_mode:
+            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            if event["event"] in ("warning", "waiting"):
+                sys.stderr.write(f"zpipe: {event['message']}\n")
+            return
+        kind = event["event"]
+        if kind in ("warning", "waiting"):
+            self._console().print(f"[yellow]{event['message']}[/yellow]")
+        elif kind == "start":
+            todo = event["build"]
+            self._console().print(
+                f"[bold]{event['recipe']}[/bold]: {event['total']} assets — {todo} to build, "
+                f"{event['reuse']} reused, {event['resume']} resumed (engine {event['engine']}, "
+                f"executor {event['executor']})")
+            if todo or event["resume"]:
+                self._start_bar()
+        elif kind == "asset_done":
+            if self._progress is not None:
+                self._progress.update(self._task, advance=1, description=f"{event['id']}")
+            if event["status"] == "failed":
+                self._console().print(f"[red]failed[/red] {event['id']}: {event.get('error')}")
+        elif kind == "done":
+            self.close()
+            if event.get("up_to_date"):
+                self._console().print(f"up to date: {event['path']} ({event['reused']} assets)")
+            else:
+                colour = "red" if event["failed"] else "green"
+                self._console().print(
+                    f"[{colour}]{event['version']}[/{colour}] → {event['path']}: built {event['built']}, "
+                    f"reused {event['reused']}, failed {event['failed']}")
+
+    def _console(self):
+        if self._progress is not None:
+            return self._progress.console
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
+
+    def _start_bar(self) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        from rich.console import Console
+
+        self._progress = Progress(TextColumn("{task.description:32}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                  console=Console(stderr=True, highlight=False), transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task("building", total=self.total)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

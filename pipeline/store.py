@@ -1,0 +1,200 @@
+"""The asset store: versioned folders, staging, atomic publish, the lock, reuse and garbage collection.
+
+Layout of ``<out>/<recipe>/``::
+
+    v0001/ v0002/ …        published versions: manifest.json + one folder per asset (+ contact sheet)
+    latest -> v0002        symlink, swapped atomically
+    LATEST                 the same, as text (for tools and filesystems without symlinks)
+    .lock                  held (flock) by the one run writing this recipe
+    .staging/<key>/        assets finished by an unpublished run; result.json is written last
+    .staging/tmp-*/        work in progress, removed when a run starts
+
+A crash at any moment leaves either the old or the new version visible, never half of one, and the
+finished assets of the interrupted run in ``.staging`` for the next run to pick up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+VERSION_RE = re.compile(r"^v(\d{4,})$")
+MANIFEST_FORMAT_VERSION = 1
+
+
+class LockBusy(Exception):
+    """Another run holds the recipe's lock (raised with ``wait=False``)."""
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary name, fsync, then rename over ``path``: readers see old or new, never half."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hardlink (instant, no extra space); copy when the filesystem refuses (another device, no links)."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+            raise
+        shutil.copy2(src, dst)
+
+
+def version_name(n: int) -> str:
+    return f"v{n:04d}"
+
+
+class RecipeStore:
+    def __init__(self, out: str | os.PathLike, recipe_name: str):
+        self.root = Path(out) / recipe_name
+        self.staging = self.root / ".staging"
+
+    # --- reading -------------------------------------------------------------------------------
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = [(int(m.group(1)), p.name) for p in self.root.iterdir()
+                 if (m := VERSION_RE.match(p.name)) and p.is_dir()]
+        return [name for _, name in sorted(found)]
+
+    def latest(self) -> str | None:
+        with contextlib.suppress(OSError):
+            name = (self.root / "LATEST").read_text().strip()
+            if VERSION_RE.match(name) and (self.root / name / "manifest.json").is_file():
+                return name
+        versions = self.versions()
+        return versions[-1] if versions else None
+
+    def manifest(self, version: str) -> dict[str, Any]:
+        return json.loads((self.root / version / "manifest.json").read_text(encoding="utf-8"))
+
+    def latest_manifest(self) -> dict[str, Any] | None:
+        latest = self.latest()
+        return self.manifest(latest) if latest else None
+
+    def staged_keys(self) -> set[str]:
+        if not self.staging.is_dir():
+            return set()
+        return {p.name for p in self.staging.iterdir() if (p / "result.json").is_file()}
+
+    def staged_record(self, key: str) -> dict[str, Any]:
+        return json.loads((self.staging / key / "result.json").read_text(encoding="utf-8"))
+
+    # --- the lock ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
+                if not wait:
+                    raise LockBusy(f"{self.root} is being built by {holder}") from None
+                if on_wait:
+                    on_wait(f"waiting for {holder} to finish building {self.root} …")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
+            self._clean_tmp()
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock, also when the process is killed
+
+    def _clean_tmp(self) -> None:
+        if self.staging.is_dir():
+            for p in self.staging.iterdir():
+                if p.name.startswith("tmp-"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+    # --- writing (driver only, under the lock) -------------------------------------------------
+    def stage_asset(self, key: str, files: dict[str, bytes], record: dict[str, Any]) -> None:
+        """Keep a finished asset in staging: files first, result.json last, then one rename."""
+        tmp = self.staging / f"tmp-{key[:16]}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        for name, data in files.items():
+            with open(tmp / name, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        atomic_write(tmp / "result.json", json.dumps(record, ensure_ascii=False, indent=1).encode())
+        final = self.staging / key
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        _fsync_dir(self.staging)
+
+    def publish(self, entries: list[dict[str, Any]], manifest_head: dict[str, Any],
+                extra_files: Callable[[dict, Path], dict[str, bytes]] | None = None) -> str:
+        """Assemble a new version from staged and reused assets and make it visible atomically.
+
+        Each entry is a manifest asset record plus ``_source``: ("staging", key), ("version", name) or None
+        (failed assets have no files). Returns the new version's name.
+        """
+        versions = self.versions()
+        name = version_name(int(versions[-1][1:]) + 1 if versions else 1)
+        tmp = self.staging / f"tmp-publish-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        assets = []
+        for entry in entries:
+            entry = dict(entry)
+            source = entry.pop("_source", None)
+            if source is not None:
+                src_dir = self.staging / source[1] if source[0] == "staging" else self.root / source[1] / entry["id"]
+                dst_dir = tmp / entry["id"]
+                dst_dir.mkdir()
+                for rel in entry.get("outputs", {}):
+                    link_or_copy(src_dir / Path(rel).name, dst_dir / Path(rel).name)
+            assets.append(entry)
+        manifest = {"format_version": MANIFEST_FORMAT_VERSION, "version": name, **manifest_head, "assets": assets}
+        if extra_files:
+            for fname, data in extra_files(manifest, tmp).items():
+                atomic_write(tmp / fname, data)
+        atomic_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+        os.rename(tmp, self.root / name)  # the publish: one atomic rename
+        _fsync_dir(self.root)
+        link = self.root / f".latest-{uuid.uuid4().hex[:8]}"
+        os.symlink(name, link)
+        os.replace(link, self.root / "latest")
+        atomic_write(self.root / "LATEST", (name + "\n").encode())
+        for entry in entries:
+            if entry.get("_source") and entry["_source"][0] == "staging":
+                shutil.rmtree(self.staging / entry["_source"][1], ignore_errors=True)
+        return name
+
+    def gc(self, keep: int) -> list[str]:
+        """Delete all but the newest ``keep`` versions (never the latest). Returns what was removed."""
+        keep = max(1, keep)
+        versions = self.versions()
+        latest = self.latest()
+        doomed = [v for v in versions[:-keep] if v != latest]
+        for v in doomed:
+            trash = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
+            os.rename(self.root / v, trash)  # disappears atomically, then is deleted
+            shutil.rmtree(trash, ignore_errors=True)
+        return doomed
+
