@@ -18,7 +18,7 @@ from zpipe.params import Param
 from zpipe.recipe import fields as F
 from zpipe.recipe.errors import Issue, RecipeError, did_you_mean, format_path
 from zpipe.recipe.model import Job, Recipe, StageSpec
-from zpipe.recipe.yaml_loader import Locations, load_yaml
+from zpipe.recipe.yaml_loader import KEY, Locations, load_yaml
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # Names Windows cannot create, plus names the store itself uses inside a recipe folder.
@@ -36,17 +36,17 @@ class _Checker:
         self.overridden = overridden
         self.issues: list[Issue] = []
 
-    def error(self, path: tuple, message: str, fix: str = "") -> None:
+    def error(self, path: tuple, message: str, fix: str = "", at_key: bool = False) -> None:
         for n in range(len(path), -1, -1):
             if path[:n] in self.overridden:
                 self.issues.append(Issue(f"--set {self.overridden[path[:n]]}", 0, 0, format_path(path), message, fix))
                 return
-        line, col = 0, 0
-        for n in range(len(path), -1, -1):  # nearest located ancestor (a missing key points at its parent)
+        line, col = self.locations.get(path + (KEY,), (0, 0)) if at_key else (0, 0)
+        for n in range(len(path), -1, -1) if not line else ():  # nearest located ancestor (a missing key points at its parent)
             if path[:n] in self.locations:
                 line, col = self.locations[path[:n]]
                 break
-        self.issues.append(Issue(self.filename, line, col, format_path(path), message, fix))
+        self.issues.append(Issue(self.filename, line, col, format_path(path) if path else "", message, fix))
 
     def param(self, path: tuple, spec: Param, value: Any) -> Any:
         value, problem = spec.check(value)
@@ -61,7 +61,7 @@ class _Checker:
             return {}
         for key in value:
             if key not in allowed:
-                self.error(path + (key,), f"unknown key {key!r}", did_you_mean(key, allowed))
+                self.error(path + (key,), f"unknown key {key!r}", did_you_mean(key, allowed), at_key=True)
         return value
 
 
@@ -154,7 +154,7 @@ def _check_size(c: _Checker, path: tuple, value: Any, kind: str) -> tuple[int, i
     bad = [v for v in (w, h) if v % 16 or not 64 <= v <= 8192]
     if bad:
         c.error(path, f"size {w}x{h} is invalid: width and height must be multiples of 16 from 64 to 8192",
-                f"use e.g. {max(64, min(8192, round(bad[0] / 16) * 16))}")
+                f"use e.g. {max(64, min(8192, (bad[0] + 8) // 16 * 16))}")
         return None
     return w, h
 
@@ -351,17 +351,17 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
         base_prompt = _fill(c, prompt_path, template, values)
         if kind == "posters" and not lines:
             c.error(p, "a poster needs text", "add `title:` (and optionally `subtitle:`, `body:`)")
-        if base_prompt is None or asset_size is None:
-            continue
         nseeds = get("seeds") or 1
-        base_seed = a["seed"] if isinstance(a.get("seed"), int) else None
-        for k in range(nseeds):
-            jid = values["id"] if nseeds == 1 else f"{values['id']}_s{k + 1}"
+        ids = [values["id"]] if nseeds == 1 else [f"{values['id']}_s{k + 1}" for k in range(nseeds)]
+        for jid in ids:
             if jid in seen:
                 c.error(p, f"duplicate asset id {jid!r} (also at {format_path(seen[jid])})",
                         "give every asset a distinct id")
-                continue
-            seen[jid] = p
+            seen.setdefault(jid, p)
+        if base_prompt is None or asset_size is None or c.issues:
+            continue
+        base_seed = a["seed"] if isinstance(a.get("seed"), int) else None
+        for k, jid in enumerate(ids):
             seed = (base_seed + k) if base_seed is not None else _derive_seed(top["seed"] or 0, jid)
             fields: dict[str, Any] = {"vars": {k2: v for k2, v in values.items() if k2 != "id"}}
             prompt = base_prompt

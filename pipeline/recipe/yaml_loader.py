@@ -13,10 +13,15 @@ import yaml
 from zpipe.recipe.errors import Issue, RecipeError
 
 Locations = dict[tuple, tuple[int, int]]  # field path -> (line, column), 1-based
+KEY = "\0key"  # locations[path + (KEY,)] is where the key of a mapping entry is written
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
 
 
 def load_yaml(text: str, filename: str) -> tuple[Any, Locations]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # the reader rejects control characters before parsing starts
+        raise RecipeError([Issue(filename, 0, 0, "", f"YAML error: {exc}", "remove the control characters")]) from None
     try:
         try:
             root = loader.get_single_node()
@@ -42,6 +47,10 @@ def load_yaml(text: str, filename: str) -> tuple[Any, Locations]:
 
 def _build(loader, node, path, locations, issues, filename):
     locations[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+        issues.append(_issue(filename, node, path, f"unsupported YAML tag {node.tag!r}",
+                             "recipes hold plain values only: remove the tag"))
+        return None
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves merge keys (<<)
         out: dict = {}
@@ -57,6 +66,7 @@ def _build(loader, node, path, locations, issues, filename):
                 issues.append(_issue(filename, key_node, path + (key,), "duplicate key",
                                      "remove one of the two entries"))
                 continue
+            locations[path + (key, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _build(loader, value_node, path + (key,), locations, issues, filename)
         return out
     if isinstance(node, yaml.SequenceNode):

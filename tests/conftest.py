@@ -1,0 +1,35 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def write_recipe(tmp_path):
+    """Write YAML text to a recipe file and return its path."""
+
+    def write(text: str, name: str = "recipe.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def zpipe_cmd():
+    """The installed console script (falls back to `python -m zpipe`)."""
+    exe = Path(sys.executable).with_name("zpipe")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "zpipe"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_env(monkeypatch):
+    # Tests never see a user's model or output settings.
+    for var in ("ZPIPE_MODEL", "ZPIPE_OUT", "RAY_ADDRESS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", os.path.join(os.environ.get("TMPDIR", "/tmp"), "zpipe-test-no-hf-home"))
