@@ -1,0 +1,546 @@
+"""Typesetting poster text with real fonts: layout of mixed CJK/Latin lines over a background.
+
+Layout
+  * Lines are grouped by placement (top, center, bottom; defaults by role: title and subtitle at
+    the top, body at the bottom) and stacked in recipe order inside margins.
+  * Sizes follow the role (title > subtitle > body) relative to the poster's shorter side, and
+    auto-fit: a line shrinks until it wraps into at most its role's line count; if the blocks still
+    collide, everything shrinks together. Nothing goes below ``min_size`` px (32 by default, so
+    OCR can verify it); text that cannot fit raises :class:`TypesetError`.
+  * Line breaking: CJK may break between any two characters, Latin only at spaces (a word longer
+    than the line is split as a last resort). Kinsoku rules: closing punctuation (，。、！？）」》…)
+    never starts a line and opening punctuation (（「《“) never ends one. Wrapped lines are
+    balanced (the shortest width giving the same line count), so a title never leaves one orphan
+    character on its last line.
+  * CJK titles get slight tracking; titles are emboldened (Noto Sans CJK ships one weight) with a
+    same-colour stroke.
+
+Style: ``colour`` (``auto`` = white or near-black, whichever contrasts with the background under
+the text, or any '#RRGGBB' / CSS name), ``stroke`` (outline width as a fraction of the font size)
+and ``stroke_colour``, ``shadow`` (soft drop-shadow opacity, 0 = none), ``align`` and ``scrim``
+(``auto`` lays a soft translucent band behind text whose background is busy or low-contrast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from zpipe.text.fonts import FontFace, check_coverage, resolve_chain
+from zpipe.text.prompt import check_lines, is_cjk, line_placement
+
+ALIGNS = ("center", "left", "right")
+SCRIMS = ("auto", "on", "none")
+
+ROLE_SIZE = {"title": 0.13, "subtitle": 0.052, "body": 0.038}  # × min(width, height)
+ROLE_MAX_LINES = {"title": 2, "subtitle": 2, "body": 3}
+ROLE_MIN_FACTOR = {"title": 1.6, "subtitle": 1.15, "body": 1.0}  # × min_size
+ROLE_GAP = {"title": 0.45, "subtitle": 0.6, "body": 0.5}  # space after a line, × its size
+BOLD = {"title": 0.028, "subtitle": 0.012, "body": 0.0}  # faux-bold stroke, × size
+
+NO_START = set("，。、；：！？）」』】》〉〕］｝”’…‥—–·・ー々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮ%,.;:!?)]}>")
+NO_END = set("（「『【《〈〔［｛“‘([{<$¥￥#")
+
+
+class TypesetError(ValueError):
+    """Text that cannot be typeset as asked (does not fit, bad colour); the message names the fix."""
+
+
+def parse_colour(value: Any, what: str = "colour") -> tuple[int, int, int] | None:
+    """'auto' -> None; '#RRGGBB', '#RGB', CSS names or an (r, g, b) list -> an RGB tuple."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, int) for v in value):
+        if all(0 <= v <= 255 for v in value):
+            return tuple(value)  # type: ignore[return-value]
+    if isinstance(value, str):
+        from PIL import ImageColor
+
+        try:
+            rgb = ImageColor.getrgb(value.strip())
+            return tuple(rgb[:3])  # type: ignore[return-value]
+        except ValueError:
+            pass
+    raise TypesetError(f"{what} {value!r} is not a colour; use '#RRGGBB', a CSS name such as 'white', or 'auto'")
+
+
+# ---------------------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Segment:
+    """A piece drawn in one call: one CJK character (tracked) or a run of non-CJK characters."""
+
+    text: str
+    face: FontFace
+    width: float  # advance including tracking
+
+
+def _segments(text: str, chain: Sequence[FontFace], size: int, tracking: float) -> list[Segment]:
+    from zpipe.text.fonts import font_for
+
+    segs: list[Segment] = []
+    for ch in text:
+        face = font_for(ch, chain)
+        if ch.isspace() and segs:
+            face = segs[-1].face
+        cjk = is_cjk(ch)
+        if not cjk and segs and not is_cjk(segs[-1].text[-1]) and segs[-1].face == face:
+            segs[-1].text += ch
+        else:
+            segs.append(Segment(ch, face, 0.0))
+    for s in segs:
+        font = s.face.pil(size)
+        s.width = font.getlength(s.text) + (tracking * size if is_cjk(s.text[-1]) else 0.0)
+    return segs
+
+
+def text_width(text: str, chain: Sequence[FontFace], size: int, tracking: float = 0.0) -> float:
+    segs = _segments(text, chain, size, tracking)
+    width = sum(s.width for s in segs)
+    if segs and is_cjk(segs[-1].text[-1]):
+        width -= tracking * size  # no tracking after the last character
+    return width
+
+
+# ------------------------------------------------------------------------------------ line breaking
+
+
+def tokens(text: str) -> list[str]:
+    """Unbreakable units: one CJK character, a Latin word, or a run of spaces; kinsoku-glued."""
+    raw: list[str] = []
+    for ch in text:
+        if ch.isspace():
+            if raw and raw[-1].isspace():
+                raw[-1] += ch
+            else:
+                raw.append(" ")
+        elif is_cjk(ch) and ch not in NO_START and ch not in NO_END:
+            raw.append(ch)
+        elif ch in NO_START or ch in NO_END:
+            raw.append(ch)
+        elif raw and not raw[-1].isspace() and not is_cjk(raw[-1][-1]) and raw[-1][-1] not in NO_START \
+                and raw[-1][-1] not in NO_END:
+            raw[-1] += ch
+        else:
+            raw.append(ch)
+    # Kinsoku: glue closing punctuation to what precedes it, opening punctuation to what follows.
+    out: list[str] = []
+    glue_next = False
+    for tok in raw:
+        if tok.isspace():
+            glue_next = False
+            out.append(tok)
+            continue
+        if (tok[0] in NO_START and out and not out[-1].isspace()) or (glue_next and out):
+            out[-1] += tok
+        else:
+            out.append(tok)
+        glue_next = tok[-1] in NO_END
+    return out
+
+
+def wrap(text: str, max_width: float, measure) -> list[str]:
+    """Greedy line filling of ``tokens(text)`` within ``max_width`` (``measure(str) -> px``)."""
+    lines: list[str] = []
+    cur = ""
+    for tok in tokens(text):
+        if tok.isspace():
+            if cur:
+                cur += " "
+            continue
+        trial = cur + tok
+        if not cur or measure(trial.rstrip()) <= max_width:
+            cur = trial
+            if measure(cur.rstrip()) > max_width:  # one token wider than the line: split it
+                pieces = _split_long(cur.rstrip(), max_width, measure)
+                lines.extend(pieces[:-1])
+                cur = pieces[-1]
+            continue
+        lines.append(cur.rstrip())
+        cur = tok
+        if measure(cur) > max_width:
+            pieces = _split_long(cur, max_width, measure)
+            lines.extend(pieces[:-1])
+            cur = pieces[-1]
+    if cur.strip():
+        lines.append(cur.rstrip())
+    return lines
+
+
+def _split_long(word: str, max_width: float, measure) -> list[str]:
+    pieces, cur = [], ""
+    for ch in word:
+        if cur and measure(cur + ch) > max_width:
+            pieces.append(cur)
+            cur = ch
+        else:
+            cur += ch
+    pieces.append(cur)
+    return pieces
+
+
+BREAK_AFTER = set("，。、；：！？,.;:!?）)」』》")
+
+
+def balanced_wrap(text: str, max_width: float, measure) -> list[str]:
+    """Wrap into as few lines as greedy filling needs, but evenly and at phrase-friendly breaks.
+
+    With the line count fixed at the greedy count k, a dynamic programme over the break points
+    (between ``tokens``) minimises the sum of squared slack of all k lines (even lines, so a title
+    never leaves one character alone on its last line) plus a penalty for each break that falls
+    neither after punctuation nor at a space. Rows wider than ``max_width`` are not allowed.
+    """
+    lines = wrap(text, max_width, measure)
+    if len(lines) < 2:
+        return lines
+    toks = tokens(text)
+    widths = [measure(" ") if t.isspace() else measure(t) for t in toks]
+    if max(widths) > max_width:
+        return lines  # a word had to be split: keep the greedy result
+    n, k = len(toks), len(lines)
+    penalty = (0.2 * max_width) ** 2
+    inf = float("inf")
+    best = [[inf] * (k + 1) for _ in range(n + 1)]
+    back = [[-1] * (k + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+
+    def row_width(i: int, j: int) -> float:
+        while i < j and toks[i].isspace():
+            i += 1
+        while j > i and toks[j - 1].isspace():
+            j -= 1
+        return sum(widths[i:j])
+
+    for j in range(1, n + 1):
+        for i in range(j - 1, -1, -1):
+            w = row_width(i, j)
+            if w > max_width:
+                break
+            if w == 0:
+                continue
+            cost = (max_width - w) ** 2
+            if j < n and not (toks[j - 1][-1] in BREAK_AFTER or toks[j - 1].isspace() or toks[j].isspace()):
+                cost += penalty
+            for m in range(1, k + 1):
+                if best[i][m - 1] + cost < best[j][m]:
+                    best[j][m] = best[i][m - 1] + cost
+                    back[j][m] = i
+    if best[n][k] == inf:
+        return lines
+    rows, j, m = [], n, k
+    while m > 0:
+        i = back[j][m]
+        rows.append(" ".join("".join(" " if t.isspace() else t for t in toks[i:j]).split())
+                    if any(t.isspace() for t in toks[i:j]) else "".join(toks[i:j]))
+        j, m = i, m - 1
+    rows.reverse()
+    if any(measure(r) > max_width for r in rows):  # kerning made a row a touch wider: stay safe
+        return lines
+    return rows
+
+
+# --------------------------------------------------------------------------------------------- layout
+
+
+@dataclass
+class PlacedRow:
+    text: str
+    x: float  # left of the ink advance box
+    baseline: float
+    width: float
+
+
+@dataclass
+class PlacedLine:
+    index: int  # index into the recipe's lines
+    role: str
+    placement: str
+    size: int
+    tracking: float
+    rows: list[PlacedRow] = field(default_factory=list)
+    top: float = 0.0
+    bottom: float = 0.0
+
+    @property
+    def pitch(self) -> float:
+        return self.size * (1.32 if any(is_cjk(c) for r in self.rows for c in r.text) else 1.2)
+
+
+def _fit_line(text: str, role: str, chain, width: float, size0: int, min_size: int) -> tuple[int, float, list[str]]:
+    size = max(int(size0), min_size)
+    while True:
+        tracking = 0.06 if role == "title" and any(is_cjk(c) for c in text) else 0.0
+
+        def measure(s: str, size=size, tracking=tracking) -> float:
+            return text_width(s, chain, size, tracking)
+
+        rows = balanced_wrap(text, width, measure)
+        if len(rows) <= ROLE_MAX_LINES[role] or size <= min_size:
+            return size, tracking, rows
+        size = max(min_size, int(size * 0.92))
+
+
+def layout(
+    lines: list[dict],
+    width: int,
+    height: int,
+    chain: Sequence[FontFace],
+    *,
+    align: str = "center",
+    scale: float = 1.0,
+    min_size: int = 32,
+    margin: float = 0.07,
+) -> list[PlacedLine]:
+    """Place every line; raise TypesetError when the text cannot fit at ``min_size``."""
+    if align not in ALIGNS:
+        raise TypesetError(f"align must be one of {', '.join(ALIGNS)}, got {align!r}")
+    base = min(width, height)
+    mx, my = round(width * margin), round(height * margin * 0.8)
+    box_w = width - 2 * mx
+    factor = float(scale)
+    for _attempt in range(40):
+        placed: list[PlacedLine] = []
+        for i, line in enumerate(lines):
+            role = line["role"]
+            lo = round(min_size * ROLE_MIN_FACTOR[role])
+            size, tracking, rows = _fit_line(line["text"], role, chain, box_w, round(base * ROLE_SIZE[role] * factor), lo)
+            pl = PlacedLine(i, role, line_placement(line), size, tracking)
+            for r in rows:
+                w = text_width(r, chain, size, tracking)
+                pl.rows.append(PlacedRow(r, 0.0, 0.0, w))
+            placed.append(pl)
+        if _stack(placed, width, height, mx, my, align):
+            return placed
+        if all(p.size <= round(min_size * ROLE_MIN_FACTOR[p.role]) for p in placed):
+            break
+        factor *= 0.92
+    need = sum(len(p.rows) * p.pitch for p in placed)
+    raise TypesetError(
+        f"the poster text does not fit a {width}x{height} poster even at the smallest size "
+        f"({min_size}px, {need:.0f}px of rows for {height - 2 * my}px of height); shorten the text, "
+        "use a larger poster size, or lower `min_size`"
+    )
+
+
+def _stack(placed: list[PlacedLine], width: int, height: int, mx: int, my: int, align: str) -> bool:
+    """Position the lines of each placement group; False when groups overlap or leave the page."""
+    groups: dict[str, list[PlacedLine]] = {"top": [], "center": [], "bottom": []}
+    for p in placed:
+        groups[p.placement].append(p)
+
+    def block_height(group: list[PlacedLine]) -> float:
+        h = 0.0
+        for k, p in enumerate(group):
+            h += p.size + (len(p.rows) - 1) * p.pitch
+            if k < len(group) - 1:
+                h += ROLE_GAP[p.role] * p.size + 0.25 * group[k + 1].size
+        return h
+
+    spans = {}
+    for name, group in groups.items():
+        if not group:
+            continue
+        h = block_height(group)
+        top = {"top": my, "center": (height - h) / 2, "bottom": height - my - h}[name]
+        spans[name] = (top, top + h)
+        y = top
+        for k, p in enumerate(group):
+            p.top = y
+            for j, row in enumerate(p.rows):
+                row.baseline = y + 0.88 * p.size + j * p.pitch
+                if align == "center":
+                    row.x = (width - row.width) / 2
+                elif align == "left":
+                    row.x = mx
+                else:
+                    row.x = width - mx - row.width
+            y += p.size + (len(p.rows) - 1) * p.pitch
+            p.bottom = y
+            if k < len(group) - 1:
+                y += ROLE_GAP[p.role] * p.size + 0.25 * group[k + 1].size
+    order = [spans[n] for n in ("top", "center", "bottom") if n in spans]
+    if any(t < my - 1 or b > height - my + 1 for t, b in order):
+        return False
+    gap = 0.03 * height
+    return all(order[k][1] + gap <= order[k + 1][0] for k in range(len(order) - 1))
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def _contrast(l1: float, l2: float) -> float:
+    hi, lo = max(l1, l2), min(l1, l2)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@dataclass
+class Style:
+    colour: Any = "auto"
+    stroke: float = 0.0
+    stroke_colour: Any = "auto"
+    shadow: float = 0.45
+    align: str = "center"
+    scrim: str = "auto"
+    scale: float = 1.0
+    min_size: int = 32
+
+
+def typeset(
+    image: np.ndarray,
+    lines: list[dict],
+    *,
+    font: str | None = None,
+    fallback_fonts: Sequence[str] | None = None,
+    style: Style | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Draw ``lines`` on ``image`` (float32 (H, W, 3) in [0, 1]); return the new image and a layout
+    record (per line: font size, rows, box, fonts used; the colours chosen).
+    """
+    from PIL import Image, ImageDraw, ImageFilter
+
+    style = style or Style()
+    if style.scrim not in SCRIMS:
+        raise TypesetError(f"scrim must be one of {', '.join(SCRIMS)}, got {style.scrim!r}")
+    if not 0.0 <= style.shadow <= 1.0:
+        raise TypesetError(f"shadow must be an opacity in [0, 1], got {style.shadow!r}")
+    if not 0.0 <= style.stroke <= 0.2:
+        raise TypesetError(f"stroke must be a fraction of the font size in [0, 0.2], got {style.stroke!r}")
+    fill_rgb = parse_colour(style.colour)
+    stroke_rgb = parse_colour(style.stroke_colour, "stroke_colour")
+    lines = check_lines(lines)
+    chain = resolve_chain(font, fallback_fonts)
+    check_coverage([ln["text"] for ln in lines], chain)
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise TypesetError(f"typeset needs an (H, W, 3) image, got shape {img.shape}")
+    h, w = img.shape[:2]
+    placed = layout(lines, w, h, chain, align=style.align, scale=style.scale, min_size=style.min_size)
+
+    base = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").convert("RGBA")
+    lum = _luminance(np.clip(img, 0, 1))
+    record: dict[str, Any] = {"fonts": [f.describe() for f in chain], "lines": []}
+
+    # One colour decision per placement block, from the background under it.
+    blocks: dict[str, list[PlacedLine]] = {}
+    for p in placed:
+        blocks.setdefault(p.placement, []).append(p)
+    scrim_layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    shadow_mask = Image.new("L", base.size, 0)
+    text_layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw_text = ImageDraw.Draw(text_layer)
+    draw_shadow = ImageDraw.Draw(shadow_mask)
+    shadow_colour = (0, 0, 0)
+    any_shadow = False
+    for name, group in blocks.items():
+        x0 = max(0, int(min(r.x for p in group for r in p.rows) - 0.3 * group[0].size))
+        x1 = min(w, int(max(r.x + r.width for p in group for r in p.rows) + 0.3 * group[0].size))
+        y0 = max(0, int(group[0].top - 0.2 * group[0].size))
+        y1 = min(h, int(group[-1].bottom + 0.35 * group[-1].size))
+        region = lum[y0:y1, x0:x1]
+        bg_lum = float(np.median(region))
+        colour_busy = float(img[y0:y1, x0:x1].reshape(-1, 3).std(axis=0).mean())
+        if fill_rgb is None:
+            fill = (255, 255, 255) if _contrast(1.0, bg_lum) >= _contrast(0.012, bg_lum) else (24, 24, 27)
+        else:
+            fill = fill_rgb
+        fill_lum = float(_luminance(np.array(fill, dtype=np.float32) / 255.0))
+        dark_text = fill_lum < 0.4
+        # Worst case: light text over the brightest tenth of the background, dark text over the darkest.
+        worst_bg = float(np.percentile(region, 10 if dark_text else 90))
+        outline = stroke_rgb or ((255, 255, 255) if dark_text else (20, 20, 24))
+        need_scrim = style.scrim == "on" or (
+            style.scrim == "auto" and (colour_busy > 0.14 or _contrast(fill_lum, worst_bg) < 3.0)
+        )
+        if need_scrim:
+            _draw_scrim(scrim_layer, (x0, y0, x1, y1), w, dark=not dark_text, strength=0.55)
+        for p in group:
+            bold = max(0, round(BOLD[p.role] * p.size))
+            outline_w = round(style.stroke * p.size) if style.stroke > 0 else 0
+            for row in p.rows:
+                x = row.x
+                for seg in _segments(row.text, chain, p.size, p.tracking):
+                    f = seg.face.pil(p.size)
+                    if not seg.text.isspace():
+                        if outline_w:
+                            draw_text.text((x, row.baseline), seg.text, font=f, fill=outline + (255,), anchor="ls",
+                                           stroke_width=bold + outline_w, stroke_fill=outline + (255,))
+                        draw_text.text((x, row.baseline), seg.text, font=f, fill=fill + (255,), anchor="ls",
+                                       stroke_width=bold, stroke_fill=fill + (255,))
+                        if style.shadow > 0 and not dark_text:
+                            off = max(1, round(p.size * 0.04))
+                            draw_shadow.text((x + off, row.baseline + off * 1.3), seg.text, font=f, fill=255,
+                                             anchor="ls", stroke_width=bold + outline_w + max(1, round(p.size * 0.02)))
+                            any_shadow = True
+                    x += seg.width
+            record["lines"].append({
+                "index": p.index, "text": lines[p.index]["text"], "role": p.role, "placement": p.placement, "size": p.size,
+                "rows": [r.text for r in p.rows],
+                "box": [round(min(r.x for r in p.rows)), round(p.top),
+                        round(max(r.x + r.width for r in p.rows)), round(p.bottom)],
+                "colour": "#%02x%02x%02x" % fill, "scrim": bool(need_scrim),
+            })
+
+    out = Image.alpha_composite(base, scrim_layer)
+    if any_shadow:
+        radius = max(1.5, min(p.size for p in placed) * 0.06)
+        blurred = shadow_mask.filter(ImageFilter.GaussianBlur(radius))
+        alpha = blurred.point(lambda v: int(v * style.shadow))
+        shadow = Image.new("RGBA", base.size, shadow_colour + (0,))
+        shadow.putalpha(alpha)
+        out = Image.alpha_composite(out, shadow)
+    out = Image.alpha_composite(out, text_layer).convert("RGB")
+    record["lines"].sort(key=lambda r: r.pop("index"))
+    return np.asarray(out, dtype=np.float32) / 255.0, record
+
+
+def _draw_scrim(layer, box: tuple[int, int, int, int], width: int, *, dark: bool, strength: float) -> None:
+    """A soft full-width band behind a text block: darkens (or lightens) the background there."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    x0, y0, x1, y1 = box
+    pad = max(8, (y1 - y0) // 3)
+    mask = Image.new("L", layer.size, 0)
+    ImageDraw.Draw(mask).rectangle((0, y0 - pad // 2, width, y1 + pad // 2), fill=int(255 * strength))
+    mask = mask.filter(ImageFilter.GaussianBlur(pad * 0.8))
+    colour = (8, 8, 12) if dark else (250, 250, 248)
+    band = Image.new("RGBA", layer.size, colour + (0,))
+    band.putalpha(mask)
+    layer.alpha_composite(band)
+
+
+def demo_background(width: int, height: int, seed: int = 0, kind: str = "gradient") -> np.ndarray:
+    """A hand-made poster background (for tests, benchmarks and previews without an engine)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy /= height
+    xx /= width
+    c0, c1 = rng.uniform(0.05, 0.95, 3).astype(np.float32), rng.uniform(0.05, 0.95, 3).astype(np.float32)
+    t = np.clip(yy * 0.8 + xx * 0.2, 0, 1)[..., None]
+    img = c0 * (1 - t) + c1 * t
+    if kind in ("noise", "busy"):
+        k = 6 if kind == "noise" else 24
+        coarse = rng.uniform(-1, 1, (k, k, 3)).astype(np.float32)
+        import cv2
+
+        smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+        img = img + smooth * (0.12 if kind == "noise" else 0.3)
+        if kind == "busy":
+            img = img + rng.normal(0, 0.05, img.shape).astype(np.float32)
+    if kind == "rays":
+        ang = np.arctan2(yy - 0.35, xx - 0.5)
+        img = img * (0.85 + 0.15 * np.cos(ang * 14)[..., None])
+    vignette = 1 - 0.25 * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2)[..., None] * 2
+    return np.clip(img * vignette, 0, 1).astype(np.float32)
+
+
+__all__ = ["Style", "TypesetError", "typeset", "layout", "wrap", "balanced_wrap", "tokens", "parse_colour",
+           "demo_background"]

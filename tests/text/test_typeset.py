@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from zpipe.text.fonts import FontCoverageError, default_font, resolve_chain
+from zpipe.text.typeset import (
+    NO_END,
+    NO_START,
+    Style,
+    TypesetError,
+    balanced_wrap,
+    demo_background,
+    layout,
+    parse_colour,
+    tokens,
+    typeset,
+    wrap,
+)
+
+
+def width10(s):
+    return 10.0 * len(s)
+
+
+def test_tokens_glue_punctuation_by_kinsoku_rules():
+    assert tokens("他说：“你好！”") == ["他", "说：", "“你", "好！”"]
+    assert tokens("Hello, big world") == ["Hello,", " ", "big", " ", "world"]
+    assert tokens("（注）2024年") == ["（注）", "2024", "年"]
+
+
+@pytest.mark.parametrize("width", [30, 40, 50, 60, 70, 80, 90])
+def test_no_row_starts_with_closing_or_ends_with_opening_punctuation(width):
+    text = "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少？「静夜思」（李白）"
+    for rows in (wrap(text, width, width10), balanced_wrap(text, width, width10)):
+        assert "".join(rows) == text
+        for r in rows:
+            assert r[0] not in NO_START, rows
+            assert r[-1] not in NO_END, rows
+
+
+def test_latin_breaks_only_at_spaces_and_balances():
+    rows = balanced_wrap("Happy Spring Festival to all of you", 200, width10)
+    assert rows == ["Happy Spring Festival", "to all of you"] or max(map(len, rows)) - min(map(len, rows)) <= 6
+    assert " ".join(rows) == "Happy Spring Festival to all of you"
+    # a word wider than the line is split as a last resort
+    assert wrap("Supercalifragilistic", 100, width10) == ["Supercalif", "ragilistic"]
+
+
+def test_balanced_wrap_never_leaves_an_orphan_and_prefers_punctuation():
+    assert balanced_wrap("春节快乐万事如意恭喜发财", 100, width10) == ["春节快乐万事", "如意恭喜发财"]
+    assert balanced_wrap("欢迎光临，新春灯会开幕啦", 110, width10) == ["欢迎光临，", "新春灯会开幕啦"]
+
+
+def test_autofit_shrinks_long_titles_and_errors_when_impossible():
+    chain = resolve_chain(None)
+    short = layout([{"role": "title", "text": "春节"}], 1024, 1024, chain)
+    long = layout([{"role": "title", "text": "春节快乐万事如意恭喜发财身体健康阖家幸福"}], 1024, 1024, chain)
+    assert long[0].size < short[0].size and len(long[0].rows) <= 2
+    assert all(r.x >= 0 and r.x + r.width <= 1024 for r in long[0].rows)
+    with pytest.raises(TypesetError, match=r"^the poster text does not fit a 256x256 poster even at the smallest size"):
+        layout([{"role": "body", "text": "很长的正文" * 40}], 256, 256, chain)
+
+
+def test_placements_stack_without_overlap():
+    chain = resolve_chain(None)
+    lines = [
+        {"role": "title", "text": "春节快乐"},
+        {"role": "subtitle", "text": "Happy Spring Festival"},
+        {"role": "body", "text": "二月十七日 上海", "placement": "center"},
+        {"role": "body", "text": "www.example.com"},
+    ]
+    placed = layout(lines, 768, 1024, chain)
+    spans = sorted((p.top, p.bottom) for p in placed)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert placed[0].size > placed[1].size > placed[3].size >= 32
+
+
+def test_typeset_draws_text_with_contrast_and_reports_layout():
+    bg = demo_background(512, 512, seed=1)
+    out, record = typeset(bg, [{"role": "title", "text": "你好 World"}], style=Style(colour="#ffcc00", stroke=0.05, scrim="none"))
+    assert out.shape == bg.shape and out.dtype == np.float32
+    assert np.abs(out - bg).max() > 0.5
+    line = record["lines"][0]
+    assert line["colour"] == "#ffcc00" and line["rows"] == ["你好 World"]
+    x0, y0, x1, y1 = line["box"]
+    changed = np.abs(out - bg).sum(axis=2) > 0.3
+    ys, xs = np.nonzero(changed)
+    assert ys.min() >= y0 - 10 and ys.max() <= y1 + 20  # ink (plus shadow) stays near the box
+
+
+def test_typeset_errors_name_the_problem():
+    bg = demo_background(256, 256)
+    with pytest.raises(FontCoverageError, match=r'^font "Noto Sans CJK SC" .* has no glyphs for 1 character: "🐉" U\+1F409'):
+        typeset(bg, [{"role": "title", "text": "龙🐉"}], fallback_fonts=[])
+    with pytest.raises(TypesetError, match=r"^colour 'reddish' is not a colour; use '#RRGGBB', a CSS name"):
+        typeset(bg, [{"role": "title", "text": "龙"}], style=Style(colour="reddish"))
+    assert parse_colour("auto") is None and parse_colour("#fff") == (255, 255, 255)
+    assert default_font().has("龙")
