@@ -1,0 +1,149 @@
+"""The ``tile`` stage: the seam gate.
+
+Scores the wrap seam of each gated role (:func:`zpipe.seam.seam_score`, ~1 for a periodic image)
+on the recipe's ``axes``. When a score is above ``max_seam``:
+
+1. repair: half-offset, then fill the seam cross by the engine's inpainting (when the engine has
+   ``Capability.INPAINT`` and ``repair`` is ``auto`` or ``inpaint``) or by a classical blend;
+2. re-check;
+3. re-seed: ask the engine for a new image with another seed (then check, and repair if needed),
+   up to ``retries`` times;
+4. still failing: :class:`StageFailure` (the asset is marked failed; the exception carries the same
+   metrics as ``exc.metrics``).
+
+Run it before ``pbr``: a repair changes every role alike (albedo by inpainting or blend, other roles by
+blend), but a re-seed can only replace the albedo, so it is skipped when other roles exist.
+
+Metrics: ``scores_before`` and ``scores`` ({role: {axis: score}}), ``passed``, ``seed`` (the seed of
+the image kept), and ``attempts``, one entry per step: ``{"action": check|repair|reseed, ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from zpipe.engine.base import Capability, Request
+from zpipe.params import Param
+from zpipe.seam import seam_scores
+from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
+from zpipe.texture import repair as rep
+
+RESEED_STEP = 1_000_003  # seeds tried after the job's seed s: s + k * RESEED_STEP (mod 2**32)
+
+
+def _round(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {r: {a: round(float(v), 4) for a, v in s.items()} for r, s in scores.items()}
+
+
+class TileStage(Stage):
+    name = "tile"
+    doc = "Seam gate: score the wrap seam, repair (inpaint or blend), re-seed, or fail the asset."
+    kinds = ("textures",)
+    params = {
+        "max_seam": Param(float, 2.0, "largest seam score that passes (a periodic image scores about 1)",
+                          min=0.5, max=100.0),
+        "axes": Param(str, "xy", "axes that must wrap", choices=("x", "y", "xy")),
+        "repair": Param(str, "auto", "how to repair a failing seam: auto (inpaint when the engine can, "
+                        "else blend), inpaint, blend, none", choices=("auto", "inpaint", "blend", "none")),
+        "retries": Param(int, 2, "re-seeds after a failed repair", min=0, max=20),
+        "band": Param(float, 0.125, "width of the inpainted band across each seam, as a fraction of the size",
+                      min=0.02, max=0.5),
+        "blend_width": Param(float, 0.5, "width of the classical cross-fade across each seam, as a fraction "
+                             "of the size", min=0.05, max=1.0),
+        "strength": Param(float, 1.0, "inpainting strength (1 = repaint the band fully)", min=0.05, max=1.0),
+        "roles": Param(list, ["albedo"], "roles that must pass the gate", item=str),
+    }
+
+    def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
+        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        axes, limit = p["axes"], float(p["max_seam"])
+        roles = [r for r in p["roles"]]
+        missing = [r for r in roles if r not in asset.images]
+        if missing:
+            raise StageFailure(f"tile: role {missing[0]!r} does not exist; available: {', '.join(asset.images)}")
+        # every role is repaired alike (so maps stay aligned); the gate looks at ``roles``
+        images = {r: np.asarray(img, np.float32) for r, img in asset.images.items()}
+        seed = asset.seed
+        attempts: list[dict[str, Any]] = []
+        metrics: dict[str, Any] = {"axes": axes, "max_seam": limit}
+
+        def score(imgs: dict[str, np.ndarray]) -> tuple[dict[str, dict[str, float]], bool]:
+            s = _round({r: seam_scores(imgs[r], axes) for r in roles})
+            return s, all(v <= limit for per in s.values() for v in per.values())
+
+        scores, ok = score(images)
+        metrics["scores_before"] = scores
+        attempts.append({"action": "check", "seed": seed, "scores": scores, "passed": ok})
+        changed = False
+        reseeds = 0
+        while not ok:
+            if p["repair"] != "none":
+                images, how = self._repair(images, p, ctx, seed, asset)
+                changed = True
+                scores, ok = score(images)
+                attempts.append({"action": "repair", "method": how, "seed": seed, "scores": scores, "passed": ok})
+                if ok:
+                    break
+            if reseeds >= p["retries"]:
+                break
+            fresh = self._reseed(asset, ctx, reseeds + 1)
+            if fresh is None:
+                attempts.append({"action": "reseed", "skipped": "no engine request, or roles other than "
+                                 "albedo exist (run tile before pbr)"})
+                break
+            reseeds += 1
+            seed, images = fresh
+            changed = True
+            scores, ok = score(images)
+            attempts.append({"action": "reseed", "seed": seed, "scores": scores, "passed": ok})
+
+        metrics.update(scores=scores, passed=ok, seed=seed, reseeds=reseeds, attempts=attempts,
+                       repaired=any(a["action"] == "repair" for a in attempts))
+        if not ok:
+            worst = max(((r, a, v) for r, per in scores.items() for a, v in per.items()), key=lambda t: t[2])
+            exc = StageFailure(f"tile: seam score {worst[2]:.2f} on {worst[0]} axis {worst[1]} is above "
+                               f"max_seam {limit} after {len(attempts) - 1} repair/re-seed step(s)")
+            exc.metrics = metrics  # type: ignore[attr-defined]
+            raise exc
+        return StageResult(images=images if changed else {}, metrics=metrics)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _repair(self, images: dict[str, np.ndarray], p: dict[str, Any], ctx: StageContext, seed: int,
+                asset: Asset) -> tuple[dict[str, np.ndarray], str]:
+        axes = p["axes"]
+        use_engine = p["repair"] in ("auto", "inpaint") and Capability.INPAINT in ctx.capabilities
+        if p["repair"] == "inpaint" and not use_engine:
+            how = "blend (engine cannot inpaint)"
+        else:
+            how = "inpaint" if use_engine else "blend"
+        out: dict[str, np.ndarray] = {}
+        for role, img in images.items():
+            h, w = img.shape[:2]
+            if use_engine and role == "albedo" and h % 16 == 0 and w % 16 == 0:
+                rolled = rep.half_offset(img, axes)
+                mask = rep.cross_mask(h, w, axes, p["band"])
+                base = ctx.request
+                req = Request(prompt=getattr(base, "prompt", asset.prompt), width=w, height=h, seed=seed,
+                              steps=getattr(base, "steps", 8), tile=getattr(base, "tile", axes),
+                              kind="texture", init_image=np.ascontiguousarray(rolled[..., :3]), mask=mask,
+                              strength=float(p["strength"]))
+                gen = ctx.generate([req])[0].image.astype(np.float32)
+                patched = rolled.copy()
+                patched[..., :3] = rep.composite(rolled[..., :3], gen, mask)
+                out[role] = rep.unroll(patched, axes)
+            else:
+                if use_engine and role == "albedo":
+                    how = "blend (size not a multiple of 16)"
+                out[role] = rep.blend_repair(img, axes, band=p["blend_width"])
+        return out, how
+
+    def _reseed(self, asset: Asset, ctx: StageContext, k: int) -> tuple[int, dict[str, np.ndarray]] | None:
+        if ctx.request is None or set(asset.images) != {"albedo"}:
+            return None
+        new_seed = (asset.seed + k * RESEED_STEP) % (2**32)
+        req = dataclasses.replace(ctx.request, seed=new_seed)
+        img = np.asarray(ctx.generate([req])[0].image, np.float32)
+        return new_seed, {"albedo": img}

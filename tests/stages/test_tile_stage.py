@@ -1,0 +1,162 @@
+"""The seam gate: pass, repair (blend / engine inpainting), re-seed, fail; all recorded in metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from zpipe.engine.base import Capability, Generated, Request
+from zpipe.seam import seam_scores
+from zpipe.stages.base import Asset, StageContext, StageFailure, apply
+from zpipe.stages.tile import RESEED_STEP, TileStage
+from zpipe.texture import repair, wrap
+
+
+def periodic_noise(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, n, 3), np.float32)
+    for o in range(5):
+        k = 2 ** (o + 2)
+        out += wrap.resize(rng.random((k, k, 3)).astype(np.float32), n, n, "cubic") * 0.5**o
+    out = (out - out.min()) / (out.max() - out.min())
+    return np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
+
+
+def seamed(n: int, seed: int = 0) -> np.ndarray:
+    big = periodic_noise(2 * n, seed)
+    return np.ascontiguousarray(big[n // 3: n // 3 + n, n // 5: n // 5 + n])
+
+
+def params(**kw):
+    out = {k: v.default for k, v in TileStage.params.items()}
+    for k, v in kw.items():
+        value, err = TileStage.params[k].check(v)
+        assert err is None, err
+        out[k] = value
+    return out
+
+
+def asset(img: np.ndarray, seed: int = 7) -> Asset:
+    return Asset(id="a", kind="textures", prompt="stone", seed=seed, width=img.shape[1], height=img.shape[0],
+                 images={"albedo": img})
+
+
+NO_ENGINE = StageContext(generate=lambda reqs: pytest.fail("no engine call expected"),
+                         capabilities=frozenset(), request=None)
+
+
+def test_periodic_passes_untouched():
+    a = asset(periodic_noise(128))
+    res = TileStage().run(a, params(), NO_ENGINE)
+    assert res.images == {}
+    assert res.metrics["passed"] and not res.metrics["repaired"]
+    assert res.metrics["scores_before"]["albedo"]["x"] < 2.0
+    assert [s["action"] for s in res.metrics["attempts"]] == ["check"]
+
+
+def test_blend_repair_makes_a_seamed_texture_pass():
+    img = seamed(256)
+    before = seam_scores(img, "xy")
+    assert min(before.values()) > 4  # really seamed
+    a = asset(img)
+    res = TileStage().run(a, params(max_seam=1.6), NO_ENGINE)
+    after = seam_scores(res.images["albedo"], "xy")
+    assert max(after.values()) <= 1.6
+    m = res.metrics
+    assert m["passed"] and m["repaired"] and m["reseeds"] == 0
+    assert m["attempts"][1]["action"] == "repair" and m["attempts"][1]["method"] == "blend"
+    assert m["scores_before"]["albedo"]["x"] == pytest.approx(before["x"], abs=1e-3)
+    # the centre of the texture is kept; only bands around the wrap seam change
+    out = res.images["albedo"]
+    assert np.abs(out[96:160, 96:160] - img[96:160, 96:160]).max() < 1e-5
+    assert np.abs(out[:, :8] - img[:, :8]).mean() > 0.02
+    # contrast is preserved by the variance-preserving blend
+    assert out[:, :16].std() > 0.6 * img[:, 100:116].std()
+    apply(a, res, "tile")
+    assert a.metrics["tile"]["scores"]["albedo"]["x"] <= 1.6
+
+
+def test_single_axis():
+    y, x = np.mgrid[0:128, 0:128].astype(np.float32)
+    img = np.clip(0.6 * periodic_noise(128) + 0.4 * (x / 128)[..., None], 0, 1)  # a seam on x only
+    res = TileStage().run(asset(img), params(axes="y"), NO_ENGINE)
+    assert res.metrics["passed"] and res.images == {}
+    res = TileStage().run(asset(img), params(axes="x"), NO_ENGINE)
+    assert res.metrics["repaired"] and set(res.metrics["scores"]["albedo"]) == {"x"}
+    # repairing x leaves the rows (y wrap) as they were
+    assert seam_scores(res.images["albedo"], "y")["y"] < 1.6
+
+
+def test_fails_with_metrics_when_nothing_helps():
+    with pytest.raises(StageFailure, match="max_seam") as info:
+        TileStage().run(asset(seamed(128)), params(repair="none", retries=3), NO_ENGINE)
+    m = info.value.metrics
+    assert not m["passed"] and m["attempts"][-1]["action"] == "reseed" and "skipped" in m["attempts"][-1]
+
+
+class SeededEngine:
+    """A test double of the engine contract: seamed images for some seeds, periodic ones for others."""
+
+    def __init__(self, good_seeds, capabilities=frozenset({Capability.TEXT2IMG})):
+        self.good = set(good_seeds)
+        self.capabilities = capabilities
+        self.requests: list[Request] = []
+
+    def generate(self, requests):
+        self.requests.extend(requests)
+        return [Generated(periodic_noise(r.width, r.seed % 1000) if r.seed in self.good
+                          else seamed(r.width, r.seed % 1000)) for r in requests]
+
+
+def test_reseed_until_a_seamless_image():
+    seed = 7
+    good = (seed + 2 * RESEED_STEP) % 2**32
+    eng = SeededEngine({good})
+    base = Request(prompt="stone", width=128, height=128, seed=seed, tile="xy")
+    ctx = StageContext(generate=eng.generate, capabilities=eng.capabilities, request=base)
+    res = TileStage().run(asset(seamed(128, seed), seed), params(repair="none", retries=3), ctx)
+    assert [r.seed for r in eng.requests] == [(seed + RESEED_STEP) % 2**32, good]
+    assert all(r.prompt == "stone" and r.tile == "xy" for r in eng.requests)
+    m = res.metrics
+    assert m["passed"] and m["seed"] == good and m["reseeds"] == 2
+    assert [a["action"] for a in m["attempts"]] == ["check", "reseed", "reseed"]
+    assert np.array_equal(res.images["albedo"], periodic_noise(128, good % 1000))
+
+
+def test_inpaint_request_masks_the_centre_cross():
+    """The engine is asked to repaint the centre cross of the half-offset image; its answer is feathered in."""
+    eng = SeededEngine(set(), capabilities=frozenset({Capability.TEXT2IMG, Capability.INPAINT}))
+    seen = []
+
+    def generate(reqs):
+        seen.extend(reqs)
+        # answer with the un-rolled image: continuous across the centre cross, like an inpainting would be
+        return [Generated(repair.unroll(r.init_image, "xy").copy()) for r in reqs]
+
+    base = Request(prompt="stone", width=128, height=128, seed=7, tile="xy")
+    ctx = StageContext(generate=generate, capabilities=eng.capabilities, request=base)
+    res = TileStage().run(asset(seamed(128)), params(max_seam=1.8), ctx)
+    (req,) = seen
+    assert req.mask is not None and req.mask.shape == (128, 128) and req.init_image.shape == (128, 128, 3)
+    assert req.mask[64, 64] == 1.0 and req.mask[64, 0] == 1.0 and req.mask[0, 64] == 1.0
+    assert req.mask[20, 20] == 0.0
+    assert res.metrics["attempts"][1]["method"] == "inpaint" and res.metrics["passed"]
+
+
+def test_inpaint_with_the_procedural_engine():
+    registry = pytest.importorskip("zpipe.engine.registry")
+    try:
+        engine = registry.create("procedural")
+    except Exception as exc:  # noqa: BLE001 - the engine lands in another issue
+        pytest.skip(f"procedural engine not available yet: {exc}")
+    base = Request(prompt="grey stone", width=128, height=128, seed=3, tile="xy")
+    ctx = StageContext(generate=engine.generate, capabilities=frozenset(engine.capabilities), request=base)
+    res = TileStage().run(asset(seamed(128), 3), params(max_seam=1.8), ctx)
+    assert res.metrics["passed"]
+    method = res.metrics["attempts"][1]["method"]
+    assert method == ("inpaint" if Capability.INPAINT in engine.capabilities else "blend")
+    assert max(seam_scores(res.images["albedo"], "xy").values()) <= 1.8
+
+
+def test_unknown_role_fails():
+    with pytest.raises(StageFailure, match="normal"):
+        TileStage().run(asset(periodic_noise(64)), params(roles=["normal"]), NO_ENGINE)
