@@ -10,13 +10,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zpipe.canonical import canonical_json, sha256_hex
+from zpipe.recipe.fields import options_for
 from zpipe.recipe.model import Job, Recipe
 
 # Bump when the layout or content of an asset folder changes for the same inputs.
 ASSET_FORMAT_VERSION = 1
 
 # Engine options that provably do not change output bytes (batching invariance is tested).
-NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "phased"})
+NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "max_batch", "vae_batch", "offload_text_encoder"})
 
 
 @dataclass
@@ -48,8 +49,9 @@ def key_inputs(job: Job, engine: dict[str, Any], engine_options: dict[str, Any])
     return {
         "asset_format": ASSET_FORMAT_VERSION,
         "engine": {"name": engine["name"], "version": engine["version"], "fingerprint": engine["fingerprint"],
-                   "options": {k: v for k, v in sorted(engine_options.items())
-                               if k not in NON_KEY_ENGINE_OPTIONS and k not in ("model", "text_encoder", "vae")}},
+                   # the weights enter through the fingerprint, so where they lie (model) does not matter
+                   "options": {k: v for k, v in sorted(options_for(engine["name"], engine_options).items())
+                               if k not in NON_KEY_ENGINE_OPTIONS and k != "model"}},
         "job": job_dict,
     }
 
@@ -58,12 +60,18 @@ def job_key(job: Job, engine: dict[str, Any], engine_options: dict[str, Any]) ->
     return sha256_hex(canonical_json(key_inputs(job, engine, engine_options)))
 
 
+def describe_engine(recipe: Recipe) -> dict[str, Any]:
+    """Resolve ``auto`` and describe the engine for keys, handing each engine only its own options."""
+    from zpipe.engine.registry import describe, resolve_name
+
+    name, reason = resolve_name(recipe.engine, options_for("z-image-turbo", recipe.engine_options))
+    return {**describe(name, options_for(name, recipe.engine_options)), "fallback": reason}
+
+
 def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, Any] | None = None) -> Plan:
     """Key every job and decide build / reuse / resume. ``store`` is a :class:`zpipe.store.RecipeStore`."""
     if engine is None:
-        from zpipe.engine.registry import describe
-
-        engine = describe(recipe.engine, recipe.engine_options)
+        engine = describe_engine(recipe)
     latest = store.latest_manifest()
     latest_keys = {a["key"]: a for a in (latest or {}).get("assets", []) if a.get("status") != "failed"}
     staged = store.staged_keys()

@@ -38,7 +38,9 @@ class LocalExecutor:
         if self._engine is None:  # loaded on first use: a fully reused build never loads weights
             from zpipe.engine.registry import create
 
-            self._engine = create(self.engine_name, self.engine_options)
+            from zpipe.recipe.fields import options_for
+
+            self._engine = create(self.engine_name, options_for(self.engine_name, self.engine_options))
         return self._engine
 
     def _generate(self, requests: list[Request]):

@@ -54,15 +54,31 @@ ASSET_ONLY: dict[str, Param] = {
 }
 ENGINE_OPTIONS: dict[str, Param] = {
     "name": Param(str, "auto", "auto, procedural or z-image-turbo.", choices=ENGINE_NAMES),
-    "model": Param(str, None, "Z-Image: path to the model folder or ComfyUI file."),
-    "text_encoder": Param(str, None, "Z-Image: ComfyUI text encoder file (qwen_3_4b*.safetensors)."),
-    "vae": Param(str, None, "Z-Image: ComfyUI VAE file (ae.safetensors)."),
+    "batch_size": Param(int, 4, "Requests per engine call (grouped by size).", min=1, max=64),
+    "model": Param(str, None, "Z-Image: checkpoint folder (diffusers layout or ComfyUI models/ folder)."),
     "dtype": Param(str, None, "Z-Image: bf16, fp16 or fp32 (default bf16 on GPU, fp32 on CPU).",
                    choices=("bf16", "fp16", "fp32")),
-    "device": Param(str, None, "cuda, cuda:N, mps or cpu (default: best available)."),
+    "vae_dtype": Param(str, "fp32", "Z-Image: the VAE's dtype.", choices=("bf16", "fp16", "fp32")),
+    "device": Param(str, None, "Z-Image: cuda, cuda:N, mps or cpu (default: the first available)."),
     "loras": Param(list, None, "Z-Image: [{path, scale}] LoRA files merged into the DiT."),
-    "compile": Param(bool, False, "Z-Image: torch.compile the DiT (opt-in)."),
-    "batch_size": Param(int, 4, "Images per engine call.", min=1, max=64),
-    "phased": Param(bool, False, "Z-Image: free the text encoder before the DiT (16 GB cards)."),
-    "detail": Param(float, 1.0, "Procedural: amount of fine detail.", min=0.0, max=4.0),
+    "compile": Param(bool, False, "Z-Image: torch.compile the transformer blocks (opt-in)."),
+    "offload_text_encoder": Param(bool, False, "Z-Image: keep the text encoder on the CPU between batches."),
+    "vae_batch": Param(int, 1, "Z-Image: images per VAE decode call.", min=1, max=64),
+    "max_batch": Param(int, 4, "Z-Image: images per DiT forward.", min=1, max=64),
+    "seam_jitter": Param(bool, False, "Z-Image: roll the latent between steps when tiling."),
+    "shading": Param(float, 1.0, "Procedural: strength of the baked relief light (0 = flat albedo).",
+                     min=0.0, max=2.0),
+    "scale": Param(float, 1.0, "Procedural: feature size multiplier.", min=0.25, max=4.0),
 }
+# Which engine reads each option ("*": the executor). An engine is only handed its own options, so
+# `engine: auto` may carry Z-Image settings and still fall back to the procedural engine.
+ENGINE_OPTION_OWNER: dict[str, str] = {
+    "batch_size": "*", "shading": "procedural", "scale": "procedural",
+    **{k: "z-image-turbo" for k in ("model", "dtype", "vae_dtype", "device", "loras", "compile",
+                                     "offload_text_encoder", "vae_batch", "max_batch", "seam_jitter")},
+}
+
+
+def options_for(engine: str, options: dict) -> dict:
+    """The subset of recipe engine options that ``engine`` itself reads."""
+    return {k: v for k, v in options.items() if ENGINE_OPTION_OWNER.get(k) == engine}

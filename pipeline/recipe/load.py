@@ -171,6 +171,12 @@ def _check_engine(c: _Checker, value: Any) -> tuple[str, dict]:
     for key, spec in F.ENGINE_OPTIONS.items():
         if key in value and value[key] is not None:
             opts[key] = c.param(("engine", key), spec, value[key])
+    name = opts.get("name") or "auto"
+    for key in opts:
+        owner = F.ENGINE_OPTION_OWNER.get(key, "*")
+        if name != "auto" and owner not in ("*", name):
+            c.error(("engine", key), f"option {key!r} belongs to the {owner} engine, not {name}",
+                    f"remove it, or use `name: {owner}` (or auto)")
     for i, lora in enumerate(opts.get("loras") or []):
         p = ("engine", "loras", i)
         if not isinstance(lora, dict) or not isinstance(lora.get("path"), str):

@@ -9,8 +9,9 @@ from typing import Any
 def diff_manifests(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
     a = {x["id"]: x for x in old.get("assets", [])}
     b = {x["id"]: x for x in new.get("assets", [])}
+    # built vs reused is bookkeeping; a different key or a change to/from failed is a real change
     changed = sorted(i for i in a.keys() & b.keys()
-                     if a[i]["key"] != b[i]["key"] or a[i].get("status") != b[i].get("status"))
+                     if a[i]["key"] != b[i]["key"] or (a[i].get("status") == "failed") != (b[i].get("status") == "failed"))
     return {"added": sorted(b.keys() - a.keys()), "removed": sorted(a.keys() - b.keys()), "changed": changed,
             "unchanged": sorted((a.keys() & b.keys()) - set(changed))}
 

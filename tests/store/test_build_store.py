@@ -1,0 +1,182 @@
+"""Incremental builds, atomic publish, resume after kill -9, and the lock, through the real CLI and store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zpipe.cli import main
+from zpipe.plan import make_plan
+from zpipe.recipe import load_recipe
+from zpipe.store import RecipeStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+RECIPE = """\
+name: tiles
+engine: procedural
+size: 64
+prompt: "{material} texture, {variant}"
+matrix:
+  material: [granite, slate, brick]
+  variant: [clean, mossy]
+"""
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(main, [*map(str, args)], catch_exceptions=False)
+    return result
+
+
+def events(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_first_run_builds_second_reuses_and_makes_no_version(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    r1 = run_cli("run", path, "--out", out, "--json")
+    assert r1.exit_code == 0, r1.output
+    done = events(r1.output)[-1]
+    assert done == {"event": "done", "version": "v0001", "path": str(out / "tiles" / "v0001"), "built": 6,
+                    "reused": 0, "failed": 0, "up_to_date": False}
+    root = out / "tiles"
+    assert os.readlink(root / "latest") == "v0001" and (root / "LATEST").read_text() == "v0001\n"
+    manifest = json.loads((root / "v0001" / "manifest.json").read_text())
+    assert manifest["summary"] == {"built": 6, "reused": 0, "failed": 0}
+    asset = manifest["assets"][0]
+    assert asset["id"] == "granite_clean" and asset["status"] == "built"
+    assert asset["files"] == {"albedo": "granite_clean/albedo.png"}
+    assert (root / "v0001" / "granite_clean" / "albedo.png").is_file()
+    assert asset["engine"]["name"] == "procedural"
+
+    r2 = run_cli("run", path, "--out", out, "--json")
+    assert r2.exit_code == 0
+    assert events(r2.output)[-1]["up_to_date"] is True
+    assert RecipeStore(out, "tiles").versions() == ["v0001"]
+
+
+def test_changing_one_prompt_rebuilds_one_asset(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE + "assets: [{id: extra, prompt: lava rock}]\n"), tmp_path / "out"
+    assert run_cli("run", path, "--out", out).exit_code == 0
+    path.write_text(path.read_text().replace("lava rock", "glowing lava rock"))
+    r = run_cli("run", path, "--out", out, "--json")
+    assert r.exit_code == 0
+    done = events(r.output)[-1]
+    assert (done["version"], done["built"], done["reused"]) == ("v0002", 1, 6)
+    m1 = json.loads((out / "tiles" / "v0001" / "manifest.json").read_text())
+    m2 = json.loads((out / "tiles" / "v0002" / "manifest.json").read_text())
+    statuses = {a["id"]: a["status"] for a in m2["assets"]}
+    assert statuses.pop("extra") == "built" and set(statuses.values()) == {"reused"}
+    assert m2["previous"] == "v0001" and m2["summary"] == {"built": 1, "reused": 6, "failed": 0}
+    # Reused files are the same bytes (hardlinked), and the old version is untouched.
+    a1, a2 = (out / "tiles" / v / "granite_clean" / "albedo.png" for v in ("v0001", "v0002"))
+    assert a1.read_bytes() == a2.read_bytes() and os.stat(a1).st_ino == os.stat(a2).st_ino
+    assert m1["assets"][-1]["prompt"] == "lava rock" and m2["assets"][-1]["prompt"] == "glowing lava rock"
+    d = run_cli("diff", out / "tiles", "--json")
+    assert json.loads(d.output)["changed"] == ["extra"]
+    assert "* v0002" in run_cli("versions", out / "tiles").output
+    assert run_cli("gc", out / "tiles", "--keep", "1").exit_code == 0
+    assert RecipeStore(out, "tiles").versions() == ["v0002"]
+    # --force rebuilds everything into a new version.
+    done = events(run_cli("run", path, "--out", out, "--json", "--force").output)[-1]
+    assert (done["version"], done["built"], done["reused"]) == ("v0003", 7, 0)
+
+
+def test_keys_stable_across_runs_and_key_order(write_recipe, tmp_path):
+    store = RecipeStore(tmp_path / "out", "tiles")
+    a = make_plan(load_recipe(write_recipe(RECIPE, "a.yaml")), store)
+    reordered = ("matrix:\n  material: [granite, slate, brick]\n  variant: [clean, mossy]\n"
+                 "prompt: \"{material} texture, {variant}\"\nsize: 64\nengine: procedural\nname: tiles\n")
+    b = make_plan(load_recipe(write_recipe(reordered, "b.yaml")), store)
+    assert [(j.job.id, j.key) for j in a.jobs] == [(j.job.id, j.key) for j in b.jobs]
+    # One asset's seed changes only that asset's key.
+    c = make_plan(load_recipe(write_recipe(RECIPE + "assets: [{id: one, seed: 5, prompt: x}]\n", "c.yaml")), store)
+    d = make_plan(load_recipe(write_recipe(RECIPE + "assets: [{id: one, seed: 6, prompt: x}]\n", "d.yaml")), store)
+    diff = [x.job.id for x, y in zip(c.jobs, d.jobs) if x.key != y.key]
+    assert diff == ["one"]
+    # A stage parameter or output format changes every key.
+    e = make_plan(load_recipe(write_recipe(RECIPE + "output: {formats: [jpeg]}\n", "e.yaml")), store)
+    assert all(x.key != y.key for x, y in zip(a.jobs, e.jobs))
+
+
+def _zpipe(zpipe_cmd, *args, **kw):
+    return subprocess.Popen([*zpipe_cmd, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
+
+
+def test_kill_9_mid_build_then_resume(write_recipe, tmp_path, zpipe_cmd):
+    text = RECIPE.replace("size: 64", "size: 512").replace("[clean, mossy]", "[clean, mossy, wet, cracked]")
+    path, out = write_recipe(text.replace("engine: procedural", "engine: {name: procedural, batch_size: 1}")), \
+        tmp_path / "out"
+    proc = _zpipe(zpipe_cmd, "run", path, "--out", out, "--json")
+    done_ids = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        ev = json.loads(line)
+        if ev["event"] == "asset_done":
+            done_ids.append(ev["id"])
+            if len(done_ids) == 3:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        assert time.monotonic() < deadline
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    store = RecipeStore(out, "tiles")
+    assert store.versions() == [] and not (out / "tiles" / "latest").exists()
+    assert len(store.staged_keys()) >= 3
+    r = subprocess.run([*zpipe_cmd, "run", str(path), "--out", str(out), "--json"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    evs = events(r.stdout)
+    resumed = [e["id"] for e in evs if e["event"] == "asset_done" and e.get("resumed")]
+    assert set(done_ids) <= set(resumed)
+    assert evs[-1]["version"] == "v0001" and evs[-1]["built"] == 12
+    manifest = store.manifest("v0001")
+    assert len({a["id"] for a in manifest["assets"]}) == 12
+    for a in manifest["assets"]:
+        assert (out / "tiles" / "v0001" / a["files"]["albedo"]).is_file()
+    assert store.staged_keys() == set()
+    leftovers = [p.name for p in (out / "tiles" / ".staging").iterdir()]
+    assert leftovers == []
+
+
+def test_concurrent_runs_are_serialised(write_recipe, tmp_path, zpipe_cmd):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    store = RecipeStore(out, "tiles")
+    with store.lock():
+        busy = subprocess.run([*zpipe_cmd, "run", str(path), "--out", str(out), "--no-wait"], capture_output=True,
+                              text=True, timeout=120)
+        assert busy.returncode == 1
+        assert "is being built by pid" in busy.stderr and "Traceback" not in busy.stderr
+        waiting = _zpipe(zpipe_cmd, "run", path, "--out", out, "--json")
+        first = json.loads(waiting.stdout.readline())
+        assert first["event"] == "waiting" and "waiting for pid" in first["message"]
+        assert store.versions() == []  # it really waits while we hold the lock
+    rest, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0
+    assert events(rest)[-1]["version"] == "v0001"
+
+
+def test_real_subprocess_run_of_stock_recipe(tmp_path, zpipe_cmd):
+    r = subprocess.run([*zpipe_cmd, "run", str(REPO / "recipes" / "stone_textures.yaml"), "--out", str(tmp_path),
+                        "--engine", "procedural", "--set", "size=256", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    done = events(r.stdout)[-1]
+    assert done["built"] == 24 and done["failed"] == 0
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_recipe_exit_2_and_no_traceback(write_recipe, tmp_path, zpipe_cmd):
+    r = subprocess.run([*zpipe_cmd, "run", str(write_recipe("name: x\nsize: 3\n")), "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "size: size 3x3 is invalid" in r.stderr
