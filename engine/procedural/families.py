@@ -1,0 +1,177 @@
+"""Reading a prompt: which material family, which variants, which colours, what scale.
+
+The family is the *last* material noun ("stone brick wall" is brick, "marble tiles" are tiles); other
+material words become modifiers ("moss on cobblestone" is mossy cobblestone). Adjectives such as
+"mossy" or "rusty" name a family only when the prompt has no material noun at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from zpipe.engine.procedural.palettes import COLOUR_WORDS
+
+FAMILIES = (
+    "stone", "cobblestone", "brick", "wood", "plank", "metal", "rust", "marble",
+    "sand", "dirt", "grass", "moss", "concrete", "tiles", "lava", "ice",
+)
+
+# noun -> family
+NOUNS: dict[str, str] = {}
+# adjective -> family (used when no noun is present)
+ADJECTIVES: dict[str, str] = {}
+
+_VOCAB = {
+    "stone": ("stone stones rock rocks granite slate basalt boulder boulders cliff cliffs limestone "
+              "sandstone bedrock flint quartzite", "stony rocky"),
+    "cobblestone": ("cobblestone cobblestones cobble cobbles flagstone flagstones pavers paver sett setts "
+                    "paving cobblestoned", "cobbled"),
+    "brick": ("brick bricks brickwork masonry", "bricked"),
+    "wood": ("wood woods timber lumber log logs bark trunk oak pine walnut mahogany birch cherry ebony "
+             "maple teak", "wooden woody"),
+    "plank": ("plank planks floorboard floorboards board boards parquet deck decking "
+              "crate floorboarding", "planked"),
+    "metal": ("metal metals steel iron aluminium aluminum chrome tin copper brass bronze titanium "
+              "plate", "metallic brushed"),
+    "rust": ("rust corrosion patina", "rusty rusted corroded oxidized oxidised"),
+    "marble": ("marble", "marbled"),
+    "sand": ("sand sands dune dunes desert beach", "sandy"),
+    "dirt": ("dirt soil mud earth ground dust clay", "muddy earthy dusty"),
+    "grass": ("grass grasses lawn turf meadow", "grassy"),
+    "moss": ("moss mosses lichen", "mossy"),
+    "concrete": ("concrete cement asphalt tarmac plaster stucco pavement", "cemented"),
+    "tiles": ("tile tiles ceramic porcelain mosaic checkerboard checker", "tiled checkered chequered"),
+    "lava": ("lava magma", "molten volcanic"),
+    "ice": ("ice glacier frost", "icy frozen"),
+}
+for _fam, (_nouns, _adjs) in _VOCAB.items():
+    for _w in _nouns.split():
+        NOUNS[_w] = _fam
+    for _w in _adjs.split():
+        ADJECTIVES[_w] = _fam
+
+# Wood species and metals also tint (see palettes.HUES); these nouns carry a colour.
+NOUN_COLOURS = {
+    "walnut": "walnut", "mahogany": "mahogany", "cherry": "cherry", "oak": "oak", "pine": "pine",
+    "birch": "birch", "ebony": "ebony", "copper": "copper", "brass": "brass", "bronze": "bronze",
+    "sandstone": "sandstone", "asphalt": "charcoal", "tarmac": "charcoal", "slate": "dark",
+    "basalt": "charcoal", "limestone": "cream", "clay": "orange",
+}
+
+# variant -> words
+_VARIANTS = {
+    "mossy": "mossy overgrown moss lichen",
+    "cracked": "cracked cracks crack broken crackled fractured shattered",
+    "wet": "wet damp rainy soaked puddles puddle glistening",
+    "weathered": "weathered worn old aged ancient eroded faded distressed",
+    "polished": "polished glossy shiny smooth clean new pristine lacquered varnished",
+    "dirty": "dirty grimy grime stained filthy muddy",
+    "rusty": "rusty rusted corroded rust",
+    "snowy": "snowy snow",
+    "rough": "rough coarse jagged rugged",
+}
+VARIANT_WORDS: dict[str, str] = {}
+for _v, _words in _VARIANTS.items():
+    for _w in _words.split():
+        VARIANT_WORDS[_w] = _v
+
+SCALE_WORDS = {
+    "large": 1.5, "big": 1.5, "huge": 2.0, "giant": 2.0, "massive": 2.0, "wide": 1.4,
+    "small": 0.65, "tiny": 0.5, "fine": 0.7, "mini": 0.5, "narrow": 0.7,
+}
+
+# Words common in texture prompts that carry no material meaning; they are neither matched nor a
+# reason to call a prompt "not understood".
+FILLER = frozenset(
+    "a an the of on in with and or texture textures seamless tileable tiling able floor ground pbr material "
+    "surface pattern 4k 8k 2k hd hq high quality detailed photo photorealistic realistic top down "
+    "topdown view closeup close up game asset background wall walls diffuse albedo map style".split()
+)
+
+
+@dataclass
+class Parsed:
+    family: str
+    understood: bool
+    matched: list[str] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)
+    colours: list[str] = field(default_factory=list)
+    scale: float = 1.0
+    unknown: list[str] = field(default_factory=list)
+
+    def info(self) -> dict:
+        out: dict = {"family": self.family, "understood": self.understood, "matched": list(self.matched)}
+        if self.variants:
+            out["variants"] = list(self.variants)
+        if self.colours:
+            out["colours"] = list(self.colours)
+        if self.scale != 1.0:
+            out["scale"] = self.scale
+        if not self.understood:
+            out["fallback"] = f"no material word recognised; made a generic {self.family} texture"
+        return out
+
+
+def tokens(prompt: str) -> list[str]:
+    return re.findall(r"[a-z]+", prompt.lower())
+
+
+def parse(prompt: str) -> Parsed:
+    words = tokens(prompt)
+    nouns = [(i, NOUNS[w]) for i, w in enumerate(words) if w in NOUNS]
+    adjs = [(i, ADJECTIVES[w]) for i, w in enumerate(words) if w in ADJECTIVES]
+    if nouns:
+        family = nouns[-1][1]
+    elif adjs:
+        family = adjs[-1][1]
+    else:
+        family = None
+
+    matched: list[str] = []
+    variants: list[str] = []
+    colours: list[str] = []
+    unknown: list[str] = []
+    scale = 1.0
+    for w in words:
+        hit = False
+        if w in NOUNS or w in ADJECTIVES:
+            hit = True
+        if w in VARIANT_WORDS and not (family == "rust" and VARIANT_WORDS[w] == "rusty") and not (
+            family == "moss" and VARIANT_WORDS[w] == "mossy"
+        ):
+            v = VARIANT_WORDS[w]
+            # a noun of another family used as a modifier ("moss on stone") also becomes a variant
+            if w in NOUNS and NOUNS[w] == family:
+                pass
+            elif v not in variants:
+                variants.append(v)
+            hit = True
+        if w in COLOUR_WORDS:
+            colours.append(w)
+            hit = True
+        elif w in NOUN_COLOURS:
+            colours.append(NOUN_COLOURS[w])
+        if w in SCALE_WORDS:
+            scale *= SCALE_WORDS[w]
+            hit = True
+        if hit:
+            if w not in matched:
+                matched.append(w)
+        elif w not in FILLER and len(w) > 1:
+            unknown.append(w)
+
+    # "rusty metal" is the rust family; "mossy moss" is just moss
+    if family == "metal" and "rusty" in variants:
+        family = "rust"
+        variants.remove("rusty")
+    understood = family is not None
+    return Parsed(
+        family=family or "stone",
+        understood=understood,
+        matched=matched,
+        variants=variants,
+        colours=colours,
+        scale=float(min(3.0, max(0.3, scale))),
+        unknown=unknown,
+    )

@@ -1,0 +1,288 @@
+"""Periodic noise on the pixel grid: every field here wraps exactly at the image size.
+
+Periodicity comes from construction, never from blending: lattices have an integer number of cells
+across each axis and are indexed modulo their size, cellular distances are taken between a pixel
+and feature points of the neighbouring cells *including the wrapped ones*, and warps sample with
+wrap-around. So any field, at any size (square or not), tiles without a seam.
+
+Determinism: only IEEE-exact elementwise arithmetic, ``sqrt``, ``floor``, gathers and min/max are
+used (no transcendental functions whose SIMD implementations differ between CPUs, no BLAS, no
+threaded reductions), and every random array comes from a PCG64 stream derived from the seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+F32 = np.float32
+
+# Standard deviation of one octave of cubic B-spline value noise with lattice values uniform in
+# [-1, 1]: sqrt(1/3 * E[sum w^2]^2) with E[sum_k w_k(t)^2] = 151/315 for the cubic B-spline.
+_OCTAVE_STD = float(np.sqrt(1.0 / 3.0) * (151.0 / 315.0))
+
+
+def cell_count(size: int, cell_px: float) -> int:
+    """How many lattice cells fit across ``size`` pixels with cells about ``cell_px`` wide."""
+    return max(1, int(round(size / max(float(cell_px), 1.0))))
+
+
+def _bspline_axis(n: int, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice indices (4, n) and cubic B-spline weights (4, n, float32) for n pixels over g cells."""
+    u = np.arange(n, dtype=np.float64) * (g / n)
+    i = np.floor(u).astype(np.int64)
+    t = (u - i).astype(F32)
+    t2 = t * t
+    t3 = t2 * t
+    s = 1.0 - t
+    w = np.stack(
+        [s * s * s / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6, t3 / 6]
+    ).astype(F32)
+    idx = np.stack([(i - 1) % g, i % g, (i + 1) % g, (i + 2) % g])
+    return idx, w
+
+
+def upsample(lattice: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Evaluate the periodic cubic B-spline surface with control points ``lattice`` on an h x w grid."""
+    lattice = np.asarray(lattice, dtype=F32)
+    gy, gx = lattice.shape
+    ix, wx = _bspline_axis(w, gx)
+    rows = lattice[:, ix[0]] * wx[0]
+    for k in range(1, 4):
+        rows += lattice[:, ix[k]] * wx[k]
+    iy, wy = _bspline_axis(h, gy)
+    out = rows[iy[0]]
+    out *= wy[0][:, None]
+    for k in range(1, 4):
+        tmp = rows[iy[k]]
+        tmp *= wy[k][:, None]
+        out += tmp
+    return out
+
+
+def _refine(p: np.ndarray, axis: int) -> np.ndarray:
+    """One periodic cubic B-spline subdivision step along ``axis`` (same surface, twice the nodes)."""
+    prev = np.roll(p, 1, axis)
+    nxt = np.roll(p, -1, axis)
+    even = (prev + 6 * p + nxt) * F32(0.125)
+    odd = (p + nxt) * F32(0.5)
+    out = np.stack([even, odd], axis=axis + 1)
+    shape = list(p.shape)
+    shape[axis] *= 2
+    return out.reshape(shape)
+
+
+def fbm(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    cell_y: float,
+    cell_x: float | None = None,
+    octaves: int = 6,
+    gain: float = 0.5,
+    min_cell: float = 1.5,
+) -> np.ndarray:
+    """Fractal value noise (about zero mean, unit standard deviation), periodic on h x w.
+
+    The first octave has cells about ``cell_y`` x ``cell_x`` pixels (anisotropic when they differ);
+    every further octave halves the cell size, down to ``min_cell`` pixels. Octaves are summed on the
+    lattice by exact B-spline subdivision, so the cost is about one full-resolution evaluation.
+    """
+    cell_x = cell_y if cell_x is None else cell_x
+    gy, gx = cell_count(h, cell_y), cell_count(w, cell_x)
+    lat = rng.uniform(-1.0, 1.0, (gy, gx)).astype(F32)
+    var = 1.0
+    amp = 1.0
+    for _ in range(1, max(1, octaves)):
+        ry = h / (2 * lat.shape[0]) >= min_cell
+        rx = w / (2 * lat.shape[1]) >= min_cell
+        if not (ry or rx):
+            break
+        if ry:
+            lat = _refine(lat, 0)
+        if rx:
+            lat = _refine(lat, 1)
+        amp *= gain
+        var += amp * amp
+        lat += rng.uniform(-amp, amp, lat.shape).astype(F32)
+    out = upsample(lat, h, w)
+    out *= F32(1.0 / (_OCTAVE_STD * np.sqrt(var)))
+    return out
+
+
+class Cells:
+    """Worley / Voronoi features of a jittered periodic grid of points (one point per cell).
+
+    ``f1``/``f2``: distances to the nearest and second nearest point, in units of the mean cell size;
+    ``cid``: the flat index (into a gy x gx grid) of the nearest point's cell; ``n``: the point count.
+    """
+
+    __slots__ = ("f1", "f2", "cid", "n", "shape")
+
+    def __init__(self, f1: np.ndarray, f2: np.ndarray, cid: np.ndarray, shape: tuple[int, int]):
+        self.f1, self.f2, self.cid, self.shape = f1, f2, cid, shape
+        self.n = shape[0] * shape[1]
+
+    @property
+    def edge(self) -> np.ndarray:
+        """F2 - F1: zero on the Voronoi borders, growing towards the cell centres."""
+        return self.f2 - self.f1
+
+    def per_cell(self, values: np.ndarray) -> np.ndarray:
+        """Broadcast one value per cell (shape (n,) or (n, c)) to the pixels."""
+        return np.asarray(values)[self.cid]
+
+
+def cellular(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    cell_y: float,
+    cell_x: float | None = None,
+    jitter: float = 0.9,
+) -> Cells:
+    """Periodic Worley noise. Distances wrap around the image, so cells straddling an edge stay whole.
+
+    Cells are about ``cell_y`` x ``cell_x`` pixels; distances are measured in cell units, so
+    anisotropic cells (cell_y != cell_x) give Voronoi cells elongated along the longer side.
+    """
+    cell_x = cell_y if cell_x is None else cell_x
+    gy = cell_count(h, cell_y)
+    gx = cell_count(w, cell_x)
+    jit = F32(jitter)
+    jy = (0.5 + (rng.random((gy, gx), dtype=F32) - 0.5) * jit).astype(F32)
+    jx = (0.5 + (rng.random((gy, gx), dtype=F32) - 0.5) * jit).astype(F32)
+    ids = np.arange(gy * gx, dtype=np.int32).reshape(gy, gx)
+
+    # The image edges fall on cell centres, not on the grid lines that Voronoi borders favour when
+    # the jitter is below 1, so the wrap seam is an ordinary column/row of the pattern.
+    uy = (np.arange(h, dtype=np.float64) + 0.5) * (gy / h) + 0.5
+    ux = (np.arange(w, dtype=np.float64) + 0.5) * (gx / w) + 0.5
+    cy = np.floor(uy).astype(np.int64)
+    cx = np.floor(ux).astype(np.int64)
+    # cell units of the nominal cell size: rounding to whole cells does not distort the metric
+    ky = F32(h / gy / cell_y)
+    kx = F32(w / gx / cell_x)
+    fy = ((uy - cy).astype(F32) * ky)[:, None]
+    fx = ((ux - cx).astype(F32) * kx)[None, :]
+    cy %= gy
+    cx %= gx
+
+    def expand(a: np.ndarray) -> np.ndarray:
+        return np.take(np.take(a, cy, axis=0), cx, axis=1)
+
+    big = F32(1e9)
+    f1 = np.full((h, w), big, F32)
+    f2 = np.full((h, w), big, F32)
+    cid = np.zeros((h, w), np.int32)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            sh = (-di, -dj)
+            py = expand(np.roll(jy, sh, (0, 1)))
+            py += F32(di)
+            py *= ky
+            py -= fy
+            px = expand(np.roll(jx, sh, (0, 1)))
+            px += F32(dj)
+            px *= kx
+            px -= fx
+            d = py * py
+            d += px * px
+            closer = d < f1
+            np.minimum(f2, np.where(closer, f1, d), out=f2)
+            np.copyto(cid, expand(np.roll(ids, sh, (0, 1))), where=closer)
+            np.minimum(f1, d, out=f1)
+    np.sqrt(f1, out=f1)
+    np.sqrt(f2, out=f2)
+    return Cells(f1, f2, cid, (gy, gx))
+
+
+def warp(field: np.ndarray, dy: np.ndarray | None, dx: np.ndarray | None) -> np.ndarray:
+    """Sample ``field`` at (y + dy, x + dx) pixels, bilinearly and with wrap-around (stays periodic
+    when the displacements are periodic)."""
+    h, w = field.shape
+    y = np.arange(h, dtype=F32)[:, None] + (dy if dy is not None else F32(0))
+    x = np.arange(w, dtype=F32)[None, :] + (dx if dx is not None else F32(0))
+    y = np.broadcast_to(y, (h, w))
+    x = np.broadcast_to(x, (h, w))
+    y0f = np.floor(y)
+    x0f = np.floor(x)
+    ty = (y - y0f).astype(F32)
+    tx = (x - x0f).astype(F32)
+    y0 = y0f.astype(np.int64) % h
+    x0 = x0f.astype(np.int64) % w
+    y1 = y0 + 1
+    y1[y1 == h] = 0
+    x1 = x0 + 1
+    x1[x1 == w] = 0
+    flat = field.ravel()
+    r0 = y0 * w
+    r1 = y1 * w
+    a = flat[r0 + x0]
+    b = flat[r0 + x1]
+    c = flat[r1 + x0]
+    d = flat[r1 + x1]
+    top = a + (b - a) * tx
+    bot = c + (d - c) * tx
+    return top + (bot - top) * ty
+
+
+def shift_sample(field: np.ndarray, oy: np.ndarray, ox: np.ndarray) -> np.ndarray:
+    """field[(y + oy) % h, (x + ox) % w] for integer per-pixel offsets (no interpolation)."""
+    h, w = field.shape[:2]
+    y = (np.arange(h)[:, None] + oy) % h
+    x = (np.arange(w)[None, :] + ox) % w
+    return field[y, x]
+
+
+def blur(field: np.ndarray, radius: int, passes: int = 2) -> np.ndarray:
+    """A periodic box blur of the given radius, repeated ``passes`` times (about Gaussian)."""
+    if radius < 1:
+        return field
+    out = field.astype(F32, copy=True)
+    k = 2 * radius + 1
+    for _ in range(passes):
+        for axis in (0, 1):
+            n = out.shape[axis]
+            if k >= n:
+                m = out.mean(axis=axis, keepdims=True, dtype=np.float64).astype(F32)
+                out = np.broadcast_to(m, out.shape).copy()
+                continue
+            pad = np.concatenate(
+                [np.take(out, range(n - radius - 1, n), axis=axis), out, np.take(out, range(radius), axis=axis)],
+                axis=axis,
+            ).astype(np.float64)
+            c = np.cumsum(pad, axis=axis)
+            hi = np.take(c, range(k, k + n), axis=axis)
+            lo = np.take(c, range(0, n), axis=axis)
+            out = ((hi - lo) / k).astype(F32)
+    return out
+
+
+def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - F32(e0)) * F32(1.0 / (e1 - e0)), 0.0, 1.0)
+    return t * t * (F32(3) - F32(2) * t)
+
+
+def tri(x: np.ndarray) -> np.ndarray:
+    """A periodic triangle wave of period 1 in [0, 1] (0 at integers, 1 at half-integers)."""
+    f = x - np.floor(x)
+    return F32(1) - np.abs(F32(2) * f - F32(1))
+
+
+def wave(x: np.ndarray) -> np.ndarray:
+    """A smooth periodic wave of period 1 in [0, 1], sine-like (smoothstep of a triangle)."""
+    t = tri(x)
+    return t * t * (F32(3) - F32(2) * t)
+
+
+def gradient(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences with wrap-around: (d/dy, d/dx) per pixel."""
+    gy = (np.roll(field, -1, 0) - np.roll(field, 1, 0)) * F32(0.5)
+    gx = (np.roll(field, -1, 1) - np.roll(field, 1, 1)) * F32(0.5)
+    return gy, gx
+
+
+def wrapped_offset(coord: np.ndarray, centre: float, period: float) -> np.ndarray:
+    """coord - centre wrapped into [-period/2, period/2)."""
+    d = coord - F32(centre)
+    return d - F32(period) * np.floor(d * F32(1.0 / period) + F32(0.5))
