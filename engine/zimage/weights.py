@@ -1,0 +1,227 @@
+"""Reading safetensors strictly and loading them into modules built on the meta device.
+
+Only safetensors load: pickle formats can run code when opened, so they are refused by name. Every
+problem a user can cause (a truncated download, a file of another model, a config that does not match the
+weights) raises :class:`EngineError` naming the file, the key and the expected shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zpipe.engine.base import EngineError
+
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
+_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+}
+MAX_HEADER = 100 * 1024 * 1024
+
+Mapper = Callable[[str, torch.Tensor], Iterable[tuple[str, torch.Tensor]]]
+
+
+def refuse_pickle(path: Path) -> None:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise EngineError(
+            f"{path}: refusing to load a pickle checkpoint ({path.suffix}); pickle files can run code when "
+            "opened. Only .safetensors files load: download or convert the safetensors version."
+        )
+
+
+def read_header(path: str | Path) -> tuple[dict, int]:
+    """The JSON header of a safetensors file and the byte offset where tensor data starts.
+
+    Checks that the file is long enough for every tensor the header lists, so a truncated download is
+    reported before anything is loaded.
+    """
+    path = Path(path)
+    refuse_pickle(path)
+    if not path.is_file():
+        raise EngineError(f"{path}: file not found")
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise EngineError(f"{path}: truncated safetensors file ({size} bytes, no header); download it again")
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_HEADER:
+            raise EngineError(f"{path}: not a safetensors file (header length {n} is implausible)")
+        raw = f.read(n)
+    if len(raw) < n:
+        raise EngineError(f"{path}: truncated safetensors file: header needs {8 + n} bytes, file has {size}; "
+                          "download it again")
+    try:
+        header = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise EngineError(f"{path}: not a safetensors file (header is not JSON)") from None
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if size < 8 + n + end:
+        raise EngineError(f"{path}: truncated safetensors file: expected {8 + n + end} bytes, found {size}; "
+                          "download it again")
+    return header, 8 + n
+
+
+def header_shapes(files: Iterable[Path]) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for f in files:
+        header, _ = read_header(f)
+        shapes.update({k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"})
+    return shapes
+
+
+def shard_files(folder: Path, stem: str) -> list[Path]:
+    """The safetensors files of one diffusers component: ``{stem}.safetensors`` or the shards of its index."""
+    index = folder / f"{stem}.safetensors.index.json"
+    single = folder / f"{stem}.safetensors"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise EngineError(f"{index}: unreadable index ({exc}); download it again") from None
+        files = [folder / name for name in sorted(set(weight_map.values()))]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise EngineError(f"{index}: lists shard {missing[0]}, which does not exist; download it again")
+        return files
+    if single.is_file():
+        return [single]
+    for suffix in PICKLE_SUFFIXES:
+        if (folder / f"{stem}{suffix}").is_file():
+            refuse_pickle(folder / f"{stem}{suffix}")
+    raise EngineError(f"{folder}: no {stem}.safetensors or {stem}.safetensors.index.json")
+
+
+def _iter_tensors(files: Iterable[Path], device: str) -> Iterator[tuple[Path, str, torch.Tensor]]:
+    from safetensors import safe_open
+
+    for f in files:
+        read_header(f)  # clear errors for truncated or foreign files before safetensors sees them
+        with safe_open(str(f), framework="pt", device=device) as sf:
+            for key in sf.keys():
+                yield f, key, sf.get_tensor(key)
+
+
+def load_into(
+    module: nn.Module,
+    files: list[Path],
+    *,
+    what: str,
+    mapper: Mapper | None = None,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """Stream ``files`` into ``module`` (built on the meta device) with ``assign=True``, strictly.
+
+    Peak host memory is about one copy of the weights plus one tensor: each tensor is read, renamed,
+    converted and kept; nothing is materialised twice. ``what`` names the component in errors.
+    """
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found: dict[str, torch.Tensor] = {}
+    origin: dict[str, Path] = {}
+    load_device = str(device) if str(device) in ("cpu",) or str(device).startswith("cuda") else "cpu"
+    for path, key, tensor in _iter_tensors(files, load_device):
+        pairs = mapper(key, tensor) if mapper else [(key, tensor)]
+        for name, t in pairs:
+            if name not in expected:
+                raise EngineError(
+                    f"{path}: unexpected key {name!r} (shape {list(t.shape)}); this is not a Z-Image {what} "
+                    "checkpoint, or its config.json does not match the weights"
+                )
+            if tuple(t.shape) != expected[name]:
+                raise EngineError(
+                    f"{path}: key {name!r} has shape {list(t.shape)}, expected {list(expected[name])}; "
+                    "the config.json does not match the weights"
+                )
+            if t.is_floating_point() and dtype is not None:
+                t = t.to(dtype)
+            found[name] = t.to(device)
+            origin[name] = path
+    missing = [k for k in expected if k not in found]
+    if missing:
+        where = files[0] if len(files) == 1 else files[0].parent
+        raise EngineError(
+            f"{where}: missing key {missing[0]!r} (expected shape {list(expected[missing[0]])})"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+            + f"; the {what} checkpoint is incomplete, download it again"
+        )
+    module.load_state_dict(found, strict=True, assign=True)
+    return module
+
+
+def build_on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
+    """Construct a module without allocating its parameters (they arrive with ``load_into``)."""
+    with torch.device("meta"):
+        return factory()
+
+
+def file_fingerprint(path: Path) -> bytes:
+    """Cheap identity of a safetensors file: its name, size and header bytes (which hold every dtype,
+    shape and offset, plus metadata). Reading them costs microseconds, not a pass over gigabytes."""
+    header, start = read_header(path)
+    with path.open("rb") as f:
+        head = f.read(start)
+    return b"|".join([path.name.encode(), str(os.path.getsize(path)).encode(), head])
+
+
+# ---- the three components of a checkpoint ----
+
+
+def load_dit(spec, dtype: torch.dtype, device="cpu"):
+    from zpipe.engine.zimage import keymaps
+    from zpipe.engine.zimage.configs import DiTConfig
+    from zpipe.engine.zimage.dit import ZImageDiT
+
+    if spec.layout == "comfyui":
+        cfg = DiTConfig.from_dict(keymaps.dit_config_from_shapes(header_shapes(spec.dit)))
+        mapper = keymaps.dit_from_comfy
+    else:
+        cfg, mapper = DiTConfig.from_dict(spec.configs["dit"]), None
+    model = build_on_meta(lambda: ZImageDiT(cfg))
+    return load_into(model, list(spec.dit), what="transformer", mapper=mapper, dtype=dtype, device=device).eval()
+
+
+def load_text_encoder(spec, dtype: torch.dtype, device="cpu"):
+    from zpipe.engine.zimage import keymaps
+    from zpipe.engine.zimage.configs import Qwen3Config
+    from zpipe.engine.zimage.text_encoder import Qwen3Encoder
+
+    raw = spec.configs.get("text_encoder") or keymaps.qwen3_config_from_shapes(header_shapes(spec.text_encoder))
+    cfg = Qwen3Config.from_dict(raw)
+    last = cfg.num_hidden_layers - 1
+
+    def mapper(key, tensor):
+        name = keymaps.text_encoder_key(key, last)
+        return [] if name is None else [(name, tensor)]
+
+    model = build_on_meta(lambda: Qwen3Encoder(cfg))
+    return load_into(model, list(spec.text_encoder), what="text encoder", mapper=mapper, dtype=dtype,
+                     device=device).eval()
+
+
+def load_vae(spec, dtype: torch.dtype, device="cpu"):
+    from zpipe.engine.zimage import keymaps
+    from zpipe.engine.zimage.configs import VAEConfig
+    from zpipe.engine.zimage.vae import AutoencoderKL
+
+    shapes = header_shapes(spec.vae)
+    if keymaps.is_ldm_vae(list(shapes)):
+        cfg = VAEConfig.from_dict(spec.configs.get("vae") or keymaps.vae_config_from_shapes(shapes))
+        n = len(cfg.block_out_channels)
+
+        def mapper(key, tensor):
+            return keymaps.vae_from_ldm(key, tensor, n)
+    else:
+        if "vae" not in spec.configs:
+            raise EngineError(f"{spec.vae[0]}: a VAE in diffusers naming needs its config.json next to it")
+        cfg, mapper = VAEConfig.from_dict(spec.configs["vae"]), None
+    model = build_on_meta(lambda: AutoencoderKL(cfg))
+    return load_into(model, list(spec.vae), what="VAE", mapper=mapper, dtype=dtype, device=device).eval()

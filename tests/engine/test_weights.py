@@ -1,0 +1,156 @@
+"""Loading: both on-disk layouts, strict errors with exact messages, pickle refusal, model discovery."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from zpipe.engine.base import EngineError
+from zpipe.engine.zimage import discovery, weights
+from zpipe.engine.zimage.engine import ZImageEngine
+
+
+def same_state(ours: torch.nn.Module, want: dict) -> None:
+    got = ours.state_dict()
+    assert set(got) == set(want)
+    for k, v in want.items():
+        assert torch.equal(got[k], v), k
+
+
+def ref_te_state(tiny_models):
+    last = tiny_models.te.config.num_hidden_layers - 1
+    return {k: v for k, v in tiny_models.te.state_dict().items()
+            if not k.startswith(f"layers.{last}.") and k != "norm.weight"}
+
+
+@pytest.mark.parametrize("layout", ["diffusers", "comfy"])
+def test_both_layouts_load_the_same_weights(layout, request, tiny_models):
+    root = request.getfixturevalue(f"{layout}_ckpt")
+    spec = discovery.spec_at(root)
+    assert spec.layout == ("diffusers" if layout == "diffusers" else "comfyui")
+    if layout == "diffusers":
+        assert len(spec.dit) > 1 and len(spec.text_encoder) > 1  # sharded with an index
+    same_state(weights.load_dit(spec, torch.float32), tiny_models.dit.state_dict())
+    same_state(weights.load_text_encoder(spec, torch.float32), ref_te_state(tiny_models))
+    same_state(weights.load_vae(spec, torch.float32), tiny_models.vae.state_dict())
+
+
+def test_dtype_conversion_and_meta_build(diffusers_ckpt):
+    spec = discovery.spec_at(diffusers_ckpt)
+    dit = weights.load_dit(spec, torch.bfloat16)
+    assert {p.dtype for p in dit.parameters()} == {torch.bfloat16}
+    assert not any(p.is_meta for p in dit.parameters())
+    from zpipe.engine.zimage.configs import DiTConfig
+    from zpipe.engine.zimage.dit import ZImageDiT
+
+    empty = weights.build_on_meta(lambda: ZImageDiT(DiTConfig(dim=64, n_heads=2, n_kv_heads=2, axes_dims=(8, 12, 12))))
+    assert all(p.is_meta for p in empty.parameters())  # nothing allocated before loading
+
+
+@pytest.fixture
+def vae_copy(diffusers_ckpt, tmp_path) -> Path:
+    root = tmp_path / "m"
+    shutil.copytree(diffusers_ckpt, root)
+    return root
+
+
+def rewrite(path: Path, edit) -> None:
+    sd = load_file(str(path))
+    edit(sd)
+    save_file(sd, str(path))
+
+
+def test_missing_key_message(vae_copy):
+    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
+    rewrite(f, lambda sd: sd.pop("decoder.conv_out.bias"))
+    with pytest.raises(EngineError) as e:
+        weights.load_vae(discovery.spec_at(vae_copy), torch.float32)
+    assert str(e.value) == (f"{f}: missing key 'decoder.conv_out.bias' (expected shape [3]); "
+                            "the VAE checkpoint is incomplete, download it again")
+
+
+def test_wrong_shape_message(vae_copy):
+    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
+    rewrite(f, lambda sd: sd.__setitem__("decoder.conv_out.bias", torch.zeros(4)))
+    with pytest.raises(EngineError) as e:
+        weights.load_vae(discovery.spec_at(vae_copy), torch.float32)
+    assert str(e.value) == (f"{f}: key 'decoder.conv_out.bias' has shape [4], expected [3]; "
+                            "the config.json does not match the weights")
+
+
+def test_unexpected_key_message(vae_copy):
+    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
+    rewrite(f, lambda sd: sd.__setitem__("decoder.extra.weight", torch.zeros(2, 2)))
+    with pytest.raises(EngineError) as e:
+        weights.load_vae(discovery.spec_at(vae_copy), torch.float32)
+    assert str(e.value) == (f"{f}: unexpected key 'decoder.extra.weight' (shape [2, 2]); this is not a Z-Image "
+                            "VAE checkpoint, or its config.json does not match the weights")
+
+
+def test_truncated_file_message(vae_copy):
+    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
+    size = f.stat().st_size
+    with f.open("r+b") as fh:
+        fh.truncate(size - 100)
+    with pytest.raises(EngineError) as e:
+        discovery.find_model({"model": str(vae_copy)})
+    assert str(e.value) == f"{f}: truncated safetensors file: expected {size} bytes, found {size - 100}; download it again"
+    assert ZImageEngine.available({"model": str(vae_copy)}) == str(e.value)
+
+
+def test_pickle_is_refused(vae_copy):
+    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
+    f.rename(f.with_suffix(".bin"))
+    with pytest.raises(EngineError) as e:
+        discovery.spec_at(vae_copy)
+    assert str(e.value) == (f"{f.with_suffix('.bin')}: refusing to load a pickle checkpoint (.bin); pickle files can "
+                            "run code when opened. Only .safetensors files load: download or convert the "
+                            "safetensors version.")
+
+
+def test_index_pointing_at_missing_shard(vae_copy):
+    shard = sorted((vae_copy / "transformer").glob("*-00001-of-*.safetensors"))[0]
+    shard.unlink()
+    with pytest.raises(EngineError, match="lists shard .* which does not exist; download it again"):
+        discovery.spec_at(vae_copy)
+
+
+def test_discovery_order(diffusers_ckpt, comfy_ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv(discovery.ENV_VAR, raising=False)
+    assert discovery.candidates({}) == []
+    assert "no Z-Image-Turbo weights configured" in ZImageEngine.available({})
+    # the HF cache: models--Tongyi-MAI--Z-Image-Turbo/snapshots/<rev>, refs/main -> <rev>
+    repo = tmp_path / "hub" / "models--Tongyi-MAI--Z-Image-Turbo"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots").mkdir()
+    (repo / "snapshots" / "abc123").symlink_to(diffusers_ckpt)
+    assert discovery.find_model({}).source == "hf-cache"
+    monkeypatch.setenv(discovery.ENV_VAR, str(comfy_ckpt))
+    assert discovery.find_model({}).layout == "comfyui"
+    spec = discovery.find_model({"model": str(diffusers_ckpt)})
+    assert (spec.source, spec.layout) == ("recipe", "diffusers")
+    rows = discovery.list_models({"model": str(tmp_path / "nope")})
+    assert [r["source"] for r in rows] == ["recipe", "env", "hf-cache"]
+    assert [r["ok"] for r in rows] == [False, True, True]
+    assert rows[0]["problem"] == f"{tmp_path / 'nope'}: model folder not found"
+    assert ZImageEngine.available({"model": str(diffusers_ckpt)}) is None
+
+
+def test_fingerprint_is_stable_and_tracks_files(diffusers_ckpt, vae_copy):
+    a = discovery.fingerprint(discovery.spec_at(diffusers_ckpt))
+    assert a == discovery.fingerprint(discovery.spec_at(vae_copy))  # same bytes, other folder
+    rewrite(vae_copy / "vae" / "diffusion_pytorch_model.safetensors",
+            lambda sd: sd.__setitem__("decoder.conv_out.bias", torch.ones(3, dtype=torch.float16)))
+    b = discovery.fingerprint(discovery.spec_at(vae_copy))
+    assert b != a
+    lora = vae_copy / "l.safetensors"
+    save_file({"x.lora_A.weight": torch.zeros(1, 2)}, str(lora))
+    spec = discovery.spec_at(vae_copy)
+    assert len({b, discovery.fingerprint(spec, [(lora, 1.0)]), discovery.fingerprint(spec, [(lora, 0.5)])}) == 3
