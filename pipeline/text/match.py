@@ -7,7 +7,8 @@ Normalisation (``normalize``), applied to both sides before any comparison:
 2. punctuation variants folded to one form (curly quotes -> straight, ``。`` -> ``.``, ``、`` -> ``,``,
    the many middle dots -> ``·``, dashes -> ``-``), since OCR and fonts disagree on these;
 3. all whitespace removed (OCR drops or invents spaces; CJK has none);
-4. Latin case folded (``casefold``).
+4. Latin case folded (``casefold``), after capital ``I`` is folded to ``l``: in sans-serif faces
+   (Noto Sans, Helvetica-likes) the two are the same glyph, so no reader can tell "Is" from "ls".
 
 With ``ignore_punct=True`` punctuation and symbols are removed as well.
 
@@ -46,6 +47,7 @@ _PUNCT_FOLD = str.maketrans(
         "【": "[", "】": "]", "〔": "(", "〕": ")", "［": "[", "］": "]",
         "「": '"', "」": '"', "『": '"', "』": '"',
         "《": "<", "》": ">", "〈": "<", "〉": ">",
+        "I": "l", "|": "l",  # identical glyphs in sans-serif faces
     }
 )
 

@@ -80,3 +80,9 @@ def test_unmatched_boxes_reported():
     boxes = [_b("标题", 0, 0, 200, 100), _b("乱码字", 0, 500, 200, 540)]
     scores, left = match_lines(boxes, ["标题"])
     assert scores[0].passed and [b.text for b in left] == ["乱码字"]
+
+
+def test_sans_serif_capital_i_and_lowercase_l_are_one_letter():
+    assert normalize("The Future Is Here") == normalize("TheFuturelsHere")
+    assert normalize("Illinois") == normalize("lllinois")
+    assert normalize("info") != normalize("lnfo")  # a lowercase i has its dot: still distinct

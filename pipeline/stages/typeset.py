@@ -1,0 +1,83 @@
+"""Typeset stage: draw the poster's text lines with real fonts onto the poster image.
+
+The primary text path for ``text: typeset`` posters (then ``glyph_check`` verifies the result), and
+the renderer behind ``glyph_check``'s ``fallback: typeset``. See :mod:`zpipe.text.typeset`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from zpipe.params import Param
+from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
+
+TYPESET_PARAMS: dict[str, Param] = {
+    "font": Param(str, "", "Font file (.ttf/.otf/.ttc, `path#N` for face N) or family name; "
+                           "empty = Noto Sans CJK SC (bundled)."),
+    "fallback_fonts": Param(list, ["Noto Sans CJK SC"], "Fonts tried in order for characters `font` lacks.",
+                            item=str),
+    "colour": Param(str, "auto", "Text colour: '#RRGGBB', a CSS name, or auto (white or near-black by contrast)."),
+    "stroke": Param(float, 0.0, "Outline width as a fraction of the font size (0 = none).", min=0.0, max=0.2),
+    "stroke_colour": Param(str, "auto", "Outline colour ('auto' contrasts with the text)."),
+    "shadow": Param(float, 0.45, "Soft drop-shadow opacity under light text (0 = none).", min=0.0, max=1.0),
+    "align": Param(str, "center", "Horizontal alignment.", choices=("center", "left", "right")),
+    "scrim": Param(str, "auto", "Soft band behind text: auto (on busy or low-contrast backgrounds), on, none.",
+                   choices=("auto", "on", "none")),
+    "scale": Param(float, 1.0, "Multiplier on the role-based text sizes.", min=0.3, max=3.0),
+    "min_size": Param(int, 32, "Smallest font size in px when auto-fitting (OCR needs ≥ ~28).", min=8, max=400),
+}
+
+
+def typeset_style(params: dict[str, Any]):
+    from zpipe.text.typeset import Style
+
+    return Style(colour=params.get("colour", "auto"), stroke=float(params.get("stroke", 0.0)),
+                 stroke_colour=params.get("stroke_colour", "auto"), shadow=float(params.get("shadow", 0.45)),
+                 align=params.get("align", "center"), scrim=params.get("scrim", "auto"),
+                 scale=float(params.get("scale", 1.0)), min_size=int(params.get("min_size", 32)))
+
+
+def typeset_lines(image, lines: list[dict], params: dict[str, Any]):
+    """Typeset ``lines`` over ``image``; user-fixable problems (fonts, fit, colours) -> StageFailure."""
+    from zpipe.text.fonts import FontError
+    from zpipe.text.typeset import TypesetError, typeset
+
+    fallbacks = params.get("fallback_fonts")
+    try:
+        return typeset(image, lines, font=params.get("font") or None,
+                       fallback_fonts=None if fallbacks is None else list(fallbacks), style=typeset_style(params))
+    except (FontError, TypesetError, ValueError) as exc:
+        raise StageFailure(str(exc)) from None
+
+
+def text_free_background(asset: Asset, ctx: StageContext, seed: int):
+    """Generate the poster's background without text (prompt from compose_background_prompt)."""
+    from zpipe.text.prompt import compose_background_prompt
+
+    prompt = compose_background_prompt(asset.fields.get("style", ""), asset.fields["lines"], asset.width, asset.height)
+    req = replace(ctx.request, prompt=prompt, seed=seed, kind="poster", init_image=None, mask=None, strength=1.0)
+    return ctx.generate([req])[0].image, prompt
+
+
+class TypesetStage(Stage):
+    name = "typeset"
+    doc = "Draw the poster text with real fonts (line breaking, auto-fit, colour, stroke, shadow)."
+    kinds = ("posters",)
+    params = TYPESET_PARAMS
+
+    def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
+        lines = asset.fields.get("lines") or []
+        if not lines:
+            raise StageFailure("the poster has no text lines to typeset; add `title:` to the recipe")
+        image = asset.images["poster"]
+        metrics: dict[str, Any] = {}
+        # A background whose prompt quoted the text has the engine's own lettering in it; typesetting
+        # over that would double the text, so make a clean one (plan typeset posters with
+        # zpipe.text.prompt.compose_background_prompt to skip this extra generation).
+        if any(line["text"] in asset.prompt for line in lines):
+            image, prompt = text_free_background(asset, ctx, asset.seed)
+            metrics["background"] = {"regenerated": True, "prompt": prompt, "seed": asset.seed}
+        out, layout = typeset_lines(image, lines, params)
+        metrics["layout"] = layout
+        return StageResult(images={"poster": out}, metrics=metrics)

@@ -1,0 +1,58 @@
+"""``check_image``: OCR an image and score it against the lines it should carry.
+
+The result is the JSON of ``zpipe glyph-check --json``::
+
+    {"pass": bool,
+     "lines": [{"expected": str, "found": str, "ned": float, "exact": bool, "pass": bool}, ...],
+     "mean_ned": float, "unmatched": [str, ...]}
+
+``found`` is the joined text of the boxes matched to the line ("" when none), ``ned`` the
+normalised-edit-distance similarity of :mod:`zpipe.text.match` (1 = identical), ``exact`` whether the
+normalised texts are equal, ``unmatched`` the recognised text assigned to no line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from zpipe.text.match import check_rule, match_lines, summarize
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """An image file as float32 RGB (H, W, 3) in [0, 1]; ValueError naming the file when unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"image not found: {p}")
+    try:
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            return np.asarray(im, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{p} is not an image Pillow can read ({exc}); use PNG, JPEG or WebP") from None
+
+
+def check_image(
+    image: np.ndarray | str | Path,
+    expected_lines: Sequence[str],
+    *,
+    rule: str = "exact",
+    min_ned: float = 0.9,
+    ignore_punct: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """OCR ``image`` (array or file path) and match the text to ``expected_lines`` (see module doc)."""
+    from zpipe.text.ocr import read_text
+
+    check_rule(rule, min_ned)
+    expected = [str(e) for e in expected_lines]
+    if not expected or any(not e.strip() for e in expected):
+        raise ValueError("expected lines must be non-empty strings")
+    arr = load_image(image) if isinstance(image, (str, Path)) else image
+    boxes = read_text(arr, threads=threads)
+    scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
+    return summarize(scores, leftover)
