@@ -1,0 +1,125 @@
+"""Upscaling keeps a seamless texture seamless: Lanczos with wrap, and tiled img2img refine on the torus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from zpipe.engine.base import Capability, Generated
+from zpipe.seam import seam_scores
+from zpipe.stages.base import Asset, StageContext
+from zpipe.stages.upscale import UpscaleStage
+from zpipe.texture import refine, wrap
+
+
+def periodic_noise(n: int, seed: int = 0, c: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, n, c), np.float32)
+    for o in range(5):
+        k = 2 ** (o + 2)
+        out += wrap.resize(rng.random((k, k, c)).astype(np.float32), n, n, "cubic") * 0.5**o
+    out = (out - out.min()) / (out.max() - out.min())
+    return np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
+
+
+def params(**kw):
+    out = {k: v.default for k, v in UpscaleStage.params.items()}
+    for k, v in kw.items():
+        value, err = UpscaleStage.params[k].check(v)
+        assert err is None, err
+        out[k] = value
+    return out
+
+
+def asset(images, kind="textures"):
+    h, w = next(iter(images.values())).shape[:2]
+    return Asset(id="a", kind=kind, prompt="stone", seed=5, width=w, height=h, images=images)
+
+
+NO_ENGINE = StageContext(generate=lambda r: pytest.fail("no engine call expected"), capabilities=frozenset(),
+                         request=None)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_lanczos_keeps_seamless_input_seamless(factor):
+    img = periodic_noise(64 if factor == 4 else 128)
+    normal = np.concatenate([periodic_noise(img.shape[0], 1, 2), np.ones(img.shape[:2] + (1,), np.float32)], 2)
+    res = UpscaleStage().run(asset({"albedo": img, "normal": normal}), params(factor=factor), NO_ENGINE)
+    out = res.images["albedo"]
+    assert out.shape == (img.shape[0] * factor, img.shape[1] * factor, 3)
+    before, after = seam_scores(img), seam_scores(out)
+    for a in "xy":
+        assert after[a] < 1.6 and after[a] == pytest.approx(before[a], abs=0.35), (before, after)
+    assert res.metrics["method"] == "lanczos" and res.metrics["seam_after"]["albedo"]["x"] < 1.6
+    n = res.images["normal"] * 2 - 1
+    assert np.allclose(np.linalg.norm(n, axis=2), 1.0, atol=1e-3)
+    # the upscaled image, downsampled back, is the input
+    back = wrap.resize(out, img.shape[1], img.shape[0], "area")
+    assert np.abs(back - img).mean() < 0.01
+
+
+def test_a_seam_stays_visible():
+    big = periodic_noise(256, 3)
+    img = np.ascontiguousarray(big[40:168, 70:198])
+    res = UpscaleStage().run(asset({"albedo": img}), params(), NO_ENGINE)
+    assert min(seam_scores(res.images["albedo"]).values()) > 3
+
+
+def fake_img2img(tiles_seen):
+    """A test double for an engine's img2img: contrast boost plus a brightness ramp across each tile,
+    i.e. an output that is NOT continuous from one tile to the next, like a real img2img."""
+
+    def generate(reqs):
+        out = []
+        for r in reqs:
+            assert r.init_image is not None and r.mask is None and 0 < r.strength < 1
+            tiles_seen.append((r.width, r.height))
+            x = np.linspace(0, 1, r.width, dtype=np.float32)[None, :, None]
+            img = np.clip((r.init_image - 0.5) * 1.1 + 0.5 + 0.08 * (x - 0.5), 0, 1)
+            out.append(Generated(img))
+        return out
+
+    return generate
+
+
+def test_refine_is_tiled_on_the_torus_without_seams():
+    img = periodic_noise(128, 4)
+    seen = []
+    ctx = StageContext(generate=fake_img2img(seen), capabilities=frozenset({Capability.IMG2IMG}), request=None)
+    res = UpscaleStage().run(asset({"albedo": img}), params(tile=128, overlap=0.25), ctx)
+    out = res.images["albedo"]
+    assert out.shape == (256, 256, 3)
+    assert res.metrics["method"] == "refine" and res.metrics["tiles"] == len(seen) >= 4
+    assert all(s == (128, 128) for s in seen)
+    assert max(seam_scores(out).values()) < 1.6, seam_scores(out)
+    # the same double applied to the whole image at once makes a seam: the test can tell
+    whole = fake_img2img([])([type("R", (), {"init_image": wrap.resize(img, 256, 256), "width": 256,
+                                               "height": 256, "mask": None, "strength": 0.3})()])[0].image
+    assert seam_scores(whole)["x"] > 2.0
+    # no tile boundary shows: column steps in the result are no larger than in the plain upscale
+    plain = wrap.resize(img, 256, 256, "lanczos")
+    steps_out = np.abs(np.diff(out.mean(2), axis=1, append=out.mean(2)[:, :1])).mean(0)
+    steps_plain = np.abs(np.diff(plain.mean(2), axis=1, append=plain.mean(2)[:, :1])).mean(0)
+    assert steps_out.max() < 2.0 * steps_plain.max()
+
+
+def test_refine_falls_back_without_img2img():
+    res = UpscaleStage().run(asset({"albedo": periodic_noise(64)}), params(mode="refine"), NO_ENGINE)
+    assert res.metrics["method"] == "lanczos" and "img2img" in res.metrics["note"]
+
+
+def test_grid_covers_the_torus():
+    t, offs = refine.grid(256, 128, 0.25)
+    assert t == 128 and len(offs) >= 3
+    t, offs = refine.grid(64, 1024, 0.25)
+    assert t == 64 and len(offs) == 2  # two tiles even when one would fit, so the border is inside a tile
+    cover = np.zeros(256)
+    t, offs = refine.grid(256, 96, 0.3)
+    for o in offs:
+        cover[(np.arange(t) + o) % 256] += 1
+    assert cover.min() >= 1
+
+
+def test_posters_are_not_wrapped():
+    img = periodic_noise(64)
+    res = UpscaleStage().run(asset({"poster": img}, kind="posters"), params(), NO_ENGINE)
+    assert res.images["poster"].shape == (128, 128, 3) and res.metrics["wrap"] is False
