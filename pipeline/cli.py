@@ -157,6 +157,26 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
 
 
 @main.command()
+@click.argument("name", required=False)
+def stages(name):
+    """List stages (built-in and plugins) with their parameters, types and defaults."""
+    from zpipe.stages import registry
+
+    names = [name] if name else registry.names()
+    for n in names:
+        try:
+            cls = registry.get(n)
+        except KeyError:
+            from zpipe.recipe.errors import did_you_mean
+
+            _fail_invalid(f"error: no stage {n!r}; {did_you_mean(n, registry.names())}")
+        where = "output:" if n == "export" else f"stages: [{n}]"
+        click.echo(f"{n}  ({', '.join(cls.kinds)}; {where})  {cls.doc}")
+        for pname, p in cls.params.items():
+            click.echo(f"    {pname:16} {p.describe():40} default {p.default!r}  {p.doc}")
+
+
+@main.command()
 @click.argument("target", type=click.Path(file_okay=False))
 def versions(target):
     """List the versions in OUT/RECIPE with their build summaries."""
@@ -235,3 +255,37 @@ def gc(target, keep):
     with store.lock(wait=True):
         removed = store.gc(keep)
     click.echo(f"removed {len(removed)} version(s){': ' + ', '.join(removed) if removed else ''}")
+
+
+@main.command("glyph-check")
+@click.argument("image", type=click.Path(dir_okay=False))
+@click.option("--expect", "expected", multiple=True, required=True, metavar="LINE",
+              help="A line of text the image must show (repeatable, one per line).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"pass", "lines": [{expected, found, ned, exact}]}.')
+@click.option("--rule", type=click.Choice(["exact", "ned"]), default="exact", show_default=True,
+              help="exact: equal after normalisation; ned: NED ≥ --min-ned.")
+@click.option("--min-ned", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True)
+@click.option("--ignore-punct", is_flag=True, help="Ignore punctuation and symbols when comparing.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="OCR threads (default $ZPIPE_OCR_THREADS, else up to 4).")
+def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, threads):
+    """OCR IMAGE and check it shows every --expect line. Exit 0 if all pass, 1 if not, 2 on bad input."""
+    from zpipe.text.check import check_image, load_image
+
+    try:
+        arr = load_image(image)
+        result = check_image(arr, list(expected), rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
+                             threads=threads)
+    except ValueError as exc:
+        _fail_invalid(f"error: {exc}")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for line in result["lines"]:
+            mark = "pass" if line["pass"] else "FAIL"
+            click.echo(f"{mark}  {line['expected']!r}  found {line['found']!r}  NED {line['ned']:.3f}")
+        if result["unmatched"]:
+            click.echo(f"other text: {', '.join(repr(t) for t in result['unmatched'])}")
+        n_ok = sum(1 for line in result["lines"] if line["pass"])
+        click.echo(f"{image}: {n_ok}/{len(result['lines'])} lines pass")
+    sys.exit(EXIT_OK if result["pass"] else EXIT_FAILED)
