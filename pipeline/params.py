@@ -25,11 +25,14 @@ class Param:
     required: bool = False
 
     def describe(self) -> str:
+        if self.type is list:
+            if self.choices:
+                return "a list of " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
+            item = {int: "integers", float: "numbers", str: "strings", dict: "mappings"}.get(self.item, "values")
+            return f"a list of {item}"
         if self.choices:
             return "one of " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
         text = _TYPE_NAMES.get(self.type, self.type.__name__)
-        if self.type is list and self.item:
-            text += f" of {_TYPE_NAMES.get(self.item, self.item.__name__)}s"
         if self.min is not None and self.max is not None:
             text += f" in [{self.min}, {self.max}]"
         elif self.min is not None:
@@ -46,9 +49,11 @@ class Param:
             value = [i[1] for i in items]
         if not ok:
             return value, f"expected {self.describe()}, got {_show(value)}"
-        if self.choices and value not in self.choices and not (
-            self.type is list and all(v in self.choices for v in value)
-        ):
+        if self.choices and self.type is list:
+            bad = [v for v in value if v not in self.choices]
+            if bad:
+                return value, f"expected {self.describe()}, got {_show(bad[0])}"
+        elif self.choices and value not in self.choices:
             return value, f"expected {self.describe()}, got {_show(value)}"
         if self.type in (int, float):
             if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
