@@ -1,0 +1,193 @@
+"""``engine: z-image-turbo``: the zpipe engine contract over :class:`ZImagePipeline`.
+
+Importing this module is cheap (no torch): the registry calls :meth:`ZImageEngine.available` to decide
+whether ``engine: auto`` can use Z-Image, and that only reads file headers.
+
+Recipe options (the ``engine`` mapping without ``name``):
+
+    model: PATH            checkpoint folder (diffusers layout or ComfyUI models/ folder); else $ZPIPE_MODEL,
+                           else the Hugging Face cache. Never downloaded implicitly.
+    dtype: bf16|fp16|fp32  default bf16 on a GPU, fp32 on CPU (the VAE runs in fp32 unless vae_dtype is set)
+    device: cuda|mps|cpu   default: the first available
+    loras: [{path, scale}] merged into the DiT at load time
+    compile: false         torch.compile the transformer blocks (per-shape warm-up; opt-in)
+    offload_text_encoder: false   keep the text encoder on the CPU between batches (16 GB cards)
+    vae_batch: 1           images per VAE decode call
+    max_batch: 4           images per DiT forward
+    seam_jitter: false     roll the latent between steps when tiling
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from zpipe.engine.base import Capability, EngineError, Generated, Request
+
+log = logging.getLogger(__name__)
+
+KNOWN_OPTIONS = {"model", "dtype", "vae_dtype", "device", "loras", "compile", "offload_text_encoder",
+                 "vae_batch", "max_batch", "seam_jitter"}
+DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
+          "fp32": "float32", "float32": "float32"}
+
+
+def _lora_list(options: dict) -> list[tuple[str, float]]:
+    out = []
+    for i, item in enumerate(options.get("loras") or []):
+        if isinstance(item, str):
+            out.append((item, 1.0))
+        elif isinstance(item, dict) and "path" in item:
+            out.append((str(item["path"]), float(item.get("scale", 1.0))))
+        else:
+            raise EngineError(f"engine.loras[{i}]: expected {{path: FILE, scale: NUMBER}}, got {item!r}")
+    return out
+
+
+def pick_device(name: str | None) -> str:
+    import torch
+
+    if name:
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise EngineError(f"engine.device {name!r}: CUDA is not available on this machine")
+        if name == "mps" and not torch.backends.mps.is_available():
+            raise EngineError("engine.device 'mps': MPS is not available on this machine")
+        if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
+            raise EngineError(f"engine.device {name!r}: choose cuda, mps or cpu")
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(name: str | None, device: str, key: str = "dtype"):
+    import torch
+
+    if name is None:
+        return torch.float32 if device == "cpu" else torch.bfloat16
+    if str(name) not in DTYPES:
+        raise EngineError(f"engine.{key} {name!r}: choose bf16, fp16 or fp32")
+    return getattr(torch, DTYPES[str(name)])
+
+
+class ZImageEngine:
+    name = "z-image-turbo"
+    version = "1.0"
+    capabilities = frozenset({Capability.TEXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.TILE})
+
+    def __init__(self, spec, pipeline, loras: list[tuple[str, float]], max_batch: int = 4) -> None:
+        self.spec = spec
+        self.pipeline = pipeline
+        self.loras = loras
+        self.max_batch = max(1, max_batch)
+        self._fingerprint: str | None = None
+
+    @classmethod
+    def available(cls, options: dict) -> str | None:
+        """None when weights are configured and their files look loadable, else a short reason."""
+        from zpipe.engine.zimage.discovery import find_model
+
+        try:
+            find_model(dict(options or {}))
+        except EngineError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
+    def from_options(cls, options: dict) -> ZImageEngine:
+        from zpipe.engine.zimage import weights
+        from zpipe.engine.zimage.discovery import find_model
+        from zpipe.engine.zimage.lora import merge_loras
+        from zpipe.engine.zimage.pipeline import ZImagePipeline
+        from zpipe.engine.zimage.tokenizer import PromptTokenizer
+
+        options = dict(options or {})
+        unknown = sorted(set(options) - KNOWN_OPTIONS)
+        if unknown:
+            log.warning("engine z-image-turbo: ignoring unknown option(s) %s (known: %s)", ", ".join(unknown),
+                        ", ".join(sorted(KNOWN_OPTIONS)))
+        spec = find_model(options)
+        device = pick_device(options.get("device"))
+        dtype = pick_dtype(options.get("dtype"), device)
+        vae_dtype = pick_dtype(options.get("vae_dtype", "fp32"), device, "vae_dtype")
+        loras = _lora_list(options)
+        offload = bool(options.get("offload_text_encoder", False))
+
+        dit = weights.load_dit(spec, dtype, device)
+        if loras:
+            merge_loras(dit, loras)
+        te = weights.load_text_encoder(spec, dtype, "cpu" if offload else device)
+        vae = weights.load_vae(spec, vae_dtype, device)
+        if options.get("compile"):
+            for block in [*dit.noise_refiner, *dit.layers]:
+                block.compile()
+        shift = float(spec.configs.get("scheduler", {}).get("shift", 3.0))
+        if spec.configs.get("scheduler", {}).get("use_dynamic_shifting"):
+            raise EngineError(f"{spec.root}/scheduler/scheduler_config.json: dynamic shifting is not supported")
+        pipe = ZImagePipeline(
+            dit, te, PromptTokenizer(spec.tokenizer), vae, device, shift=shift, offload_text_encoder=offload,
+            vae_batch=int(options.get("vae_batch", 1)), seam_jitter=bool(options.get("seam_jitter", False)),
+        )
+        return cls(spec, pipe, loras, int(options.get("max_batch", 4)))
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            from pathlib import Path
+
+            from zpipe.engine.zimage.discovery import fingerprint
+
+            self._fingerprint = fingerprint(self.spec, [(Path(p), s) for p, s in self.loras])
+        return self._fingerprint
+
+    def generate(self, requests: list[Request]) -> list[Generated]:
+        import torch
+
+        from zpipe.engine.zimage.pipeline import Job
+
+        out: list[Generated | None] = [None] * len(requests)
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            self._check(r)
+            strength = r.strength if r.init_image is not None else 1.0
+            groups.setdefault((*r.shape_key, strength), []).append(i)
+        for key, idxs in groups.items():
+            for start in range(0, len(idxs), self.max_batch):
+                part = idxs[start : start + self.max_batch]
+                first = requests[part[0]]
+                jobs = [
+                    Job(
+                        prompt=requests[i].prompt,
+                        seed=requests[i].seed,
+                        init=None if requests[i].init_image is None
+                        else torch.from_numpy(np.ascontiguousarray(requests[i].init_image, np.float32)).permute(2, 0, 1),
+                        mask=None if requests[i].mask is None
+                        else torch.from_numpy(np.ascontiguousarray(requests[i].mask, np.float32)),
+                    )
+                    for i in part
+                ]
+                images = self.pipeline(jobs, first.height, first.width, first.steps, first.tile, key[-1])
+                timings = dict(self.pipeline.timings.seconds)
+                for i, img in zip(part, images, strict=True):
+                    out[i] = Generated(
+                        image=img.permute(1, 2, 0).numpy().astype(np.float32),
+                        info={"engine": self.name, "engine_version": self.version, "seed": requests[i].seed,
+                              "steps": first.steps, "tile": first.tile, "batch": len(part), "seconds": timings},
+                    )
+        return out  # type: ignore[return-value]
+
+    @staticmethod
+    def _check(r: Request) -> None:
+        if r.init_image is not None and tuple(np.shape(r.init_image)) != (r.height, r.width, 3):
+            raise EngineError(f"init_image has shape {tuple(np.shape(r.init_image))}, expected "
+                              f"({r.height}, {r.width}, 3) for a {r.width}x{r.height} request")
+        if r.mask is not None:
+            if r.init_image is None:
+                raise EngineError("a mask needs an init_image (inpainting repaints part of an image)")
+            if tuple(np.shape(r.mask)) != (r.height, r.width):
+                raise EngineError(f"mask has shape {tuple(np.shape(r.mask))}, expected ({r.height}, {r.width})")
+        if not 0.0 <= r.strength <= 1.0:
+            raise EngineError(f"strength must be in [0, 1], got {r.strength}")
