@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from zpipe.build import BuildResult, Event
 from zpipe.recipe import Recipe

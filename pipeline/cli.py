@@ -180,7 +180,6 @@ def stages(name):
 @click.argument("target", type=click.Path(file_okay=False))
 def versions(target):
     """List the versions in OUT/RECIPE with their build summaries."""
-    from zpipe.store import RecipeStore
 
     store = _store_at(target)
     latest = store.latest()

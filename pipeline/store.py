@@ -23,8 +23,9 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 MANIFEST_FORMAT_VERSION = 1

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from zpipe.engine.base import Generated, Request
 from zpipe.recipe.model import Job, StageSpec

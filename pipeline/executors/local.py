@@ -6,7 +6,8 @@ import logging
 import time
 import traceback
 from collections import defaultdict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from zpipe.engine.base import EngineError, Request
 from zpipe.executors.job import Outcome, request_for, run_stages
@@ -37,7 +38,6 @@ class LocalExecutor:
     def engine(self):
         if self._engine is None:  # loaded on first use: a fully reused build never loads weights
             from zpipe.engine.registry import create
-
             from zpipe.recipe.fields import options_for
 
             self._engine = create(self.engine_name, options_for(self.engine_name, self.engine_options))

@@ -339,7 +339,9 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
     jobs: list[Job] = []
     seen: dict[str, tuple] = {}
     for p, a, values in raw_jobs:
-        get = lambda k: c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top[k]  # noqa: E731
+        def get(k: str, p=p, a=a) -> Any:  # the asset's override, else the top-level value
+            return c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top[k]
+
         asset_size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else size
         stages = _check_stages(c, p + ("stages",), a["stages"], kind) if "stages" in a else stages_default
         lines = []

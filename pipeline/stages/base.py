@@ -9,8 +9,9 @@ Images are float32 numpy arrays (H, W, C) in [0, 1], keyed by role: textures sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 

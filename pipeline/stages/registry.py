@@ -6,7 +6,7 @@ Built-ins are listed as "module:Class" strings, so listing names imports nothing
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import entry_points
 
 from zpipe.stages.base import Stage
@@ -28,7 +28,7 @@ def _load(target: str) -> type[Stage]:
     return getattr(importlib.import_module(module), attr)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plugins() -> dict[str, object]:
     return {ep.name: ep for ep in entry_points(group="zpipe.stages")}
 
@@ -37,7 +37,7 @@ def names() -> list[str]:
     return sorted(set(BUILTIN) | set(_plugins()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def get(name: str) -> type[Stage]:
     """The stage class for ``name``; KeyError when no built-in or plugin has that name."""
     if name in BUILTIN:

@@ -6,11 +6,9 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from zpipe.cli import main
