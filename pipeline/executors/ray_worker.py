@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 from zpipe.engine.base import EngineError, Generated, Request
 from zpipe.executors.job import Outcome, run_stages
 from zpipe.recipe.model import Job
@@ -47,7 +47,8 @@ class Retry:
 class EngineWorker:
     """One engine, loaded once, serving batches for the whole build (a Ray actor holds one per device).
 
-    ``engine_options`` are the recipe's, already adjusted to the device Ray gave this worker.
+    ``engine_options`` are the recipe's (adjusted to the device Ray gave this worker); like the local
+    executor, the engine gets only the options it owns.
     A configuration problem (``EngineError``) is kept and raised on every call instead of crashing
     ``__init__``: a crash would make Ray restart the actor over and over for a problem a restart
     cannot fix, and the driver could not tell the user what to change.
@@ -55,13 +56,14 @@ class EngineWorker:
 
     def __init__(self, engine_name: str, engine_options: dict[str, Any], worker: str, threads: int = 1):
         from zpipe.engine.registry import create
+        from zpipe.recipe.fields import options_for
 
         self.worker = worker
         self.threads = threads
         self.error: EngineError | None = None
         self.engine = None
         try:
-            self.engine = create(engine_name, engine_options)
+            self.engine = create(engine_name, options_for(engine_name, engine_options))
         except EngineError as exc:
             self.error = exc
         limit_torch_threads(threads)
@@ -76,7 +78,8 @@ class EngineWorker:
     def info(self) -> dict[str, Any]:
         """Cheap liveness answer: also tells a restarted actor from the one before (``pid``)."""
         return {"worker": self.worker, "pid": os.getpid(), "busy": self.busy, "images": self.images,
-                "started": self.started, "error": str(self.error) if self.error else None}
+                "started": self.started, "error": str(self.error) if self.error else None,
+                "threads": {var: os.environ.get(var) for var in THREAD_VARS}}
 
     def generate(self, requests: list[Request]) -> list[Generated]:
         """The engine call that stages use through ``StageContext.generate`` (img2img, inpainting)."""

@@ -1,0 +1,434 @@
+"""The Ray executor: one resident engine actor per device, CPU stages as Ray tasks, the driver writes.
+
+Data flow for one batch (jobs of one request shape, ``batch_size`` at most)::
+
+    driver ──run_batch──▶ EngineWorker actor (num_gpus=1) ──▶ object store: image 1..n + meta
+    driver ◀── meta (small) ──┘
+    driver ──stage task (num_cpus=1) per image, image passed by reference──▶ Outcome (bytes)
+    driver ◀── Outcome ── stages into the store (build.py), the only writer
+
+Why a driver loop over actor calls and not ``ActorPool`` or Ray Data:
+
+* ``ActorPool`` keeps one call per actor and ``ray.get``s each result into the driver. A device would
+  idle during every round trip, and every image would cross the driver. Here each actor has
+  ``queue_depth`` batches queued (Ray queues actor calls in order), so the next batch starts the
+  moment the last one ends, and images go from the actor's object store straight to a stage task.
+* Ray Data retries actor failures without a per-job limit and cannot turn one job's repeated failure
+  into a failed asset while the rest of the build goes on; the driver loop below does that in a few lines.
+
+This is Ray's documented ``ray.wait`` back-pressure pattern, not a scheduler: Ray places actors and
+tasks and moves data; the loop only chooses which resident actor gets the next batch (the one with the
+fewest queued) and what to do with a failure. Every ``ray.wait`` and ``ray.get`` has a timeout.
+
+Fault tolerance:
+
+* Actors have ``max_restarts``. Calls in flight when an actor dies fail with ``RayActorError``; their
+  jobs are queued again (any actor) until a job has been attempted ``max_retries + 1`` times, then it
+  becomes a failed outcome with the error, and the rest of the build goes on.
+* A dying actor is probed (``info``) before it gets new work: it answers once restarted, or fails for
+  good when its restarts are spent, and then it leaves the pool. With no actors left, the remaining
+  jobs fail with the reason.
+* An actor that makes no progress for ``batch_timeout`` seconds is killed and restarted by Ray.
+* Stage tasks have Ray's ``max_retries`` for crashed worker processes; stage failures are outcomes.
+* Ctrl-C: the ``KeyboardInterrupt`` leaves ``execute``; ``close`` kills the actors and cancels tasks.
+  Finished assets are already staged by the driver, so the next run resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from zpipe.engine.base import EngineError
+from zpipe.executors.job import Outcome, request_for
+from zpipe.executors.local import batches
+from zpipe.executors.ray_worker import EngineWorker, Retry, stage_job, thread_env
+from zpipe.plan import PlannedJob
+
+log = logging.getLogger(__name__)
+
+
+def _stage_task(job, generated, meta, engine, generate_timeout):
+    """Ray task body: a job's CPU stages. ``engine`` is the actor handle for stages that regenerate."""
+    import ray
+
+    lost: list[str] = []
+
+    def generate(requests):
+        try:
+            return ray.get(engine.generate.remote(requests), timeout=generate_timeout)
+        except ray.exceptions.RayActorError as exc:
+            lost.append(f"{type(exc).__name__}: {exc}")
+            raise
+
+    outcome = stage_job(job, generated, meta, generate)
+    if outcome.status == "failed" and lost:
+        return Retry(f"engine {meta['worker']} died during a stage: {lost[-1]}")
+    return outcome
+
+
+@dataclass
+class _Worker:
+    name: str
+    handle: Any
+    state: str = "ok"  # ok | probing (died, waiting for Ray's restart) | dead (restarts spent)
+    queued: int = 0
+    last_progress: float = field(default_factory=time.monotonic)
+    jobs: int = 0
+    busy: float = 0.0
+    deaths: int = 0
+
+
+@dataclass
+class _GenCall:
+    worker: _Worker
+    batch: list[PlannedJob]
+    images: list[Any]  # one ObjectRef per job
+
+
+@dataclass
+class _StageCall:
+    pj: PlannedJob
+    worker: str
+    started: float
+
+
+class RayExecutor:
+    """Options (``executor_options`` of :func:`zpipe.build.build`; the CLI passes ``address``, ``devices``):
+
+    address         Ray cluster address; default: the ``ray.init`` already done in this process, else a
+                    new local cluster (or RAY_ADDRESS, which ``ray.init`` reads).
+    devices         GPU ids for a local cluster (``--devices 0,2``). On a cluster, ids are node-local, so
+                    only their count is used: it caps the number of engine actors.
+    device_resource custom resource name that stands for a device (fake devices in tests): one actor
+                    per unit, each holding ``{name: 1}`` and no CPU.
+    workers         number of engine actors (default: one per GPU / device unit; on CPU-only clusters
+                    ``max(1, CPUs // 8)``).
+    worker_cpus     CPUs reserved per engine actor, also its thread cap (default 1 on GPU; on CPU-only
+                    clusters half the CPUs shared among the actors, the other half runs stages).
+    stage_cpus      CPUs per stage task (default 1; also its thread cap).
+    num_cpus        CPUs of a new local cluster (default: all).
+    max_retries     times a job is made again after its actor died (default 2).
+    max_restarts    restarts per actor (default 3).
+    queue_depth     batches queued per actor (default 2: one running, one waiting).
+    batch_timeout   seconds without progress before an actor is killed and restarted (default 1800).
+    stage_timeout   seconds before a stage task is cancelled and its job retried (default 1800).
+    stage_backlog   stage tasks waiting or running before no more batches are sent, so that images
+                    cannot pile up in the object store when stages are slower than the engines
+                    (default: max(8, 2 x CPUs / stage_cpus)).
+    wait_timeout    seconds per ``ray.wait`` (default 0.5); ``get_timeout`` per ``ray.get`` (default 60).
+    """
+
+    name = "ray"
+
+    def __init__(self, engine_name: str, engine_options: dict[str, Any], *, address: str | None = None,
+                 devices: list[str] | str | None = None, device_resource: str | None = None,
+                 workers: int | None = None, worker_cpus: float | None = None, stage_cpus: float = 1.0,
+                 num_cpus: int | None = None, max_retries: int = 2, max_restarts: int = 3, queue_depth: int = 2,
+                 batch_timeout: float = 1800.0, stage_timeout: float = 1800.0, wait_timeout: float = 0.5,
+                 get_timeout: float = 60.0, stage_backlog: int | None = None, report_every: float = 30.0):
+        if isinstance(devices, str):
+            devices = [d.strip() for d in devices.split(",") if d.strip()]
+        self.engine_name = engine_name
+        self.engine_options = dict(engine_options)
+        self.address = address
+        self.devices = list(devices) if devices else None
+        if self.devices is None:  # the recipe's `device: cuda:N` picks that GPU
+            dev = str(self.engine_options.get("device") or "")
+            if dev.startswith("cuda:") and dev[5:].isdigit():
+                self.devices = [dev[5:]]
+        self.device_resource = device_resource
+        self.workers = workers
+        self.worker_cpus = worker_cpus
+        self.stage_cpus = stage_cpus
+        self.num_cpus = num_cpus
+        self.max_retries = max_retries
+        self.max_restarts = max_restarts
+        self.queue_depth = max(1, int(queue_depth))
+        self.batch_timeout = batch_timeout
+        self.stage_timeout = stage_timeout
+        self.wait_timeout = wait_timeout
+        self.get_timeout = get_timeout
+        self.stage_backlog = stage_backlog
+        self.report_every = report_every
+        self.batch_size = int(self.engine_options.get("batch_size") or 4)
+        self._ray = None
+        self._owns_cluster = False
+        self._pool: list[_Worker] = []
+        self._gen: dict[Any, _GenCall] = {}
+        self._stage: dict[Any, _StageCall] = {}
+        self._probes: dict[Any, _Worker] = {}
+        self._started = 0.0
+        self.stats: dict[str, Any] = {}
+
+    # -- cluster and actors -------------------------------------------------------------------------
+
+    def _connect(self):
+        import ray
+
+        self._ray = ray
+        if ray.is_initialized():
+            if self.devices and not self.address:
+                log.warning("ray is already initialised in this process: --devices is not applied")
+            return ray
+        env_before = os.environ.get("CUDA_VISIBLE_DEVICES")
+        kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+        if self.address:
+            kwargs["address"] = self.address
+        else:
+            if self.num_cpus:
+                kwargs["num_cpus"] = int(self.num_cpus)
+            if self.devices:  # the local raylet detects GPUs from CUDA_VISIBLE_DEVICES
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.devices)
+                kwargs["num_gpus"] = len(self.devices)
+        try:
+            ray.init(**kwargs)
+        except ConnectionError as exc:
+            raise EngineError(f"cannot reach the Ray cluster at {self.address}: {exc}; start it with "
+                              "`ray start --head` or check --address / RAY_ADDRESS") from None
+        finally:
+            if not self.address and self.devices:
+                if env_before is None:
+                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+                else:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = env_before
+        self._owns_cluster = True
+        return ray
+
+    def _layout(self) -> tuple[str, int, dict[str, Any], int, dict[str, Any]]:
+        """(kind, actors, actor resource options, threads per actor, engine options for the actors)."""
+        res = self._ray.cluster_resources()
+        options = dict(self.engine_options)
+        if self.device_resource:
+            units = int(res.get(self.device_resource, 0))
+            if units < 1:
+                raise EngineError(f"the Ray cluster has no {self.device_resource!r} resource")
+            n = min(self.workers or units, units)
+            threads = max(1, int(self.worker_cpus or 1))
+            return "dev", n, {"num_cpus": self.worker_cpus or 0, "resources": {self.device_resource: 1}}, \
+                threads, options
+        gpus = int(res.get("GPU", 0))
+        if gpus >= 1:
+            n = gpus if not self.devices else min(gpus, len(self.devices))
+            n = min(self.workers or n, n)
+            cpus = self.worker_cpus or 1
+            if str(options.get("device") or "").startswith("cuda"):
+                options["device"] = "cuda"  # Ray sets CUDA_VISIBLE_DEVICES per actor: its GPU is cuda:0
+            return "gpu", n, {"num_gpus": 1, "num_cpus": cpus}, max(1, int(cpus)), options
+        cpus = max(1, int(res.get("CPU", 1)))
+        n = self.workers or max(1, cpus // 8)
+        threads = int(self.worker_cpus or max(1, cpus // (2 * n)))
+        return "cpu", n, {"num_cpus": threads}, threads, options
+
+    def _start_workers(self) -> None:
+        ray = self._ray
+        kind, n, resources, threads, options = self._layout()
+        token = uuid.uuid4().hex[:8]
+        actor_cls = ray.remote(EngineWorker)
+        for i in range(n):
+            name = f"{kind}{i}"
+            handle = actor_cls.options(
+                name=f"zpipe-engine-{token}-{name}", max_restarts=self.max_restarts, max_task_retries=0,
+                max_concurrency=1, runtime_env={"env_vars": thread_env(threads)}, **resources,
+            ).remote(self.engine_name, options, name, threads)
+            self._pool.append(_Worker(name, handle))
+        self._stage_fn = ray.remote(_stage_task).options(
+            num_cpus=self.stage_cpus, max_retries=3, retry_exceptions=False,
+            runtime_env={"env_vars": thread_env(max(1, int(self.stage_cpus)))})
+        cpus = self._ray.cluster_resources().get("CPU", 1)
+        self._backlog = self.stage_backlog or max(8, int(2 * cpus / max(self.stage_cpus, 0.01)))
+        log.info("ray: %d %s engine actor(s), %d thread(s) each, batch size %d", n, kind, threads, self.batch_size)
+
+    # -- the driver loop ----------------------------------------------------------------------------
+
+    def execute(self, jobs: list[PlannedJob]) -> Iterator[tuple[PlannedJob, Outcome]]:
+        if not jobs:
+            return
+        ray = self._connect()
+        self._start_workers()
+        self._started = self._last_report = time.monotonic()
+        self._attempts = {pj.job.id: 0 for pj in jobs}
+        self._pending: deque[list[PlannedJob]] = deque(batches(jobs, self.batch_size))
+        done: set[str] = set()
+        while self._pending or self._gen or self._stage or self._probes:
+            self._dispatch()
+            results: list[tuple[PlannedJob, Outcome]] = []
+            if self._pending and all(w.state == "dead" for w in self._pool):
+                error = "no engine workers left: every actor died and spent its restarts"
+                while self._pending:
+                    results += [(pj, Outcome("failed", error=error)) for pj in self._pending.popleft()]
+            refs = [*self._gen, *self._stage, *self._probes]
+            ready, _ = ray.wait(refs, num_returns=1, timeout=self.wait_timeout) if refs else ([], [])
+            if ready:  # take everything that is ready, not one per loop
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            for ref in ready:
+                if ref in self._probes:
+                    self._probe_done(ref)
+                elif ref in self._gen:
+                    results += self._batch_done(ref)
+                elif ref in self._stage:
+                    results += self._stage_done(ref)
+            for pj, outcome in results:
+                if pj.job.id in done:  # a job is yielded once, whatever happened to its attempts
+                    log.warning("dropping a second outcome for %s", pj.job.id)
+                    continue
+                done.add(pj.job.id)
+                yield pj, outcome
+            self._check_stalls()
+            self._report()
+        self._report(final=True)
+
+    def _again(self, batch: list[PlannedJob], error: str) -> list[tuple[PlannedJob, Outcome]]:
+        """Queue jobs whose attempt was lost; those past the retry limit fail with ``error``."""
+        failed, keep = [], []
+        for pj in batch:
+            self._attempts[pj.job.id] += 1
+            if self._attempts[pj.job.id] > self.max_retries:
+                failed.append((pj, Outcome("failed", error=f"lost {self._attempts[pj.job.id]} times: {error}")))
+            else:
+                keep.append(pj)
+        if keep:
+            log.info("retrying %s (%s)", ", ".join(pj.job.id for pj in keep), error)
+            self._pending.appendleft(keep)
+        return failed
+
+    def _dispatch(self) -> None:
+        while self._pending and len(self._stage) < self._backlog:
+            ready = [w for w in self._pool if w.state == "ok" and w.queued < self.queue_depth]
+            if not ready:
+                return
+            w = min(ready, key=lambda w: w.queued)
+            batch = self._pending.popleft()
+            requests = [request_for(pj.job) for pj in batch]
+            refs = w.handle.run_batch.options(num_returns=len(batch) + 1).remote(requests)
+            if w.queued == 0:
+                w.last_progress = time.monotonic()
+            w.queued += 1
+            self._gen[refs[-1]] = _GenCall(w, batch, list(refs[:-1]))
+
+    def _batch_done(self, ref) -> list[tuple[PlannedJob, Outcome]]:
+        ray = self._ray
+        call = self._gen.pop(ref)
+        w = call.worker
+        w.queued -= 1
+        w.last_progress = time.monotonic()
+        try:
+            meta = ray.get(ref, timeout=self.get_timeout)
+        except ray.exceptions.RayActorError as exc:
+            self._lost(w, exc)
+            return self._again(call.batch, f"engine worker {w.name} died ({type(exc).__name__})")
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause
+            if isinstance(cause, EngineError):
+                raise EngineError(str(cause)) from None  # a configuration problem: stop, say what to fix
+            log.error("engine failed on %s:\n%s", [pj.job.id for pj in call.batch], exc)
+            return [(pj, Outcome("failed", error=f"engine: {type(cause).__name__}: {cause}",
+                                 engine_info={"worker": w.name})) for pj in call.batch]
+        except ray.exceptions.RayError as exc:  # objects lost with a node, or a timeout: make it again
+            return self._again(call.batch, f"{w.name}: {type(exc).__name__}: {exc}")
+        w.busy += meta["seconds"]
+        for pj, image in zip(call.batch, call.images, strict=True):
+            sref = self._stage_fn.remote(pj.job, image, meta, w.handle, self.get_timeout)
+            self._stage[sref] = _StageCall(pj, w.name, time.monotonic())
+        return []
+
+    def _stage_done(self, ref) -> list[tuple[PlannedJob, Outcome]]:
+        ray = self._ray
+        call = self._stage.pop(ref)
+        try:
+            result = ray.get(ref, timeout=self.get_timeout)
+        except ray.exceptions.RayTaskError as exc:  # stage_job catches stage errors; this is a bug
+            return [(call.pj, Outcome("failed", error=f"stage task: {type(exc.cause).__name__}: {exc.cause}",
+                                      engine_info={"worker": call.worker}))]
+        except ray.exceptions.RayError as exc:  # crashed stage worker (after Ray's retries), lost image
+            return self._again([call.pj], f"stage task: {type(exc).__name__}")
+        if isinstance(result, Retry):
+            return self._again([call.pj], result.error)
+        result.engine_info = {**result.engine_info, "worker": call.worker}
+        for w in self._pool:
+            if w.name == call.worker:
+                w.jobs += 1
+        return [(call.pj, result)]
+
+    def _lost(self, w: _Worker, exc: Exception) -> None:
+        """An actor call failed because the actor died: hold new work until it answers a probe."""
+        if w.state != "ok":
+            return
+        w.deaths += 1
+        w.state = "probing"
+        log.warning("engine worker %s died (%s); its jobs are retried, waiting for its restart",
+                    w.name, type(exc).__name__)
+        self._probes[w.handle.info.remote()] = w
+
+    def _probe_done(self, ref) -> None:
+        ray = self._ray
+        w = self._probes.pop(ref)
+        try:
+            info = ray.get(ref, timeout=self.get_timeout)
+        except ray.exceptions.RayError as exc:
+            w.state = "dead"
+            log.warning("engine worker %s is gone for good (%s)", w.name, type(exc).__name__)
+            return
+        w.state = "ok"
+        w.last_progress = time.monotonic()
+        log.info("engine worker %s is back (pid %s)", w.name, info.get("pid"))
+
+    def _check_stalls(self) -> None:
+        now = time.monotonic()
+        for w in self._pool:
+            if w.state == "ok" and w.queued and now - w.last_progress > self.batch_timeout:
+                log.warning("engine worker %s made no progress for %.0f s: restarting it", w.name,
+                            now - w.last_progress)
+                w.last_progress = now
+                self._ray.kill(w.handle, no_restart=False)  # its calls fail and their jobs are retried
+        for ref, call in list(self._stage.items()):
+            if now - call.started > self.stage_timeout:
+                log.warning("stage task for %s ran over %.0f s: cancelling it", call.pj.job.id, self.stage_timeout)
+                call.started = now
+                self._ray.cancel(ref, force=True)
+
+    # -- progress -----------------------------------------------------------------------------------
+
+    def _report(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._last_report < self.report_every:
+            return
+        self._last_report = now
+        wall = max(now - self._started, 1e-9)
+        self.stats = {"wall": wall, "workers": {
+            w.name: {"jobs": w.jobs, "jobs_per_s": w.jobs / wall, "busy": w.busy, "busy_fraction": w.busy / wall,
+                     "deaths": w.deaths, "state": w.state} for w in self._pool}}
+        for name, s in self.stats["workers"].items():
+            log.info("ray worker %s: %d jobs, %.2f jobs/s, engine busy %.0f%% of %.1f s%s", name, s["jobs"],
+                     s["jobs_per_s"], 100 * s["busy_fraction"], wall, f", died {s['deaths']}x" if s["deaths"] else "")
+
+    def close(self) -> None:
+        ray = self._ray
+        if ray is None:
+            return
+        self._ray = None
+        try:
+            if ray.is_initialized():
+                for ref in self._stage:
+                    try:
+                        ray.cancel(ref, force=True)
+                    except Exception:  # noqa: BLE001 - already finished or gone
+                        pass
+                for w in self._pool:
+                    try:
+                        ray.kill(w.handle, no_restart=True)
+                    except Exception:  # noqa: BLE001 - already dead
+                        pass
+        finally:
+            self._gen.clear()
+            self._stage.clear()
+            self._probes.clear()
+            self._pool.clear()
+            if self._owns_cluster:
+                ray.shutdown()
