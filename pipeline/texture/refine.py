@@ -60,7 +60,7 @@ def refine_tiled(image: np.ndarray, refine: Callable[[list[np.ndarray]], list[np
     wgt = _ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :]
     acc = np.zeros((h, w, 3), np.float64)
     norm = np.zeros((h, w), np.float64)
-    for (y, x), out in zip(windows, done):
+    for (y, x), out in zip(windows, done, strict=True):
         rows = ((np.arange(th) + y) % h)[:, None]
         cols = ((np.arange(tw) + x) % w)[None, :]
         # a tile is never longer than the image, so its indices are unique and += is exact
