@@ -343,7 +343,12 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
             return c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top[k]
 
         asset_size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else size
-        stages = _check_stages(c, p + ("stages",), a["stages"], kind) if "stages" in a else stages_default
+        if "stages" in a:
+            stages = _check_stages(c, p + ("stages",), a["stages"], kind)
+        elif "stages" in data:
+            stages = stages_default
+        else:  # posters: the default text stages follow this asset's `text` mode
+            stages = _default_stages({"text": get("text")}, kind)
         lines = []
         for role in F.TEXT_ROLES:
             line = _check_text_line(c, p + (role,), a[role]) if role in a else text_default.get(role)
