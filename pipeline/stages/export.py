@@ -48,7 +48,8 @@ class ExportStage(Stage):
         normal_y_made = (asset.metrics.get("pbr") or {}).get("normal_y", "opengl")
         try:
             files, metrics = tex_export.export_images(
-                asset.images, asset_id=asset.id, options=p, normal_y_made=normal_y_made)
+                asset.images, asset_id=asset.id, options=p, normal_y_made=normal_y_made,
+                periodic=asset.kind == "textures")
         except ValueError as exc:
             raise StageFailure(f"export: {exc}") from None
         return StageResult(files=files, metrics=metrics)

@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+
 from zpipe.texture.formats import to_uint
 
 # DXGI format ids (dxgiformat.h)
@@ -78,20 +79,18 @@ def _encode_level(level: np.ndarray, fmt: str) -> bytes:
     etcpak = _etcpak()
     if etcpak is None:
         raise ValueError(f"DDS {base.upper()} needs the 'etcpak' package; use dds_format rgba8 or install etcpak")
-    block = np.ascontiguousarray(_pad_block(rgba))
-    # etcpak reads BGRA; swap R and B so that the file holds R in the red channel.
-    bgra = np.ascontiguousarray(block[..., [2, 1, 0, 3]])
-    h, w = bgra.shape[:2]
+    block = np.ascontiguousarray(_pad_block(rgba))  # etcpak's BCn encoders read RGBA rows
+    h, w = block.shape[:2]
     if base == "bc1":
-        return etcpak.compress_bc1(bgra.tobytes(), w, h)
+        return etcpak.compress_bc1(block.tobytes(), w, h)
     if base == "bc3":
-        return etcpak.compress_bc3(bgra.tobytes(), w, h)
+        return etcpak.compress_bc3(block.tobytes(), w, h)
     if base == "bc4":
-        return etcpak.compress_bc4(bgra.tobytes(), w, h)
+        return etcpak.compress_bc4(block.tobytes(), w, h)
     if base == "bc5":
-        return etcpak.compress_bc5(bgra.tobytes(), w, h)
+        return etcpak.compress_bc5(block.tobytes(), w, h)
     if base == "bc7":
-        return etcpak.compress_bc7(bgra.tobytes(), w, h, None)
+        return etcpak.compress_bc7(block.tobytes(), w, h, None)
     raise ValueError(f"unknown DDS format {fmt!r}")
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from zpipe.seam import seam_scores
 from zpipe.texture import dds, wrap
 from zpipe.texture.formats import (
     EXTENSIONS,
@@ -77,8 +79,12 @@ def dds_format_for(role: str, channels: int, choice: str) -> str:
 
 
 def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[str, Any],
-                  normal_y_made: str = "opengl") -> tuple[dict[str, bytes], dict[str, Any]]:
+                  normal_y_made: str = "opengl", periodic: bool = True) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Encode ``images`` per ``options`` (the export stage's params); returns (files, metrics).
+
+    With ``periodic`` (textures), each role's metrics carry its seam scores (``seam``), DDS mip chains
+    are filtered with wrap, and each DDS file records the worst seam score over its mip levels of 16 px
+    and more (``mip_seam_max``).
 
     Raises ValueError (phrased as a fix) for a bad name, a missing role, a non-power-of-two size under
     ``power_of_two: check``, or a DDS format that needs a missing library.
@@ -117,13 +123,15 @@ def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[st
             if target_y != normal_y_made:
                 img = flip_green(img)
             m["normal_y"] = target_y
+        if periodic:
+            m["seam"] = {a: round(v, 4) for a, v in seam_scores(img, "xy").items()}
         suffix = preset.get("suffix", {}).get(role, role)
         stem = file_stem(naming, asset_id, role, suffix)
         for fmt in formats:
             name = stem + ("_16" if fmt == "png16" and "png" in formats else "") + EXTENSIONS[fmt]
             if name in files:
                 raise ValueError(f"two files would be named {name!r}; put {{role}} or {{suffix}} in the naming")
-            data, info = _encode(img, role, fmt, o)
+            data, info = _encode(img, role, fmt, o, periodic)
             files[name] = data
             m["files"][name] = info
             m["bits"] = max(m["bits"], info["bits"])
@@ -140,7 +148,8 @@ def renormalise(normal: np.ndarray) -> np.ndarray:
     return out
 
 
-def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
+            periodic: bool = True) -> tuple[bytes, dict[str, Any]]:
     c = img.shape[2]
     space = colour_space(role)
     info: dict[str, Any] = {"format": fmt, "bits": 8, "channels": encoded_channels(fmt, c)}
@@ -156,9 +165,13 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any]) -> tuple[by
         return encode_tga(img, bool(o["tga_rle"])), info
     if fmt == "dds":
         pix = dds_format_for(role, c, o["dds_format"])
-        levels = wrap.mip_chain(img) if o["mipmaps"] else [img]
+        levels = wrap.mip_chain(img, wrap=periodic) if o["mipmaps"] else [img]
         data = dds.encode(levels, pix)
         hdr = dds.read_header(data)
-        info.update(bits=hdr.bits, channels=hdr.channels, dxgi=pix, mips=hdr.mip_count)
+        info.update(bits=hdr.bits, channels=hdr.channels, dxgi=pix, mips=hdr.mip_count,
+                    colour_space="srgb" if hdr.srgb else colour_space(role))
+        scored = [lv for lv in levels[1:] if min(lv.shape[:2]) >= 16]
+        if periodic and scored:
+            info["mip_seam_max"] = round(max(max(seam_scores(lv, "xy").values()) for lv in scored), 4)
         return data, info
     raise ValueError(f"unknown format {fmt!r}")

@@ -117,17 +117,19 @@ def tile2x2(image: np.ndarray) -> np.ndarray:
     return np.tile(np.asarray(image), (2, 2) + (1,) * (np.ndim(image) - 2))
 
 
-def mip_chain(image: np.ndarray, min_size: int = 1) -> list[np.ndarray]:
+def mip_chain(image: np.ndarray, min_size: int = 1, wrap: bool = True) -> list[np.ndarray]:
     """Mip levels, level 0 first, each half the previous (floor, at least 1 px) down to ``min_size``.
 
     Each level is a wrap-around Gaussian pre-filter (sigma 0.5 in source pixels) followed by a 2x2
     box, so a tileable texture stays tileable at every level; the usual tools clamp by default.
+    ``wrap=False`` (posters) uses a plain 2x2 box.
     """
     img = np.asarray(image, dtype=np.float32)
     levels = [img]
     while max(img.shape[:2]) > min_size and max(img.shape[:2]) > 1:
         h, w = img.shape[:2]
-        img = resize(blur(img, 0.5), max(1, w // 2), max(1, h // 2), "area", wrap=True)
+        src = blur(img, 0.5) if wrap else img
+        img = resize(src, max(1, w // 2), max(1, h // 2), "area", wrap=wrap)
         if img.ndim == 2:
             img = img[..., None]
         levels.append(img)

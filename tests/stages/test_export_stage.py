@@ -8,11 +8,12 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from zpipe.seam import seam_score
+
+from zpipe.seam import seam_score, seam_scores
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
 from zpipe.stages.export import ExportStage
 from zpipe.stages.resize import ResizeStage
-from zpipe.texture import dds
+from zpipe.texture import dds, wrap
 
 
 def _periodic(h: int = 64, w: int = 64, c: int = 3, seed: int = 0) -> np.ndarray:
@@ -180,3 +181,49 @@ def test_resize_needs_a_size():
     stage = ResizeStage()
     with pytest.raises(StageFailure):
         stage.run(_asset({"albedo": _periodic()}), _params(stage), CTX)
+
+
+@pytest.mark.parametrize("choice,role,expect,channels", [
+    ("auto", "albedo", "bc7_srgb", 4), ("auto", "normal", "bc5", 2), ("auto", "roughness", "bc4", 1),
+    ("auto", "height", "r16", 1), ("bc1", "albedo", "bc1_srgb", 4), ("bc3", "orm", "bc3", 4),
+    ("bc7", "normal", "bc7", 4)])
+def test_dds_block_compressed_reopens(choice, role, expect, channels):
+    pytest.importorskip("etcpak")
+    stage = ExportStage()
+    c = 1 if role in ("roughness", "height") else 3
+    img = _periodic(64, 128, c=c)
+    res = stage.run(_asset({role: img}), _params(stage, formats=["dds"], dds_format=choice), CTX)
+    data = res.files[f"{role}.dds"]
+    info = dds.read_header(data)  # also checks the data size of every mip level
+    assert (info.width, info.height, info.format, info.channels) == (128, 64, expect, channels)
+    assert info.mip_count == 8 and info.bits == (16 if expect == "r16" else 8)
+    meta = res.metrics[role]["files"][f"{role}.dds"]
+    assert meta["dxgi"] == expect and meta["mips"] == 8
+    assert meta["mip_seam_max"] < 1.6  # wrap-filtered mips stay seamless
+    if expect in ("bc1_srgb", "r16"):
+        return  # Pillow decodes neither
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (128, 64)
+        got = np.asarray(im, np.float32) / 255
+    got = got[..., None] if got.ndim == 2 else got
+    k = min(c, got.shape[2], 2 if expect == "bc5" else 3)
+    # channel order and values survive compression (BC1/BC3 fit colours on a line: looser)
+    assert np.abs(got[..., :k] - img[..., :k]).mean() < (0.05 if expect.startswith("bc3") else 0.02)
+
+
+def test_mips_of_a_seamless_texture_stay_seamless_and_clamped_ones_do_not():
+    img = _periodic(128, 128, seed=5)
+    wrapped = wrap.mip_chain(img)
+    assert max(max(seam_scores(lv).values()) for lv in wrapped[1:4]) < 1.6
+    # a clamped 5-tap filter would pull border pixels towards themselves; the wrap chain matches
+    # the downsample of the tiled image exactly
+    tiled = wrap.mip_chain(np.tile(img, (3, 3, 1)))
+    assert np.abs(tiled[1][64:128, 64:128] - wrapped[1]).max() < 1e-4
+
+
+def test_export_records_seam_scores_for_textures_only():
+    stage = ExportStage()
+    res = stage.run(_asset({"albedo": _periodic()}), _params(stage), CTX)
+    assert res.metrics["albedo"]["seam"]["x"] < 1.6
+    res = stage.run(_asset({"poster": _periodic()}, kind="posters"), _params(stage), CTX)
+    assert "seam" not in res.metrics["poster"]
