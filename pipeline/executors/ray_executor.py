@@ -172,6 +172,8 @@ class RayExecutor:
     def _connect(self):
         import ray
 
+        if self._ray is not None:
+            return ray
         self._ray = ray
         if ray.is_initialized():
             if self.devices and not self.address:
@@ -251,7 +253,8 @@ class RayExecutor:
         if not jobs:
             return
         ray = self._connect()
-        self._start_workers()
+        if not self._pool:
+            self._start_workers()
         self._started = self._last_report = time.monotonic()
         self._attempts = {pj.job.id: 0 for pj in jobs}
         self._pending: deque[list[PlannedJob]] = deque(batches(jobs, self.batch_size))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from zpipe.engine.base import EngineError, Generated, Request
 from zpipe.executors.job import Outcome, run_stages
 from zpipe.recipe.model import Job

@@ -1,0 +1,251 @@
+"""The Ray executor on a real local cluster with two fake devices (custom resource ``zpipe_device``).
+
+One cluster serves the whole module (``ray.init`` takes seconds). Every ``ray.get``/``ray.wait`` here has
+a timeout, and ``test_every_ray_wait_and_get_has_a_timeout`` checks that for the executor and this file.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zpipe.build import build
+from zpipe.engine.base import EngineError, Request
+from zpipe.executors.job import request_for, run_stages
+from zpipe.executors.ray_worker import EngineWorker, stage_job
+from zpipe.plan import make_plan
+from zpipe.recipe import load_recipe
+from zpipe.store import RecipeStore
+
+ray = pytest.importorskip("ray")
+
+DEVICES = {"device_resource": "zpipe_device"}
+T = 60  # seconds: the timeout of every ray.get in this file
+
+
+def recipe_text(name: str, n_materials: int, variants: list[str], size: int = 64, batch: int = 1,
+                extra: str = "") -> str:
+    materials = ["granite", "slate", "brick wall", "marble", "sandstone", "cobblestone", "basalt", "limestone"]
+    return (f"name: {name}\nengine: {{name: procedural, batch_size: {batch}}}\nsize: {size}\nseed: 11\n"
+            f"prompt: \"{{material}} texture, {{variant}}\"\n"
+            f"matrix:\n  material: [{', '.join(materials[:n_materials])}]\n  variant: [{', '.join(variants)}]\n"
+            + extra)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_AUTH_MODE", "disabled")
+        mp.delenv("RAY_ADDRESS", raising=False)
+        ray.init(num_cpus=2, resources={"zpipe_device": 2}, include_dashboard=False, logging_level=logging.WARNING)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+
+
+def load(tmp_path: Path, text: str, name: str = "recipe.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load_recipe(path)
+
+
+def outputs(result) -> dict[str, tuple[str, str, dict]]:
+    """id -> (status, key, {file: sha256}) of a build's manifest."""
+    return {a["id"]: (a["status"], a["key"], a["outputs"]) for a in result.manifest["assets"]}
+
+
+def file_bytes(result) -> dict[str, bytes]:
+    root = Path(result.path)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.parent != root}
+
+
+def kill_when(worker_suffix: str, first_done: threading.Event, killed: threading.Event):
+    """Background killer: once the first asset is done, keep the named engine actor busy with a big
+    request so that the executor's next batches queue behind it, then SIGKILL its process."""
+
+    def run():
+        first_done.wait(timeout=T)
+        names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)]
+        name = next(n for n in names if n.startswith("zpipe-engine-") and n.endswith(worker_suffix))
+        handle = ray.get_actor(name)
+        pid = ray.get(handle.info.remote(), timeout=T)["pid"]
+        handle.generate.remote([Request("granite texture", 2048, 2048, 1, tile="xy")])
+        time.sleep(0.5)  # the driver keeps sending batches to this actor meanwhile
+        os.kill(pid, signal.SIGKILL)
+        killed.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+# -- without Ray ------------------------------------------------------------------------------------
+
+
+def test_worker_and_stage_job_match_the_local_path_without_ray(tmp_path):
+    recipe = load(tmp_path, recipe_text("plain", 2, ["clean"], size=64))
+    jobs = list(recipe.jobs)
+    worker = EngineWorker("procedural", recipe.engine_options, "w0", threads=1)
+    *generated, meta = worker.run_batch([request_for(j) for j in jobs])
+    assert len(generated) == len(jobs) and meta["worker"] == "w0" and meta["engine"] == "procedural"
+    for job, gen in zip(jobs, generated, strict=True):
+        gen.image.setflags(write=False)  # as it arrives from the object store
+        got = stage_job(job, gen, meta, worker.generate)
+        want = run_stages(job, worker.generate([request_for(job)])[0], worker.generate, meta["capabilities"],
+                          "procedural")
+        assert got.status == want.status == "built"
+        assert got.files == want.files
+
+
+def test_worker_keeps_a_configuration_error_for_the_driver():
+    worker = EngineWorker("procedural", {"scale": 99.0}, "w0")
+    with pytest.raises(EngineError, match="scale"):
+        worker.run_batch([Request("granite", 64, 64, 1)])
+
+
+def test_every_ray_wait_and_get_has_a_timeout():
+    import zpipe.executors.ray_executor as module
+
+    for path in (Path(module.__file__), Path(__file__)):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                 and n.func.attr in ("get", "wait") and isinstance(n.func.value, ast.Name)
+                 and n.func.value.id == "ray"]
+        assert calls, path
+        for call in calls:
+            assert any(k.arg == "timeout" for k in call.keywords), f"{path.name}:{call.lineno} has no timeout"
+
+
+# -- on the cluster ---------------------------------------------------------------------------------
+
+
+def test_two_fake_devices_make_the_same_files_and_keys_as_the_local_executor(cluster, tmp_path):
+    text = recipe_text("same", 4, ["clean", "mossy"], size=64, batch=3,
+                       extra="assets:\n  - {id: wide, prompt: slate texture, size: [128, 64]}\n"
+                             "  - {id: tall, prompt: marble texture, size: [64, 128]}\n")
+    recipe = load(tmp_path, text)
+    local = build(recipe, tmp_path / "local")
+    events = []
+    distributed = build(recipe, tmp_path / "ray", executor="ray", executor_options=DEVICES, on_event=events.append)
+    assert local.exit_code == distributed.exit_code == 0
+    assert distributed.built == len(recipe.jobs) == 10
+    assert outputs(distributed) == outputs(local)
+    assert file_bytes(distributed) == file_bytes(local)
+    done = [e for e in events if e["event"] == "asset_done"]
+    assert sorted(e["id"] for e in done) == sorted(j.id for j in recipe.jobs)
+    assert {e["worker"] for e in done} == {"dev0", "dev1"}  # both devices served batches
+    assert {a["engine"]["info"]["worker"] for a in distributed.manifest["assets"]} == {"dev0", "dev1"}
+
+
+def test_killed_engine_actor_loses_and_duplicates_nothing(cluster, tmp_path, caplog):
+    recipe = load(tmp_path, recipe_text("killed", 8, ["clean", "mossy", "wet"], size=64, batch=1))
+    local = build(recipe, tmp_path / "local")
+    first_done, killed = threading.Event(), threading.Event()
+    killer = kill_when("dev0", first_done, killed)
+    events = []
+
+    def on_event(e):
+        events.append(e)
+        if e["event"] == "asset_done":
+            first_done.set()
+
+    with caplog.at_level(logging.INFO, logger="zpipe.executors.ray_executor"):
+        result = build(recipe, tmp_path / "ray", executor="ray", on_event=on_event,
+                       executor_options={**DEVICES, "max_retries": 2})
+    killer.join(timeout=T)
+    assert killed.is_set()
+    assert "engine worker dev0 died" in caplog.text  # the kill hit batches in flight
+    assert "retrying" in caplog.text
+    assert result.exit_code == 0 and result.built == len(recipe.jobs) == 24 and result.failed == 0
+    ids = [e["id"] for e in events if e["event"] == "asset_done"]
+    assert sorted(ids) == sorted(j.id for j in recipe.jobs)  # each once
+    assert outputs(result) == outputs(local)
+    assert file_bytes(result) == file_bytes(local)
+
+
+def test_jobs_lost_past_the_retry_limit_fail_and_the_next_run_resumes(cluster, tmp_path):
+    recipe = load(tmp_path, recipe_text("limit", 8, ["clean", "mossy", "wet"], size=64, batch=1))
+    local = build(recipe, tmp_path / "local")
+    first_done, killed = threading.Event(), threading.Event()
+    killer = kill_when("dev1", first_done, killed)
+
+    def on_event(e):
+        if e["event"] == "asset_done":
+            first_done.set()
+
+    first = build(recipe, tmp_path / "ray", executor="ray", on_event=on_event,
+                  executor_options={**DEVICES, "max_retries": 0})
+    killer.join(timeout=T)
+    assert killed.is_set()
+    assert first.exit_code == 1 and first.failed >= 1
+    assert first.built + first.failed == len(recipe.jobs)
+    assert all("engine worker dev1 died" in err for err in first.failures.values()), first.failures
+    built = {i for i, (status, _, _) in outputs(first).items() if status == "built"}
+    want = outputs(local)
+    assert {i: outputs(first)[i] for i in built} == {i: want[i] for i in built}
+
+    second = build(recipe, tmp_path / "ray", executor="ray", executor_options=DEVICES)
+    assert second.exit_code == 0 and second.built == first.failed and second.reused == first.built
+    assert {i: (k, o) for i, (_, k, o) in outputs(second).items()} == {i: (k, o) for i, (_, k, o) in want.items()}
+
+
+def test_an_always_failing_job_fails_alone(cluster, tmp_path):
+    text = recipe_text("pot", 2, ["clean"], size=64, extra=(
+        "output: {formats: [png], power_of_two: check}\n"
+        "assets:\n  - {id: odd, prompt: slate texture, size: 96}\n"))
+    recipe = load(tmp_path, text)
+    result = build(recipe, tmp_path / "ray", executor="ray", executor_options=DEVICES)
+    assert result.exit_code == 1 and result.failed == 1 and result.built == 2
+    assert "power of two" in result.failures["odd"]
+    for asset in result.manifest["assets"]:
+        if asset["id"] != "odd":
+            assert asset["status"] == "built" and (Path(result.path) / asset["files"]["albedo"]).is_file()
+    local = build(recipe, tmp_path / "local")
+    assert outputs(result) == outputs(local)
+
+
+def test_cpu_workers_through_the_cli_with_thread_limits(cluster, tmp_path):
+    from zpipe.cli import main
+    from zpipe.executors.ray_executor import RayExecutor
+
+    path = tmp_path / "cpu.yaml"
+    path.write_text(recipe_text("cpu", 2, ["clean", "wet"], size=64, batch=2), encoding="utf-8")
+    run = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "out"), "--executor", "ray", "--json"],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    done = [json.loads(line) for line in run.output.splitlines() if line.startswith('{"event": "asset_done"')]
+    assert len(done) == 4 and {e["worker"] for e in done} == {"cpu0"}  # no GPU and no device resource
+
+    executor = RayExecutor("procedural", {})
+    try:
+        executor._connect()
+        executor._start_workers()
+        info = ray.get(executor._pool[0].handle.info.remote(), timeout=T)
+        assert info["threads"]["OMP_NUM_THREADS"] == info["threads"]["ZPIPE_OCR_THREADS"] == "1"
+    finally:
+        executor.close()
+    assert ray.is_initialized()  # a cluster the executor did not start is left running
+
+
+def test_engine_configuration_error_stops_the_build(cluster, tmp_path):
+    from zpipe.executors.ray_executor import RayExecutor
+
+    recipe = load(tmp_path, recipe_text("bad", 1, ["clean"]))
+    plan = make_plan(recipe, RecipeStore(tmp_path / "out", recipe.name))
+    executor = RayExecutor("procedural", {"scale": 99.0}, **DEVICES)
+    try:
+        with pytest.raises(EngineError, match="scale"):
+            list(executor.execute(plan.jobs))
+    finally:
+        executor.close()
