@@ -51,7 +51,7 @@ class GlyphCheckStage(Stage):
         "rule": Param(str, "exact", "Pass rule per line: exact (after normalisation) or ned (NED ≥ min_ned).",
                       choices=("exact", "ned")),
         "min_ned": Param(float, 0.9, "Lowest NED that passes under rule ned.", min=0.0, max=1.0),
-        "ignore_punct": Param(bool, False, "Ignore punctuation and symbols when comparing."),
+        "ignore_punct": Param(bool, True, "Ignore punctuation (，。！“” etc.; OCR often drops it) when comparing."),
         **TYPESET_PARAMS,  # used by the typeset fallback
     }
 
@@ -65,7 +65,7 @@ class GlyphCheckStage(Stage):
             raise StageFailure(str(exc)) from None
         expected = [line["text"] for line in lines]
         rule, min_ned = params.get("rule", "exact"), float(params.get("min_ned", 0.9))
-        ignore_punct = bool(params.get("ignore_punct", False))
+        ignore_punct = bool(params.get("ignore_punct", True))
 
         def check(image) -> dict[str, Any]:
             return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)

@@ -42,7 +42,7 @@ def check_image(
     *,
     rule: str = "exact",
     min_ned: float = 0.9,
-    ignore_punct: bool = False,
+    ignore_punct: bool = True,
     threads: int | None = None,
 ) -> dict[str, Any]:
     """OCR ``image`` (array or file path) and match the text to ``expected_lines`` (see module doc)."""

@@ -10,7 +10,9 @@ Normalisation (``normalize``), applied to both sides before any comparison:
 4. Latin case folded (``casefold``), after capital ``I`` is folded to ``l``: in sans-serif faces
    (Noto Sans, Helvetica-likes) the two are the same glyph, so no reader can tell "Is" from "ls".
 
-With ``ignore_punct=True`` punctuation and symbols are removed as well.
+With ``ignore_punct=True`` (the default of the glyph check) punctuation (Unicode category P: ，。、！？
+“” · - and so on) is removed as well: OCR drops small marks that sit in the gap between two boxes,
+and a wrong comma is not the garbled text the check exists to catch. Symbols ($ ¥ + %) are kept.
 
 NED. We follow AnyText's evaluation (Tuo et al. 2023, ``eval/eval_dgocr.py``), which reports the
 *normalised edit distance* as a similarity in [0, 1]::
@@ -57,7 +59,7 @@ def normalize(text: str, ignore_punct: bool = False) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_PUNCT_FOLD)
     text = "".join(ch for ch in text if not ch.isspace())
     if ignore_punct:
-        text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PS")
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "P")
     return text.casefold()
 
 

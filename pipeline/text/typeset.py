@@ -201,7 +201,7 @@ def balanced_wrap(text: str, max_width: float, measure) -> list[str]:
     if max(widths) > max_width:
         return lines  # a word had to be split: keep the greedy result
     n, k = len(toks), len(lines)
-    penalty = (0.2 * max_width) ** 2
+    penalty = (0.35 * max_width) ** 2
     inf = float("inf")
     best = [[inf] * (k + 1) for _ in range(n + 1)]
     back = [[-1] * (k + 1) for _ in range(n + 1)]
