@@ -1,0 +1,290 @@
+"""``zpipe bench``: time each phase of Z-Image-Turbo and compare with the roofline.
+
+Times text encoding, every DiT step and the VAE decode for a config (``full``, ``medium``, ``tiny`` random
+weights, or a real checkpoint), size and batch; reports peak device memory per phase, the achieved TFLOP/s
+from an analytic FLOP count, and the MFU where the device's dense bf16 peak is known (or measured with
+``measure_peak``). Warm-up runs first, and every timed region ends with a device synchronisation.
+
+torch is imported inside the functions: importing this module is free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Dense bf16 tensor-core peaks (FP32 accumulate), TFLOP/s, by substring of the device name.
+PEAK_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "H800": 989.0, "B200": 2250.0, "A100": 312.0,
+               "L40S": 362.0, "L4": 121.0, "RTX 4090": 165.2, "RTX 5090": 209.5, "RTX 3090": 71.0, "A10": 125.0}
+
+
+def _presets():
+    from zpipe.engine.zimage.configs import DiTConfig, Qwen3Config, VAEConfig
+
+    return {
+        "full": (DiTConfig(), Qwen3Config(), VAEConfig()),
+        "medium": (DiTConfig(dim=768, n_layers=8, n_refiner_layers=2, n_heads=6, n_kv_heads=6, cap_feat_dim=512),
+                   Qwen3Config(hidden_size=512, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
+                               num_key_value_heads=4, head_dim=64, vocab_size=4096),
+                   VAEConfig(block_out_channels=(64, 128, 128, 128), layers_per_block=1)),
+        "tiny": (DiTConfig(dim=64, n_layers=2, n_refiner_layers=1, n_heads=2, n_kv_heads=2, cap_feat_dim=32,
+                           axes_dims=(8, 12, 12)),
+                 Qwen3Config(hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
+                             num_key_value_heads=2, head_dim=8, vocab_size=512),
+                 VAEConfig(block_out_channels=(32, 32, 32, 32), layers_per_block=1)),
+    }
+
+
+# ---- analytic FLOP counts (multiply-adds x 2; norms, RoPE and elementwise ops ignored, < 2%) ----
+
+
+def ceil32(n: int) -> int:
+    return n + (-n) % 32
+
+
+def dit_flops(cfg, image_tokens: int, caption_tokens: int, include_context: bool = True) -> float:
+    """One DiT forward for one image. ``include_context=False`` leaves out the context refiner, which our
+    engine runs once per batch instead of once per step."""
+    d, f = cfg.dim, cfg.ffn_dim
+    img, txt = ceil32(image_tokens), ceil32(caption_tokens)
+
+    def block(s: int) -> float:
+        return 2 * (4 * d * d + 3 * d * f) * s + 4 * s * s * d
+
+    total = cfg.n_layers * block(img + txt) + cfg.n_refiner_layers * block(img)
+    if include_context:
+        total += cfg.n_refiner_layers * block(txt) + 2 * cfg.cap_feat_dim * d * txt
+    total += 2 * (cfg.patch_dim * d * img + d * cfg.patch_dim * image_tokens)
+    total += 2 * (cfg.n_layers + cfg.n_refiner_layers) * cfg.t_out_dim * 4 * d  # adaLN
+    return float(total)
+
+
+def text_encoder_flops(cfg, tokens: int) -> float:
+    h, hd = cfg.hidden_size, cfg.head_dim
+    per_layer = 2 * tokens * (h * hd * (cfg.num_attention_heads * 2 + cfg.num_key_value_heads * 2)
+                              + 3 * h * cfg.intermediate_size) + 2 * tokens * tokens * cfg.num_attention_heads * hd
+    return float(cfg.used_layers * per_layer)
+
+
+def vae_decode_flops(cfg, height: int, width: int) -> float:
+    def conv(ci, co, h, w, k=3):
+        return 2 * k * k * ci * co * h * w
+
+    ch = list(reversed(cfg.block_out_channels))
+    f = cfg.downscale
+    h, w, c = height // f, width // f, ch[0]
+    total = conv(cfg.latent_channels, c, h, w) + 4 * conv(c, c, h, w)  # conv_in + mid resnets
+    if cfg.mid_block_add_attention:
+        total += 8 * c * c * h * w + 4 * (h * w) ** 2 * c
+    for i, o in enumerate(ch):
+        for _ in range(cfg.layers_per_block + 1):
+            total += conv(c, o, h, w) + conv(o, o, h, w) + (conv(c, o, h, w, 1) if c != o else 0)
+            c = o
+        if i < len(ch) - 1:
+            h, w = 2 * h, 2 * w
+            total += conv(c, c, h, w)
+    return float(total + conv(c, cfg.out_channels, h, w))
+
+
+# ---- measurement ----
+
+
+@dataclass
+class BenchResult:
+    config: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)
+    peak_gib: dict[str, float] = field(default_factory=dict)
+    flops: dict[str, float] = field(default_factory=dict)
+    device_name: str = ""
+    peak_tflops: float | None = None
+
+    def tflops(self, phase: str) -> float | None:
+        s = self.seconds.get(phase)
+        return self.flops[phase] / s / 1e12 if s and phase in self.flops else None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"config": self.config, "device": self.device_name, "seconds": self.seconds,
+               "dit_step_seconds": self.step_seconds, "peak_gib": self.peak_gib,
+               "tflops": {p: self.tflops(p) for p in self.flops}, "peak_tflops": self.peak_tflops}
+        if self.peak_tflops:
+            out["mfu"] = {p: (v / self.peak_tflops if v else None) for p, v in out["tflops"].items()}
+        return out
+
+
+def measure_peak(device: str, dtype_name: str = "bf16", n: int = 8192, reps: int = 20) -> float:
+    """Measured dense matmul throughput (TFLOP/s) of ``device``: the practical peak for MFU."""
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype_name]
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    _sync(device)
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e12
+
+
+def _sync(device) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+    elif str(device) == "mps":
+        torch.mps.synchronize()
+
+
+@contextlib.contextmanager
+def _phase(result: BenchResult, name: str, device: str):
+    import torch
+
+    cuda = str(device).startswith("cuda")
+    _sync(device)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    yield
+    _sync(device)
+    result.seconds[name] = time.perf_counter() - t
+    if cuda:
+        result.peak_gib[name] = torch.cuda.max_memory_allocated() / 2**30
+
+
+def random_models(preset: str, device: str, dtype, seed: int = 0):
+    """Random-weight DiT, text encoder and VAE of a preset, built directly on the device."""
+    import torch
+
+    from zpipe.engine.zimage.dit import ZImageDiT
+    from zpipe.engine.zimage.text_encoder import Qwen3Encoder
+    from zpipe.engine.zimage.vae import AutoencoderKL
+
+    dit_cfg, te_cfg, vae_cfg = _presets()[preset]
+    torch.manual_seed(seed)
+    models = []
+    for cls, cfg, dt in ((ZImageDiT, dit_cfg, dtype), (Qwen3Encoder, te_cfg, dtype), (AutoencoderKL, vae_cfg, dtype)):
+        with torch.device("meta"):
+            m = cls(cfg)
+        m = m.to_empty(device=device)
+        with torch.no_grad():
+            for name, p in m.named_parameters():
+                if p.ndim == 1 and "norm" in name:
+                    p.fill_(1.0)
+                elif p.ndim == 1:
+                    p.zero_()
+                else:
+                    fan_in = p[0].numel() if p.ndim > 1 else p.shape[-1]
+                    p.normal_(0.0, fan_in**-0.5)
+        models.append(m.to(dt).eval())
+    return models
+
+
+def run_bench(
+    preset: str = "full",
+    model: str | None = None,
+    height: int = 1024,
+    width: int = 1024,
+    batch: int = 1,
+    steps: int = 8,
+    device: str | None = None,
+    dtype: str | None = None,
+    compile: bool = False,
+    prompt_tokens: int = 100,
+    warmup: int = 1,
+    peak_tflops: float | None = None,
+) -> BenchResult:
+    import torch
+
+    from zpipe.engine.zimage.engine import pick_device, pick_dtype
+    from zpipe.engine.zimage.pipeline import latent_size
+    from zpipe.engine.zimage.sampler import sample_euler, zimage_schedule
+
+    device = pick_device(device)
+    tdtype = pick_dtype(dtype, device)
+    if model:
+        from zpipe.engine.zimage import weights
+        from zpipe.engine.zimage.discovery import find_model
+
+        spec = find_model({"model": model})
+        dit, te, vae = (weights.load_dit(spec, tdtype, device), weights.load_text_encoder(spec, tdtype, device),
+                        weights.load_vae(spec, tdtype, device))
+    else:
+        dit, te, vae = random_models(preset, device, tdtype)
+    if compile:
+        for block in [*dit.noise_refiner, *dit.layers]:
+            block.compile()
+    result = BenchResult(config=dict(preset=None if model else preset, model=model, height=height, width=width,
+                                     batch=batch, steps=steps, device=device, dtype=str(tdtype).split(".")[-1],
+                                     compile=compile, prompt_tokens=prompt_tokens))
+    result.device_name = torch.cuda.get_device_name() if device.startswith("cuda") else device
+    result.peak_tflops = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in result.device_name), None)
+
+    h, w = latent_size(height, width, vae.cfg.downscale)
+    g = torch.Generator("cpu").manual_seed(0)
+    tokens = [torch.randint(0, te.cfg.vocab_size, (prompt_tokens - i,), generator=g).tolist() for i in range(batch)]
+    noise = torch.randn(batch, dit.cfg.in_channels, h, w, generator=g).to(device)
+    schedule = zimage_schedule(steps).to(device)
+
+    def one_run(record: bool):
+        target = result if record else BenchResult(config={})
+        with torch.no_grad():
+            with _phase(target, "text_encoder", device):
+                caps = te.encode(tokens)
+            with _phase(target, "dit", device):
+                cond = dit.prepare(caps, (h // 2, w // 2))
+                times: list[float] = []
+
+                def model_fn(x, t):
+                    _sync(device)
+                    start = time.perf_counter()
+                    out = dit(x.to(dit.dtype), t, cond)
+                    _sync(device)
+                    times.append(time.perf_counter() - start)
+                    return out
+
+                latents = sample_euler(model_fn, noise, schedule)
+            with _phase(target, "vae_decode", device):
+                for chunk in latents.split(1):
+                    vae.decode(vae.from_model_latents(chunk.to(vae.dtype)))
+        if record:
+            result.step_seconds = times
+
+    for _ in range(warmup):
+        one_run(False)
+    one_run(True)
+    n_img = (h // 2) * (w // 2)
+    caps_len = [len(t) for t in tokens]
+    result.seconds["dit_steps"] = sum(result.step_seconds)
+    result.flops["dit_steps"] = steps * sum(dit_flops(dit.cfg, n_img, n, include_context=False) for n in caps_len)
+    result.flops["dit"] = result.flops["dit_steps"] + sum(dit_flops(dit.cfg, 0, n) - dit_flops(dit.cfg, 0, 0, False)
+                                                          for n in caps_len)
+    result.flops["text_encoder"] = sum(text_encoder_flops(te.cfg, n) for n in caps_len)
+    result.flops["vae_decode"] = batch * vae_decode_flops(vae.cfg, height, width)
+    result.seconds["total"] = sum(result.seconds[p] for p in ("text_encoder", "dit", "vae_decode"))
+    return result
+
+
+def format_report(r: BenchResult) -> str:
+    c = r.config
+    lines = [f"z-image bench: {c.get('preset') or c.get('model')} {c['width']}x{c['height']} batch {c['batch']} "
+             f"steps {c['steps']} {c['dtype']} on {r.device_name}{' (compiled)' if c['compile'] else ''}"]
+    for phase in ("text_encoder", "dit", "vae_decode", "total"):
+        s = r.seconds.get(phase)
+        tf = r.tflops(phase)
+        extra = f"  {tf:8.2f} TFLOP/s" if tf else ""
+        if tf and r.peak_tflops:
+            extra += f"  MFU {100 * tf / r.peak_tflops:5.1f}%"
+        mem = f"  peak {r.peak_gib[phase]:.2f} GiB" if phase in r.peak_gib else ""
+        lines.append(f"  {phase:<13}{s:9.3f} s{extra}{mem}")
+    if r.step_seconds:
+        steps = ", ".join(f"{1000 * s:.1f}" for s in r.step_seconds)
+        tf = r.tflops("dit_steps")
+        mfu = f", MFU {100 * tf / r.peak_tflops:.1f}%" if tf and r.peak_tflops else ""
+        lines.append(f"  dit steps (ms): {steps}  -> {tf:.2f} TFLOP/s{mfu}")
+    lines.append(f"  seconds per image: {r.seconds['total'] / c['batch']:.3f}")
+    return "\n".join(lines)
