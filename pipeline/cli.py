@@ -127,7 +127,12 @@ def plan(recipe, overrides, engine, out, force, as_json):
               help="auto picks ray when several GPUs are visible or --address / RAY_ADDRESS is set.")
 @click.option("--address", default=None, help="Ray cluster address (implies --executor ray).")
 @click.option("--devices", default=None, help="GPUs to use, e.g. 0,1 (default: all visible).")
-def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices):
+@click.option("--report", "reports", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a report after the build, format by extension: .xml JUnit, .md Markdown (repeatable).")
+@click.option("--fail-on", type=click.Choice(["failures", "warnings"]), default="failures", show_default=True,
+              help="Exit 1 on failed assets; `warnings` also on warnings (engine fallback, repaired seams, "
+                   "typeset fallback, stage warnings).")
+def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices, reports, fail_on):
     """Build RECIPE into OUT/<name>/vNNNN, rebuilding only what changed."""
     from zpipe.build import build
     from zpipe.engine.base import EngineError
@@ -135,12 +140,26 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
     from zpipe.report.progress import EventPrinter
     from zpipe.store import LockBusy
 
+    for path in reports:
+        from zpipe.report.summary import report_format
+
+        try:
+            report_format(path)
+        except ValueError as exc:
+            _fail_invalid(f"error: --report: {exc}")
     r = _load(recipe, overrides, engine)
     name, options = choose_executor(executor, address, devices)
     printer = EventPrinter(json_mode=as_json, total=len(r.jobs))
+    run_warnings: list[str] = []
+
+    def on_event(event):
+        if event["event"] == "warning":
+            run_warnings.append(event["message"])
+        printer(event)
+
     try:
         result = build(r, out, force=force, wait=not no_wait, executor=name, executor_options=options,
-                       on_event=printer)
+                       on_event=on_event)
     except LockBusy as exc:
         printer.close()
         click.echo(f"error: {exc}; run again later, or without --no-wait to wait for it", err=True)
@@ -153,7 +172,32 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
         click.echo("interrupted: finished assets are kept in staging; run the same command to resume", err=True)
         sys.exit(130)
     printer.close()
-    sys.exit(result.exit_code)
+    sys.exit(_finish_run(result, reports, fail_on, run_warnings))
+
+
+def _finish_run(result, reports, fail_on: str, run_warnings: list[str]) -> int:
+    """Write the --report files from the published manifest; the exit code under --fail-on."""
+    from zpipe.report.summary import collect_warnings, load_manifest, this_run, write_reports
+
+    code = result.exit_code
+    if not result.path:
+        return code
+    if reports:
+        try:
+            for path in write_reports(reports, result.path, up_to_date=result.up_to_date,
+                                      run_warnings=run_warnings):
+                click.echo(f"wrote {path}", err=True)
+        except OSError as exc:
+            click.echo(f"error: cannot write a report: {exc}", err=True)
+            return EXIT_FAILED
+    if fail_on == "warnings" and code == EXIT_OK:
+        warnings = collect_warnings(this_run(load_manifest(result.path), result.up_to_date, run_warnings))
+        if warnings:
+            for aid, message in warnings:
+                click.echo(f"warning: {aid + ': ' if aid else ''}{message}", err=True)
+            click.echo(f"failing: {len(warnings)} warning(s) and --fail-on warnings", err=True)
+            code = EXIT_FAILED
+    return code
 
 
 @main.command()
