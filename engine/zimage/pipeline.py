@@ -111,13 +111,16 @@ class ZImagePipeline:
                     te.to("cpu")
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
-            for p, f in zip(todo, feats, strict=True):
-                self._cache[p] = f.to(self.device)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        for p in prompts:
+            fresh = {p: f.to(self.device) for p, f in zip(todo, feats, strict=True)}
+        else:
+            fresh = {}
+        out = [fresh[p] if p in fresh else self._cache[p] for p in prompts]
+        for p, f in zip(prompts, out, strict=True):  # least recently used prompts leave first
+            self._cache[p] = f
             self._cache.move_to_end(p)
-        return [self._cache[p] for p in prompts]
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return out
 
     @torch.no_grad()
     def encode_images(self, images: torch.Tensor, generators: list[torch.Generator], tile: str) -> torch.Tensor:

@@ -1,0 +1,190 @@
+"""Our Z-Image engine against diffusers, same weights and inputs, one process (prints ratios).
+
+    python benchmarks/engine_vs_diffusers.py [--configs tiny medium] [--device cpu] [--dtype fp32]
+                                             [--repeat 5] [--steps 8] [--compile]
+
+Configs (random weights; the shapes of ``zpipe.engine.bench`` presets):
+  tiny    dim 64, 2 layers, 64x64 px
+  medium  dim 768, 8 layers + 2+2 refiners, 512x512 px (1024 image tokens)
+  full    the released 6B shapes, 1024x1024 (GPU only; see benchmarks/gpu.sh)
+
+Measures (median of --repeat after a warm-up):
+  dit step  one transformer forward on the same latents, timesteps and caption features. Ours includes
+            its per-batch ``prepare`` (caption embedding + context refiner) amortised over the steps.
+  e2e       prompt -> image: tokenize, encode, 8 steps, decode (diffusers.ZImagePipeline vs ZImageEngine's
+            pipeline), batch of --batch prompts with different lengths.
+Goal: ours <= 0.85x diffusers' time on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        sync(device)
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def build_tokenizer(folder: Path, vocab: int) -> None:
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=min(vocab, 400), special_tokens=["<|endoftext|>", "<|im_start|>",
+                                  "<|im_end|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["a seamless stone wall texture with moss", "weathered planks, top-down"] * 8, trainer)
+    tok.save(str(folder / "tokenizer.json"))
+    template = ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+                "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "Qwen2Tokenizer", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+        "chat_template": template}))
+
+
+def diffusers_models(preset: str, dtype, device):
+    import diffusers
+    import transformers
+
+    from zpipe.engine.bench import _presets
+
+    dc, tc, vc = _presets()[preset]
+    torch.manual_seed(0)
+    dit = diffusers.ZImageTransformer2DModel(
+        in_channels=dc.in_channels, dim=dc.dim, n_layers=dc.n_layers, n_refiner_layers=dc.n_refiner_layers,
+        n_heads=dc.n_heads, n_kv_heads=dc.n_kv_heads, cap_feat_dim=dc.cap_feat_dim, axes_dims=list(dc.axes_dims),
+        axes_lens=list(dc.axes_lens))
+    with torch.no_grad():
+        dit.x_pad_token.normal_()
+        dit.cap_pad_token.normal_()
+    te = transformers.Qwen3Model(transformers.Qwen3Config(
+        hidden_size=tc.hidden_size, intermediate_size=tc.intermediate_size, num_hidden_layers=tc.num_hidden_layers,
+        num_attention_heads=tc.num_attention_heads, num_key_value_heads=tc.num_key_value_heads,
+        head_dim=tc.head_dim, vocab_size=tc.vocab_size, rope_theta=tc.rope_theta))
+    n = len(vc.block_out_channels)
+    vae = diffusers.AutoencoderKL(down_block_types=["DownEncoderBlock2D"] * n, up_block_types=["UpDecoderBlock2D"] * n,
+                                  block_out_channels=list(vc.block_out_channels), layers_per_block=vc.layers_per_block,
+                                  latent_channels=16, scaling_factor=0.3611, shift_factor=0.1159,
+                                  use_quant_conv=False, use_post_quant_conv=False)
+    return [m.to(device, dtype).eval() for m in (dit, te, vae)]
+
+
+def ours_from(ref_dit, ref_te, ref_vae, tok_file: Path, device: str, dtype, compile: bool):
+    from zpipe.engine.zimage.configs import DiTConfig, Qwen3Config, VAEConfig
+    from zpipe.engine.zimage.dit import ZImageDiT
+    from zpipe.engine.zimage.pipeline import ZImagePipeline
+    from zpipe.engine.zimage.text_encoder import Qwen3Encoder
+    from zpipe.engine.zimage.tokenizer import PromptTokenizer
+    from zpipe.engine.zimage.vae import AutoencoderKL
+    from zpipe.engine.zimage.weights import build_on_meta
+
+    dit = build_on_meta(lambda: ZImageDiT(DiTConfig.from_dict(dict(ref_dit.config))))
+    dit.load_state_dict(ref_dit.state_dict(), assign=True)
+    tcfg = Qwen3Config.from_dict(ref_te.config.to_dict())
+    te = build_on_meta(lambda: Qwen3Encoder(tcfg))
+    sd = {k: v for k, v in ref_te.state_dict().items()
+          if not k.startswith(f"layers.{tcfg.num_hidden_layers - 1}.") and k != "norm.weight"}
+    te.load_state_dict(sd, assign=True)
+    vae = build_on_meta(lambda: AutoencoderKL(VAEConfig.from_dict(dict(ref_vae.config))))
+    vae.load_state_dict(ref_vae.state_dict(), assign=True)
+    if compile:
+        for block in [*dit.noise_refiner, *dit.layers]:
+            block.compile()
+    return ZImagePipeline(dit.eval(), te.eval(), PromptTokenizer(tok_file), vae.eval(), device, prompt_cache=0)
+
+
+def run(preset: str, size: int, args) -> dict:
+    import diffusers
+    import transformers
+
+    from zpipe.engine.zimage.pipeline import Job
+
+    device, dtype = args.device, {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+    dit, te, vae = diffusers_models(preset, dtype, device)
+    tmp = Path(tempfile.mkdtemp())
+    build_tokenizer(tmp / "tok", te.config.vocab_size)
+    ours = ours_from(dit, te, vae, tmp / "tok" / "tokenizer.json", device, dtype, args.compile)
+    if args.compile:
+        dit.compile_repeated_blocks(fullgraph=False) if hasattr(dit, "compile_repeated_blocks") else None
+
+    # --- one DiT step ---
+    g = torch.Generator().manual_seed(0)
+    lat = size // 8
+    x = torch.randn(args.batch, 16, lat, lat, generator=g).to(device, dtype)
+    caps = [torch.randn(40 + 23 * i, dit.config.cap_feat_dim, generator=g).to(device, dtype) for i in range(args.batch)]
+    t = torch.full((args.batch,), 0.3, device=device)
+    with torch.no_grad():
+        ref_step = timed(lambda: dit(list(x.unsqueeze(2)), t, caps, return_dict=False), device, args.repeat)
+        cond = ours.dit.prepare(caps, (lat // 2, lat // 2))
+        fwd = timed(lambda: ours.dit(x, t, cond), device, args.repeat)
+        prep = timed(lambda: ours.dit.prepare(caps, (lat // 2, lat // 2)), device, args.repeat)
+    our_step = fwd + prep / args.steps
+
+    # --- end to end ---
+    prompts = ["a seamless stone wall texture with moss " * (1 + i) for i in range(args.batch)]
+    ref_pipe = diffusers.ZImagePipeline(
+        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0), vae=vae, text_encoder=te,
+        tokenizer=transformers.AutoTokenizer.from_pretrained(str(tmp / "tok")), transformer=dit)
+    ref_pipe.set_progress_bar_config(disable=True)
+
+    def ref_e2e():
+        gens = [torch.Generator("cpu").manual_seed(i) for i in range(args.batch)]
+        return ref_pipe(prompt=list(prompts), height=size, width=size, num_inference_steps=args.steps,
+                        guidance_scale=0.0, generator=gens, output_type="pt").images
+
+    def our_e2e():
+        return ours([Job(p, i) for i, p in enumerate(prompts)], size, size, args.steps)
+
+    ref_e = timed(ref_e2e, device, max(1, args.repeat // 2))
+    our_e = timed(our_e2e, device, max(1, args.repeat // 2))
+    diff = (ref_e2e().float().cpu() - our_e2e().float()).abs().max().item()
+    return dict(preset=preset, size=size, ref_step=ref_step, our_step=our_step, our_forward=fwd, ref_e2e=ref_e,
+                our_e2e=our_e, max_abs_diff=diff)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=["tiny", "medium"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--compile", action="store_true")
+    args = ap.parse_args()
+    sizes = {"tiny": 64, "medium": 512, "full": 1024}
+    print(f"torch {torch.__version__}, device {args.device}, {args.dtype}, batch {args.batch}, "
+          f"threads {torch.get_num_threads()}")
+    print(f"{'config':<8}{'size':>6}{'dit step ours':>15}{'diffusers':>11}{'ratio':>7}"
+          f"{'e2e ours':>10}{'diffusers':>11}{'ratio':>7}{'max|diff|':>11}")
+    for preset in args.configs:
+        r = run(preset, sizes[preset], args)
+        print(f"{preset:<8}{r['size']:>6}{r['our_step'] * 1e3:>13.1f}ms{r['ref_step'] * 1e3:>9.1f}ms"
+              f"{r['our_step'] / r['ref_step']:>7.2f}{r['our_e2e']:>9.3f}s{r['ref_e2e']:>10.3f}s"
+              f"{r['our_e2e'] / r['ref_e2e']:>7.2f}{r['max_abs_diff']:>11.2e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
