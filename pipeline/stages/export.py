@@ -32,7 +32,7 @@ class ExportStage(Stage):
         "jpeg_quality": Param(int, 92, "JPEG quality", min=1, max=100),
         "webp_quality": Param(int, 90, "WebP quality (lossy)", min=1, max=100),
         "webp_lossless": Param(bool, False, "lossless WebP"),
-        "png_compression": Param(int, 3, "PNG zlib level (0 fast .. 9 small)", min=0, max=9),
+        "png_compression": Param(int, 1, "PNG zlib level (0 fast .. 9 small)", min=0, max=9),
         "tga_rle": Param(bool, True, "run-length encoded TGA"),
         "power_of_two": Param(str, "off", "power-of-two sizes: off, check (fail when not), resize (to the "
                               "nearest power of two, wrap-aware)", choices=("off", "check", "resize")),

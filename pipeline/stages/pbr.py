@@ -49,8 +49,8 @@ class PbrStage(Stage):
         albedo = np.asarray(asset.images["albedo"], np.float32)
         maps = set(p["maps"])
         out: dict[str, np.ndarray] = {}
-        need_height = bool(maps & {"height", "normal", "ao"})
-        height = pbr.height_from_albedo(albedo, p["detail"], p["scale"], p["invert_height"]) if need_height else None
+        relief = pbr.relief_of(albedo, p["detail"], p["scale"])  # shared by height and roughness
+        height = pbr.height_from_albedo(albedo, invert=p["invert_height"], relief=relief)
         if "height" in maps:
             out["height"] = height
         if "normal" in maps:
@@ -58,13 +58,11 @@ class PbrStage(Stage):
         rough = None
         if "roughness" in maps or p["orm"]:
             rough = pbr.roughness_from_albedo(albedo, p["roughness_base"], p["roughness_contrast"],
-                                              p["detail"], p["scale"], p["invert_height"])
+                                              invert=p["invert_height"], relief=relief)
             if "roughness" in maps:
                 out["roughness"] = rough
         ao = None
         if "ao" in maps or p["orm"]:
-            if height is None:
-                height = pbr.height_from_albedo(albedo, p["detail"], p["scale"], p["invert_height"])
             ao = pbr.ao_from_height(height, p["ao_strength"], p["ao_radius"])
             if "ao" in maps:
                 out["ao"] = ao

@@ -49,7 +49,7 @@ DDS_FORMATS = ("auto", "uncompressed", "bc1", "bc3", "bc4", "bc5", "bc7")
 DEFAULTS: dict[str, Any] = {
     "formats": ["png"], "naming": "{role}", "preset": "none", "normal_y": "auto", "roles": [],
     "bits16": ["height"], "jpeg_quality": 92, "webp_quality": 90, "webp_lossless": False,
-    "png_compression": 3, "tga_rle": True, "power_of_two": "off", "mipmaps": True, "dds_format": "auto",
+    "png_compression": 1, "tga_rle": True, "power_of_two": "off", "mipmaps": True, "dds_format": "auto",
 }
 
 
