@@ -51,6 +51,6 @@ class ExportStage(Stage):
                 asset.images, asset_id=asset.id, options=p, normal_y_made=normal_y_made,
                 periodic=asset.kind == "textures")
         except ValueError as exc:
-            raise StageFailure(f"export: {exc}") from None
+            raise StageFailure(str(exc)) from None
         return StageResult(files=files, metrics=metrics)
 

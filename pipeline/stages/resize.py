@@ -51,7 +51,7 @@ class ResizeStage(Stage):
         metrics: dict[str, Any] = {"wrap": periodic}
         for role in roles:
             if role not in asset.images:
-                raise StageFailure(f"resize: role {role!r} does not exist; available: {', '.join(asset.images)}")
+                raise StageFailure(f"role {role!r} does not exist; available: {', '.join(asset.images)}")
             img = asset.images[role]
             h, w = img.shape[:2]
             try:

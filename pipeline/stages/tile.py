@@ -62,7 +62,7 @@ class TileStage(Stage):
         roles = [r for r in p["roles"]]
         missing = [r for r in roles if r not in asset.images]
         if missing:
-            raise StageFailure(f"tile: role {missing[0]!r} does not exist; available: {', '.join(asset.images)}")
+            raise StageFailure(f"role {missing[0]!r} does not exist; available: {', '.join(asset.images)}")
         # every role is repaired alike (so maps stay aligned); the gate looks at ``roles``
         images = {r: np.asarray(img, np.float32) for r, img in asset.images.items()}
         seed = asset.seed
@@ -103,9 +103,11 @@ class TileStage(Stage):
                        repaired=any(a["action"] == "repair" for a in attempts))
         if not ok:
             worst = max(((r, a, v) for r, per in scores.items() for a, v in per.items()), key=lambda t: t[2])
-            exc = StageFailure(f"tile: seam score {worst[2]:.2f} on {worst[0]} axis {worst[1]} is above "
+            exc = StageFailure(f"seam score {worst[2]:.2f} on {worst[0]} axis {worst[1]} is above "
                                f"max_seam {limit} after {len(attempts) - 1} repair/re-seed step(s)")
             exc.metrics = metrics  # type: ignore[attr-defined]
+            # the executor keeps asset.metrics for failed assets: record what the gate did there too
+            asset.metrics.setdefault(self.name, {}).update(metrics)
             raise exc
         return StageResult(images=images if changed else {}, metrics=metrics)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zpipe.engine.base import Capability, Generated, Request
 from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
@@ -87,9 +88,11 @@ def test_single_axis():
 
 
 def test_fails_with_metrics_when_nothing_helps():
+    a = asset(seamed(128))
     with pytest.raises(StageFailure, match="max_seam") as info:
-        TileStage().run(asset(seamed(128)), params(repair="none", retries=3), NO_ENGINE)
+        TileStage().run(a, params(repair="none", retries=3), NO_ENGINE)
     m = info.value.metrics
+    assert a.metrics["tile"] == m  # executors keep asset.metrics for failed assets
     assert not m["passed"] and m["attempts"][-1]["action"] == "reseed" and "skipped" in m["attempts"][-1]
 
 
