@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from zpipe.params import Param
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
 from zpipe.texture import wrap

@@ -24,6 +24,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+
 from zpipe.engine.base import Capability, Request
 from zpipe.params import Param
 from zpipe.seam import seam_scores
