@@ -200,6 +200,57 @@ def _finish_run(result, reports, fail_on: str, run_warnings: list[str]) -> int:
     return code
 
 
+@main.group()
+def hook():
+    """DCC export hooks (Blender, Unity): JSON request in, files and a JSON answer out.
+
+    The protocol (request and answer fields, versions) is in docs/hook-protocol.md.
+    """
+
+
+@hook.command("export")
+@click.option("--request", "request_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              metavar="FILE", help="The request JSON (- for standard input); relative paths are from its folder.")
+@click.option("--out", "-o", default=None, type=click.Path(file_okay=False),
+              help="Asset store when the request names none (default $ZPIPE_OUT, else ~/.cache/zpipe/store).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object on stdout.")
+def hook_export(request_path, out, as_json):
+    """Build the request's materials (reusing cached ones) and put their files in its target folder.
+
+    Exit 0 when every material has its files, 1 when some failed (the answer says which), 2 for a bad request.
+    """
+    from zpipe.engine.base import EngineError
+    from zpipe.hook import PROTOCOL_VERSION, HookError, export, read_request
+
+    def bad(problems):
+        if as_json:
+            click.echo(json.dumps({"version": PROTOCOL_VERSION, "ok": False, "error": problems[0],
+                                   "errors": problems}, ensure_ascii=False))
+        n = len(problems)
+        _fail_invalid("\n".join(f"error: {p}" for p in problems)
+                      + f"\n{n} problem{'s' if n != 1 else ''} in the request {request_path}")
+
+    def progress(event):
+        if event["event"] == "asset_done":
+            click.echo(f"zpipe hook: {event['status']} {event['id']}", err=True)
+        elif event["event"] in ("warning", "waiting"):
+            click.echo(f"zpipe hook: {event['message']}", err=True)
+
+    try:
+        answer = export(read_request(request_path), out, on_event=progress)
+    except HookError as exc:
+        bad(exc.problems)
+    except EngineError as exc:
+        bad([f"engine: {exc}"])
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+    else:
+        for name, m in answer["materials"].items():
+            where = ", ".join(f"{role} {path}" for role, path in m["files"].items()) or m.get("error", "")
+            click.echo(f"{m['status']:7} {name}: {where}")
+    sys.exit(EXIT_OK if answer["ok"] else EXIT_FAILED)
+
+
 @main.command()
 @click.argument("name", required=False)
 def stages(name):

@@ -1,0 +1,181 @@
+"""`zpipe hook export --request request.json --json`: correct paths for built and reused materials, the
+store reused across requests, recipe references, and bad requests answered with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zpipe.cli import main
+
+
+def hook(request: dict, tmp_path: Path, name: str = "request.json", *extra: str):
+    path = tmp_path / name
+    path.write_text(json.dumps(request), encoding="utf-8")
+    result = CliRunner().invoke(main, ["hook", "export", "--request", str(path), "--json", *extra],
+                                catch_exceptions=False)
+    return result, (json.loads(result.stdout) if result.stdout.strip().startswith("{") else None)
+
+
+def request(*materials, **top):
+    return {"version": 1, "target": "textures", "store": "store", "engine": "procedural",
+            "defaults": {"size": 64}, "materials": list(materials), **top}
+
+
+ROCK = {"name": "Rock.001", "description": "granite"}
+WALL = {"name": "Wall", "prompt": "old red brick wall, {weathered}", "maps": ["albedo", "normal"], "seed": 7}
+MOSS = {"name": "Moss", "description": "mossy slate", "size": [64, 128]}
+
+
+def latest_manifest(store: Path, name: str) -> dict:
+    return json.loads((store / name / "latest" / "manifest.json").read_text())
+
+
+def check_files(answer: dict, store: Path, name: str) -> None:
+    """Every answered path is in the target, in the material's folder, and holds the store's bytes."""
+    target = Path(answer["target"])
+    manifest = json.loads((Path(answer["builds"][0]["path"]) / "manifest.json").read_text()) if name else None
+    for mname, m in answer["materials"].items():
+        assert m["folder"] == str(target / m["folder"].rsplit("/", 1)[1])
+        version = store / m["recipe"] / m["version"]
+        assets = {a["id"]: a for a in json.loads((version / "manifest.json").read_text())["assets"]}
+        asset = assets[m["asset"]]
+        assert set(m["files"]) == set(asset["files"])
+        for role, path in m["files"].items():
+            p = Path(path)
+            assert p.is_file() and p.parent == Path(m["folder"]), (mname, role, path)
+            assert p.read_bytes() == (version / asset["files"][role]).read_bytes()
+    assert manifest is None or manifest["recipe"]["name"] == name
+
+
+def test_built_then_reused_with_correct_paths(tmp_path):
+    r1, a1 = hook(request(ROCK, WALL), tmp_path)
+    assert r1.exit_code == 0, r1.output
+    assert a1["version"] == 1 and a1["ok"] is True
+    assert a1["target"] == str(tmp_path / "textures") and a1["store"] == str(tmp_path / "store")
+    rock, wall = a1["materials"]["Rock.001"], a1["materials"]["Wall"]
+    assert rock["status"] == wall["status"] == "built"
+    assert rock["folder"] == str(tmp_path / "textures" / "Rock_001")
+    assert rock["files"] == {r: str(tmp_path / "textures" / "Rock_001" / f"{r}.png")
+                             for r in ("albedo", "height", "normal", "roughness", "ao")}
+    assert wall["files"] == {r: str(tmp_path / "textures" / "Wall" / f"{r}.png") for r in ("albedo", "normal")}
+    assert rock["colour_space"]["albedo"] == "srgb" and rock["colour_space"]["normal"] == "linear"
+    assert rock["normal_y"] == "opengl" and rock["size"] == [64, 64]
+    check_files(a1, tmp_path / "store", "hook")
+    store = tmp_path / "store"
+    assert latest_manifest(store, "hook")["assets"][1]["prompt"] == "old red brick wall, {weathered}"
+
+    # a new material joins: the two earlier ones are reused from the store, the new one is built
+    mtime = Path(rock["files"]["albedo"]).stat().st_mtime_ns
+    r2, a2 = hook(request(ROCK, WALL, MOSS), tmp_path)
+    assert r2.exit_code == 0, r2.output
+    assert {n: m["status"] for n, m in a2["materials"].items()} == {"Rock.001": "reused", "Wall": "reused",
+                                                                   "Moss": "built"}
+    assert a2["materials"]["Moss"]["size"] == [64, 128]
+    assert a2["materials"]["Wall"]["files"] == wall["files"] and a2["materials"]["Wall"]["version"] == "v0002"
+    assert Path(rock["files"]["albedo"]).stat().st_mtime_ns == mtime  # unchanged files are not rewritten
+    check_files(a2, store, "hook")
+
+    # exporting one material does not evict the others from the store's latest version
+    r3, a3 = hook(request(MOSS, target="other"), tmp_path)
+    assert r3.exit_code == 0
+    assert a3["materials"]["Moss"]["status"] == "reused" and a3["builds"][0]["up_to_date"] is True
+    assert a3["materials"]["Moss"]["files"]["albedo"] == str(tmp_path / "other" / "Moss" / "albedo.png")
+    assert [a["id"] for a in latest_manifest(store, "hook")["assets"]] == ["Moss", "Rock_001", "Wall"]
+    check_files(a3, store, "hook")
+
+    # a changed material is rebuilt, its files in the target replaced
+    before = Path(wall["files"]["albedo"]).read_bytes()
+    r4, a4 = hook(request(ROCK, {**WALL, "seed": 8}), tmp_path)
+    assert {n: m["status"] for n, m in a4["materials"].items()} == {"Rock.001": "reused", "Wall": "built"}
+    assert Path(wall["files"]["albedo"]).read_bytes() != before
+    check_files(a4, store, "hook")
+
+
+RECIPE = """\
+name: lib
+engine: procedural
+size: 64
+prompt: "{material} texture"
+matrix:
+  material: [granite, slate]
+stages: [tile, pbr]
+"""
+
+
+def test_recipe_reference_and_linking(tmp_path):
+    (tmp_path / "lib.yaml").write_text(RECIPE)
+    req = request({"name": "Floor", "recipe": "lib.yaml", "asset": "slate"},
+                  {"name": "granite", "recipe": "lib.yaml"}, link="hardlink")
+    r1, a1 = hook(req, tmp_path)
+    assert r1.exit_code == 0, r1.output
+    floor = a1["materials"]["Floor"]
+    assert floor["status"] == "built" and floor["recipe"] == "lib" and floor["asset"] == "slate"
+    assert a1["materials"]["granite"]["asset"] == "granite"  # asset defaults to the material's name
+    assert floor["files"]["albedo"] == str(tmp_path / "textures" / "Floor" / "albedo.png")
+    src = tmp_path / "store" / "lib" / "v0001" / "slate" / "albedo.png"
+    assert Path(floor["files"]["albedo"]).samefile(src)  # hardlinked
+    check_files(a1, tmp_path / "store", "lib")
+    r2, a2 = hook(req, tmp_path)
+    assert a2["materials"]["Floor"]["status"] == "reused" and a2["builds"] == [
+        {"recipe": "lib", "version": "v0001", "path": str(tmp_path / "store" / "lib" / "v0001"),
+         "up_to_date": True, "built": 0, "reused": 2, "failed": 0}]
+
+
+def test_a_failed_material_exits_1_and_says_why(tmp_path):
+    bad = {"name": "Seamy", "description": "brick", "stages": [{"tile": {"max_seam": 0.5, "repair": "none",
+                                                                        "retries": 0}}]}
+    r, a = hook(request(ROCK, bad), tmp_path)
+    assert r.exit_code == 1
+    assert a["ok"] is False and a["summary"] == {"built": 1, "reused": 0, "failed": 1}
+    seamy = a["materials"]["Seamy"]
+    assert seamy["status"] == "failed" and seamy["files"] == {} and "seam score" in seamy["error"]
+    assert a["materials"]["Rock.001"]["status"] == "built"
+
+
+@pytest.mark.parametrize("req, expected", [
+    ({"target": "t", "materials": [ROCK]}, 'version: missing; write "version": 1'),
+    ({**request(ROCK), "version": 2}, "speaks hook protocol 2, this zpipe speaks 1; update zpipe"),
+    (request(), "materials: expected a non-empty list of materials, got an empty list"),
+    (request(ROCK, {"name": "Rock.001", "prompt": "x"}), "materials[1] (Rock.001).name: duplicate name"),
+    (request({"name": "A", "promt": "x"}), "materials[0].promt: unknown key; did you mean 'prompt'?"),
+    (request({"name": "A"}), "materials[0] (A): give exactly one of prompt, description or recipe"),
+    (request({"name": "A", "prompt": "x", "size": 100}),
+     "materials[0] (A).size: size 100x100 is invalid: width and height must be multiples of 16"),
+    (request({"name": "A", "prompt": "x", "maps": ["albedo", "glow"]}), "materials[0] (A).maps: unknown map 'glow'"),
+    (request({"name": "A", "recipe": "missing.yaml"}), "materials[0] (A).recipe: no such file"),
+    (request({"name": "A", "prompt": "x", "stages": ["blurr"]}), "unknown stage 'blurr'"),
+    ({**request(ROCK), "target": 3}, "target: expected the folder to put the files in (a string), got an integer"),
+])
+def test_bad_requests_exit_2_with_a_clear_message(tmp_path, req, expected):
+    r, a = hook(req, tmp_path)
+    assert r.exit_code == 2, r.output
+    assert expected in r.stderr and "Traceback" not in r.output
+    assert a["ok"] is False and a["version"] == 1 and any(expected in e for e in a["errors"])
+    assert not (tmp_path / "store" / "hook").exists()
+
+
+def test_recipe_reference_to_an_unknown_asset(tmp_path):
+    (tmp_path / "lib.yaml").write_text(RECIPE)
+    r, _ = hook(request({"name": "Floor", "recipe": "lib.yaml", "asset": "marble"}), tmp_path)
+    assert r.exit_code == 2
+    assert "materials[0] (Floor).asset: the recipe" in r.stderr and "one of granite, slate" in r.stderr
+
+
+def test_installed_cli_not_json_and_stdin(tmp_path, zpipe_cmd):
+    """What a DCC does: run the installed console script; bad JSON exits 2, a request on stdin works."""
+    (tmp_path / "bad.json").write_text("{\"version\": 1,")
+    p = subprocess.run([*zpipe_cmd, "hook", "export", "--request", str(tmp_path / "bad.json"), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "not valid JSON" in p.stderr and "Traceback" not in p.stderr
+    assert json.loads(p.stdout)["ok"] is False
+    req = request(ROCK, target=str(tmp_path / "t"), store=str(tmp_path / "s"))
+    p = subprocess.run([*zpipe_cmd, "hook", "export", "--request", "-", "--json"], input=json.dumps(req),
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    answer = json.loads(p.stdout)
+    assert Path(answer["materials"]["Rock.001"]["files"]["normal"]).is_file()
