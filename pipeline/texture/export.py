@@ -26,6 +26,7 @@ from zpipe.texture import dds, wrap
 from zpipe.texture.formats import (
     EXTENSIONS,
     colour_space,
+    decode,
     encode_jpeg,
     encode_png,
     encode_tga,
@@ -173,5 +174,12 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
         scored = [lv for lv in levels[1:] if min(lv.shape[:2]) >= 16]
         if periodic and scored:
             info["mip_seam_max"] = round(max(max(seam_scores(lv, "xy").values()) for lv in scored), 4)
+        if periodic and pix.split("_")[0] in dds.BLOCK_BYTES:
+            try:  # what the engine will sample: score the decoded level 0 (Pillow's BCn decoder)
+                decoded = decode(data, "x.dds")
+            except Exception:  # noqa: BLE001 - Pillow cannot decode every format (e.g. BC1 sRGB)
+                decoded = None
+            if decoded is not None:
+                info["seam_compressed"] = {a: round(v, 4) for a, v in seam_scores(decoded, "xy").items()}
         return data, info
     raise ValueError(f"unknown format {fmt!r}")
