@@ -81,6 +81,12 @@ SCALE_WORDS = {
     "small": 0.65, "tiny": 0.5, "fine": 0.7, "mini": 0.5, "narrow": 0.7,
 }
 
+# Words that pick a style inside a family (metal "panels", tiles "hexagonal", ...).
+STYLE_WORDS = frozenset(
+    "plates panel panels hull tread diamond floorplate scifi sci fi riveted rivets "
+    "hexagonal hex hexagon subway herringbone".split()
+)
+
 # Words common in texture prompts that carry no material meaning; they are neither matched nor a
 # reason to call a prompt "not understood".
 FILLER = frozenset(
@@ -99,6 +105,7 @@ class Parsed:
     colours: list[str] = field(default_factory=list)
     scale: float = 1.0
     unknown: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # every token, for family-specific styles
 
     def info(self) -> dict:
         out: dict = {"family": self.family, "understood": self.understood, "matched": list(self.matched)}
@@ -152,6 +159,8 @@ def parse(prompt: str) -> Parsed:
             hit = True
         elif w in NOUN_COLOURS:
             colours.append(NOUN_COLOURS[w])
+        if w in STYLE_WORDS:
+            hit = True
         if w in SCALE_WORDS:
             scale *= SCALE_WORDS[w]
             hit = True
@@ -174,4 +183,5 @@ def parse(prompt: str) -> Parsed:
         colours=colours,
         scale=float(min(3.0, max(0.3, scale))),
         unknown=unknown,
+        words=words,
     )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from zpipe.engine.procedural import noise as nz
 from zpipe.engine.procedural.families import Parsed
 from zpipe.engine.procedural.palettes import PALETTES, apply_colours, colourize, lut
@@ -55,9 +56,23 @@ class Ctx:
         n = self.fbm(tag, size, octaves, gain, aspect)
         return np.clip(n * F32(contrast) + F32(0.5), 0.0, 1.0)
 
-    def cells(self, tag: str, size: float, jitter: float = 0.9, aspect: float = 1.0) -> nz.Cells:
+    def turbulence(self, tag: str, size: float, octaves: int = 5, gain: float = 0.5) -> np.ndarray:
+        """Sum of absolute octaves (creased, billowy noise), about in [0, 1.5]."""
+        out = np.zeros((self.h, self.w), F32)
+        amp, total = 1.0, 0.0
+        for o in range(octaves):
+            cell = size * self.s / (2**o)
+            if cell < 1.5:
+                break
+            n = nz.fbm(self.rng(f"{tag}.{o}"), self.h, self.w, cell, cell, 1)
+            out += np.abs(n) * F32(amp)
+            total += amp
+            amp *= gain
+        return out * F32(1.0 / max(total, 1e-6))
+
+    def cells(self, tag: str, size: float, jitter: float = 0.9, aspect: float = 1.0, offsets: bool = False) -> nz.Cells:
         cell = size * self.s
-        return nz.cellular(self.rng(tag), self.h, self.w, cell / np.sqrt(aspect), cell * np.sqrt(aspect), jitter)
+        return nz.cellular(self.rng(tag), self.h, self.w, cell / np.sqrt(aspect), cell * np.sqrt(aspect), jitter, offsets)
 
     def white(self, tag: str) -> np.ndarray:
         return self.rng(tag).random((self.h, self.w), dtype=F32)
@@ -98,44 +113,50 @@ def _warp_by(ctx: Ctx, f: np.ndarray, tag: str, size: float, amount: float) -> n
 
 
 def stone(ctx: Ctx) -> Surface:
+    """Rough rock: warped ridged and fractal relief over softly chiselled facets, mineral flecks."""
     rough = "rough" in ctx.parsed.variants
-    base = ctx.fbm("base", 0.5, 8, 0.55)
-    base = _warp_by(ctx, base, "warp", 0.35, 0.05)
-    ridge = 1.0 - np.abs(ctx.fbm("ridge", 0.3, 6, 0.5)) * F32(0.6)
-    cells = ctx.cells("facets", 0.22, 0.95)
-    facets = np.clip(cells.f1, 0, 1.2)
-    height = _norm(base * F32(0.5) + ridge * F32(0.8) - facets * F32(0.5 if rough else 0.3)
-                   + ctx.fbm("fine", 0.03, 3) * F32(0.12 if rough else 0.06))
-    tone = cells.per_cell(ctx.rng("tone").uniform(-0.08, 0.08, cells.n).astype(F32))
-    idx = np.clip(height * F32(0.7) + F32(0.15) + tone + ctx.fbm("colour", 0.25, 5) * F32(0.08), 0, 1)
+    c = ctx.cells("facets", 0.2, 1.0, offsets=True)
+    rnd = ctx.rng("tilt")
+    facet = c.per_cell(rnd.normal(0, 1, c.n).astype(F32)) * c.oy + c.per_cell(rnd.normal(0, 1, c.n).astype(F32)) * c.ox
+    facet = facet * nz.smoothstep(0.0, 0.25, c.edge)  # planes that meet in soft creases, not steps
+    relief = _warp_by(ctx, ctx.fbm("relief", 0.3, 9, 0.6), "warp", 0.3, 0.05)
+    ridged = F32(1) - np.abs(_warp_by(ctx, ctx.fbm("ridged", 0.2, 8, 0.55), "rw", 0.2, 0.04))
+    ridged = ridged * ridged
+    # fissures: warped Voronoi borders, shown only in places
+    fc = ctx.cells("fissures", 0.3, 1.0)
+    fe = _warp_by(ctx, fc.edge, "fw", 0.15, 0.02)
+    fissure = (F32(1) - nz.smoothstep(0.0, 0.04, fe)) * nz.smoothstep(0.0, 0.8, ctx.fbm("fshow", 0.25, 4))
+    height = relief * F32(0.1 if rough else 0.07) + ridged * F32(0.18) + facet * F32(0.03) - fissure * F32(0.12)
+    height = _norm(height)
+    strata = ctx.fbm("colour", 0.3, 6, 0.55)
+    idx = np.clip(F32(0.52) + strata * F32(0.14) + (height - F32(0.5)) * F32(0.5), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    fl = ctx.fbm("fleck", 0.006, 2)
-    dark = nz.smoothstep(1.6, 2.3, fl)
-    light = nz.smoothstep(1.7, 2.4, -fl)
+    fl = ctx.fbm("fleck", 0.004, 2)
     fleck = ctx.palette("fleck")
-    albedo = _mix(albedo, np.broadcast_to(fleck[0], albedo.shape), dark * F32(0.6))
-    albedo = _mix(albedo, np.broadcast_to(fleck[-1], albedo.shape), light * F32(0.35))
-    return Surface(albedo, height, 1.6 if rough else 1.2)
+    albedo = _mix(albedo, np.broadcast_to(fleck[0], albedo.shape), nz.smoothstep(1.8, 2.6, fl) * F32(0.35))
+    albedo = _mix(albedo, np.broadcast_to(fleck[-1], albedo.shape), nz.smoothstep(1.9, 2.7, -fl) * F32(0.3))
+    return Surface(albedo, height, 3.0 if rough else 2.4)
 
 
 def cobblestone(ctx: Ctx) -> Surface:
-    c = ctx.cells("cells", 0.14, 0.8)
-    wob = ctx.fbm("wobble", 0.06, 4)
-    e = c.edge * F32(1.0) + wob * F32(0.035)
-    stone_mask = nz.smoothstep(0.05, 0.11, e)
-    dome = nz.smoothstep(0.02, 0.45, e)
-    dome = np.sqrt(dome)
+    """Rounded stones: each Voronoi cell's polygon intersected with a disc, domed, set in dark soil."""
+    c = ctx.cells("cells", 0.12, 0.75)
+    wob = ctx.fbm("wobble", 0.05, 4)
     rnd = ctx.rng("percell")
+    rad = c.per_cell(rnd.uniform(0.68, 0.85, c.n).astype(F32))
+    e = np.minimum(c.edge * F32(1.0), (rad - c.f1) * F32(0.7)) + wob * F32(0.03)
+    stone_mask = nz.smoothstep(0.03, 0.07, e)
+    dome = np.sqrt(nz.smoothstep(0.0, 0.3, e))
     tone = c.per_cell(rnd.uniform(0.0, 1.0, c.n).astype(F32))
-    tilt = c.per_cell(rnd.uniform(0.7, 1.0, c.n).astype(F32))
-    surf = ctx.fbm("surface", 0.05, 5)
-    height = stone_mask * (F32(0.35) + dome * F32(0.5) * tilt + surf * F32(0.04))
-    height += (F32(1) - stone_mask) * (F32(0.08) + ctx.fbm("gapn", 0.02, 3) * F32(0.03))
-    idx = np.clip(F32(0.2) + tone * F32(0.45) + surf * F32(0.07) + dome * F32(0.2), 0, 1)
+    tilt = c.per_cell(rnd.uniform(0.6, 1.0, c.n).astype(F32))
+    surf = ctx.fbm("surface", 0.04, 6, 0.55)
+    height = stone_mask * (F32(0.3) + dome * F32(0.55) * tilt + surf * F32(0.035))
+    height += (F32(1) - stone_mask) * (F32(0.05) + ctx.fbm("gapn", 0.015, 3) * F32(0.03))
+    idx = np.clip(F32(0.15) + tone * F32(0.5) + surf * F32(0.08) + dome * F32(0.15), 0, 1)
     albedo = colourize(idx, ctx.palette())
     gap = colourize(ctx.fbm01("gap", 0.03, 4, contrast=0.3), ctx.palette("gap"))
     albedo = _mix(gap, albedo, stone_mask)
-    return Surface(albedo, np.clip(height, 0, 1), 2.2)
+    return Surface(albedo, np.clip(height, 0, 1), 1.8)
 
 
 def _running_bond(ctx: Ctx, rows: int, cols: int, stagger: float = 0.5):
@@ -197,40 +218,43 @@ def _grain(ctx: Ctx, h: int, w: int, tag: str, rings: float = 9.0):
     sub = Ctx(h, w, ctx.seed ^ zlib.crc32(tag.encode()), ctx.parsed)
     k = max(1, int(round(rings * h / sub.s)))  # whole rings across the height: periodic in y
     y = np.arange(h, dtype=F32)[:, None] * F32(k / h)
-    bend = sub.fbm("bend", 0.6, 4, aspect=3.0) * F32(0.9) + sub.fbm("bend2", 0.15, 4, aspect=4.0) * F32(0.25)
+    bend = sub.fbm("bend", 0.5, 5, aspect=4.0) * F32(0.6) + sub.fbm("bend2", 0.1, 4, aspect=6.0) * F32(0.12)
+    bend = bend + F32(0.5 - float(np.median(bend[0])))  # the edge row runs mid-ring (a quiet seam)
     g = y + bend
-    # knots: local bulges of the ring field
+    # knots: rings close around a point
     rnd = sub.rng("knots")
-    for _ in range(int(rnd.integers(1, 3))):
+    yy = np.arange(h, dtype=F32)[:, None]
+    xx = np.arange(w, dtype=F32)[None, :]
+    for _ in range(int(rnd.integers(0, 3))):
         cy, cx = rnd.uniform(0, h), rnd.uniform(0, w)
-        ry, rx = sub.px(0.05), sub.px(0.12)
-        dy = nz.wrapped_offset(np.arange(h, dtype=F32)[:, None], cy, h) / F32(ry)
-        dx = nz.wrapped_offset(np.arange(w, dtype=F32)[None, :], cx, w) / F32(rx)
+        ry, rx = sub.px(rnd.uniform(0.015, 0.03)), sub.px(rnd.uniform(0.05, 0.1))
+        dy = nz.wrapped_offset(yy, cy, h) / F32(ry)
+        dx = nz.wrapped_offset(xx, cx, w) / F32(rx)
         r2 = dy * dy + dx * dx
-        bump = np.clip(F32(1) - r2 * F32(0.25), 0, 1) ** 2
-        g = g + bump * F32(rnd.uniform(0.6, 1.2)) * np.sign(dy + F32(1e-3))
+        g = g + F32(rnd.uniform(1.5, 3.0)) / (F32(1) + r2)
     p = g - np.floor(g)
-    ring = p * p * p  # late wood darkens slowly, then the next ring starts pale
-    ring = ring * (F32(1) - nz.smoothstep(0.92, 1.0, p))
-    fibre = sub.fbm("fibre", 0.25, 6, 0.6, aspect=40.0) * F32(0.5) + sub.fbm("fibre2", 0.05, 4, 0.6, aspect=30.0) * F32(0.5)
+    # early wood pale, late wood darkening towards the ring line, with a soft edge
+    ring = nz.smoothstep(0.35, 0.95, p) * (F32(1) - nz.smoothstep(0.95, 1.0, p))
+    fibre = sub.fbm("fibre", 0.012, 4, 0.6, aspect=30.0) * F32(0.6) + sub.fbm("fibre2", 0.004, 3, 0.6, aspect=40.0) * F32(0.4)
     return ring.astype(F32), fibre, sub
 
 
 def wood(ctx: Ctx) -> Surface:
     # a board seen face-on, fibres running vertically
-    ring, fibre, sub = _grain(ctx, ctx.w, ctx.h, "grain", 7.0)
+    ring, fibre, sub = _grain(ctx, ctx.w, ctx.h, "grain", 16.0)
     ring, fibre = ring.T, fibre.T
     tone = ctx.fbm("tone", 0.4, 4)
-    idx = np.clip(F32(0.75) - ring * F32(0.45) + fibre * F32(0.07) + tone * F32(0.06), 0, 1)
+    streak = ctx.fbm("streak", 0.15, 4, aspect=1 / 8.0)
+    idx = np.clip(F32(0.72) - ring * F32(0.35) + fibre * F32(0.09) + tone * F32(0.06) + streak * F32(0.05), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    height = np.clip(F32(0.6) - ring * F32(0.2) + fibre * F32(0.06), 0, 1)
-    return Surface(np.ascontiguousarray(albedo), np.ascontiguousarray(height), 0.8)
+    height = np.clip(F32(0.6) - ring * F32(0.15) + fibre * F32(0.08), 0, 1)
+    return Surface(np.ascontiguousarray(albedo), np.ascontiguousarray(height), 0.7)
 
 
 def plank(ctx: Ctx) -> Surface:
     h, w = ctx.h, ctx.w
     rows = max(2, int(round(h / ctx.px(0.16))))
-    ring, fibre, _ = _grain(ctx, h, w, "grain", 28.0)
+    ring, fibre, _ = _grain(ctx, h, w, "grain", 40.0)
     v = np.arange(h, dtype=np.float64) * (rows / h) + 0.5
     r = np.floor(v).astype(np.int64) % rows
     fy = (v - np.floor(v)).astype(F32)
@@ -255,103 +279,165 @@ def plank(ctx: Ctx) -> Surface:
     ring = nz.shift_sample(ring, oy, ox)
     fibre = nz.shift_sample(fibre, oy, ox)
     tone = rnd.uniform(-1, 1, n).astype(F32)[seg]
-    gap_px = max(1.0, ctx.px(0.005))
+    gap_px = max(0.8, ctx.px(0.003))
     edge = np.minimum(fy, F32(1) - fy) * F32(h / rows)
     d = np.minimum(edge[:, None], jointd)
     mask = nz.smoothstep(gap_px - 0.6, gap_px + 0.6, d)
-    bevel = nz.smoothstep(gap_px, gap_px + ctx.px(0.008), d)
-    idx = np.clip(F32(0.7) - ring * F32(0.4) + fibre * F32(0.07) + tone * F32(0.1), 0, 1)
+    bevel = nz.smoothstep(gap_px, gap_px + ctx.px(0.006), d)
+    idx = np.clip(F32(0.68) - ring * F32(0.3) + fibre * F32(0.1) + tone * F32(0.12), 0, 1)
     albedo = colourize(idx, ctx.palette())
     albedo = _mix(colourize(ctx.fbm01("gap", 0.02, 3), ctx.palette("gap")), albedo, mask)
-    height = mask * (F32(0.55) + bevel * F32(0.3) - ring * F32(0.08) + fibre * F32(0.03))
-    return Surface(albedo, np.clip(height, 0, 1), 1.6)
+    height = mask * (F32(0.55) + bevel * F32(0.15) - ring * F32(0.05) + fibre * F32(0.04))
+    return Surface(albedo, np.clip(height, 0, 1), 1.0)
+
+
+def _has(ctx: Ctx, *words: str) -> bool:
+    return any(w in ctx.parsed.words for w in words)
 
 
 def metal(ctx: Ctx) -> Surface:
-    brushed = ctx.fbm("brush", 0.3, 7, 0.7, aspect=60.0)
-    smudge = ctx.fbm("smudge", 0.35, 5)
-    speck = ctx.fbm("speck", 0.01, 2)
-    scratch = nz.smoothstep(0.92, 0.99, F32(1) - np.abs(_warp_by(ctx, ctx.fbm("scr", 0.2, 3, aspect=3.0), "scrw", 0.2, 0.02)))
-    idx = np.clip(F32(0.5) + brushed * F32(0.07) + smudge * F32(0.09) + speck * F32(0.02) + scratch * F32(0.18), 0, 1)
-    albedo = colourize(idx, ctx.palette())
-    height = np.clip(F32(0.5) + brushed * F32(0.02) - scratch * F32(0.1), 0, 1)
-    return Surface(albedo, height, 0.6)
+    """Brushed steel with scratches; "plate"/"panel" adds riveted panels, "tread"/"diamond" a tread plate."""
+    h, w = ctx.h, ctx.w
+    brushed = ctx.fbm("brush", 0.003, 4, 0.7, aspect=80.0) * F32(0.7) + ctx.fbm("brush2", 0.01, 3, 0.6, aspect=30.0) * F32(0.5)
+    smudge = ctx.fbm("smudge", 0.3, 6, 0.55)
+    scratches = np.zeros((h, w), F32)
+    r = ctx.rng("scratches")
+    nz.segments(scratches, r, int(40 * ctx.parsed.scale ** -1 + 10), (ctx.px(0.04), ctx.px(0.25)), max(0.6, ctx.px(0.0015)),
+                (-0.5, 0.5), (0.2, 0.8))
+    nz.segments(scratches, r, 25, (ctx.px(0.01), ctx.px(0.06)), max(0.5, ctx.px(0.001)), (0.0, np.pi), (0.2, 0.6))
+    idx = F32(0.5) + brushed * F32(0.06) + smudge * F32(0.07) + scratches * F32(0.2)
+    height = F32(0.6) + brushed * F32(0.01) - scratches * F32(0.05)
+    bump = 0.8
+    if _has(ctx, "tread", "diamond", "checker", "checkered", "floorplate"):
+        n = max(2, int(round(w / ctx.px(0.07))))
+        n += n % 2
+        m = max(2, int(round(h / ctx.px(0.07))))
+        m += m % 2
+        u = np.arange(w, dtype=np.float64)[None, :] * (n / w) + 0.5
+        v = np.arange(h, dtype=np.float64)[:, None] * (m / h) + 0.5
+        iu, iv = np.floor(u), np.floor(v)
+        fu = (u - iu - 0.5).astype(F32)
+        fv = (v - iv - 0.5).astype(F32)
+        sgn = np.where((iu.astype(np.int64) + iv.astype(np.int64)) % 2 == 0, F32(1), F32(-1))
+        a = (fu + sgn * fv) * F32(0.7071)
+        b = (fu - sgn * fv) * F32(0.7071)
+        r2 = (a / F32(0.36)) ** 2 + (b / F32(0.085)) ** 2
+        lozenge = np.sqrt(np.clip(F32(1) - r2, 0, 1))
+        height = height * F32(0.3) + lozenge * F32(0.6)
+        idx = idx + lozenge * F32(0.06)
+        bump = 2.0
+    elif _has(ctx, "plate", "plates", "panel", "panels", "hull", "scifi", "sci"):
+        rows = max(1, int(round(h / ctx.px(0.5))))
+        cols = max(1, int(round(w / ctx.px(0.5))))
+        fx, fy, bid, npanels, bw, bh = _running_bond(ctx, rows if rows % 2 == 0 or rows == 1 else rows, cols, 0.5)
+        seam = max(0.8, ctx.px(0.003))
+        mask, bevel = _block_height(fx, fy, bw, bh, seam, ctx.px(0.006), F32(0))
+        tone = ctx.rng("panels").uniform(-1, 1, npanels).astype(F32)[bid]
+        # rivets along every panel edge
+        pitch = ctx.px(0.05)
+        inset = ctx.px(0.018)
+        rad = max(1.2, ctx.px(0.006))
+        ex = np.minimum(fx, F32(1) - fx) * F32(bw)
+        ey = np.minimum(fy, F32(1) - fy) * F32(bh)
+        along_x = fx * F32(bw) / F32(pitch)
+        along_y = fy * F32(bh) / F32(pitch)
+        dxr = np.abs(along_x - np.round(along_x)) * F32(pitch)
+        dyr = np.abs(along_y - np.round(along_y)) * F32(pitch)
+        d_top = np.sqrt((ey - F32(inset)) ** 2 + dxr**2)
+        d_side = np.sqrt((ex - F32(inset)) ** 2 + dyr**2)
+        d = np.minimum(d_top, d_side)
+        rivet = np.sqrt(np.clip(F32(1) - (d / F32(rad)) ** 2, 0, 1))
+        height = mask * (F32(0.5) + bevel * F32(0.2) + rivet * F32(0.3)) + height * F32(0.05)
+        idx = idx + tone * F32(0.04) - (F32(1) - mask) * F32(0.35) + rivet * F32(0.05)
+        bump = 1.5
+    albedo = colourize(np.clip(idx, 0, 1), ctx.palette())
+    return Surface(albedo, np.clip(height, 0, 1), bump)
 
 
 def rust(ctx: Ctx) -> Surface:
+    """Corroded steel: flaking rust over dark metal, with run-off streaks and pitting."""
     m = metal(ctx)
-    metal_col = colourize(np.clip(F32(0.5) + ctx.fbm("mtone", 0.2, 5) * F32(0.2), 0, 1), ctx.palette("metal"))
-    m_alb = m.albedo * F32(0.45) + metal_col * F32(0.55)
-    cover = _warp_by(ctx, ctx.fbm("cover", 0.35, 7, 0.55), "cw", 0.3, 0.04)
-    streak = ctx.fbm("streak", 0.15, 6, 0.6, aspect=1 / 6.0)
-    cover = cover + streak * F32(0.25)
-    rmask = nz.smoothstep(-0.45, -0.15, cover)
-    pit = ctx.cells("pits", 0.025, 1.0)
-    pits = (F32(1) - nz.smoothstep(0.05, 0.3, pit.f1)) * (pit.per_cell(ctx.rng("pk").random(pit.n) < 0.35)).astype(F32)
-    flake = ctx.fbm("flake", 0.04, 5)
-    idx = np.clip(F32(0.5) + cover * F32(0.12) + flake * F32(0.12) + streak * F32(0.06) - pits * F32(0.3), 0, 1)
+    metal_col = colourize(np.clip(F32(0.5) + ctx.fbm("mtone", 0.2, 6) * F32(0.2), 0, 1), ctx.palette("metal"))
+    m_alb = m.albedo * F32(0.4) + metal_col * F32(0.6)
+    streak = ctx.fbm("streak", 0.12, 7, 0.6, aspect=1 / 8.0)
+    cover = _warp_by(ctx, ctx.fbm("cover", 0.3, 8, 0.6), "cw", 0.25, 0.03) + streak * F32(0.3)
+    rmask = _coverage(cover, 0.75, 0.08)
+    flakes = ctx.cells("flakes", 0.03, 1.0)
+    flake_t = flakes.per_cell(ctx.rng("ft").random(flakes.n).astype(F32))
+    flake_edge = nz.smoothstep(0.0, 0.08, flakes.edge)
+    fine = ctx.fbm("fine", 0.02, 5, 0.6)
+    pit = ctx.fbm("pit", 0.006, 2)
+    pits = nz.smoothstep(1.5, 2.3, pit)
+    idx = np.clip(F32(0.45) + cover * F32(0.1) + fine * F32(0.1) + (flake_t - F32(0.5)) * F32(0.25) * flake_edge
+                  + streak * F32(0.06) - pits * F32(0.3), 0, 1)
     ralb = colourize(idx, ctx.palette())
     albedo = _mix(m_alb, ralb, rmask)
-    height = np.clip(F32(0.5) + rmask * (F32(0.12) + flake * F32(0.06)) - pits * rmask * F32(0.15), 0, 1)
-    return Surface(albedo, height, 1.5)
-
+    height = np.clip(F32(0.4) + rmask * (F32(0.2) + flake_t * flake_edge * F32(0.1) + fine * F32(0.04))
+                     - pits * rmask * F32(0.15), 0, 1)
+    return Surface(albedo, height, 1.6)
 
 def marble(ctx: Ctx) -> Surface:
-    cloud = ctx.fbm("cloud", 0.5, 6, 0.55)
-    n = ctx.fbm("vein", 0.6, 8, 0.55)
-    n = _warp_by(ctx, n, "vw", 0.3, 0.06)
-    v = n * F32(1.3)
-    d = np.abs(v - np.round(v))
-    vein = F32(1) - nz.smoothstep(0.0, 0.05, d)
-    halo = F32(1) - nz.smoothstep(0.0, 0.22, d)
-    n2 = _warp_by(ctx, ctx.fbm("vein2", 0.25, 7, 0.55), "vw2", 0.15, 0.03)
-    d2 = np.abs(n2 * F32(2.2) - np.round(n2 * F32(2.2)))
-    vein2 = (F32(1) - nz.smoothstep(0.0, 0.03, d2)) * nz.smoothstep(-0.3, 0.6, ctx.fbm("v2m", 0.4, 3))
-    idx = np.clip(F32(0.6) + cloud * F32(0.12) - halo * F32(0.12), 0, 1)
-    albedo = colourize(idx, ctx.palette())
-    vcol = colourize(np.clip(F32(0.4) + cloud * F32(0.2), 0, 1), ctx.palette("vein"))
-    albedo = _mix(albedo, vcol, np.maximum(vein * F32(0.85), vein2 * F32(0.5)))
+    """Veined marble: long veins bent by turbulence with soft halos, fine ridged veinlets, cloudy
+    body and a faint crystalline grain; dark marble ("black", "dark", "green") gets light veins."""
+    vein, halo = _lines(ctx, "vein", 3, ((0.45, 1.0, 0.75), (0.9, 0.6, 0.5)), halo=8.0)
+    n2 = _warp_by(ctx, ctx.fbm("vein2", 0.2, 7, 0.55), "vw2", 0.15, 0.03)
+    fine = (F32(1) - nz.smoothstep(0.0, 0.025, np.abs(n2))) * nz.smoothstep(0.3, 1.2, ctx.fbm("v2m", 0.3, 4))
+    cloud = ctx.fbm("cloud", 0.4, 7, 0.55)
+    crystal = ctx.fbm("crystal", 0.006, 2)
+    main = ctx.palette()
+    idx = np.clip(F32(0.6) + cloud * F32(0.15) - halo * F32(0.2) + crystal * F32(0.11), 0, 1)
+    albedo = colourize(idx, main)
+    dark = float(main.mean()) < 0.4
+    vstops = [(0.0, (0.75, 0.72, 0.66)), (1.0, (0.95, 0.93, 0.88))] if dark else PALETTES["marble"]["vein"]
+    vcol = colourize(np.clip(F32(0.4) + cloud * F32(0.25), 0, 1), lut(vstops))
+    albedo = _mix(albedo, vcol, np.maximum(vein, fine * F32(0.3)))
     height = np.clip(F32(0.6) - vein * F32(0.02), 0, 1)
     return Surface(albedo, height, 0.3)
 
 
 def sand(ctx: Ctx) -> Surface:
+    """Wind ripples (gentle windward, steep lee side) over fine grains, with soft tone drift."""
     h = ctx.h
-    k = max(1, int(round(11 * h / ctx.s)))
+    k = max(1, int(round(14 * h / ctx.s)))
     y = np.arange(h, dtype=F32)[:, None] * F32(k / h)
-    g = y + ctx.fbm("bend", 0.5, 4, aspect=2.0) * F32(0.6) + ctx.fbm("bend2", 0.12, 3) * F32(0.12)
+    bend = ctx.fbm("bend", 0.5, 4, aspect=2.5) * F32(0.6) + ctx.fbm("bend2", 0.1, 4, aspect=2.0) * F32(0.12)
+    # choose the ripple phase so the image's top/bottom edge runs along gentle windward slopes rather
+    # than the steep lee faces (any phase tiles; this one keeps the wrap seam an ordinary row)
+    bend = bend + F32(0.35 - float(np.median(bend[0])))
+    g = y + bend
     p = g - np.floor(g)
-    ripple = np.where(p < 0.7, p / F32(0.7), (F32(1) - p) / F32(0.3))  # gentle windward, steep lee
+    ripple = np.where(p < 0.75, p / F32(0.75), (F32(1) - p) / F32(0.25))
     ripple = ripple * ripple * (F32(3) - F32(2) * ripple)
-    strength = nz.smoothstep(-1.0, 0.8, ctx.fbm("rstrength", 0.4, 3))
+    strength = nz.smoothstep(-1.2, 0.6, ctx.fbm("rstrength", 0.35, 4)) * F32(0.7) + F32(0.3)
     grains = ctx.white("grains") - F32(0.5)
-    fine = ctx.fbm("fine", 0.008, 2)
-    tone = ctx.fbm("tone", 0.4, 5)
-    height = np.clip(F32(0.5) + ripple * strength * F32(0.3) + fine * F32(0.02), 0, 1)
-    idx = np.clip(F32(0.55) + tone * F32(0.1) + ripple * strength * F32(0.1) + grains * F32(0.12) + fine * F32(0.05), 0, 1)
+    fine = ctx.fbm("fine", 0.006, 2)
+    tone = ctx.fbm("tone", 0.4, 6)
+    height = np.clip(F32(0.3) + ripple * strength * F32(0.5) + fine * F32(0.02), 0, 1)
+    idx = np.clip(F32(0.55) + tone * F32(0.09) + ripple * strength * F32(0.08) + grains * F32(0.14) + fine * F32(0.05), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    return Surface(albedo, height, 1.0)
-
+    return Surface(albedo, height, 1.3)
 
 def dirt(ctx: Ctx) -> Surface:
+    """Soil: lumpy clods, fine crumbs, scattered small stones and dark organic bits."""
     base = ctx.fbm("base", 0.4, 8, 0.55)
-    clump = ctx.cells("clump", 0.035, 1.0)
-    lumps = F32(1) - np.clip(clump.f1, 0, 1)
-    lumps *= clump.per_cell(ctx.rng("lumpk").uniform(0.3, 1.0, clump.n).astype(F32))
-    peb = ctx.cells("pebbles", 0.05, 0.9)
-    keep = peb.per_cell(ctx.rng("pk").random(peb.n) < 0.22)
-    size = peb.per_cell(ctx.rng("ps").uniform(0.2, 0.42, peb.n).astype(F32))
-    pebble = (F32(1) - nz.smoothstep(size * F32(0.75), size, peb.f1)) * keep.astype(F32)
-    pdome = np.sqrt(np.clip(F32(1) - peb.f1 / np.maximum(size, F32(1e-3)), 0, 1)) * pebble
-    fine = ctx.fbm("fine", 0.01, 3)
-    height = np.clip(F32(0.35) + base * F32(0.08) + lumps * F32(0.2) + fine * F32(0.04) + pdome * F32(0.35), 0, 1)
-    idx = np.clip(F32(0.5) + base * F32(0.12) + lumps * F32(0.15) + fine * F32(0.08), 0, 1)
+    clump = ctx.cells("clump", 0.03, 1.0)
+    lumps = np.clip(F32(1) - clump.f1, 0, 1)
+    lumps = lumps * lumps * clump.per_cell(ctx.rng("lumpk").uniform(0.3, 1.0, clump.n).astype(F32))
+    peb = ctx.cells("pebbles", 0.045, 0.9)
+    keep = peb.per_cell(ctx.rng("pk").random(peb.n) < 0.18)
+    size = peb.per_cell(ctx.rng("ps").uniform(0.15, 0.4, peb.n).astype(F32))
+    pf1 = peb.f1 + ctx.fbm("pw", 0.01, 3) * F32(0.05)
+    pebble = (F32(1) - nz.smoothstep(size * F32(0.8), size, pf1)) * keep.astype(F32)
+    pdome = np.sqrt(np.clip(F32(1) - pf1 / np.maximum(size, F32(1e-3)), 0, 1)) * pebble
+    fine = ctx.fbm("fine", 0.008, 3)
+    organic = nz.smoothstep(1.6, 2.4, ctx.fbm("org", 0.01, 3))
+    height = np.clip(F32(0.35) + base * F32(0.08) + lumps * F32(0.25) + fine * F32(0.05) + pdome * F32(0.3), 0, 1)
+    idx = np.clip(F32(0.5) + base * F32(0.12) + lumps * F32(0.12) + fine * F32(0.1) - organic * F32(0.3), 0, 1)
     albedo = colourize(idx, ctx.palette())
     ptone = peb.per_cell(ctx.rng("pt").random(peb.n).astype(F32))
-    pcol = colourize(np.clip(ptone * F32(0.7) + pdome * F32(0.3), 0, 1), ctx.palette("pebble", "dirt"))
-    albedo = _mix(albedo, pcol, pebble)
-    return Surface(albedo, height, 1.6)
-
+    pcol = colourize(np.clip(ptone * F32(0.6) + pdome * F32(0.2) + fine * F32(0.05), 0, 1), ctx.palette("pebble", "dirt"))
+    albedo = _mix(albedo, pcol * F32(0.85) + albedo * F32(0.15), pebble)
+    return Surface(albedo, height, 1.8)
 
 def grass(ctx: Ctx) -> Surface:
     blades = np.zeros((ctx.h, ctx.w), F32)
@@ -388,22 +474,21 @@ def moss(ctx: Ctx) -> Surface:
 
 
 def concrete(ctx: Ctx) -> Surface:
-    blotch = ctx.fbm("blotch", 0.4, 6, 0.55)
-    mid = ctx.fbm("mid", 0.06, 4)
+    """Cast concrete: blotchy cement tone, fine sand grain, sparse air pores and faint stains."""
+    blotch = ctx.fbm("blotch", 0.4, 7, 0.55)
+    mid = ctx.fbm("mid", 0.06, 5)
     grain = ctx.white("grain") - F32(0.5)
-    pores = ctx.cells("pores", 0.018, 1.0)
-    size = pores.per_cell(ctx.rng("psize").uniform(0.05, 0.3, pores.n).astype(F32))
-    keep = pores.per_cell(ctx.rng("pk").random(pores.n) < 0.3).astype(F32)
-    pore = (F32(1) - nz.smoothstep(size * F32(0.6), size, pores.f1)) * keep
-    agg = ctx.cells("agg", 0.012, 1.0)
-    aggv = agg.per_cell(ctx.rng("aggv").uniform(-1, 1, agg.n).astype(F32)) * nz.smoothstep(0.5, 0.2, agg.f1)
-    stain = nz.smoothstep(0.7, 1.6, ctx.fbm("stain", 0.25, 5))
-    idx = np.clip(F32(0.5) + blotch * F32(0.08) + mid * F32(0.04) + grain * F32(0.08) + aggv * F32(0.05)
-                  - stain * F32(0.12) - pore * F32(0.35), 0, 1)
+    sandy = ctx.fbm("sandy", 0.004, 2)
+    pores = ctx.cells("pores", 0.025, 1.0)
+    size = pores.per_cell(ctx.rng("psize").uniform(0.04, 0.2, pores.n).astype(F32))
+    keep = pores.per_cell(ctx.rng("pk").random(pores.n) < 0.15).astype(F32)
+    pore = (F32(1) - nz.smoothstep(size * F32(0.5), size, pores.f1)) * keep
+    stain = _coverage(ctx.fbm("stain", 0.25, 7, 0.6), 0.2, 0.3)
+    idx = np.clip(F32(0.5) + blotch * F32(0.07) + mid * F32(0.03) + grain * F32(0.06) + sandy * F32(0.04)
+                  - stain * F32(0.08) - pore * F32(0.25), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    height = np.clip(F32(0.6) + mid * F32(0.02) - pore * F32(0.3) + grain * F32(0.02), 0, 1)
+    height = np.clip(F32(0.6) + mid * F32(0.02) + sandy * F32(0.02) - pore * F32(0.2), 0, 1)
     return Surface(albedo, height, 1.0)
-
 
 def tiles(ctx: Ctx) -> Surface:
     h, w = ctx.h, ctx.w
@@ -419,57 +504,93 @@ def tiles(ctx: Ctx) -> Surface:
     fx = (u - rx).astype(F32)[None, :]
     tid = (ry % ny)[:, None] * nx + (rx % nx)[None, :]
     n = nx * ny
-    grout_px = max(1.0, ctx.px(0.006))
-    mask, bevel = _block_height(fx, fy, w / nx, h / ny, grout_px, ctx.px(0.015), F32(0))
+    grout_px = max(0.8, ctx.px(0.005))
+    mask, bevel = _block_height(fx, fy, w / nx, h / ny, grout_px, ctx.px(0.008), F32(0))
     rnd = ctx.rng("tiles")
     tone = rnd.uniform(-1, 1, n).astype(F32)[tid]
     checker = ((ry % ny)[:, None] + (rx % nx)[None, :]) % 2 if chequered else None
     glaze = ctx.fbm("glaze", 0.15, 5)
     idx = np.clip(F32(0.55) + tone * F32(0.08) + glaze * F32(0.05) + bevel * F32(0.1), 0, 1)
-    if checker is not None:
-        idx = np.where(checker == 1, idx * F32(0.35), idx)
     albedo = colourize(idx, ctx.palette())
+    if checker is not None:
+        # classic chequer: white and black, or white and the named colour
+        other = colourize(idx, lut(PALETTES["tiles"]["main"])) if ctx.parsed.colours else albedo * F32(0.12)
+        albedo = np.where((checker == 1)[..., None], other, albedo)
     grout = colourize(ctx.fbm01("grout", 0.02, 3, contrast=0.3), ctx.palette("grout"))
     albedo = _mix(grout, albedo, mask)
-    height = mask * (F32(0.5) + bevel * F32(0.35) + glaze * F32(0.01)) + (F32(1) - mask) * F32(0.2)
-    return Surface(albedo, np.clip(height, 0, 1), 1.5)
+    height = mask * (F32(0.5) + bevel * F32(0.2) + glaze * F32(0.01)) + (F32(1) - mask) * F32(0.2)
+    return Surface(albedo, np.clip(height, 0, 1), 1.0)
 
 
 def lava(ctx: Ctx) -> Surface:
-    c = ctx.cells("plates", 0.15, 0.9)
-    wob = ctx.fbm("wobble", 0.08, 5)
-    e = c.edge + wob * F32(0.06)
-    crack = F32(1) - nz.smoothstep(0.0, 0.12, e)
-    flow = _warp_by(ctx, ctx.fbm("flow", 0.35, 6), "fw", 0.3, 0.05)
-    pools = nz.smoothstep(0.6, 1.5, flow)
-    heat = np.clip(np.maximum(crack, pools) + ctx.fbm("heat", 0.05, 4) * F32(0.08), 0, 1)
-    crust_n = ctx.fbm("crust", 0.05, 6, 0.6)
+    """Cooling lava: dark crust plates split by glowing cracks, with a few molten pools."""
+    c = ctx.cells("plates", 0.14, 0.9)
+    wob = ctx.fbm("wobble", 0.06, 5)
+    e = c.edge + wob * F32(0.05)
+    width = ctx.fbm01("cwidth", 0.2, 4, contrast=0.4)
+    crack = F32(1) - nz.smoothstep(0.0, F32(0.03) + width * F32(0.1), e)
+    glow_halo = F32(1) - nz.smoothstep(0.0, F32(0.25), e)
+    flow = _warp_by(ctx, ctx.fbm("flow", 0.35, 7, 0.55), "fw", 0.3, 0.05)
+    pools = _coverage(flow, 0.12, 0.2)
+    core = F32(1) - nz.smoothstep(0.0, F32(0.015) + width * F32(0.05), e)
+    heat = np.maximum(crack * (F32(0.45) + core * F32(0.3)), pools * (F32(0.65) + flow.clip(0, 1.5) * F32(0.12)))
+    heat = np.clip(heat + ctx.fbm("heat", 0.04, 5) * F32(0.06), 0, 1)
+    crust_n = ctx.fbm("crust", 0.04, 7, 0.6)
     plate = c.per_cell(ctx.rng("plate").random(c.n).astype(F32))
-    crust = colourize(np.clip(F32(0.5) + crust_n * F32(0.25) + plate * F32(0.2) - F32(0.1), 0, 1), ctx.palette())
-    glow = colourize(heat, ctx.palette("glow", "lava"))
-    if ctx.parsed.colours:
-        glow = colourize(heat, lut(apply_colours(PALETTES["lava"]["glow"], ctx.parsed.colours, 0.6)))
-    albedo = _mix(crust, glow, nz.smoothstep(0.05, 0.45, heat))
-    height = np.clip(F32(0.7) - heat * F32(0.5) + crust_n * F32(0.05), 0, 1)
-    return Surface(albedo, height, 1.2)
-
+    crust = colourize(np.clip(F32(0.45) + crust_n * F32(0.25) + plate * F32(0.2) - F32(0.1), 0, 1), ctx.palette())
+    glow_lut = lut(apply_colours(PALETTES["lava"]["glow"], ctx.parsed.colours, 0.6)) if ctx.parsed.colours else ctx.palette("glow", "lava")
+    glow = colourize(heat, glow_lut)
+    crust = crust + glow_lut[200][None, None, :] * (glow_halo * (F32(1) - pools) * F32(0.25))[..., None]
+    albedo = _mix(crust, glow, nz.smoothstep(0.05, 0.4, heat))
+    height = np.clip(F32(0.75) - heat * F32(0.5) + crust_n * F32(0.06) + plate * F32(0.05), 0, 1)
+    return Surface(albedo, height, 1.5)
 
 def ice(ctx: Ctx) -> Surface:
+    """Clear ice: deep blue with cloudy white inclusions, long pale cracks, fractured plates, bubbles."""
     depth = ctx.fbm("depth", 0.45, 7, 0.55)
-    c = ctx.cells("cracks", 0.2, 0.9)
-    e = c.edge + ctx.fbm("cw", 0.05, 4) * F32(0.03)
-    show = nz.smoothstep(-0.4, 0.3, ctx.fbm("show", 0.3, 3))
-    crack = (F32(1) - nz.smoothstep(0.0, 0.025, e)) * show
-    c2 = ctx.cells("cracks2", 0.08, 0.9)
-    crack2 = (F32(1) - nz.smoothstep(0.0, 0.03, c2.edge + ctx.fbm("cw2", 0.03, 3) * F32(0.02))) * nz.smoothstep(0.2, 0.9, ctx.fbm("show2", 0.25, 3))
+    cloud = _coverage(_warp_by(ctx, ctx.fbm("cloud", 0.3, 8, 0.6), "clw", 0.2, 0.04), 0.35, 1.0)
+    lines = _lines(ctx, "cracks", 3, ((1.0, 0.7, 0.8), (1.5, 0.5, 0.6)))
+    c = ctx.cells("plates", 0.22, 0.9)
+    pe = _warp_by(ctx, c.edge, "pw", 0.1, 0.01)
+    plates = (F32(1) - nz.smoothstep(0.0, 0.025, pe)) * nz.smoothstep(-0.6, 0.4, ctx.fbm("pshow", 0.3, 4)) * F32(0.75)
     bub = ctx.cells("bubbles", 0.02, 1.0)
-    bubbles = (F32(1) - nz.smoothstep(0.06, 0.14, bub.f1)) * bub.per_cell(ctx.rng("bk").random(bub.n) < 0.15).astype(F32)
-    frost = nz.smoothstep(0.3, 1.5, ctx.fbm("frost", 0.1, 6, 0.6))
-    idx = np.clip(F32(0.5) + depth * F32(0.14) + crack2 * F32(0.12) + frost * F32(0.2), 0, 1)
+    bsize = bub.per_cell(ctx.rng("bs").uniform(0.05, 0.15, bub.n).astype(F32))
+    bubbles = (F32(1) - nz.smoothstep(bsize * F32(0.6), bsize, bub.f1)) * bub.per_cell(ctx.rng("bk").random(bub.n) < 0.12).astype(F32)
+    frost = ctx.fbm("frost", 0.006, 4, 0.6)
+    idx = np.clip(F32(0.42) + depth * F32(0.12) + cloud * F32(0.3) + frost * F32(0.06), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    albedo = _mix(albedo, np.ones_like(albedo), np.clip(crack * F32(0.75) + bubbles * F32(0.5), 0, 1))
-    height = np.clip(F32(0.6) - crack * F32(0.2) + frost * F32(0.1) + depth * F32(0.02), 0, 1)
-    return Surface(albedo, height, 0.8)
+    white = np.clip(np.maximum(lines, plates) * F32(0.7) + bubbles * F32(0.45), 0, 1)
+    albedo = _mix(albedo, np.ones_like(albedo) * F32(0.96), white)
+    height = np.clip(F32(0.6) - lines * F32(0.15) - plates * F32(0.1) + frost * F32(0.01), 0, 1)
+    return Surface(albedo, height, 0.6)
+
+
+def _lines(ctx: Ctx, tag: str, k: int, sets, halo: float = 0.0):
+    """Long wandering lines (marble veins, ice cracks): level lines of a tilted ramp bent by
+    turbulence. The ramp has whole periods across the image, so the lines wrap. ``sets`` holds
+    (bend amount, width multiplier, strength) per family of lines; each set crosses the last.
+    With ``halo`` > 0 returns (lines, a soft band ``halo`` times wider around them)."""
+    h, w = ctx.h, ctx.w
+    r = ctx.rng(tag + ".dir")
+    # diagonal ramps: lines that run along an image axis for long would dominate one column/row
+    a, b = (1, 1) if r.random() < 0.5 else (1, -1)
+    X = np.arange(w, dtype=F32)[None, :] * F32(1.0 / w)
+    Y = np.arange(h, dtype=F32)[:, None] * F32(1.0 / h)
+    k = max(1, int(round(k / ctx.parsed.scale)))
+    out = np.zeros((h, w), F32)
+    soft = np.zeros((h, w), F32)
+    for i, (amp, wmul, strength) in enumerate(sets):
+        if i:
+            a, b = b, -a
+        turb = _warp_by(ctx, ctx.turbulence(f"{tag}.t{i}", 0.45, 7, 0.55), f"{tag}.w{i}", 0.3, 0.04)
+        phase = (X * F32(a) + Y * F32(b)) * F32(k) + turb * F32(amp) + ctx.fbm(f"{tag}.b{i}", 0.5, 3) * F32(0.25)
+        d = np.abs(phase - np.round(phase))
+        wid = (F32(0.008) + F32(0.04) * nz.smoothstep(-0.8, 2.0, ctx.fbm(f"{tag}.wd{i}", 0.25, 5))) * F32(wmul)
+        show = nz.smoothstep(-1.5, -0.2, ctx.fbm(f"{tag}.s{i}", 0.3, 4)) * F32(strength)
+        out = np.maximum(out, (F32(1) - nz.smoothstep(F32(0), wid, d)) * show)
+        if halo:
+            soft = np.maximum(soft, (F32(1) - nz.smoothstep(F32(0), wid * F32(halo), d)) * show)
+    return (out, soft) if halo else out
 
 
 GENERATORS: dict[str, Callable[[Ctx], Surface]] = {
@@ -487,45 +608,64 @@ def _desaturate(rgb: np.ndarray, amount: float) -> np.ndarray:
     return rgb + (lum - rgb) * F32(amount)
 
 
+def _coverage(field: np.ndarray, coverage: float, softness: float = 0.15) -> np.ndarray:
+    """A soft mask covering about ``coverage`` of the image where ``field`` is highest.
+
+    The threshold is an exact quantile of a regular subsample (sorting is exact, so deterministic),
+    which makes coverage independent of how a family's height happens to be distributed."""
+    sub = np.sort(field[::4, ::4], axis=None)
+    n = sub.size - 1
+    t = float(sub[int(round((1.0 - coverage) * n))])
+    spread = float(sub[int(0.9 * n)] - sub[int(0.1 * n)]) or 1.0
+    return nz.smoothstep(t - softness * spread, t + softness * spread, field)
+
+
+def _overlay_ctx(ctx: Ctx, family: str, tag: str) -> Ctx:
+    """A context for an overlay material (moss on stone): same size and scale, its own palette."""
+    p = Parsed(family=family, understood=True, scale=ctx.parsed.scale)
+    return Ctx(ctx.h, ctx.w, ctx.seed ^ zlib.crc32(tag.encode()), p, ctx.shading)
+
+
 def _variants(ctx: Ctx, s: Surface) -> Surface:
     v = ctx.parsed.variants
     alb, hgt, bump = s.albedo, s.height, s.bump
     low = F32(1) - hgt  # crevices
     if "rusty" in v and ctx.parsed.family != "rust":
-        m = nz.smoothstep(0.2, 0.9, ctx.fbm("v.rust", 0.3, 6) + low * F32(0.8))
+        m = _coverage(ctx.fbm("v.rust", 0.3, 7, 0.55) + low * F32(1.5) + ctx.fbm("v.rs", 0.2, 5, aspect=1 / 8) * F32(0.4), 0.45)
         rc = colourize(ctx.fbm01("v.rustc", 0.05, 5, contrast=0.3), lut(PALETTES["rust"]["main"]))
-        alb = _mix(alb, rc, m * F32(0.85))
+        alb = _mix(alb, rc, m * F32(0.9))
+        hgt = np.clip(hgt + m * ctx.fbm("v.rh", 0.03, 4) * F32(0.03), 0, 1)
     if "dirty" in v:
-        m = nz.smoothstep(0.0, 1.0, ctx.fbm("v.dirt", 0.3, 6) * F32(0.6) + low * F32(1.6) - F32(0.4))
-        alb = _mix(alb, alb * np.array([0.42, 0.36, 0.3], F32), m * F32(0.8))
+        m = _coverage(ctx.fbm("v.dirt", 0.3, 7, 0.55) * F32(0.7) + low * F32(2.0), 0.55, 0.3)
+        alb = _mix(alb, alb * np.array([0.45, 0.38, 0.3], F32), m * F32(0.75))
     if "weathered" in v:
         alb = _desaturate(alb, 0.35)
         grime = nz.smoothstep(-0.2, 1.2, ctx.fbm("v.grime", 0.25, 6))
         alb = alb * (F32(1) - grime[..., None] * F32(0.3))
-        wear = nz.smoothstep(0.65, 0.95, hgt + ctx.fbm("v.wear", 0.02, 4) * F32(0.1))
-        alb = _mix(alb, np.clip(alb * F32(1.35) + F32(0.06), 0, 1), wear * F32(0.6))
-        streak = ctx.fbm("v.streak", 0.25, 5, aspect=1 / 10.0)
-        alb = alb * (F32(1) - nz.smoothstep(0.4, 1.5, streak)[..., None] * F32(0.25))
+        wear = _coverage(hgt + ctx.fbm("v.wear", 0.02, 4) * F32(0.05), 0.15, 0.2)
+        alb = _mix(alb, np.clip(alb * F32(1.3) + F32(0.06), 0, 1), wear * F32(0.6))
+        streak = ctx.fbm("v.streak", 0.2, 6, aspect=1 / 10.0)
+        alb = alb * (F32(1) - nz.smoothstep(0.3, 1.5, streak)[..., None] * F32(0.25))
         hgt = np.clip(hgt + ctx.fbm("v.erode", 0.02, 4) * F32(0.04), 0, 1)
     if "cracked" in v:
-        c = ctx.cells("v.crack", 0.18, 0.9)
-        e = c.edge + ctx.fbm("v.cw", 0.04, 5) * F32(0.04)
-        show = nz.smoothstep(-0.6, 0.2, ctx.fbm("v.cshow", 0.3, 3))
-        width = 0.018 + 0.012 * float(ctx.parsed.scale >= 1.0)
+        c = ctx.cells("v.crack", 0.2, 1.0)
+        e = _warp_by(ctx, c.edge, "v.cw", 0.1, 0.012)
+        show = nz.smoothstep(-0.5, 0.3, ctx.fbm("v.cshow", 0.3, 4))
+        width = F32(max(0.012, 1.2 / (ctx.px(0.2))))  # at least about a pixel wide
         crack = (F32(1) - nz.smoothstep(0.0, width, e)) * show
-        alb = alb * (F32(1) - crack[..., None] * F32(0.8))
-        hgt = hgt * (F32(1) - crack * F32(0.7))
+        halo = (F32(1) - nz.smoothstep(0.0, width * F32(4), e)) * show
+        alb = alb * (F32(1) - crack[..., None] * F32(0.75) - halo[..., None] * F32(0.12))
+        hgt = hgt * (F32(1) - crack * F32(0.6) - halo * F32(0.1))
     if "mossy" in v:
-        m = ctx.fbm("v.moss", 0.3, 7, 0.55) * F32(0.8) + low * F32(2.2) - F32(0.9)
-        m = nz.smoothstep(-0.15, 0.35, m)
-        mc = ctx.fbm("v.mossc", 0.01, 4)
-        mcol = colourize(np.clip(F32(0.55) + mc * F32(0.2), 0, 1), lut(PALETTES["moss"]["main"]))
-        alb = _mix(alb, mcol, m)
-        hgt = np.clip(hgt + m * (F32(0.1) + mc * F32(0.03)), 0, 1)
+        m = _coverage(ctx.fbm("v.moss", 0.3, 7, 0.55) * F32(0.8) + low * F32(2.0), 0.4, 0.25)
+        ms = moss(_overlay_ctx(ctx, "moss", "v.mossy"))
+        alb = _mix(alb, ms.albedo, m)
+        hgt = np.clip(hgt + m * (ms.height * F32(0.25)), 0, 1)
     if "snowy" in v:
-        m = nz.smoothstep(0.45, 0.75, hgt + ctx.fbm("v.snow", 0.2, 6) * F32(0.15))
+        m = _coverage(hgt + ctx.fbm("v.snow", 0.2, 7, 0.55) * F32(0.12), 0.5, 0.2)
         scol = colourize(ctx.fbm01("v.snowc", 0.05, 4), lut(PALETTES["snow"]["main"]))
         alb = _mix(alb, scol, m)
+        hgt = np.clip(hgt + m * F32(0.1), 0, 1)
     if "polished" in v:
         r = max(1, int(round(ctx.px(0.003))))
         soft = np.stack([nz.blur(alb[..., k], r, 1) for k in range(3)], axis=-1)
@@ -541,17 +681,24 @@ def _variants(ctx: Ctx, s: Surface) -> Surface:
         alb = alb * alb * F32(0.75) + alb * F32(0.1)  # darker, richer
         lum = alb.mean(axis=2, keepdims=True, dtype=F32)
         alb = np.clip(lum + (alb - lum) * F32(1.35), 0, 1)
-        puddle = nz.smoothstep(0.6, 1.2, ctx.fbm("v.puddle", 0.3, 5) + low * F32(0.6))
-        alb = alb * (F32(1) - puddle[..., None] * F32(0.25))
+        puddle = _coverage(ctx.fbm("v.puddle", 0.3, 6) + low * F32(1.5), 0.15, 0.1)
+        alb = alb * (F32(1) - puddle[..., None] * F32(0.3))
+        hgt = hgt + (F32(0.5) - hgt) * puddle * F32(0.8)  # water fills the low places flat
     return Surface(alb, hgt, bump)
 
 
 def _shade(ctx: Ctx, s: Surface) -> np.ndarray:
+    """A soft baked light from the top left on the height field's normals, plus cavity darkening.
+
+    Slopes are measured per image-size unit, so the look does not change with the resolution."""
     gy, gx = nz.gradient(s.height)
-    k = F32(s.bump * ctx.shading * ctx.s / 256.0 * 2.5)
-    lit = F32(1) + (gx + gy) * (-k)  # light from the top left
-    ao = F32(1) - (F32(1) - s.height) * F32(0.25 * ctx.shading)
-    f = np.clip(lit, F32(0.55), F32(1.45)) * ao
+    k = F32(s.bump * ctx.shading * ctx.s * 0.01)
+    ny, nx = gy * (-k), gx * (-k)
+    lz = F32(0.8)
+    ly = lx = F32(-0.42)
+    lit = (nx * lx + ny * ly + lz) / (np.sqrt(nx * nx + ny * ny + F32(1)) * lz)
+    ao = F32(1) - (F32(1) - s.height) * F32(0.3 * min(1.0, ctx.shading))
+    f = np.clip(lit, F32(0.35), F32(1.5)) * ao
     return s.albedo * f[..., None]
 
 

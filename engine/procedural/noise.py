@@ -116,11 +116,13 @@ class Cells:
     ``cid``: the flat index (into a gy x gx grid) of the nearest point's cell; ``n``: the point count.
     """
 
-    __slots__ = ("f1", "f2", "cid", "n", "shape")
+    __slots__ = ("f1", "f2", "cid", "n", "shape", "oy", "ox")
 
-    def __init__(self, f1: np.ndarray, f2: np.ndarray, cid: np.ndarray, shape: tuple[int, int]):
+    def __init__(self, f1, f2, cid, shape, oy=None, ox=None):
         self.f1, self.f2, self.cid, self.shape = f1, f2, cid, shape
         self.n = shape[0] * shape[1]
+        # offset from the pixel to its nearest point, in cell units (when asked for)
+        self.oy, self.ox = oy, ox
 
     @property
     def edge(self) -> np.ndarray:
@@ -139,6 +141,7 @@ def cellular(
     cell_y: float,
     cell_x: float | None = None,
     jitter: float = 0.9,
+    offsets: bool = False,
 ) -> Cells:
     """Periodic Worley noise. Distances wrap around the image, so cells straddling an edge stay whole.
 
@@ -174,6 +177,8 @@ def cellular(
     f1 = np.full((h, w), big, F32)
     f2 = np.full((h, w), big, F32)
     cid = np.zeros((h, w), np.int32)
+    oy = np.zeros((h, w), F32) if offsets else None
+    ox = np.zeros((h, w), F32) if offsets else None
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             sh = (-di, -dj)
@@ -190,10 +195,13 @@ def cellular(
             closer = d < f1
             np.minimum(f2, np.where(closer, f1, d), out=f2)
             np.copyto(cid, expand(np.roll(ids, sh, (0, 1))), where=closer)
+            if offsets:
+                np.copyto(oy, py, where=closer)
+                np.copyto(ox, px, where=closer)
             np.minimum(f1, d, out=f1)
     np.sqrt(f1, out=f1)
     np.sqrt(f2, out=f2)
-    return Cells(f1, f2, cid, (gy, gx))
+    return Cells(f1, f2, cid, (gy, gx), oy, ox)
 
 
 def warp(field: np.ndarray, dy: np.ndarray | None, dx: np.ndarray | None) -> np.ndarray:
@@ -286,3 +294,46 @@ def wrapped_offset(coord: np.ndarray, centre: float, period: float) -> np.ndarra
     """coord - centre wrapped into [-period/2, period/2)."""
     d = coord - F32(centre)
     return d - F32(period) * np.floor(d * F32(1.0 / period) + F32(0.5))
+
+
+def segments(
+    field: np.ndarray,
+    rng: np.random.Generator,
+    count: int,
+    length: tuple[float, float],
+    width: float,
+    angle: tuple[float, float] = (0.0, np.pi),
+    strength: tuple[float, float] = (0.4, 1.0),
+) -> np.ndarray:
+    """Draw ``count`` soft straight strokes (scratches) into ``field`` in place, wrapping around.
+
+    Each stroke touches only its bounding box, so many short strokes stay cheap. Lengths are in
+    pixels; strokes fade out towards both ends. Returns ``field``.
+    """
+    import math
+
+    h, w = field.shape
+    for _ in range(count):
+        ln = float(rng.uniform(*length))
+        a = float(rng.uniform(*angle))
+        st = float(rng.uniform(*strength))
+        cy, cx = float(rng.uniform(0, h)), float(rng.uniform(0, w))
+        wd = width * float(rng.uniform(0.6, 1.4))
+        dy, dx = math.sin(a), math.cos(a)  # scalar libm: same on every machine
+        hy = min(h - 1, int(abs(dy) * ln / 2 + wd + 2))
+        hx = min(w - 1, int(abs(dx) * ln / 2 + wd + 2))
+        ys = np.arange(int(cy) - hy // 1, int(cy) + hy + 1)
+        xs = np.arange(int(cx) - hx // 1, int(cx) + hx + 1)
+        ys = ys[: min(len(ys), h)]
+        xs = xs[: min(len(xs), w)]
+        ry = (ys.astype(F32) + F32(0.5) - F32(cy))[:, None]
+        rx = (xs.astype(F32) + F32(0.5) - F32(cx))[None, :]
+        along = rx * F32(dx) + ry * F32(dy)
+        across = np.abs(ry * F32(dx) - rx * F32(dy))
+        t = np.clip(np.abs(along) * F32(2.0 / ln), 0, 1)
+        v = (F32(1) - smoothstep(0.0, wd, across)) * (F32(1) - t * t) * F32(st)
+        iy = (ys % h)[:, None]
+        ix = (xs % w)[None, :]
+        np.maximum(field[iy, ix], v, out=v)
+        field[iy, ix] = v
+    return field

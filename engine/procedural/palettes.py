@@ -169,14 +169,16 @@ def _tint(c: np.ndarray, target: tuple[float, float, float], amount: float) -> n
     t = np.asarray(target, dtype=np.float64)
     lum = luminance(c)[:, None]
     lt = float(luminance(t))
-    # the target hue at each stop's lightness; over-bright results are pulled towards white
+    # the target hue at each stop's lightness, moved part way to the hue's own lightness (a green
+    # marble is darker than a white one); over-bright results are pulled towards white
+    lum = lum + (lt - lum) * 0.5
     tinted = t[None, :] * (lum / max(lt, 1e-3))
     over = np.maximum(tinted.max(axis=1, keepdims=True), 1.0)
     tinted = tinted / over + (1.0 - 1.0 / over) * lum
     return c + (np.clip(tinted, 0, 1) - c) * amount
 
 
-def apply_colours(stops: Stops, words: Sequence[str], amount: float = 0.7) -> list:
+def apply_colours(stops: Stops, words: Sequence[str], amount: float = 0.6) -> list:
     """Tint a palette by colour words, in prompt order ("dark red": red, then darker)."""
     pos = [p for p, _ in stops]
     c = np.array([col for _, col in stops], dtype=np.float64)

@@ -12,6 +12,7 @@ import math
 import zlib
 
 import numpy as np
+
 from zpipe.engine.procedural import noise as nz
 from zpipe.engine.procedural.families import tokens
 from zpipe.engine.procedural.palettes import HUES, apply_colours, hexrgb, luminance

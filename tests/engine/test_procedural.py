@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from zpipe.engine.base import Capability, Engine, EngineError, Request
 from zpipe.engine.procedural import ProceduralEngine
 from zpipe.engine.procedural.families import FAMILIES, parse
@@ -202,3 +203,55 @@ def test_torch_is_not_imported():
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------------------- exact periodicity of the primitives
+
+
+def test_bspline_noise_wraps_exactly():
+    # shifting the lattice by one cell shifts the image by exactly one cell's pixels: the surface is
+    # the same periodic function, so the wrap is an interior point like any other
+    from zpipe.engine.procedural import noise as nz
+
+    lat = np.random.default_rng(0).uniform(-1, 1, (6, 10)).astype(np.float32)
+    h, w = 96, 160  # 16 px per cell on both axes
+    a = nz.upsample(lat, h, w)
+    b = nz.upsample(np.roll(lat, (1, 1), (0, 1)), h, w)
+    np.testing.assert_allclose(np.roll(a, (16, 16), (0, 1)), b, atol=1e-6)
+
+
+def test_cellular_wraps_exactly():
+    from zpipe.engine.procedural import noise as nz
+
+    h, w, cell = 96, 160, 16.0
+    c = nz.cellular(np.random.default_rng(1), h, w, cell, jitter=1.0)
+    # brute force: distances to every feature point, wrapped around the torus
+    r = np.random.default_rng(1)
+    gy, gx = c.shape
+    jy = 0.5 + (r.random((gy, gx), dtype=np.float32) - 0.5)
+    jx = 0.5 + (r.random((gy, gx), dtype=np.float32) - 0.5)
+    py = ((np.arange(gy)[:, None] + jy - 0.5) * (h / gy)).ravel()
+    px = ((np.arange(gx)[None, :] + jx - 0.5) * (w / gx)).ravel()
+    y = np.arange(h)[:, None, None] + 0.5
+    x = np.arange(w)[None, :, None] + 0.5
+    dy = (y - py) - h * np.round((y - py) / h)
+    dx = (x - px) - w * np.round((x - px) / w)
+    d = np.sort(np.sqrt(dy**2 + dx**2) / cell, axis=2)
+    np.testing.assert_allclose(c.f1, d[..., 0], atol=1e-4)
+    np.testing.assert_allclose(c.f2, d[..., 1], atol=1e-4)
+
+
+def test_warp_and_blur_wrap():
+    from zpipe.engine.procedural import noise as nz
+
+    f = np.random.default_rng(2).random((32, 48)).astype(np.float32)
+    # an integer displacement is a pure roll, across the edges included
+    np.testing.assert_allclose(nz.warp(f, np.full_like(f, 5.0), np.full_like(f, -7.0)), np.roll(f, (-5, 7), (0, 1)), atol=1e-6)
+    # blurring commutes with rolling
+    np.testing.assert_allclose(nz.blur(np.roll(f, 9, 1), 3), np.roll(nz.blur(f, 3), 9, 1), atol=1e-5)
+
+
+def test_seam_test_has_teeth():
+    # a texture generated off-period (crop of a larger one) does show a seam
+    big = make("cobblestone", w=320, h=256, seed=4).image
+    assert max(seam_score(big[:, :256], "x"), seam_score(big[:, 40:296], "x")) > 1.5
