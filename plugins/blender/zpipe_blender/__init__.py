@@ -1,0 +1,296 @@
+"""zpipe textures for Blender: build the selected materials' textures with zpipe and wire them in.
+
+Material Properties > zpipe: describe a material (a prompt, a short description, or a recipe asset),
+then *Build zpipe textures* (or File > Export > zpipe textures). The add-on calls the zpipe CLI at the
+path set in its preferences (Blender's Python is separate: the add-on never imports zpipe), using the
+hook protocol (docs/hook-protocol.md), and wires the returned maps into the Principled BSDF:
+
+* albedo -> Base Color (multiplied by AO through a Mix node when there is an AO map),
+* normal -> Normal Map node -> Normal (a DirectX normal map gets its green channel flipped first),
+* roughness -> Roughness,
+* every image Non-Color except the albedo (sRGB), extension REPEAT.
+
+Nodes the add-on makes are named ``zpipe …`` and replaced on the next build; other nodes are left alone.
+"""
+
+bl_info = {
+    "name": "zpipe textures",
+    "author": "zpipe",
+    "version": (0, 1, 0),
+    "blender": (4, 2, 0),
+    "location": "Properties > Material > zpipe; File > Export > zpipe textures",
+    "description": "Build seamless PBR textures for materials with zpipe and wire them into the Principled BSDF",
+    "category": "Material",
+}
+
+import os  # noqa: E402
+
+import bpy  # noqa: E402
+from bpy.props import (  # noqa: E402
+    BoolProperty,
+    EnumProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from . import protocol  # noqa: E402
+
+NODE_PREFIX = "zpipe "
+DATA_MAPS = ("normal", "roughness", "ao", "height")
+
+
+# --- settings ------------------------------------------------------------------------------------------
+
+class ZpipePreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    cli_path: StringProperty(name="zpipe CLI", default="zpipe", subtype="FILE_PATH",
+                             description="The zpipe executable (a name on PATH or a full path, "
+                                         "e.g. /opt/zpipe/venv/bin/zpipe)")
+    store: StringProperty(name="Asset store", default="", subtype="DIR_PATH",
+                          description="zpipe's cache of built assets (empty: $ZPIPE_OUT or ~/.cache/zpipe/store)")
+    target: StringProperty(name="Texture folder", default="//zpipe_textures", subtype="DIR_PATH",
+                           description="Where the textures are put (// = next to the .blend file)")
+    engine: EnumProperty(name="Engine", default="auto", items=[
+        ("auto", "Auto", "Z-Image-Turbo when its weights are found, else procedural"),
+        ("z-image-turbo", "Z-Image-Turbo", "The AI engine (needs its weights)"),
+        ("procedural", "Procedural", "Fast placeholder textures, no weights")])
+    timeout: IntProperty(name="Timeout (s)", default=3600, min=10)
+
+    def draw(self, context):
+        for prop in ("cli_path", "store", "target", "engine", "timeout"):
+            self.layout.prop(self, prop)
+
+
+class ZpipeMaterialProps(bpy.types.PropertyGroup):
+    enabled: BoolProperty(name="Build with zpipe", default=False)
+    source: EnumProperty(name="Source", default="description", items=[
+        ("description", "Description", "A few words, e.g. 'mossy granite'; zpipe writes the prompt"),
+        ("prompt", "Prompt", "The full prompt"),
+        ("recipe", "Recipe asset", "An asset of a zpipe recipe file")])
+    text: StringProperty(name="Text", default="", description="The description or the prompt")
+    recipe: StringProperty(name="Recipe", default="", subtype="FILE_PATH")
+    asset: StringProperty(name="Asset id", default="", description="The recipe's asset (empty: the material's name)")
+    size: IntProperty(name="Size", default=1024, min=64, max=8192, step=16)
+    seed: IntProperty(name="Seed", default=-1, min=-1, description="-1: derived from the material's name")
+    map_normal: BoolProperty(name="Normal", default=True)
+    map_roughness: BoolProperty(name="Roughness", default=True)
+    map_ao: BoolProperty(name="AO", default=True)
+    map_height: BoolProperty(name="Height", default=False)
+
+
+def _prefs(context):
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon else None
+
+
+# --- the request and the wiring ----------------------------------------------------------------------
+
+def material_entry(mat):
+    p = mat.zpipe
+    if p.source == "recipe":
+        return protocol.material_entry(mat.name, "recipe", bpy.path.abspath(p.recipe), recipe_asset=p.asset or None)
+    maps = ["albedo"] + [m for m in ("normal", "roughness", "ao", "height") if getattr(p, f"map_{m}")]
+    return protocol.material_entry(mat.name, p.source, p.text, size=p.size, seed=p.seed, maps=maps)
+
+
+def _tex_node(nodes, role, path, x, y):
+    node = nodes.new("ShaderNodeTexImage")
+    node.name = node.label = NODE_PREFIX + role
+    node.location = (x, y)
+    image = bpy.data.images.load(path, check_existing=True)
+    image.reload()  # the file may have been rebuilt since it was loaded
+    image.colorspace_settings.name = "sRGB" if role == "albedo" else "Non-Color"
+    node.image = image
+    node.extension = "REPEAT"
+    return node
+
+
+def _socket(sockets, identifier):
+    """A socket by identifier (the Mix node has several sockets named "A")."""
+    return next(s for s in sockets if s.identifier == identifier)
+
+
+def wire_material(mat, entry):
+    """Wire an answer's maps into ``mat``'s Principled BSDF (made if missing). Returns the roles wired."""
+    if hasattr(mat, "use_nodes") and not mat.use_nodes and bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    tree = mat.node_tree
+    nodes, links = tree.nodes, tree.links
+    for node in [n for n in nodes if n.name.startswith(NODE_PREFIX)]:
+        nodes.remove(node)
+    bsdf = next((n for n in nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
+    if bsdf is None:
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        bsdf.name = NODE_PREFIX + "principled"
+        out = next((n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"), None) \
+            or nodes.new("ShaderNodeOutputMaterial")
+        links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    files = entry.get("files", {})
+    x, y = bsdf.location.x - 700, bsdf.location.y + 300
+    wired = []
+    tex = {role: _tex_node(nodes, role, files[role], x, y - 300 * i)
+           for i, role in enumerate(r for r in ("albedo", "ao", "roughness", "normal") if r in files)}
+    if "albedo" in tex:
+        colour = tex["albedo"].outputs["Color"]
+        if "ao" in tex:
+            mix = nodes.new("ShaderNodeMix")
+            mix.name = mix.label = NODE_PREFIX + "ao multiply"
+            mix.data_type, mix.blend_type = "RGBA", "MULTIPLY"
+            mix.location = (x + 350, y)
+            mix.inputs["Factor"].default_value = 1.0
+            links.new(colour, _socket(mix.inputs, "A_Color"))
+            links.new(tex["ao"].outputs["Color"], _socket(mix.inputs, "B_Color"))
+            colour = _socket(mix.outputs, "Result_Color")
+            wired.append("ao")
+        links.new(colour, bsdf.inputs["Base Color"])
+        wired.insert(0, "albedo")
+    if "roughness" in tex:
+        links.new(tex["roughness"].outputs["Color"], bsdf.inputs["Roughness"])
+        wired.append("roughness")
+    if "normal" in tex:
+        colour = tex["normal"].outputs["Color"]
+        if entry.get("normal_y") == "directx":  # Blender's Normal Map node reads OpenGL (Y+): flip green
+            sep, inv, comb = (nodes.new(t) for t in ("ShaderNodeSeparateColor", "ShaderNodeMath",
+                                                     "ShaderNodeCombineColor"))
+            for node, label in ((sep, "separate"), (inv, "flip green"), (comb, "combine")):
+                node.name = node.label = NODE_PREFIX + label
+            inv.operation = "SUBTRACT"
+            inv.inputs[0].default_value = 1.0
+            links.new(colour, sep.inputs["Color"])
+            links.new(sep.outputs["Red"], comb.inputs["Red"])
+            links.new(sep.outputs["Green"], inv.inputs[1])
+            links.new(inv.outputs["Value"], comb.inputs["Green"])
+            links.new(sep.outputs["Blue"], comb.inputs["Blue"])
+            colour = comb.outputs["Color"]
+        nmap = nodes.new("ShaderNodeNormalMap")
+        nmap.name = nmap.label = NODE_PREFIX + "normal map"
+        nmap.location = (x + 350, y - 900)
+        links.new(colour, nmap.inputs["Color"])
+        links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
+        wired.append("normal")
+    return wired
+
+
+def export_materials(materials, cli, target, store="", engine="auto", timeout=3600):
+    """Build ``materials`` (those with zpipe enabled) and wire them. Returns (answer, {material: roles})."""
+    todo = [m for m in materials if m is not None and m.zpipe.enabled]
+    if not todo:
+        raise protocol.HookFailed("no selected material has 'Build with zpipe' enabled")
+    for m in todo:
+        if m.zpipe.source != "recipe" and not m.zpipe.text.strip():
+            raise protocol.HookFailed(f"material {m.name!r}: write a {m.zpipe.source} first")
+    target = bpy.path.abspath(target)
+    if not os.path.isabs(target):
+        raise protocol.HookFailed("save the .blend file first, or set an absolute texture folder")
+    request = protocol.make_request([material_entry(m) for m in todo], target,
+                                    store=bpy.path.abspath(store) if store else None, engine=engine)
+    answer = protocol.run_hook(cli, request, timeout=timeout)
+    wired = {}
+    for m in todo:
+        entry = answer["materials"].get(m.name)
+        if entry and entry.get("status") != "failed":
+            wired[m.name] = wire_material(m, entry)
+    return answer, wired
+
+
+def selected_materials(context):
+    mats = []
+    for obj in context.selected_objects or ([context.object] if context.object else []):
+        for slot in getattr(obj, "material_slots", []):
+            if slot.material is not None and slot.material not in mats:
+                mats.append(slot.material)
+    return mats
+
+
+# --- UI ---------------------------------------------------------------------------------------------
+
+class ZPIPE_OT_build_textures(bpy.types.Operator):
+    """Build the zpipe textures of the selected objects' materials and wire them into their shaders"""
+
+    bl_idname = "zpipe.build_textures"
+    bl_label = "Build zpipe textures"
+    bl_options = {"REGISTER", "UNDO"}
+
+    scope: EnumProperty(name="Materials", default="SELECTED", items=[
+        ("SELECTED", "Selected objects", "Materials of the selected objects"),
+        ("ACTIVE", "Active material", "The active object's active material"),
+        ("ALL", "All", "Every material with zpipe enabled")])
+
+    def execute(self, context):
+        prefs = _prefs(context)
+        cli = prefs.cli_path if prefs else os.environ.get("ZPIPE_CLI", "zpipe")
+        if self.scope == "ALL":
+            mats = list(bpy.data.materials)
+        elif self.scope == "ACTIVE":
+            mats = [context.object.active_material] if context.object else []
+        else:
+            mats = selected_materials(context)
+        try:
+            answer, wired = export_materials(mats, os.environ.get("ZPIPE_CLI") or cli,
+                                             prefs.target if prefs else "//zpipe_textures",
+                                             prefs.store if prefs else "", prefs.engine if prefs else "auto",
+                                             prefs.timeout if prefs else 3600)
+        except protocol.HookFailed as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        failed = {n: e.get("error", "") for n, e in answer["materials"].items() if e.get("status") == "failed"}
+        s = answer.get("summary", {})
+        msg = f"zpipe: {s.get('built', 0)} built, {s.get('reused', 0)} reused, {len(failed)} failed"
+        for name, error in failed.items():
+            self.report({"WARNING"}, f"{name}: {error}")
+        self.report({"WARNING"} if failed else {"INFO"}, msg)
+        return {"FINISHED"}
+
+
+class ZPIPE_PT_material(bpy.types.Panel):
+    bl_label = "zpipe"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "material"
+
+    @classmethod
+    def poll(cls, context):
+        return context.material is not None
+
+    def draw_header(self, context):
+        self.layout.prop(context.material.zpipe, "enabled", text="")
+
+    def draw(self, context):
+        p = context.material.zpipe
+        col = self.layout.column()
+        col.active = p.enabled
+        col.prop(p, "source")
+        if p.source == "recipe":
+            col.prop(p, "recipe")
+            col.prop(p, "asset")
+        else:
+            col.prop(p, "text")
+            col.prop(p, "size")
+            col.prop(p, "seed")
+            row = col.row(align=True)
+            for m in ("normal", "roughness", "ao", "height"):
+                row.prop(p, f"map_{m}", toggle=True)
+        self.layout.operator(ZPIPE_OT_build_textures.bl_idname, icon="TEXTURE")
+
+
+def _export_menu(self, context):
+    self.layout.operator(ZPIPE_OT_build_textures.bl_idname, text="zpipe textures (selected materials)")
+
+
+CLASSES = (ZpipePreferences, ZpipeMaterialProps, ZPIPE_OT_build_textures, ZPIPE_PT_material)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Material.zpipe = PointerProperty(type=ZpipeMaterialProps)
+    bpy.types.TOPBAR_MT_file_export.append(_export_menu)
+
+
+def unregister():
+    bpy.types.TOPBAR_MT_file_export.remove(_export_menu)
+    del bpy.types.Material.zpipe
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
