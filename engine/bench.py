@@ -288,3 +288,38 @@ def format_report(r: BenchResult) -> str:
         lines.append(f"  dit steps (ms): {steps}  -> {tf:.2f} TFLOP/s{mfu}")
     lines.append(f"  seconds per image: {r.seconds['total'] / c['batch']:.3f}")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m zpipe.engine.bench``: the same as ``zpipe bench`` without the CLI."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m zpipe.engine.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="full", choices=["full", "medium", "tiny"])
+    ap.add_argument("--model", default=None, help="a checkpoint folder instead of random weights")
+    ap.add_argument("--size", default="1024", help="WxH or one number")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--dtype", default=None, choices=["bf16", "fp16", "fp32"])
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--peak", default=None, help="device peak TFLOP/s for MFU, or 'measure'")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    w, _, h = a.size.partition("x")
+    peak = None
+    if a.peak == "measure":
+        from zpipe.engine.zimage.engine import pick_device
+
+        peak = measure_peak(pick_device(a.device), a.dtype or "bf16")
+    elif a.peak:
+        peak = float(a.peak)
+    r = run_bench(a.preset, a.model, int(h or w), int(w), a.batch, a.steps, a.device, a.dtype, a.compile,
+                  warmup=a.warmup, peak_tflops=peak)
+    print(json.dumps(r.as_dict(), indent=2) if a.json else format_report(r))
+
+
+if __name__ == "__main__":
+    main()
