@@ -119,7 +119,7 @@ def stone(ctx: Ctx) -> Surface:
     rnd = ctx.rng("tilt")
     facet = c.per_cell(rnd.normal(0, 1, c.n).astype(F32)) * c.oy + c.per_cell(rnd.normal(0, 1, c.n).astype(F32)) * c.ox
     facet = facet * nz.smoothstep(0.0, 0.25, c.edge)  # planes that meet in soft creases, not steps
-    relief = _warp_by(ctx, ctx.fbm("relief", 0.3, 9, 0.6), "warp", 0.3, 0.05)
+    relief = _warp_by(ctx, ctx.fbm("relief", 0.2, 9, 0.62), "warp", 0.3, 0.05)
     ridged = F32(1) - np.abs(_warp_by(ctx, ctx.fbm("ridged", 0.2, 8, 0.55), "rw", 0.2, 0.04))
     ridged = ridged * ridged
     # fissures: warped Voronoi borders, shown only in places
@@ -128,9 +128,12 @@ def stone(ctx: Ctx) -> Surface:
     fissure = (F32(1) - nz.smoothstep(0.0, 0.04, fe)) * nz.smoothstep(0.0, 0.8, ctx.fbm("fshow", 0.25, 4))
     height = relief * F32(0.1 if rough else 0.07) + ridged * F32(0.18) + facet * F32(0.03) - fissure * F32(0.12)
     height = _norm(height)
-    strata = ctx.fbm("colour", 0.3, 6, 0.55)
-    idx = np.clip(F32(0.52) + strata * F32(0.14) + (height - F32(0.5)) * F32(0.5), 0, 1)
+    strata = ctx.fbm("colour", 0.2, 6, 0.6)
+    idx = np.clip(F32(0.52) + strata * F32(0.1) + (height - F32(0.5)) * F32(0.5), 0, 1)
     albedo = colourize(idx, ctx.palette())
+    # mineral tint: some areas warmer (iron), some cooler
+    tint = ctx.fbm("tint", 0.35, 5) * F32(0.035)
+    albedo = albedo * (F32(1) + tint[..., None] * np.array([1.0, 0.2, -0.8], F32))
     fl = ctx.fbm("fleck", 0.004, 2)
     fleck = ctx.palette("fleck")
     albedo = _mix(albedo, np.broadcast_to(fleck[0], albedo.shape), nz.smoothstep(1.8, 2.6, fl) * F32(0.35))
@@ -461,16 +464,19 @@ def grass(ctx: Ctx) -> Surface:
 
 
 def moss(ctx: Ctx) -> Surface:
-    c = ctx.cells("clumps", 0.04, 1.0)
-    dome = np.sqrt(np.clip(F32(1) - c.f1 * c.f1, 0, 1))
-    c2 = ctx.cells("clumps2", 0.015, 1.0)
-    dome2 = np.sqrt(np.clip(F32(1) - c2.f1 * c2.f1, 0, 1))
-    fuzz = ctx.fbm("fuzz", 0.004, 2)
-    base = ctx.fbm("base", 0.35, 6)
-    height = np.clip(dome * F32(0.45) + dome2 * F32(0.3) + fuzz * F32(0.05) + base * F32(0.08), 0, 1)
-    idx = np.clip(height * F32(0.8) + base * F32(0.1) + fuzz * F32(0.08), 0, 1)
+    """Cushion moss: clusters of small domes with dark gaps, fuzzy tips and patchy colour."""
+    c = ctx.cells("clumps", 0.05, 1.0)
+    dome = np.sqrt(np.clip(F32(1) - c.f1 * c.f1 * F32(1.1), 0, 1))
+    c2 = ctx.cells("clumps2", 0.016, 1.0)
+    dome2 = np.sqrt(np.clip(F32(1) - c2.f1 * c2.f1 * F32(1.3), 0, 1))
+    fuzz = ctx.fbm("fuzz", 0.004, 3, 0.6)
+    base = ctx.fbm("base", 0.35, 7, 0.55)
+    tone = c.per_cell(ctx.rng("tone").uniform(-1, 1, c.n).astype(F32))
+    height = np.clip(dome * F32(0.4) + dome2 * F32(0.35) + fuzz * F32(0.06) + base * F32(0.05), 0, 1)
+    tips = nz.smoothstep(1.0, 2.0, fuzz) * dome2
+    idx = np.clip(height * F32(0.9) - F32(0.1) + base * F32(0.1) + tone * F32(0.06) + fuzz * F32(0.06) + tips * F32(0.15), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    return Surface(albedo, height, 1.3)
+    return Surface(albedo, height, 1.6)
 
 
 def concrete(ctx: Ctx) -> Surface:
@@ -549,17 +555,17 @@ def ice(ctx: Ctx) -> Surface:
     """Clear ice: deep blue with cloudy white inclusions, long pale cracks, fractured plates, bubbles."""
     depth = ctx.fbm("depth", 0.45, 7, 0.55)
     cloud = _coverage(_warp_by(ctx, ctx.fbm("cloud", 0.3, 8, 0.6), "clw", 0.2, 0.04), 0.35, 1.0)
-    lines = _lines(ctx, "cracks", 3, ((1.0, 0.7, 0.8), (1.5, 0.5, 0.6)))
+    lines = _lines(ctx, "cracks", 3, ((1.0, 0.8, 1.0), (1.5, 0.6, 0.8)))
     c = ctx.cells("plates", 0.22, 0.9)
     pe = _warp_by(ctx, c.edge, "pw", 0.1, 0.01)
     plates = (F32(1) - nz.smoothstep(0.0, 0.025, pe)) * nz.smoothstep(-0.6, 0.4, ctx.fbm("pshow", 0.3, 4)) * F32(0.75)
     bub = ctx.cells("bubbles", 0.02, 1.0)
     bsize = bub.per_cell(ctx.rng("bs").uniform(0.05, 0.15, bub.n).astype(F32))
     bubbles = (F32(1) - nz.smoothstep(bsize * F32(0.6), bsize, bub.f1)) * bub.per_cell(ctx.rng("bk").random(bub.n) < 0.12).astype(F32)
-    frost = ctx.fbm("frost", 0.006, 4, 0.6)
-    idx = np.clip(F32(0.42) + depth * F32(0.12) + cloud * F32(0.3) + frost * F32(0.06), 0, 1)
+    frost = ctx.fbm("frost", 0.01, 4, 0.6)
+    idx = np.clip(F32(0.42) + depth * F32(0.12) + cloud * F32(0.3) + frost * F32(0.035), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    white = np.clip(np.maximum(lines, plates) * F32(0.7) + bubbles * F32(0.45), 0, 1)
+    white = np.clip(np.maximum(lines, plates) * F32(0.85) + bubbles * F32(0.45), 0, 1)
     albedo = _mix(albedo, np.ones_like(albedo) * F32(0.96), white)
     height = np.clip(F32(0.6) - lines * F32(0.15) - plates * F32(0.1) + frost * F32(0.01), 0, 1)
     return Surface(albedo, height, 0.6)

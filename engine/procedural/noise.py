@@ -154,7 +154,6 @@ def cellular(
     jit = F32(jitter)
     jy = (0.5 + (rng.random((gy, gx), dtype=F32) - 0.5) * jit).astype(F32)
     jx = (0.5 + (rng.random((gy, gx), dtype=F32) - 0.5) * jit).astype(F32)
-    ids = np.arange(gy * gx, dtype=np.int32).reshape(gy, gx)
 
     # The image edges fall on cell centres, not on the grid lines that Voronoi borders favour when
     # the jitter is below 1, so the wrap seam is an ordinary column/row of the pattern.
@@ -170,37 +169,40 @@ def cellular(
     cy %= gy
     cx %= gx
 
-    def expand(a: np.ndarray) -> np.ndarray:
-        return np.take(np.take(a, cy, axis=0), cx, axis=1)
-
     big = F32(1e9)
     f1 = np.full((h, w), big, F32)
     f2 = np.full((h, w), big, F32)
-    cid = np.zeros((h, w), np.int32)
+    which = np.zeros((h, w), np.int8)  # the winning neighbour, 0..8; the cell id is derived at the end
     oy = np.zeros((h, w), F32) if offsets else None
     ox = np.zeros((h, w), F32) if offsets else None
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            sh = (-di, -dj)
-            py = expand(np.roll(jy, sh, (0, 1)))
-            py += F32(di)
-            py *= ky
-            py -= fy
-            px = expand(np.roll(jx, sh, (0, 1)))
-            px += F32(dj)
-            px *= kx
-            px -= fx
-            d = py * py
-            d += px * px
-            closer = d < f1
-            np.minimum(f2, np.where(closer, f1, d), out=f2)
-            np.copyto(cid, expand(np.roll(ids, sh, (0, 1))), where=closer)
-            if offsets:
-                np.copyto(oy, py, where=closer)
-                np.copyto(ox, px, where=closer)
-            np.minimum(f1, d, out=f1)
+    d = np.empty((h, w), F32)
+    t = np.empty((h, w), F32)
+    closer = np.empty((h, w), bool)
+    for code, (di, dj) in enumerate((i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)):
+        # per cell: the neighbour's point relative to the cell corner, in metric units (small arrays)
+        ny = (np.roll(jy, (-di, -dj), (0, 1)) + F32(di)) * ky
+        nx = (np.roll(jx, (-di, -dj), (0, 1)) + F32(dj)) * kx
+        py = np.take(np.take(ny, cy, axis=0), cx, axis=1)
+        py -= fy
+        px = np.take(np.take(nx, cy, axis=0), cx, axis=1)
+        px -= fx
+        np.multiply(py, py, out=d)
+        np.multiply(px, px, out=t)
+        d += t
+        np.less(d, f1, out=closer)
+        np.maximum(f1, d, out=t)
+        np.minimum(f2, t, out=f2)  # the new second-nearest is max(f1, d) when it beats f2
+        np.minimum(f1, d, out=f1)
+        np.copyto(which, np.int8(code), where=closer)
+        if offsets:
+            np.copyto(oy, py, where=closer)
+            np.copyto(ox, px, where=closer)
     np.sqrt(f1, out=f1)
     np.sqrt(f2, out=f2)
+    wi = which.astype(np.int32)
+    ry = (cy.astype(np.int32)[:, None] + wi // 3 - 1) % gy
+    rx = (cx.astype(np.int32)[None, :] + wi % 3 - 1) % gx
+    cid = ry * gx + rx
     return Cells(f1, f2, cid, (gy, gx), oy, ox)
 
 
@@ -208,30 +210,43 @@ def warp(field: np.ndarray, dy: np.ndarray | None, dx: np.ndarray | None) -> np.
     """Sample ``field`` at (y + dy, x + dx) pixels, bilinearly and with wrap-around (stays periodic
     when the displacements are periodic)."""
     h, w = field.shape
-    y = np.arange(h, dtype=F32)[:, None] + (dy if dy is not None else F32(0))
-    x = np.arange(w, dtype=F32)[None, :] + (dx if dx is not None else F32(0))
-    y = np.broadcast_to(y, (h, w))
-    x = np.broadcast_to(x, (h, w))
-    y0f = np.floor(y)
-    x0f = np.floor(x)
-    ty = (y - y0f).astype(F32)
-    tx = (x - x0f).astype(F32)
-    y0 = y0f.astype(np.int64) % h
-    x0 = x0f.astype(np.int64) % w
-    y1 = y0 + 1
-    y1[y1 == h] = 0
-    x1 = x0 + 1
-    x1[x1 == w] = 0
-    flat = field.ravel()
-    r0 = y0 * w
-    r1 = y1 * w
-    a = flat[r0 + x0]
-    b = flat[r0 + x1]
-    c = flat[r1 + x0]
-    d = flat[r1 + x1]
-    top = a + (b - a) * tx
-    bot = c + (d - c) * tx
-    return top + (bot - top) * ty
+    zero = np.zeros((h, w), F32)
+    dy = zero if dy is None else np.broadcast_to(dy, (h, w))
+    dx = zero if dx is None else np.broadcast_to(dx, (h, w))
+    # pad by the largest displacement instead of wrapping every index
+    my = int(np.ceil(float(np.abs(dy).max()))) + 2
+    mx = int(np.ceil(float(np.abs(dx).max()))) + 2
+    if my >= h or mx >= w:  # huge displacements: reduce them modulo the size first
+        dy = dy - F32(h) * np.floor(dy * F32(1.0 / h))
+        dx = dx - F32(w) * np.floor(dx * F32(1.0 / w))
+        my, mx = min(h, int(np.ceil(float(dy.max()))) + 2), min(w, int(np.ceil(float(dx.max()))) + 2)
+    padded = np.pad(field.astype(F32, copy=False), ((my, my), (mx, mx)), mode="wrap")
+    pw = w + 2 * mx
+    y = dy + (np.arange(h, dtype=F32) + F32(my))[:, None]
+    x = dx + (np.arange(w, dtype=F32) + F32(mx))[None, :]
+    y0 = np.floor(y)
+    x0 = np.floor(x)
+    y -= y0  # now the fractions
+    x -= x0
+    i00 = y0.astype(np.int32)
+    i00 *= pw
+    i00 += x0.astype(np.int32)
+    flat = padded.ravel()
+    a = flat.take(i00)
+    b = flat.take(i00 + 1)
+    i00 += pw
+    c = flat.take(i00)
+    d = flat.take(i00 + 1)
+    b -= a
+    b *= x
+    a += b  # top row
+    d -= c
+    d *= x
+    c += d  # bottom row
+    c -= a
+    c *= y
+    a += c
+    return a
 
 
 def shift_sample(field: np.ndarray, oy: np.ndarray, ox: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ def ramp(*colours: str) -> list[tuple[float, tuple[float, float, float]]]:
 # Per-family palettes; ``main`` is the part colour words tint, the others are accents.
 PALETTES: dict[str, dict[str, Stops]] = {
     "stone": {
-        "main": ramp("2b2a28", "4a4844", "6b6863", "8a8781", "a8a59e"),
+        "main": ramp("34322f", "55524d", "77736d", "96928b", "b5b1a9"),
         "fleck": ramp("1c1b1a", "d9d6cf"),
     },
     "cobblestone": {
