@@ -51,8 +51,8 @@ class TileStage(Stage):
         "retries": Param(int, 2, "re-seeds after a failed repair", min=0, max=20),
         "band": Param(float, 0.125, "width of the inpainted band across each seam, as a fraction of the size",
                       min=0.02, max=0.5),
-        "blend_width": Param(float, 0.5, "width of the classical cross-fade across each seam, as a fraction "
-                             "of the size", min=0.05, max=1.0),
+        "blend_width": Param(float, 0.5, "width the classical repair's cuts may use across each seam, as a "
+                             "fraction of the size", min=0.05, max=1.0),
         "strength": Param(float, 1.0, "inpainting strength (1 = repaint the band fully)", min=0.05, max=1.0),
         "roles": Param(list, ["albedo"], "roles that must pass the gate", item=str),
     }

@@ -6,10 +6,10 @@ cross. The cross is then filled:
 
 - **inpainting** (engines with ``Capability.INPAINT``): :func:`cross_mask` marks a band around each
   seam line, the engine repaints it, and :func:`composite` feathers the result into the rolled image;
-- **classical blend** (any engine): :func:`blend_repair` replaces the band with a cross-fade to the
-  un-rolled image, whose content is continuous there. The cross-fade preserves the variance of the
-  texture (Heitz & Neyret's histogram-preserving blend for stochastic textures: ``m + (w a + (1-w) b - m)
-  / sqrt(w² + (1-w)²)``), so the band does not look washed out.
+- **classical blend** (any engine): :func:`blend_repair` fills the band with the un-rolled image,
+  whose content is continuous there, switching to it along minimum-error cuts with a thin feather
+  (image quilting). Pixels are copied, not mixed, so structured textures do not ghost and stochastic
+  ones do not wash out.
 
 Both keep the image the same size; the result is rolled back so that the composition stays centred.
 """
@@ -17,6 +17,7 @@ Both keep the image the same size; the result is rolled back so that the composi
 from __future__ import annotations
 
 import numpy as np
+
 from zpipe.texture.wrap import half_offset
 
 
@@ -56,39 +57,82 @@ def composite(base: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> np.ndarr
     return (base * (1.0 - m) + patch * m).astype(np.float32)
 
 
-def _vp_blend(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Variance-preserving mix: ``w`` of ``a`` and ``1-w`` of ``b`` (same-statistics images)."""
-    mean = a.reshape(-1, a.shape[-1]).mean(axis=0) if a.ndim == 3 else a.mean()
-    norm = np.sqrt(w * w + (1.0 - w) ** 2)
-    out = mean + (w * (a - mean) + (1.0 - w) * (b - mean)) / norm
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+def _min_path(err: np.ndarray) -> np.ndarray:
+    """Top-to-bottom path of least summed ``err`` (H, n), moving at most one column per row."""
+    h, n = err.shape
+    cost = err[0].astype(np.float64)
+    back = np.zeros((h, n), np.int8)
+    cols = np.arange(n)
+    inf = np.array([np.inf])
+    for r in range(1, h):
+        choices = np.stack([np.concatenate([inf, cost[:-1]]), cost, np.concatenate([cost[1:], inf])])
+        pick = choices.argmin(axis=0)
+        back[r] = pick - 1
+        cost = err[r] + choices[pick, cols]
+    path = np.empty(h, np.int64)
+    path[-1] = int(cost.argmin())
+    for r in range(h - 1, 0, -1):
+        path[r - 1] = path[r] + back[r, path[r]]
+    return path
+
+
+def _close(path: np.ndarray, frac: float = 0.125) -> np.ndarray:
+    """Bend the last rows of a path back to its first column, so the cut itself wraps vertically."""
+    h = len(path)
+    k = max(1, int(h * frac))
+    t = (np.arange(1, k + 1) / k)
+    out = path.astype(np.float64)
+    out[h - k:] = out[h - k:] * (1 - t) + path[0] * t
+    return np.rint(out).astype(np.int64)
+
+
+def _cut_x(rolled: np.ndarray, original: np.ndarray, band: float) -> np.ndarray:
+    """Fill the band around the centre column of ``rolled`` (its seam) with ``original`` (continuous
+    there), switching along two minimum-error vertical cuts, one each side, with a thin feather."""
+    h, w = rolled.shape[:2]
+    c = w // 2  # the seam lies between columns c-1 and c
+    f = max(1.0, 0.006 * w)  # feather width in pixels
+    half = int(np.ceil(f / 2))
+    b = int(max(4 + 2 * half, min(band * w / 2, c - 2)))
+    diff = rolled - original
+    err = (diff * diff).sum(axis=2) if diff.ndim == 3 else diff * diff
+    lo_l, hi_l = max(1, c - b), c - 1 - half  # left cut columns (I fully used from c-1 on)
+    lo_r, hi_r = c + half + 1, min(w - 1, c + b)  # right cut columns
+    cols = np.arange(w, dtype=np.float32)[None, :]
+    if hi_l <= lo_l or hi_r <= lo_r:  # tiny image: a plain cross-fade over the band
+        weight = _centre_band(w, band * w, core=0.0)[None, :].repeat(h, axis=0)
+    else:
+        left = _close(_min_path(err[:, lo_l:hi_l])) + lo_l
+        right = _close(_min_path(err[:, lo_r:hi_r])) + lo_r
+        ramp_l = np.clip((cols - left[:, None]) / f + 0.5, 0.0, 1.0)
+        ramp_r = np.clip((right[:, None] - cols) / f + 0.5, 0.0, 1.0)
+        weight = np.minimum(ramp_l, ramp_r)
+    if rolled.ndim == 3:
+        weight = weight[..., None]
+    return (rolled * (1.0 - weight) + original * weight).astype(np.float32)
 
 
 def blend_repair(image: np.ndarray, axes: str = "xy", band: float = 0.5) -> np.ndarray:
     """Make ``image`` wrap on ``axes`` without an engine (see the module doc).
 
-    One axis at a time: roll by half on that axis, then cross-fade the band around the centre line
-    (where the old wrap seam now lies) to the un-rolled image, then roll back. Rolling on one axis
-    does not disturb the other axis's wrap, so after both passes the image wraps on both.
-    ``band`` is the cross-fade's total width as a fraction of the size; the weight is a smoothstep with
-    no flat part, because any short ramp shows as a line on smooth, low-frequency textures; 0.5 is a
-    good default (1.0 mixes the whole image with its half-shifted copy, which shows as a repeat).
+    One axis at a time: roll by half on that axis; in the band around the centre line (where the old
+    wrap seam now lies) switch to the un-rolled image, which is continuous there, along two
+    minimum-error cuts (image quilting, Efros & Freeman 2001) with a thin feather; roll back. Rolling on
+    one axis does not disturb the other axis's wrap, so after both passes the image wraps on both.
+    ``band`` is the width the cuts may use, as a fraction of the size. A cut, unlike a cross-fade,
+    copies pixels instead of mixing two images, so structured textures (bricks, cobbles) do not ghost.
     """
     img = np.asarray(image, dtype=np.float32)
-    h, w = img.shape[:2]
     for axis in ("x", "y"):
         if axis not in axes:
             continue
-        rolled = half_offset(img, axis)
         if axis == "x":
-            wgt = _centre_band(w, band * w, core=0.0)[None, :]
+            fixed = _cut_x(half_offset(img, "x"), img, band)
+            img = unroll(fixed, "x")
         else:
-            wgt = _centre_band(h, band * h, core=0.0)[:, None]
-        if img.ndim == 3:
-            wgt = wgt[..., None]
-        # weight of the un-rolled image: 1 at the seam line, 0 outside the band
-        fixed = _vp_blend(img, rolled, np.broadcast_to(wgt, img.shape).astype(np.float32))
-        img = unroll(fixed, axis)
+            t = np.swapaxes(img, 0, 1)
+            fixed = _cut_x(half_offset(t, "x"), t, band)
+            img = np.ascontiguousarray(np.swapaxes(unroll(fixed, "x"), 0, 1))
     return img
 
 
