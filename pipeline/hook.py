@@ -469,6 +469,12 @@ def export(request: HookRequest, out: str | os.PathLike | None = None, *, execut
         build.pop("ids")
         answer["builds"].append(build)
     answer["materials"] = {m.name: placed[m.name] for m in request.materials}
+    # the same as a list with maps as a list: for JSON readers without maps, e.g. Unity's JsonUtility
+    answer["results"] = [{"name": m.name, "status": e["status"], "error": e.get("error", ""), "folder": e["folder"],
+                          "normal_y": e.get("normal_y", ""),
+                          "maps": [{"role": role, "path": path, "colour_space": e.get("colour_space", {}).get(role, "")}
+                                   for role, path in e["files"].items()]}
+                         for m in request.materials for e in [answer["materials"][m.name]]]
     statuses = [e["status"] for e in answer["materials"].values()]
     answer["summary"] = {k: statuses.count(k) for k in ("built", "reused", "failed")}
     answer["ok"] = answer["summary"]["failed"] == 0
