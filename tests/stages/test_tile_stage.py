@@ -70,8 +70,10 @@ def test_blend_repair_makes_a_seamed_texture_pass():
     out = res.images["albedo"]
     assert np.abs(out[96:160, 96:160] - img[96:160, 96:160]).max() < 1e-5
     assert np.abs(out[:, :8] - img[:, :8]).mean() > 0.02
-    # contrast is preserved by the variance-preserving blend
+    # pixels are copied, not mixed into new colours: contrast is kept and no value leaves the input's range
     assert out[:, :16].std() > 0.6 * img[:, 100:116].std()
+    for ch in range(3):
+        assert img[..., ch].min() - 1e-6 <= out[..., ch].min() and out[..., ch].max() <= img[..., ch].max() + 1e-6
     apply(a, res, "tile")
     assert a.metrics["tile"]["scores"]["albedo"]["x"] <= 1.6
 
