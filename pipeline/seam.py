@@ -81,7 +81,8 @@ def seam_score(image: np.ndarray, axis: str) -> float:
     return _score(_prepared(image), axis)
 
 
-def _score(img: np.ndarray, axis: str) -> float:
+def _bands(img: np.ndarray, axis: str) -> tuple[float, np.ndarray]:
+    """(seam band, interior bands) of a prepared image: mean steps over 2-column (2-row) bands."""
     if axis == "y":
         img = img.T
     elif axis != "x":
@@ -93,10 +94,47 @@ def _score(img: np.ndarray, axis: str) -> float:
     seam = 0.5 * (band[-1] + band[-2])  # the two bands containing the seam step (equal for a pure step)
     w = len(cols)
     interior = np.delete(band, [w - 3, w - 2, w - 1, 0]) if w > 8 else band
-    ref = float(np.mean(interior))
+    return float(seam), interior
+
+
+def _ratio(seam: float, ref: float) -> float:
     if ref < 1e-8:  # a flat image has no edges anywhere, so no seam either
         return 0.0 if seam < 1e-8 else float("inf")
     return float(seam / ref)
+
+
+def _score(img: np.ndarray, axis: str) -> float:
+    seam, interior = _bands(img, axis)
+    return _ratio(seam, float(np.mean(interior)))
+
+
+def seam_peak(image: np.ndarray, axis: str) -> float:
+    """The seam band against the image's strongest edges: seam band / 99th percentile of the interior
+    bands (same bands as :func:`seam_score`).
+
+    A gradient metric cannot tell a seam from a real straight edge that happens to lie on the border
+    (a grout line of a tile grid, a plank joint, a brick course): both are a full-length step. Such
+    textures have edges like it inside too, so their peak ratio stays at or below about 1, while a seam
+    in a texture without full-length edges is far stronger than any interior band (peak well above 1).
+    The ``tile`` gate uses it to let those textures pass (``edge_aware``).
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    seam, interior = _bands(_prepared(image), axis)
+    return _ratio(seam, float(np.percentile(interior, 99)))
+
+
+def seam_peaks(image: np.ndarray, axes: str = "xy") -> dict[str, float]:
+    """``{axis: seam_peak}`` for ``axes``; the image is prepared once."""
+    names = AXES[axes]
+    if not names:
+        return {}
+    img = _prepared(image)
+    out = {}
+    for a in names:
+        seam, interior = _bands(img, a)
+        out[a] = _ratio(seam, float(np.percentile(interior, 99)))
+    return out
 
 
 def seam_scores(image: np.ndarray, axes: str = "xy") -> dict[str, float]:

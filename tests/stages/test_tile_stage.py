@@ -165,3 +165,30 @@ def test_inpaint_with_the_procedural_engine():
 def test_unknown_role_fails():
     with pytest.raises(StageFailure, match="normal"):
         TileStage().run(asset(periodic_noise(64)), params(roles=["normal"]), NO_ENGINE)
+
+
+def grid_tiles(n: int = 128, period: int = 32) -> np.ndarray:
+    """A periodic tile grid whose grout edge lies exactly on the border (x = n-1 | 0)."""
+    rng = np.random.default_rng(0)
+    x = np.arange(n)
+    grout = ((x % period) >= period - 4).astype(np.float32)
+    img = 0.55 + 0.05 * periodic_noise(n, 9) - 0.35 * grout[None, :, None] - 0.35 * grout[:, None, None]
+    return np.clip(img + 0.01 * rng.standard_normal(img.shape).astype(np.float32), 0, 1).astype(np.float32)
+
+
+def test_edge_aware_gate_passes_a_grid_line_on_the_border():
+    img = grid_tiles()
+    scores = seam_scores(img)
+    assert min(scores.values()) > 2.0  # the plain score cannot tell the grout edge from a seam
+    res = TileStage().run(asset(img), params(), NO_ENGINE)
+    assert res.metrics["passed"] and res.images == {}
+    assert all(v <= 1.25 for v in res.metrics["attempts"][0]["peaks"]["albedo"].values())
+    # without the edge-aware check the gate cannot accept it: no repair moves a periodic grid's line
+    with pytest.raises(StageFailure):
+        TileStage().run(asset(img), params(edge_aware=False, retries=0), NO_ENGINE)
+
+
+def test_edge_aware_gate_still_fails_real_seams():
+    with pytest.raises(StageFailure) as info:
+        TileStage().run(asset(seamed(128)), params(repair="none", retries=0), NO_ENGINE)
+    assert min(info.value.metrics["attempts"][0]["peaks"]["albedo"].values()) > 1.25

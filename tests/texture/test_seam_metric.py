@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zpipe.seam import seam_score, seam_scores
 from zpipe.texture import wrap
 
@@ -69,3 +70,11 @@ def test_contrast_invariant_and_flat():
 def test_bad_axis():
     with pytest.raises(ValueError):
         seam_score(periodic_noise(32), "z")
+
+
+def test_seam_peak_separates_seams_from_edges_inside_the_texture():
+    from zpipe.seam import seam_peaks
+
+    for seed in range(3):
+        assert min(seam_peaks(seamed_noise(256, seed)).values()) > 2.0
+        assert max(seam_peaks(periodic_noise(256, seed)).values()) < 1.25
