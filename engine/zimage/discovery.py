@@ -55,7 +55,7 @@ def _json(path: Path) -> dict:
 
 
 def _diffusers_spec(root: Path, source: str) -> ModelSpec:
-    from zpipe.engine.zimage.weights import shard_files
+    from zpipe.engine.zimage.files import shard_files
 
     configs = {
         "dit": _json(root / "transformer" / "config.json"),
@@ -78,7 +78,7 @@ def _diffusers_spec(root: Path, source: str) -> ModelSpec:
 
 
 def _one(folder: Path, patterns: tuple[str, ...], what: str) -> Path:
-    from zpipe.engine.zimage.weights import PICKLE_SUFFIXES, refuse_pickle
+    from zpipe.engine.zimage.files import PICKLE_SUFFIXES, refuse_pickle
 
     for pattern in patterns:
         hits = sorted(folder.glob(pattern))
@@ -112,7 +112,7 @@ def spec_at(path: str | Path, source: str = "path") -> ModelSpec:
     """Read the layout of the checkpoint folder at ``path`` (no weights are read)."""
     root = Path(path).expanduser()
     if root.is_file():
-        from zpipe.engine.zimage.weights import refuse_pickle
+        from zpipe.engine.zimage.files import refuse_pickle
 
         refuse_pickle(root)
         raise EngineError(f"{root}: engine.model must be a folder (diffusers layout or ComfyUI models/ folder), "
@@ -177,7 +177,7 @@ def find_model(options: dict | None = None) -> ModelSpec:
 
 def validate(spec: ModelSpec) -> None:
     """Cheap checks: every file exists and its safetensors header parses and fits the file size."""
-    from zpipe.engine.zimage.weights import read_header
+    from zpipe.engine.zimage.files import read_header
 
     for f in [*spec.dit, *spec.text_encoder, *spec.vae]:
         read_header(f)
@@ -187,7 +187,7 @@ def validate(spec: ModelSpec) -> None:
 
 def fingerprint(spec: ModelSpec, loras: list[tuple[Path, float]] = ()) -> str:
     """sha256 over every weight file's name, size and safetensors header, the tokenizer, and the LoRAs."""
-    from zpipe.engine.zimage.weights import file_fingerprint
+    from zpipe.engine.zimage.files import file_fingerprint
 
     h = hashlib.sha256(b"zimage-weights-v1")
     for role, files in (("dit", spec.dit), ("te", spec.text_encoder), ("vae", spec.vae)):

@@ -71,7 +71,7 @@ def read_lora(path: str | Path) -> tuple[dict[str, torch.Tensor], float | None]:
     """Tensors of a LoRA safetensors file and the PEFT alpha from its metadata (None when absent)."""
     from safetensors import safe_open
 
-    from zpipe.engine.zimage.weights import read_header
+    from zpipe.engine.zimage.files import read_header
 
     path = Path(path)
     read_header(path)  # refuses pickles, reports truncation

@@ -7,9 +7,6 @@ weights) raises :class:`EngineError` naming the file, the key and the expected s
 
 from __future__ import annotations
 
-import json
-import os
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -17,87 +14,16 @@ import torch
 from torch import nn
 
 from zpipe.engine.base import EngineError
-
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
-_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-    "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
-}
-MAX_HEADER = 100 * 1024 * 1024
+from zpipe.engine.zimage.files import (  # noqa: F401  (re-exported: the loader's public surface)
+    PICKLE_SUFFIXES,
+    file_fingerprint,
+    header_shapes,
+    read_header,
+    refuse_pickle,
+    shard_files,
+)
 
 Mapper = Callable[[str, torch.Tensor], Iterable[tuple[str, torch.Tensor]]]
-
-
-def refuse_pickle(path: Path) -> None:
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise EngineError(
-            f"{path}: refusing to load a pickle checkpoint ({path.suffix}); pickle files can run code when "
-            "opened. Only .safetensors files load: download or convert the safetensors version."
-        )
-
-
-def read_header(path: str | Path) -> tuple[dict, int]:
-    """The JSON header of a safetensors file and the byte offset where tensor data starts.
-
-    Checks that the file is long enough for every tensor the header lists, so a truncated download is
-    reported before anything is loaded.
-    """
-    path = Path(path)
-    refuse_pickle(path)
-    if not path.is_file():
-        raise EngineError(f"{path}: file not found")
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise EngineError(f"{path}: truncated safetensors file ({size} bytes, no header); download it again")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER:
-            raise EngineError(f"{path}: not a safetensors file (header length {n} is implausible)")
-        raw = f.read(n)
-    if len(raw) < n:
-        raise EngineError(f"{path}: truncated safetensors file: header needs {8 + n} bytes, file has {size}; "
-                          "download it again")
-    try:
-        header = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise EngineError(f"{path}: not a safetensors file (header is not JSON)") from None
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    if size < 8 + n + end:
-        raise EngineError(f"{path}: truncated safetensors file: expected {8 + n + end} bytes, found {size}; "
-                          "download it again")
-    return header, 8 + n
-
-
-def header_shapes(files: Iterable[Path]) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
-    for f in files:
-        header, _ = read_header(f)
-        shapes.update({k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"})
-    return shapes
-
-
-def shard_files(folder: Path, stem: str) -> list[Path]:
-    """The safetensors files of one diffusers component: ``{stem}.safetensors`` or the shards of its index."""
-    index = folder / f"{stem}.safetensors.index.json"
-    single = folder / f"{stem}.safetensors"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise EngineError(f"{index}: unreadable index ({exc}); download it again") from None
-        files = [folder / name for name in sorted(set(weight_map.values()))]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise EngineError(f"{index}: lists shard {missing[0]}, which does not exist; download it again")
-        return files
-    if single.is_file():
-        return [single]
-    for suffix in PICKLE_SUFFIXES:
-        if (folder / f"{stem}{suffix}").is_file():
-            refuse_pickle(folder / f"{stem}{suffix}")
-    raise EngineError(f"{folder}: no {stem}.safetensors or {stem}.safetensors.index.json")
 
 
 def _iter_tensors(files: Iterable[Path], device: str) -> Iterator[tuple[Path, str, torch.Tensor]]:
@@ -163,13 +89,6 @@ def build_on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
         return factory()
 
 
-def file_fingerprint(path: Path) -> bytes:
-    """Cheap identity of a safetensors file: its name, size and header bytes (which hold every dtype,
-    shape and offset, plus metadata). Reading them costs microseconds, not a pass over gigabytes."""
-    header, start = read_header(path)
-    with path.open("rb") as f:
-        head = f.read(start)
-    return b"|".join([path.name.encode(), str(os.path.getsize(path)).encode(), head])
 
 
 # ---- the three components of a checkpoint ----

@@ -8,21 +8,23 @@ from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # for zimage_kit
-
-from zimage_kit import save_comfy_layout, save_diffusers_layout, tiny_reference_models  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))  # for zimage_kit (imported lazily: it imports torch)
 
 
 @pytest.fixture(scope="session")
 def tiny_models():
     pytest.importorskip("diffusers")
     pytest.importorskip("transformers")
+    from zimage_kit import tiny_reference_models
+
     dit, lm, vae = tiny_reference_models()
     return SimpleNamespace(dit=dit, lm=lm, te=lm.model, vae=vae)
 
 
 @pytest.fixture(scope="session")
 def diffusers_ckpt(tmp_path_factory, tiny_models) -> Path:
+    from zimage_kit import save_diffusers_layout
+
     root = tmp_path_factory.mktemp("zimage-diffusers")
     save_diffusers_layout(root, tiny_models.dit, tiny_models.lm, tiny_models.vae)
     return root
@@ -30,6 +32,8 @@ def diffusers_ckpt(tmp_path_factory, tiny_models) -> Path:
 
 @pytest.fixture(scope="session")
 def comfy_ckpt(tmp_path_factory, tiny_models) -> Path:
+    from zimage_kit import save_comfy_layout
+
     root = tmp_path_factory.mktemp("zimage-comfy")
     save_comfy_layout(root, tiny_models.dit, tiny_models.lm, tiny_models.vae)
     return root

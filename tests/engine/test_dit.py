@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from zimage_kit import randomize, rel_err
 
 from zpipe.engine.zimage.configs import DiTConfig
 from zpipe.engine.zimage.dit import ZImageDiT
-
-from zimage_kit import randomize, rel_err
 
 diffusers = pytest.importorskip("diffusers")
 
