@@ -24,7 +24,7 @@ ADJECTIVES: dict[str, str] = {}
 
 _VOCAB = {
     "stone": ("stone stones rock rocks granite slate basalt boulder boulders cliff cliffs limestone "
-              "sandstone bedrock flint quartzite", "stony rocky"),
+              "sandstone bedrock flint quartzite shale", "stony rocky"),
     "cobblestone": ("cobblestone cobblestones cobble cobbles flagstone flagstones pavers paver sett setts "
                     "paving cobblestoned", "cobbled"),
     "brick": ("brick bricks brickwork masonry", "bricked"),
@@ -65,7 +65,7 @@ _VARIANTS = {
     "cracked": "cracked cracks crack broken crackled fractured shattered",
     "wet": "wet damp rainy soaked puddles puddle glistening",
     "weathered": "weathered worn old aged ancient eroded faded distressed",
-    "polished": "polished glossy shiny smooth clean new pristine lacquered varnished",
+    "polished": "polished glossy shiny smooth lacquered varnished",
     "dirty": "dirty grimy grime stained filthy muddy",
     "rusty": "rusty rusted corroded rust",
     "snowy": "snowy snow",
@@ -81,10 +81,17 @@ SCALE_WORDS = {
     "small": 0.65, "tiny": 0.5, "fine": 0.7, "mini": 0.5, "narrow": 0.7,
 }
 
+# Words that ask for no baked light: the texture is an albedo/base colour map (relief stays readable
+# through cavity darkening only).
+FLAT_LIGHT_WORDS = frozenset("albedo basecolor unlit flat even diffuse".split())
+# Words that are understood and deliberately change nothing ("clean" is the plain variant).
+NEUTRAL_WORDS = frozenset("clean plain new pristine default basic standard natural".split())
+
 # Words that pick a style inside a family (metal "panels", tiles "hexagonal", ...).
 STYLE_WORDS = frozenset(
     "plates panel panels hull tread diamond floorplate scifi sci fi riveted rivets "
-    "hexagonal hex hexagon subway herringbone".split()
+    "hexagonal hex hexagon subway herringbone strata layered sedimentary speckled terrazzo "
+    "dry dried parched drought".split()
 )
 
 # Words common in texture prompts that carry no material meaning; they are neither matched nor a
@@ -92,7 +99,8 @@ STYLE_WORDS = frozenset(
 FILLER = frozenset(
     "a an the of on in with and or texture textures seamless tileable tiling able floor ground pbr material "
     "surface pattern 4k 8k 2k hd hq high quality detailed photo photorealistic realistic top down "
-    "topdown view closeup close up game asset background wall walls diffuse albedo map style".split()
+    "topdown view closeup close up game asset background wall walls diffuse albedo map style orthographic "
+    "lighting lit highly very ultra resolution render rendering photograph sharp pbr".split()
 )
 
 
@@ -106,6 +114,7 @@ class Parsed:
     scale: float = 1.0
     unknown: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)  # every token, for family-specific styles
+    flat_light: bool = False  # "albedo", "flat even lighting": little baked directional light
 
     def info(self) -> dict:
         out: dict = {"family": self.family, "understood": self.understood, "matched": list(self.matched)}
@@ -115,6 +124,10 @@ class Parsed:
             out["colours"] = list(self.colours)
         if self.scale != 1.0:
             out["scale"] = self.scale
+        if self.flat_light:
+            out["lighting"] = "flat"
+        if self.unknown:
+            out["ignored"] = list(dict.fromkeys(self.unknown))
         if not self.understood:
             out["fallback"] = f"no material word recognised; made a generic {self.family} texture"
         return out
@@ -159,7 +172,7 @@ def parse(prompt: str) -> Parsed:
             hit = True
         elif w in NOUN_COLOURS:
             colours.append(NOUN_COLOURS[w])
-        if w in STYLE_WORDS:
+        if w in STYLE_WORDS or w in NEUTRAL_WORDS or w in FLAT_LIGHT_WORDS:
             hit = True
         if w in SCALE_WORDS:
             scale *= SCALE_WORDS[w]
@@ -184,4 +197,5 @@ def parse(prompt: str) -> Parsed:
         scale=float(min(3.0, max(0.3, scale))),
         unknown=unknown,
         words=words,
+        flat_light=any(w in FLAT_LIGHT_WORDS for w in words),
     )

@@ -27,6 +27,7 @@ class Surface:
     albedo: np.ndarray  # (H, W, 3) float32, unshaded
     height: np.ndarray  # (H, W) float32 in [0, 1]; low = crevice
     bump: float = 1.0  # how strongly the height shades the albedo
+    handled: tuple[str, ...] = ()  # variants the generator already drew (e.g. cracks in dried mud)
 
 
 class Ctx:
@@ -127,9 +128,21 @@ def stone(ctx: Ctx) -> Surface:
     fe = _warp_by(ctx, fc.edge, "fw", 0.15, 0.02)
     fissure = (F32(1) - nz.smoothstep(0.0, 0.04, fe)) * nz.smoothstep(0.0, 0.8, ctx.fbm("fshow", 0.25, 4))
     height = relief * F32(0.1 if rough else 0.07) + ridged * F32(0.18) + facet * F32(0.03) - fissure * F32(0.12)
-    height = _norm(height)
     strata = ctx.fbm("colour", 0.2, 6, 0.6)
-    idx = np.clip(F32(0.52) + strata * F32(0.1) + (height - F32(0.5)) * F32(0.5), 0, 1)
+    layered = _has(ctx, "sandstone", "limestone", "slate", "shale", "strata", "layered", "sedimentary")
+    if layered:
+        # sedimentary beds: bands of whole periods down the image, gently bent
+        k = max(2, int(round((9 if _has(ctx, "slate", "shale") else 6) * ctx.h / ctx.s)))
+        bend = ctx.fbm("bed", 0.5, 4, aspect=4.0) * F32(0.5)
+        bend = bend - F32(float(np.median(bend[0])))  # the edge row lies along a bed, not across beds
+        yb = np.arange(ctx.h, dtype=F32)[:, None] * F32(k / ctx.h) + bend
+        bed = _warp_by(ctx, np.ascontiguousarray(np.broadcast_to(nz.wave(yb), (ctx.h, ctx.w))), "bedw", 0.2, 0.01)
+        bed_id = ctx.fbm("bedtone", 0.08, 3, aspect=8.0)
+        strata = strata * F32(0.5) + bed * F32(1.2) + bed_id * F32(0.6)
+        height = height * F32(0.7) + nz.smoothstep(0.2, 0.5, bed) * F32(0.05)
+    height = _norm(height)
+    light = 0.1 if _has(ctx, "granite", "limestone") else 0.0
+    idx = np.clip(F32(0.52 + light) + strata * F32(0.1) + (height - F32(0.5)) * F32(0.5), 0, 1)
     albedo = colourize(idx, ctx.palette())
     # mineral tint: some areas warmer (iron), some cooler
     tint = ctx.fbm("tint", 0.35, 5) * F32(0.035)
@@ -138,6 +151,17 @@ def stone(ctx: Ctx) -> Surface:
     fleck = ctx.palette("fleck")
     albedo = _mix(albedo, np.broadcast_to(fleck[0], albedo.shape), nz.smoothstep(1.8, 2.6, fl) * F32(0.35))
     albedo = _mix(albedo, np.broadcast_to(fleck[-1], albedo.shape), nz.smoothstep(1.9, 2.7, -fl) * F32(0.3))
+    if _has(ctx, "granite", "speckled", "terrazzo"):
+        # interlocking crystals: black mica, white quartz and (unless tinted) pink feldspar grains
+        g = ctx.cells("grains", 0.014, 1.0)
+        kind = g.per_cell(ctx.rng("gk").random(g.n).astype(F32))
+        grain = nz.smoothstep(0.0, 0.12, g.edge)
+        dark_g = ((kind < 0.28).astype(F32) * grain)[..., None]
+        light_g = ((kind > 0.8).astype(F32) * grain)[..., None]
+        pink = ((kind > 0.62) & (kind <= 0.8)).astype(F32)[..., None] * grain[..., None]
+        albedo = albedo * (F32(1) - dark_g * F32(0.55)) + light_g * (F32(0.8) - albedo) * F32(0.5)
+        if not ctx.parsed.colours:
+            albedo = albedo + pink * (np.array([0.72, 0.52, 0.48], F32) - albedo) * F32(0.6)
     return Surface(albedo, height, 3.0 if rough else 2.4)
 
 
@@ -375,9 +399,9 @@ def rust(ctx: Ctx) -> Surface:
                   + streak * F32(0.06) - pits * F32(0.3), 0, 1)
     ralb = colourize(idx, ctx.palette())
     albedo = _mix(m_alb, ralb, rmask)
-    height = np.clip(F32(0.4) + rmask * (F32(0.2) + flake_t * flake_edge * F32(0.1) + fine * F32(0.04))
+    height = np.clip(m.height * F32(0.6) + rmask * (F32(0.15) + flake_t * flake_edge * F32(0.1) + fine * F32(0.04))
                      - pits * rmask * F32(0.15), 0, 1)
-    return Surface(albedo, height, 1.6)
+    return Surface(albedo, height, max(1.6, m.bump))
 
 def marble(ctx: Ctx) -> Surface:
     """Veined marble: long veins bent by turbulence with soft halos, fine ridged veinlets, cloudy
@@ -421,7 +445,10 @@ def sand(ctx: Ctx) -> Surface:
     return Surface(albedo, height, 1.3)
 
 def dirt(ctx: Ctx) -> Surface:
-    """Soil: lumpy clods, fine crumbs, scattered small stones and dark organic bits."""
+    """Soil: lumpy clods, fine crumbs, scattered small stones and dark organic bits; cracked or dry
+    mud becomes curled plates of dried mud."""
+    if _has(ctx, "mud", "clay") and ("cracked" in ctx.parsed.variants or _has(ctx, "dry", "dried", "parched", "drought")):
+        return _dried_mud(ctx)
     base = ctx.fbm("base", 0.4, 8, 0.55)
     clump = ctx.cells("clump", 0.03, 1.0)
     lumps = np.clip(F32(1) - clump.f1, 0, 1)
@@ -441,6 +468,25 @@ def dirt(ctx: Ctx) -> Surface:
     pcol = colourize(np.clip(ptone * F32(0.6) + pdome * F32(0.2) + fine * F32(0.05), 0, 1), ctx.palette("pebble", "dirt"))
     albedo = _mix(albedo, pcol * F32(0.85) + albedo * F32(0.15), pebble)
     return Surface(albedo, height, 1.8)
+
+def _dried_mud(ctx: Ctx) -> Surface:
+    c = ctx.cells("plates", 0.1, 0.9)
+    e = _warp_by(ctx, c.edge, "ew", 0.06, 0.008)
+    gap = F32(0.05) + ctx.fbm01("gapw", 0.2, 3) * F32(0.06)
+    plate = nz.smoothstep(0.0, 1.0, (e - gap) * F32(25.0))
+    curl = nz.smoothstep(0.0, 0.35, e)  # plate edges curl up a little
+    c2 = ctx.cells("fine", 0.035, 0.9)
+    hair = (F32(1) - nz.smoothstep(0.0, 0.04, _warp_by(ctx, c2.edge, "hw", 0.03, 0.004))) * nz.smoothstep(0.2, 0.9, ctx.fbm("hs", 0.2, 3))
+    surf = ctx.fbm("surf", 0.03, 6, 0.55)
+    tone = c.per_cell(ctx.rng("tone").uniform(-1, 1, c.n).astype(F32))
+    height = plate * (F32(0.55) + (F32(1) - curl) * F32(0.1) + surf * F32(0.03) - hair * F32(0.08)) + (F32(1) - plate) * F32(0.1)
+    idx = np.clip(F32(0.72) + surf * F32(0.06) + tone * F32(0.04) - hair * F32(0.15), 0, 1)
+    pal = lut(apply_colours(PALETTES["dirt"]["dry"], ctx.parsed.colours)) if ctx.parsed.colours else ctx.palette("dry", "dirt")
+    albedo = colourize(idx, pal)
+    deep = colourize(np.clip(F32(0.15) + surf * F32(0.05), 0, 1), pal)
+    albedo = _mix(deep * F32(0.6), albedo, plate)
+    return Surface(albedo, np.clip(height, 0, 1), 2.0, ("cracked",))
+
 
 def grass(ctx: Ctx) -> Surface:
     blades = np.zeros((ctx.h, ctx.w), F32)
@@ -609,6 +655,10 @@ GENERATORS: dict[str, Callable[[Ctx], Surface]] = {
 # --------------------------------------------------------------------------- variants
 
 
+# families that lie on the ground, where water can pool
+GROUND = frozenset({"stone", "cobblestone", "dirt", "sand", "concrete", "moss", "grass"})
+
+
 def _desaturate(rgb: np.ndarray, amount: float) -> np.ndarray:
     lum = (rgb[..., 0] * F32(0.2126) + rgb[..., 1] * F32(0.7152) + rgb[..., 2] * F32(0.0722))[..., None]
     return rgb + (lum - rgb) * F32(amount)
@@ -635,25 +685,29 @@ def _overlay_ctx(ctx: Ctx, family: str, tag: str) -> Ctx:
 def _variants(ctx: Ctx, s: Surface) -> Surface:
     v = ctx.parsed.variants
     alb, hgt, bump = s.albedo, s.height, s.bump
-    low = F32(1) - hgt  # crevices
+    if not v:
+        return s
+    # area effects (moss, snow, dirt, wear) follow the shape of the surface, not its pixel grain
+    smooth = nz.blur(hgt, max(1, int(round(ctx.px(0.006)))), 2)
+    low = F32(1) - smooth  # crevices
     if "rusty" in v and ctx.parsed.family != "rust":
         m = _coverage(ctx.fbm("v.rust", 0.3, 7, 0.55) + low * F32(1.5) + ctx.fbm("v.rs", 0.2, 5, aspect=1 / 8) * F32(0.4), 0.45)
         rc = colourize(ctx.fbm01("v.rustc", 0.05, 5, contrast=0.3), lut(PALETTES["rust"]["main"]))
         alb = _mix(alb, rc, m * F32(0.9))
         hgt = np.clip(hgt + m * ctx.fbm("v.rh", 0.03, 4) * F32(0.03), 0, 1)
     if "dirty" in v:
-        m = _coverage(ctx.fbm("v.dirt", 0.3, 7, 0.55) * F32(0.7) + low * F32(2.0), 0.55, 0.3)
+        m = _coverage(ctx.fbm("v.dirt", 0.3, 7, 0.55) * F32(0.3) + low * F32(2.0), 0.35, 0.3)
         alb = _mix(alb, alb * np.array([0.45, 0.38, 0.3], F32), m * F32(0.75))
     if "weathered" in v:
         alb = _desaturate(alb, 0.35)
         grime = nz.smoothstep(-0.2, 1.2, ctx.fbm("v.grime", 0.25, 6))
         alb = alb * (F32(1) - grime[..., None] * F32(0.3))
-        wear = _coverage(hgt + ctx.fbm("v.wear", 0.02, 4) * F32(0.05), 0.15, 0.2)
-        alb = _mix(alb, np.clip(alb * F32(1.3) + F32(0.06), 0, 1), wear * F32(0.6))
+        wear = _coverage(smooth + ctx.fbm("v.wear", 0.02, 4) * F32(0.05), 0.12, 0.3)
+        alb = _mix(alb, np.clip(alb * F32(1.25) + F32(0.05), 0, 1), wear * F32(0.4))
         streak = ctx.fbm("v.streak", 0.2, 6, aspect=1 / 10.0)
         alb = alb * (F32(1) - nz.smoothstep(0.3, 1.5, streak)[..., None] * F32(0.25))
         hgt = np.clip(hgt + ctx.fbm("v.erode", 0.02, 4) * F32(0.04), 0, 1)
-    if "cracked" in v:
+    if "cracked" in v and "cracked" not in s.handled:
         c = ctx.cells("v.crack", 0.2, 1.0)
         e = _warp_by(ctx, c.edge, "v.cw", 0.1, 0.012)
         show = nz.smoothstep(-0.5, 0.3, ctx.fbm("v.cshow", 0.3, 4))
@@ -663,12 +717,14 @@ def _variants(ctx: Ctx, s: Surface) -> Surface:
         alb = alb * (F32(1) - crack[..., None] * F32(0.75) - halo[..., None] * F32(0.12))
         hgt = hgt * (F32(1) - crack * F32(0.6) - halo * F32(0.1))
     if "mossy" in v:
-        m = _coverage(ctx.fbm("v.moss", 0.3, 7, 0.55) * F32(0.8) + low * F32(2.0), 0.4, 0.25)
+        m = _coverage(ctx.fbm("v.moss", 0.3, 7, 0.55) * F32(0.8) + low * F32(2.0), 0.4, 0.5)
+        # moss thins out in scattered tufts at the edge of a patch rather than stopping at a line
+        m = nz.smoothstep(0.3, 0.7, m + ctx.fbm("v.tufts", 0.01, 3) * F32(0.22))
         ms = moss(_overlay_ctx(ctx, "moss", "v.mossy"))
         alb = _mix(alb, ms.albedo, m)
         hgt = np.clip(hgt + m * (ms.height * F32(0.25)), 0, 1)
     if "snowy" in v:
-        m = _coverage(hgt + ctx.fbm("v.snow", 0.2, 7, 0.55) * F32(0.12), 0.5, 0.2)
+        m = _coverage(smooth + ctx.fbm("v.snow", 0.2, 7, 0.55) * F32(0.25), 0.5, 0.2)
         scol = colourize(ctx.fbm01("v.snowc", 0.05, 4), lut(PALETTES["snow"]["main"]))
         alb = _mix(alb, scol, m)
         hgt = np.clip(hgt + m * F32(0.1), 0, 1)
@@ -679,18 +735,19 @@ def _variants(ctx: Ctx, s: Surface) -> Surface:
         # a polished face scatters less: deeper, richer colour with more contrast
         alb = alb * (F32(0.72) + F32(0.28) * alb)
         lum = alb.mean(axis=2, keepdims=True, dtype=F32)
-        alb = np.clip(lum + (alb - lum) * F32(1.3), 0, 1)
-        alb = np.clip((alb - F32(0.45)) * F32(1.2) + F32(0.45), 0, 1)
+        alb = np.clip(lum + (alb - lum) * F32(1.12), 0, 1)
+        alb = np.clip((alb - F32(0.45)) * F32(1.15) + F32(0.45), 0, 1)
         hgt = nz.blur(hgt, r, 2)
         bump = bump * 0.35  # a polished surface is flat: little relief light
     if "wet" in v:
         alb = alb * alb * F32(0.75) + alb * F32(0.1)  # darker, richer
         lum = alb.mean(axis=2, keepdims=True, dtype=F32)
-        alb = np.clip(lum + (alb - lum) * F32(1.35), 0, 1)
-        puddle = _coverage(ctx.fbm("v.puddle", 0.3, 6) + low * F32(1.5), 0.15, 0.1)
-        alb = alb * (F32(1) - puddle[..., None] * F32(0.3))
-        hgt = hgt + (F32(0.5) - hgt) * puddle * F32(0.8)  # water fills the low places flat
-    return Surface(alb, hgt, bump)
+        alb = np.clip(lum + (alb - lum) * F32(1.2), 0, 1)
+        if ctx.parsed.family in GROUND:
+            puddle = _coverage(ctx.fbm("v.puddle", 0.3, 6) + low * F32(1.5), 0.15, 0.1)
+            alb = alb * (F32(1) - puddle[..., None] * F32(0.3))
+            hgt = hgt + (F32(0.5) - hgt) * puddle * F32(0.8)  # water fills the low places flat
+    return Surface(alb, hgt, bump, s.handled)
 
 
 def _shade(ctx: Ctx, s: Surface) -> np.ndarray:
@@ -698,7 +755,8 @@ def _shade(ctx: Ctx, s: Surface) -> np.ndarray:
 
     Slopes are measured per image-size unit, so the look does not change with the resolution."""
     gy, gx = nz.gradient(s.height)
-    k = F32(s.bump * ctx.shading * ctx.s * 0.01)
+    directional = 0.3 if ctx.parsed.flat_light else 1.0
+    k = F32(s.bump * ctx.shading * directional * ctx.s * 0.01)
     ny, nx = gy * (-k), gx * (-k)
     lz = F32(0.8)
     ly = lx = F32(-0.42)

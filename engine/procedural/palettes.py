@@ -64,6 +64,7 @@ PALETTES: dict[str, dict[str, Stops]] = {
     "dirt": {
         "main": ramp("2a1c12", "3e2a1a", "553a24", "6b4b30", "7f5d3e"),
         "pebble": ramp("4d4842", "7a746b", "9c958a"),
+        "dry": ramp("3a2c20", "6a543e", "8e765a", "a89072", "bca488"),
     },
     "grass": {
         "main": ramp("16280c", "2a4a14", "3f6b1c", "5a8a26", "7ea83a", "a9c25a"),

@@ -255,3 +255,31 @@ def test_seam_test_has_teeth():
     # a texture generated off-period (crop of a larger one) does show a seam
     big = make("cobblestone", w=320, h=256, seed=4).image
     assert max(seam_score(big[:, :256], "x"), seam_score(big[:, 40:296], "x")) > 1.5
+
+
+STOCK_TEMPLATE = (
+    "seamless tileable {material} texture, {variant}, top-down orthographic view, "
+    "flat even lighting, PBR albedo, highly detailed"
+)
+
+
+@pytest.mark.parametrize(
+    "material, family",
+    [("granite", "stone"), ("cobblestone", "cobblestone"), ("brick wall", "brick"), ("slate", "stone"),
+     ("marble", "marble"), ("sandstone", "stone")],
+)
+def test_stock_recipe_prompts(material, family):
+    # recipes/stone_textures.yaml: every material x variant is understood and passes its seam gate (2.0)
+    for variant in ("clean", "mossy", "cracked", "wet"):
+        g = make(STOCK_TEMPLATE.format(material=material, variant=variant), w=128, h=128, seed=1000)
+        assert g.info["family"] == family and g.info["understood"] is True
+        assert g.info.get("variants", []) == ([] if variant == "clean" else [variant])
+        assert g.info["lighting"] == "flat"
+        assert max(seam_score(g.image, "x"), seam_score(g.image, "y")) <= 2.0
+
+
+def test_flat_lighting_keeps_less_baked_light():
+    lit = make("cobblestone", w=96, h=96).image
+    flat = make("cobblestone, albedo", w=96, h=96).image
+    # the directional light brightens one side of every stone and darkens the other: less of it in albedo mode
+    assert np.abs(np.diff(flat.mean(axis=2), axis=1)).mean() < np.abs(np.diff(lit.mean(axis=2), axis=1)).mean()
