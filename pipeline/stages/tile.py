@@ -144,24 +144,27 @@ class TileStage(Stage):
         else:
             how = "inpaint" if use_engine else "blend"
         out: dict[str, np.ndarray] = {}
-        for role, img in images.items():
-            h, w = img.shape[:2]
-            if use_engine and role == "albedo" and h % 16 == 0 and w % 16 == 0:
-                rolled = rep.half_offset(img, axes)
-                mask = rep.cross_mask(h, w, axes, p["band"])
-                base = ctx.request
-                req = Request(prompt=getattr(base, "prompt", asset.prompt), width=w, height=h, seed=seed,
-                              steps=getattr(base, "steps", 8), tile=getattr(base, "tile", axes),
-                              kind="texture", init_image=np.ascontiguousarray(rolled[..., :3]), mask=mask,
-                              strength=float(p["strength"]))
-                gen = ctx.generate([req])[0].image.astype(np.float32)
-                patched = rolled.copy()
-                patched[..., :3] = rep.composite(rolled[..., :3], gen, mask)
-                out[role] = rep.unroll(patched, axes)
-            else:
-                if use_engine and role == "albedo":
-                    how = "blend (size not a multiple of 16)"
-                out[role] = rep.blend_repair(img, axes, band=p["blend_width"])
+        rest = dict(images)
+        albedo = images.get("albedo")
+        if use_engine and albedo is not None and albedo.shape[0] % 16 == 0 and albedo.shape[1] % 16 == 0:
+            h, w = albedo.shape[:2]
+            rolled = rep.half_offset(albedo, axes)
+            mask = rep.cross_mask(h, w, axes, p["band"])
+            base = ctx.request
+            req = Request(prompt=getattr(base, "prompt", asset.prompt), width=w, height=h, seed=seed,
+                          steps=getattr(base, "steps", 8), tile=getattr(base, "tile", axes),
+                          kind="texture", init_image=np.ascontiguousarray(rolled[..., :3]), mask=mask,
+                          strength=float(p["strength"]))
+            gen = ctx.generate([req])[0].image.astype(np.float32)
+            patched = rolled.copy()
+            patched[..., :3] = rep.composite(rolled[..., :3], gen, mask)
+            out["albedo"] = rep.unroll(patched, axes)
+            rest.pop("albedo")
+        elif use_engine and albedo is not None:
+            how = "blend (size not a multiple of 16)"
+        if rest:
+            guide = "albedo" if "albedo" in rest else next(iter(rest))
+            out.update(rep.blend_repair_roles(rest, guide, axes, band=p["blend_width"]))
         return out, how
 
     def _reseed(self, asset: Asset, ctx: StageContext, k: int) -> tuple[int, dict[str, np.ndarray]] | None:

@@ -86,9 +86,10 @@ def _close(path: np.ndarray, frac: float = 0.125) -> np.ndarray:
     return np.rint(out).astype(np.int64)
 
 
-def _cut_x(rolled: np.ndarray, original: np.ndarray, band: float) -> np.ndarray:
-    """Fill the band around the centre column of ``rolled`` (its seam) with ``original`` (continuous
-    there), switching along two minimum-error vertical cuts, one each side, with a thin feather."""
+def _cut_weight(rolled: np.ndarray, original: np.ndarray, band: float) -> np.ndarray:
+    """Weight (H, W) of ``original`` for filling the band around the centre column of ``rolled`` (its
+    seam) with ``original`` (continuous there): 1 between two minimum-error vertical cuts, one each
+    side of the seam, 0 outside, with a thin feather across each cut."""
     h, w = rolled.shape[:2]
     c = w // 2  # the seam lies between columns c-1 and c
     f = max(1.0, 0.006 * w)  # feather width in pixels
@@ -107,9 +108,12 @@ def _cut_x(rolled: np.ndarray, original: np.ndarray, band: float) -> np.ndarray:
         ramp_l = np.clip((cols - left[:, None]) / f + 0.5, 0.0, 1.0)
         ramp_r = np.clip((right[:, None] - cols) / f + 0.5, 0.0, 1.0)
         weight = np.minimum(ramp_l, ramp_r)
-    if rolled.ndim == 3:
-        weight = weight[..., None]
-    return (rolled * (1.0 - weight) + original * weight).astype(np.float32)
+    return weight.astype(np.float32)
+
+
+def _mix(rolled: np.ndarray, original: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    wgt = weight[..., None] if rolled.ndim == 3 else weight
+    return (rolled * (1.0 - wgt) + original * wgt).astype(np.float32)
 
 
 def blend_repair(image: np.ndarray, axes: str = "xy", band: float = 0.5) -> np.ndarray:
@@ -122,18 +126,23 @@ def blend_repair(image: np.ndarray, axes: str = "xy", band: float = 0.5) -> np.n
     ``band`` is the width the cuts may use, as a fraction of the size. A cut, unlike a cross-fade,
     copies pixels instead of mixing two images, so structured textures (bricks, cobbles) do not ghost.
     """
-    img = np.asarray(image, dtype=np.float32)
+    return blend_repair_roles({"image": image}, "image", axes, band)["image"]
+
+
+def blend_repair_roles(images: dict[str, np.ndarray], guide: str, axes: str = "xy",
+                       band: float = 0.5) -> dict[str, np.ndarray]:
+    """:func:`blend_repair` of several aligned maps (albedo, normal, ...) with the same cuts, chosen on
+    ``images[guide]``, so the maps stay aligned."""
+    out = {r: np.asarray(img, dtype=np.float32) for r, img in images.items()}
     for axis in ("x", "y"):
         if axis not in axes:
             continue
-        if axis == "x":
-            fixed = _cut_x(half_offset(img, "x"), img, band)
-            img = unroll(fixed, "x")
-        else:
-            t = np.swapaxes(img, 0, 1)
-            fixed = _cut_x(half_offset(t, "x"), t, band)
-            img = np.ascontiguousarray(np.swapaxes(unroll(fixed, "x"), 0, 1))
-    return img
+        t = {r: (img if axis == "x" else np.swapaxes(img, 0, 1)) for r, img in out.items()}
+        weight = _cut_weight(half_offset(t[guide], "x"), t[guide], band)
+        for r, img in t.items():
+            fixed = unroll(_mix(half_offset(img, "x"), img, weight), "x")
+            out[r] = fixed if axis == "x" else np.ascontiguousarray(np.swapaxes(fixed, 0, 1))
+    return out
 
 
 def unroll(image: np.ndarray, axes: str = "xy") -> np.ndarray:

@@ -192,3 +192,16 @@ def test_edge_aware_gate_still_fails_real_seams():
     with pytest.raises(StageFailure) as info:
         TileStage().run(asset(seamed(128)), params(repair="none", retries=0), NO_ENGINE)
     assert min(info.value.metrics["attempts"][0]["peaks"]["albedo"].values()) > 1.25
+
+
+def test_repair_keeps_maps_aligned():
+    img = seamed(128, 5)
+    normal = seamed(128, 6)  # another map of the same texture
+    a = Asset(id="a", kind="textures", prompt="stone", seed=1, width=128, height=128,
+              images={"albedo": img, "normal": normal})
+    res = TileStage().run(a, params(max_seam=1.8), NO_ENGINE)
+    assert set(res.images) == {"albedo", "normal"}
+    changed_albedo = np.abs(res.images["albedo"] - img).max(axis=2) > 1e-6
+    changed_normal = np.abs(res.images["normal"] - normal).max(axis=2) > 1e-6
+    # the same cut mask was applied to both maps
+    assert (changed_normal & ~changed_albedo).mean() < 0.01 and changed_albedo.mean() > 0.05
