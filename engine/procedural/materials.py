@@ -406,7 +406,7 @@ def rust(ctx: Ctx) -> Surface:
 def marble(ctx: Ctx) -> Surface:
     """Veined marble: long veins bent by turbulence with soft halos, fine ridged veinlets, cloudy
     body and a faint crystalline grain; dark marble ("black", "dark", "green") gets light veins."""
-    vein, halo = _lines(ctx, "vein", 3, ((0.45, 1.0, 0.75), (0.9, 0.6, 0.5)), halo=8.0)
+    vein, halo = _lines(ctx, "vein", 3, ((0.45, 1.0, 0.75), (0.5, 0.6, 0.5)), halo=8.0)
     n2 = _warp_by(ctx, ctx.fbm("vein2", 0.2, 7, 0.55), "vw2", 0.15, 0.03)
     fine = (F32(1) - nz.smoothstep(0.0, 0.025, np.abs(n2))) * nz.smoothstep(0.3, 1.2, ctx.fbm("v2m", 0.3, 4))
     cloud = ctx.fbm("cloud", 0.4, 7, 0.55)
@@ -740,7 +740,7 @@ def _variants(ctx: Ctx, s: Surface) -> Surface:
         hgt = nz.blur(hgt, r, 2)
         bump = bump * 0.35  # a polished surface is flat: little relief light
     if "wet" in v:
-        alb = alb * alb * F32(0.75) + alb * F32(0.1)  # darker, richer
+        alb = alb * (F32(0.52) + F32(0.28) * alb)  # darker (dark tones most), richer
         lum = alb.mean(axis=2, keepdims=True, dtype=F32)
         alb = np.clip(lum + (alb - lum) * F32(1.2), 0, 1)
         if ctx.parsed.family in GROUND:

@@ -283,3 +283,30 @@ def test_flat_lighting_keeps_less_baked_light():
     flat = make("cobblestone, albedo", w=96, h=96).image
     # the directional light brightens one side of every stone and darkens the other: less of it in albedo mode
     assert np.abs(np.diff(flat.mean(axis=2), axis=1)).mean() < np.abs(np.diff(lit.mean(axis=2), axis=1)).mean()
+
+
+def test_same_bytes_in_a_fresh_process():
+    # no hidden global state: another process (with other thread settings) makes the same bytes
+    import hashlib
+    import os
+
+    prompts = ["wet mossy cobblestone", "granite", "marble", "poster:neon waves"]
+
+    def digest(prompt):
+        kind = "poster" if prompt.startswith("poster:") else "texture"
+        img = make(prompt.removeprefix("poster:"), w=64, h=48, seed=99, kind=kind).image
+        return hashlib.sha256(img.tobytes()).hexdigest()
+
+    code = (
+        "import hashlib\n"
+        "from zpipe.engine.procedural import ProceduralEngine\n"
+        "from zpipe.engine.base import Request\n"
+        "e = ProceduralEngine()\n"
+        f"for p in {prompts!r}:\n"
+        "    kind = 'poster' if p.startswith('poster:') else 'texture'\n"
+        "    r = Request(prompt=p.removeprefix('poster:'), width=64, height=48, seed=99, kind=kind)\n"
+        "    print(hashlib.sha256(e.generate([r])[0].image.tobytes()).hexdigest())\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", PYTHONHASHSEED="123")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    assert out.stdout.split() == [digest(p) for p in prompts]
