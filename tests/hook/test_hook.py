@@ -128,7 +128,7 @@ def test_recipe_reference_and_linking(tmp_path):
 
 def test_a_failed_material_exits_1_and_says_why(tmp_path):
     bad = {"name": "Seamy", "description": "brick", "stages": [{"tile": {"max_seam": 0.5, "repair": "none",
-                                                                        "retries": 0}}]}
+                                                                        "retries": 0, "edge_aware": False}}]}
     r, a = hook(request(ROCK, bad), tmp_path)
     assert r.exit_code == 1
     assert a["ok"] is False and a["summary"] == {"built": 1, "reused": 0, "failed": 1}
