@@ -383,3 +383,78 @@ def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, threads):
         n_ok = sum(1 for line in result["lines"] if line["pass"])
         click.echo(f"{image}: {n_ok}/{len(result['lines'])} lines pass")
     sys.exit(EXIT_OK if result["pass"] else EXIT_FAILED)
+
+
+# ---- Z-Image-Turbo weights and benchmarks (engine/zimage, engine/bench.py; imported lazily) ----
+
+
+@main.group(invoke_without_command=True)
+@click.option("--model", default=None, metavar="PATH", help="Also check this checkpoint folder (as engine.model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_context
+def models(ctx, model, as_json):
+    """List the Z-Image-Turbo checkpoints zpipe finds, in search order, and validate them.
+
+    \b
+    Search order: engine.model (or --model), $ZPIPE_MODEL, the Hugging Face cache.
+    Exit 0 when a usable checkpoint is found, 1 when none is. `zpipe models pull` downloads one.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from zpipe.engine.zimage.discovery import list_models
+
+    rows = list_models({"model": model} if model else {})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo("no Z-Image-Turbo checkpoint found: set $ZPIPE_MODEL or engine.model, or run `zpipe models pull`")
+    for row in [] if as_json else rows:
+        size = f"{row['bytes'] / 2**30:.2f} GiB" if row["bytes"] else ""
+        status = f"ok ({row['layout']}, {size})" if row["ok"] else f"BROKEN: {row['problem']}"
+        click.echo(f"{row['source']:<9} {row['path']}\n          {status}")
+    sys.exit(EXIT_OK if any(r["ok"] for r in rows) else EXIT_FAILED)
+
+
+@models.command("pull")
+@click.option("--local-dir", default=None, type=click.Path(file_okay=False),
+              help="Download into this folder instead of the Hugging Face cache.")
+@click.option("--revision", default=None, help="A branch, tag or commit of the Hub repository.")
+def models_pull(local_dir, revision):
+    """Download Tongyi-MAI/Z-Image-Turbo (safetensors only), with progress; re-running resumes."""
+    from zpipe.engine.base import EngineError
+    from zpipe.engine.zimage.discovery import pull
+
+    try:
+        path = pull(local_dir, revision)
+    except EngineError as exc:
+        _fail_invalid(f"error: {exc}")
+    click.echo(f"downloaded to {path}")
+
+
+@main.command()
+@click.option("--preset", type=click.Choice(["full", "medium", "tiny"]), default="full", show_default=True,
+              help="Random-weight model shapes (full = the released 6B model).")
+@click.option("--model", default=None, metavar="PATH", help="Time a real checkpoint folder instead.")
+@click.option("--size", default="1024", show_default=True, help="WxH or N.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", default=None, help="cuda, cuda:N, mps or cpu (default: the first available).")
+@click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp32"]), default=None,
+              help="Default bf16 on a GPU, fp32 on CPU.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the transformer blocks.")
+@click.option("--peak", default=None, help="Device peak TFLOP/s for MFU, or 'measure' (a bf16 matmul test).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_json):
+    """Time text encoding, each DiT step and the VAE decode; print TFLOP/s, MFU and peak memory per phase."""
+    from zpipe.engine.base import EngineError
+    from zpipe.engine.bench import main as bench_main
+
+    argv = ["--preset", preset, "--size", size, "--batch", str(batch), "--steps", str(steps)]
+    for flag, value in (("--model", model), ("--device", device), ("--dtype", dtype), ("--peak", peak)):
+        if value:
+            argv += [flag, value]
+    argv += ["--compile"] * compile_ + ["--json"] * as_json
+    try:
+        bench_main(argv)
+    except EngineError as exc:
+        _fail_invalid(f"error: {exc}")
