@@ -153,7 +153,7 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
             periodic: bool = True) -> tuple[bytes, dict[str, Any]]:
     c = img.shape[2]
     space = colour_space(role)
-    info: dict[str, Any] = {"format": fmt, "bits": 8, "channels": encoded_channels(fmt, c)}
+    info: dict[str, Any] = {"format": fmt, "bits": 8, "channels": encoded_channels(fmt, c), "colour_space": space}
     if fmt in ("png", "png16"):
         bits = 16 if fmt == "png16" or role in o["bits16"] else 8
         info["bits"] = bits

@@ -5,8 +5,8 @@ Formats: ``png`` (8-bit), ``png16`` (16-bit), ``jpeg``, ``webp``, ``tga``; ``dds
 
 Colour space is recorded, not converted: engine outputs (albedo, posters) are already
 sRGB-encoded values and data maps (normal, height, roughness, ao, orm) hold linear values, so
-export writes the values as they are and tags PNGs accordingly (an ``sRGB`` chunk for colour roles,
-``gAMA`` = 1.0 for linear ones), so that viewers and engines that read the tags do the right thing.
+export writes the values as they are, tags colour PNGs with an ``sRGB`` chunk and leaves data maps
+untagged (see :func:`_tag_png`); DDS files carry it in the DXGI format (``*_SRGB`` or UNORM).
 """
 
 from __future__ import annotations
@@ -56,11 +56,15 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _tag_png(png: bytes, space: str) -> bytes:
-    """Insert an sRGB or gAMA chunk right after IHDR (signature 8 bytes + IHDR 25 bytes)."""
-    if space == "srgb":
-        chunk = _png_chunk(b"sRGB", b"\x00")  # perceptual rendering intent
-    else:
-        chunk = _png_chunk(b"gAMA", struct.pack(">I", 100000))  # gamma 1.0
+    """Insert an sRGB chunk right after IHDR (signature 8 bytes + IHDR 25 bytes) for colour roles.
+
+    Linear data maps stay untagged: a ``gAMA`` 1.0 chunk is what the PNG spec offers, but browsers and
+    viewers then "correct" the values for display (normal maps look washed out) and some converters
+    rewrite them, while engines ignore it; the colour space is recorded in the manifest instead.
+    """
+    if space != "srgb":
+        return png
+    chunk = _png_chunk(b"sRGB", b"\x00")  # perceptual rendering intent
     return png[:33] + chunk + png[33:]
 
 

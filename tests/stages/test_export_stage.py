@@ -62,8 +62,9 @@ def test_png_files_per_role_with_metrics():
     # values survive: red channel stays red (no BGR swap)
     src = asset.images["albedo"]
     assert np.abs(albedo[..., ::-1] / 255.0 - src).max() < 1 / 255 + 1e-6
-    # colour space is tagged in the PNG: sRGB chunk for albedo, gAMA 1.0 for height
-    assert b"sRGB" in res.files["albedo.png"][:64] and b"gAMA" in res.files["height.png"][:64]
+    # colour space is tagged in the PNG: sRGB chunk for albedo; data maps stay untagged (no gamma games)
+    assert b"sRGB" in res.files["albedo.png"][:64]
+    assert b"sRGB" not in res.files["height.png"][:64] and b"gAMA" not in res.files["height.png"][:64]
     assert Image.open(io.BytesIO(res.files["albedo.png"])).info.get("srgb") is not None
 
 
