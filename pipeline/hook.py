@@ -311,6 +311,8 @@ def _translate(exc, index_to_material: dict[int, Material], recipe_label: str) -
             rest = m.group(2).lstrip(".")
             where = f"materials[{mat.index}] ({mat.name})" + (f".{rest}" if rest else "")
             where = where.replace(".stages[0].pbr.maps", ".maps")
+        elif (issue.path or "").split(".")[0].split("[")[0] in ("engine", "output"):
+            where = issue.path  # request fields that go to the recipe as they are
         else:
             where = f"{recipe_label}: {issue.path}" if issue.path else recipe_label
         problems.append(f"{where}: {issue.message}" + (f"; {issue.fix}" if issue.fix else ""))

@@ -150,6 +150,8 @@ def test_a_failed_material_exits_1_and_says_why(tmp_path):
     (request({"name": "A", "recipe": "missing.yaml"}), "materials[0] (A).recipe: no such file"),
     (request({"name": "A", "prompt": "x", "stages": ["blurr"]}), "unknown stage 'blurr'"),
     ({**request(ROCK), "target": 3}, "target: expected the folder to put the files in (a string), got an integer"),
+    ({**request(ROCK), "engine": "foo"}, "engine.name: expected one of 'auto', 'procedural', 'z-image-turbo', got 'foo'"),
+    ({**request(ROCK), "output": {"formats": ["bmp"]}}, "output.formats: expected a list of 'png'"),
 ])
 def test_bad_requests_exit_2_with_a_clear_message(tmp_path, req, expected):
     r, a = hook(req, tmp_path)
