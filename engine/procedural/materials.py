@@ -253,15 +253,21 @@ def _grain(ctx: Ctx, h: int, w: int, tag: str, rings: float = 9.0):
     yy = np.arange(h, dtype=F32)[:, None]
     xx = np.arange(w, dtype=F32)[None, :]
     for _ in range(int(rnd.integers(0, 3))):
-        cy, cx = rnd.uniform(0, h), rnd.uniform(0, w)
         ry, rx = sub.px(rnd.uniform(0.015, 0.03)), sub.px(rnd.uniform(0.05, 0.1))
+        # a knot's influence ends 4 radii out; keep it off the ends of the board along the grain,
+        # where its cross-grain rings would meet the wrap seam (the only cross-grain edges there)
+        margin = 4 * rx + 2
+        if w <= 2 * margin:
+            continue
+        cy, cx = rnd.uniform(0, h), rnd.uniform(margin, w - margin)
         dy = nz.wrapped_offset(yy, cy, h) / F32(ry)
         dx = nz.wrapped_offset(xx, cx, w) / F32(rx)
         r2 = dy * dy + dx * dx
-        g = g + F32(rnd.uniform(1.5, 3.0)) / (F32(1) + r2)
+        fall = np.clip(F32(1) - r2 * F32(1 / 16), 0, 1)
+        g = g + F32(rnd.uniform(1.5, 3.0)) * fall * fall / (F32(1) + r2)
     p = g - np.floor(g)
     # early wood pale, late wood darkening towards the ring line, with a soft edge
-    ring = nz.smoothstep(0.35, 0.95, p) * (F32(1) - nz.smoothstep(0.95, 1.0, p))
+    ring = nz.smoothstep(0.3, 0.9, p) * (F32(1) - nz.smoothstep(0.9, 1.0, p))
     fibre = sub.fbm("fibre", 0.012, 4, 0.6, aspect=30.0) * F32(0.6) + sub.fbm("fibre2", 0.004, 3, 0.6, aspect=40.0) * F32(0.4)
     return ring.astype(F32), fibre, sub
 
@@ -272,7 +278,7 @@ def wood(ctx: Ctx) -> Surface:
     ring, fibre = ring.T, fibre.T
     tone = ctx.fbm("tone", 0.4, 4)
     streak = ctx.fbm("streak", 0.15, 4, aspect=1 / 8.0)
-    idx = np.clip(F32(0.72) - ring * F32(0.35) + fibre * F32(0.09) + tone * F32(0.06) + streak * F32(0.05), 0, 1)
+    idx = np.clip(F32(0.72) - ring * F32(0.32) + fibre * F32(0.11) + tone * F32(0.06) + streak * F32(0.05), 0, 1)
     albedo = colourize(idx, ctx.palette())
     height = np.clip(F32(0.6) - ring * F32(0.15) + fibre * F32(0.08), 0, 1)
     return Surface(np.ascontiguousarray(albedo), np.ascontiguousarray(height), 0.7)
@@ -311,7 +317,7 @@ def plank(ctx: Ctx) -> Surface:
     d = np.minimum(edge[:, None], jointd)
     mask = nz.smoothstep(gap_px - 0.6, gap_px + 0.6, d)
     bevel = nz.smoothstep(gap_px, gap_px + ctx.px(0.006), d)
-    idx = np.clip(F32(0.68) - ring * F32(0.3) + fibre * F32(0.1) + tone * F32(0.12), 0, 1)
+    idx = np.clip(F32(0.66) - ring * F32(0.3) + fibre * F32(0.1) + tone * F32(0.17), 0, 1)
     albedo = colourize(idx, ctx.palette())
     albedo = _mix(colourize(ctx.fbm01("gap", 0.02, 3), ctx.palette("gap")), albedo, mask)
     height = mask * (F32(0.55) + bevel * F32(0.15) - ring * F32(0.05) + fibre * F32(0.04))
