@@ -9,6 +9,9 @@ The result is the JSON of ``zpipe glyph-check --json``::
 ``found`` is the joined text of the boxes matched to the line ("" when none), ``ned`` the
 normalised-edit-distance similarity of :mod:`zpipe.text.match` (1 = identical), ``exact`` whether the
 normalised texts are equal, ``unmatched`` the recognised text assigned to no line.
+
+Boxes of lines that fail get a second opinion (:func:`zpipe.text.ocr.reread`: majority of three
+readings at different crop scales) before the verdict.
 """
 
 from __future__ import annotations
@@ -55,4 +58,11 @@ def check_image(
     arr = load_image(image) if isinstance(image, (str, Path)) else image
     boxes = read_text(arr, threads=threads)
     scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
+    doubtful = [b for s in scores if not s.passed for b in s.boxes]
+    if doubtful:  # a second opinion on the boxes of failing lines only (costs nothing when all pass)
+        from zpipe.text.ocr import reread
+
+        revised = dict(zip(map(id, doubtful), reread(arr, doubtful, threads=threads)))
+        boxes = [revised.get(id(b), b) for b in boxes]
+        scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
     return summarize(scores, leftover)

@@ -122,3 +122,44 @@ def read_text(
         if score >= min_score and text.strip():
             out.append(Box.from_quad(quad, text, score))
     return out
+
+
+REREAD_PADS = (0.2, 0.06, -0.06)
+
+
+def reread(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+           pads: tuple[float, ...] = REREAD_PADS) -> list[Box]:
+    """Second opinion on ``boxes`` whose first reading is in doubt: recognise each again from
+    axis-aligned crops padded by ``pads`` × box height (so the glyphs land at other scales in the
+    recogniser's 48-px input) and take the text most of these readings agree on; without a
+    majority the first reading stays.
+
+    Look-alikes such as 己/已 are occasionally misread at one crop scale and read right at the
+    others. The vote never looks at the expected text, so it does not favour passing.
+    """
+    from collections import Counter
+
+    if not boxes:
+        return []
+    bgr = to_bgr_uint8(image)
+    h, w = bgr.shape[:2]
+    crops = []
+    for b in boxes:
+        for p in pads:
+            m = p * b.height
+            x0, x1 = int(max(0, b.x0 - m)), int(min(w, b.x1 + m + 1))
+            y0, y1 = int(max(0, b.y0 - m)), int(min(h, b.y1 + m + 1))
+            if x1 - x0 < 4 or y1 - y0 < 4:
+                x0, y0, x1, y1 = int(b.x0), int(b.y0), int(b.x1) + 1, int(b.y1) + 1
+            crops.append(np.ascontiguousarray(bgr[y0:y1, x0:x1]))
+    engine, lock = get_engine(threads)
+    with lock:
+        recs, _ = engine.text_rec(crops, False)
+    out = []
+    k = len(pads)
+    for i, b in enumerate(boxes):
+        reads = [r[0] for r in recs[i * k:(i + 1) * k]]
+        text, votes = Counter(reads).most_common(1)[0]
+        out.append(b if votes * 2 <= len(reads) or text == b.text or not text.strip() else
+                   Box(text, b.x0, b.y0, b.x1, b.y1, b.score))
+    return out

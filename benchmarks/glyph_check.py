@@ -1,0 +1,88 @@
+"""Glyph-check and typeset speed on one core (prints numbers, asserts nothing).
+
+    python benchmarks/glyph_check.py [--size 1024] [--posters 8] [--repeat 3]
+
+* glyph check: OCR (PP-OCRv4 det + rec via rapidocr_onnxruntime, 1 thread, pinned to one CPU
+  where the OS allows) plus line matching, per size×size poster with a title, an English subtitle
+  and a two-row Chinese body. Goal: < 0.5 s.
+  CPU time is printed too: on a shared machine it is the better estimate of idle one-core time.
+* typeset: layout + rendering (fonts, wrapping, auto-fit, shadow, scrim) per poster.
+
+Times are the median over posters of the best of ``--repeat`` runs, after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ["ZPIPE_OCR_THREADS"] = "1"
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+LINES = [
+    [{"role": "title", "text": "春节快乐"}, {"role": "subtitle", "text": "Happy Spring Festival"},
+     {"role": "body", "text": "正月初一至十五，城市广场灯会。欢迎全家老少一起来赏灯、猜灯谜！"}],
+    [{"role": "title", "text": "未来已来"}, {"role": "subtitle", "text": "The Future Is Here"},
+     {"role": "body", "text": "人工智能大会 · 上海世博中心 · 七月四日"}],
+    [{"role": "title", "text": "夏日音乐节"}, {"role": "subtitle", "text": "Summer Music Festival 2026"},
+     {"role": "body", "text": "三天两夜，二十支乐队，海边草坪免费入场"}],
+    [{"role": "title", "text": "知己知彼"}, {"role": "subtitle", "text": "Know Yourself"},
+     {"role": "body", "text": "周末读书会：每周六下午三点，人民路八号"}],
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--posters", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    from zpipe.text.check import check_image
+    from zpipe.text.typeset import demo_background, typeset
+
+    kinds = ["gradient", "noise", "rays", "busy"]
+    posters = []
+    ts_times = []
+    for i in range(args.posters):
+        bg = demo_background(args.size, args.size, seed=i, kind=kinds[i % len(kinds)])
+        lines = LINES[i % len(LINES)]
+        typeset(bg, lines)  # warm font caches for this text
+        best = float("inf")
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            image, _ = typeset(bg, lines)
+            best = min(best, time.perf_counter() - t)
+        ts_times.append(best)
+        posters.append((image, [ln["text"] for ln in lines]))
+
+    check_image(posters[0][0], posters[0][1])  # warm up ONNX sessions
+    gc_times, cpu_times, passed = [], [], 0
+    for image, expected in posters:
+        best, best_cpu = float("inf"), float("inf")
+        for _ in range(args.repeat):
+            t, c = time.perf_counter(), time.process_time()
+            result = check_image(image, expected)
+            best = min(best, time.perf_counter() - t)
+            best_cpu = min(best_cpu, time.process_time() - c)
+        gc_times.append(best)
+        cpu_times.append(best_cpu)
+        passed += result["pass"]
+
+    n = f"{args.size}x{args.size}"
+    print(f"glyph check per {n} poster, 1 core: median {statistics.median(gc_times):.3f} s, "
+          f"max {max(gc_times):.3f} s (goal < 0.5 s); CPU time median {statistics.median(cpu_times):.3f} s; "
+          f"{passed}/{len(posters)} posters pass")
+    if hasattr(os, "getloadavg"):
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when > 1 per CPU)")
+    print(f"typeset per {n} poster, 1 core:     median {statistics.median(ts_times):.3f} s, "
+          f"max {max(ts_times):.3f} s")
+
+
+if __name__ == "__main__":
+    main()

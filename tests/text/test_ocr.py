@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from zpipe.text.match import Box
+from zpipe.text.ocr import ENV_THREADS, OcrError, get_engine, ocr_threads, read_text, reread, to_bgr_uint8
+from zpipe.text.typeset import Style, demo_background, typeset
+
+
+def test_thread_count_from_argument_env_or_default(monkeypatch):
+    monkeypatch.delenv(ENV_THREADS, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert 1 <= ocr_threads() <= 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert ocr_threads() == 3
+    monkeypatch.setenv(ENV_THREADS, "1")
+    assert ocr_threads() == 1 and ocr_threads(2) == 2
+    monkeypatch.setenv(ENV_THREADS, "many")
+    with pytest.raises(OcrError, match=r"\$ZPIPE_OCR_THREADS must be a positive integer, got 'many'"):
+        ocr_threads()
+
+
+def test_engine_is_built_once_per_thread_count():
+    assert get_engine(1) is get_engine(1)
+
+
+def test_image_conversion():
+    grey = np.full((8, 8), 0.5, np.float32)
+    assert to_bgr_uint8(grey).shape == (8, 8, 3) and to_bgr_uint8(grey)[0, 0, 0] == 128
+    rgb = np.zeros((4, 4, 3), np.float32)
+    rgb[..., 0] = 1.0
+    assert to_bgr_uint8(rgb)[0, 0].tolist() == [0, 0, 255]
+    with pytest.raises(OcrError, match=r"expected an \(H, W, 3\) image, got shape \(4, 4, 2\)"):
+        to_bgr_uint8(np.zeros((4, 4, 2)))
+
+
+def test_read_text_finds_lines_with_boxes_and_reread_votes():
+    img, record = typeset(demo_background(640, 480, seed=5), [{"role": "title", "text": "知己知彼"},
+                                                              {"role": "subtitle", "text": "Know Yourself"}],
+                          style=Style(scrim="none"))
+    boxes = read_text(img, threads=1)
+    assert [b.text for b in boxes] == ["知己知彼", "Know Yourself"]
+    x0, y0, x1, y1 = record["lines"][0]["box"]
+    b = boxes[0]
+    assert abs(b.x0 - x0) < 30 and abs(b.x1 - x1) < 30 and b.y0 < y1 and b.y1 > y0
+    # a wrong first reading is overruled by the majority of the re-reads (which never see the expectation)
+    wrong = Box("知已知彼", b.x0, b.y0, b.x1, b.y1, b.score)
+    assert [r.text for r in reread(img, [wrong], threads=1)] == ["知己知彼"]
+    assert read_text(np.zeros((200, 300, 3), np.float32), threads=1) == []
