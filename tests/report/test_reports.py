@@ -142,7 +142,11 @@ def test_markdown_shows_ocr_results_and_stage_warnings(tmp_path):
     manifest["assets"].append({"id": "t1", "status": "failed", "error": "tile: seam score 3.10", "metrics": {
         "tile": {"max_seam": 2.0, "passed": False, "scores_before": {"albedo": {"x": 3.3, "y": 1.1}},
                  "scores": {"albedo": {"x": 3.1, "y": 1.0}}, "repaired": True, "reseeds": 0}}})
+    (tmp_path / "v0002").mkdir()
+    (tmp_path / "v0002" / "contact_sheet.png").write_bytes(b"png")
     md = markdown(manifest, tmp_path / "v0002", tmp_path)
+    assert "- contact sheet: [contact_sheet.png](v0002/contact_sheet.png)" in md
+    assert "| p2 | built | – | 0.00 | [poster.png](v0002/p2/poster.png) |" in md
     assert "| t1 | failed | albedo | 3.1 | 1.0 | 3.3/1.1 | 2.0 | FAIL | repaired |" in md
     assert "## OCR glyph check" in md
     assert "| p1 | failed | render | Happy \\| New Year | Happy New Yaer | 0.860 | FAIL |" in md
