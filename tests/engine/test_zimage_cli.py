@@ -1,0 +1,55 @@
+"""A recipe with `engine: {name: z-image-turbo, model: <tiny checkpoint>}` runs end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from zpipe.cli import main
+
+
+def test_recipe_runs_with_the_tiny_checkpoint(diffusers_ckpt, tmp_path):
+    recipe = tmp_path / "zi.yaml"
+    recipe.write_text(
+        "name: zi\nkind: textures\n"
+        f"engine: {{name: z-image-turbo, model: '{diffusers_ckpt}', device: cpu, dtype: fp32}}\n"
+        "size: 64\nsteps: 8\nseed: 1\ntile: xy\nprompt: 'seamless {m} texture'\nid: '{m}'\n"
+        "matrix:\n  m: [stone, moss]\noutput:\n  formats: [png]\n"
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(recipe), "--out", str(out), "--executor", "local"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "zi" / "v0001" / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "z-image-turbo"
+    assert [a["status"] for a in manifest["assets"]] == ["built", "built"]
+    assert (out / "zi" / "v0001" / "stone" / "albedo.png").is_file()
+
+
+@pytest.mark.parametrize("args", [["models"], ["models", "--json"]])
+def test_models_lists_and_validates(diffusers_ckpt, tmp_path, monkeypatch, args):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("ZPIPE_MODEL", str(diffusers_ckpt))
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    if "--json" in args:
+        rows = json.loads(res.output)
+        assert rows[0]["source"] == "env" and rows[0]["ok"] is True and rows[0]["layout"] == "diffusers"
+    else:
+        assert "env" in res.output and "ok" in res.output and str(diffusers_ckpt) in res.output
+    monkeypatch.setenv("ZPIPE_MODEL", str(tmp_path / "missing"))
+    res = CliRunner().invoke(main, ["models"], catch_exceptions=False)
+    assert res.exit_code == 1
+    assert "model folder not found" in res.output
+
+
+def test_bench_command_runs_tiny_on_cpu():
+    res = CliRunner().invoke(main, ["bench", "--preset", "tiny", "--size", "64", "--batch", "2", "--device", "cpu",
+                                    "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert len(out["dit_step_seconds"]) == 8
+    assert set(out["seconds"]) >= {"text_encoder", "dit", "vae_decode", "total"}
+    assert out["tflops"]["dit_steps"] > 0
