@@ -23,6 +23,8 @@ Conventions
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from zpipe.texture import wrap
@@ -34,7 +36,11 @@ def srgb_to_linear(c: np.ndarray) -> np.ndarray:
 
 
 _LUT_N = 4096
-_SRGB_LUT = srgb_to_linear(np.linspace(0.0, 1.0, _LUT_N, dtype=np.float32))
+
+
+@lru_cache(maxsize=1)
+def _srgb_lut() -> np.ndarray:
+    return srgb_to_linear(np.linspace(0.0, 1.0, _LUT_N, dtype=np.float32))
 
 
 def luminance(albedo: np.ndarray) -> np.ndarray:
@@ -47,7 +53,7 @@ def luminance(albedo: np.ndarray) -> np.ndarray:
     else:
         y = img if img.ndim == 2 else img[..., 0]
     idx = np.clip(y * (_LUT_N - 1) + 0.5, 0, _LUT_N - 1).astype(np.int32)
-    return _SRGB_LUT[idx]
+    return _srgb_lut()[idx]
 
 
 def wide_blur(img: np.ndarray, sigma: float) -> np.ndarray:
