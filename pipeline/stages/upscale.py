@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from zpipe.engine.base import Capability, Request
 from zpipe.params import Param
 from zpipe.seam import seam_scores

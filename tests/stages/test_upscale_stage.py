@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zpipe.engine.base import Capability, Generated
 from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, StageContext
