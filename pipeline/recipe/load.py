@@ -176,7 +176,7 @@ def _check_engine(c: _Checker, value: Any) -> tuple[str, dict]:
         owner = F.ENGINE_OPTION_OWNER.get(key, "*")
         if name != "auto" and owner not in ("*", name):
             c.error(("engine", key), f"option {key!r} belongs to the {owner} engine, not {name}",
-                    f"remove it, or use `name: {owner}` (or auto)")
+                    f"remove it, or use `name: {owner}` (or auto)", at_key=True)
     for i, lora in enumerate(opts.get("loras") or []):
         p = ("engine", "loras", i)
         if not isinstance(lora, dict) or not isinstance(lora.get("path"), str):

@@ -1,0 +1,71 @@
+"""CLI routing and the promises a user relies on: light startup, plan, auto-engine fallback, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from zpipe.cli import main
+
+RECIPE = "name: demo\nsize: 64\nprompt: '{m} texture'\nmatrix: {m: [granite, oak wood]}\n"
+
+
+def test_help_and_version_import_neither_torch_nor_ray():
+    code = ("import sys\nfrom zpipe.cli import main\n"
+            "for args in (['--help'], ['run', '--help'], ['--version']):\n"
+            "    try:\n        main(args)\n    except SystemExit as e:\n        assert e.code == 0, (args, e.code)\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'cv2', 'rapidocr_onnxruntime')]\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "zpipe", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "zpipe, version 0.1.0"
+
+
+def test_plan_then_run_then_plan(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    r = CliRunner().invoke(main, ["plan", str(path), "--out", str(out), "--engine", "procedural"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[-1] == "demo: 2 to build, 0 to resume, 0 reused, 0 removed; engine procedural"
+    assert CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--engine", "procedural"]).exit_code == 0
+    r = CliRunner().invoke(main, ["plan", str(path), "--out", str(out), "--engine", "procedural", "--json"])
+    plan = json.loads(r.output)
+    assert plan["up_to_date"] and [j["action"] for j in plan["jobs"]] == ["reuse", "reuse"]
+    # Dropping an asset is a change: it shows as removed, and the next run makes a version without it.
+    r = CliRunner().invoke(main, ["plan", str(path), "--out", str(out), "--engine", "procedural",
+                                  "--set", "matrix.m=[granite]"])
+    assert "remove  oak_wood" in r.output and "1 removed" in r.output
+
+
+def test_auto_engine_falls_back_with_one_warning_and_records_it(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    evs = [json.loads(x) for x in r.output.splitlines() if x.startswith("{")]
+    warnings = [e for e in evs if e["event"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["message"].startswith("engine auto: using procedural")
+    manifest = json.loads((out / "demo" / "v0001" / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "procedural" and "fallback" in manifest["engine"]
+    assert {a["engine"]["name"] for a in manifest["assets"]} == {"procedural"}
+    infos = {a["id"]: a["engine"]["info"] for a in manifest["assets"]}
+    assert infos["granite"]["understood"] is True
+
+
+def test_store_commands_reject_bad_targets(tmp_path):
+    r = CliRunner().invoke(main, ["versions", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "is not a folder" in r.output
+    (tmp_path / "demo").mkdir()
+    r = CliRunner().invoke(main, ["diff", str(tmp_path / "demo")])
+    assert r.exit_code == 2 and "diff needs two" in r.output
+    r = CliRunner().invoke(main, ["run"])
+    assert r.exit_code == 2  # usage error
+
+
+def test_unknown_engine_option_is_a_validation_error(write_recipe):
+    path = write_recipe("name: d\nprompt: x\nengine: {name: procedural, dtype: bf16}\nassets: [{id: a}]\n")
+    r = CliRunner().invoke(main, ["validate", str(path)])
+    assert r.exit_code == 2
+    assert r.output.splitlines()[0] == (f"{path}:3:28: engine.dtype: option 'dtype' belongs to the z-image-turbo "
+                                        "engine, not procedural; remove it, or use `name: z-image-turbo` (or auto)")
