@@ -36,6 +36,7 @@ MOODS: dict[str, tuple[str, ...]] = {
     "desert": ("6a3a1e", "b0683a", "d8a06a", "ecc898", "f8e8cc"),
     "midnight": ("02030a", "0a1030", "1a2060", "3a3090", "6a5ac0"),
     "candy": ("ff7eb6", "ff9fd0", "ffd0e8", "a0e0ff", "fff0a0"),
+    "ink": ("f3eee2", "ddd6c6", "a7a195", "5a5853", "1a1a1a"),
 }
 MOOD_WORDS = {
     "sunset": "sunset dusk evening twilight sundown", "sunrise": "", "ocean": "ocean sea marine underwater wave beach",
@@ -46,15 +47,20 @@ MOOD_WORDS = {
     "retro": "retro vintage seventies", "minimal": "minimal minimalist clean simple corporate elegant",
     "fire": "fire flame flames hot", "desert": "desert dune", "midnight": "midnight dark",
     "candy": "candy sweet kids playful",
+    "ink": "ink inkwash sumi calligraphy monochrome brush",
 }
 _MOOD_OF = {w: m for m, ws in MOOD_WORDS.items() for w in ws.split() if m in MOODS}
-STYLES = ("gradient", "shapes", "waves", "geometric", "bokeh")
+_MOOD_PRIORITY = ["ink", "neon", "festive", "candy", "fire", "sunset", "midnight", "night", "ocean", "forest",
+                  "desert", "autumn", "spring", "winter", "retro", "pastel", "minimal"]
+STYLES = ("gradient", "shapes", "waves", "geometric", "bokeh", "mountains", "skyline")
 STYLE_WORDS = {
     "gradient": "gradient smooth calm",
     "shapes": "shapes abstract blobs organic circles circle",
-    "waves": "waves wavy flowing flow landscape hills mountains",
+    "waves": "waves wavy flowing flow",
     "geometric": "geometric stripes lines modern angular",
-    "bokeh": "bokeh lights glow glowing sparkle",
+    "bokeh": "bokeh lights glow glowing sparkle lanterns lantern",
+    "mountains": "mountain mountains hills hill landscape misty mist peaks valley",
+    "skyline": "city skyline urban buildings downtown metropolis cyberpunk",
 }
 _STYLE_OF = {w: s for s, ws in STYLE_WORDS.items() for w in ws.split()}
 
@@ -63,7 +69,8 @@ def _palette(words: list[str], rng: np.random.Generator) -> tuple[str, np.ndarra
     moods = [_MOOD_OF[w] for w in words if w in _MOOD_OF]
     colours = [w for w in words if w in HUES or w in ("dark", "light", "black", "white", "grey", "gray", "pale")]
     if moods:
-        name = moods[0]
+        # the most specific mood wins ("minimalist ink-wash" is ink, "neon night" is neon)
+        name = min(moods, key=_MOOD_PRIORITY.index)
     elif colours and any(w in HUES for w in colours):
         name = "colour"
     else:
@@ -86,6 +93,69 @@ def _ramp(t: np.ndarray, cols: np.ndarray) -> np.ndarray:
     i = np.minimum(x.astype(np.intp), n - 1)
     f = (x - i)[..., None]
     return cols[i] + (cols[i + 1] - cols[i]) * f
+
+
+def _by_lightness(cols: np.ndarray) -> np.ndarray:
+    return cols[np.argsort(luminance(cols), kind="stable")]
+
+
+def _mountains(img, cols, r, rng, ys, xs, h, w, s):
+    """Layered ridges fading into haze (aerial perspective), misty at their feet: the upper part of
+    the poster stays open sky for a title."""
+    ordered = _by_lightness(cols)
+    haze = ordered[-1]
+    ink = ordered[0] * F32(0.85)
+    # sky: a vertical gradient that brightens into haze towards the horizon
+    sky_t = np.clip(ys * F32(s / h) * F32(1.6), 0, 1)
+    sky = ordered[-2] + (haze - ordered[-2]) * sky_t[..., None]
+    img = img + (sky - img) * F32(0.75)
+    n = int(r.integers(3, 6))
+    for i in range(n):
+        t = (i + 1) / n  # 0 far .. 1 near
+        base = (0.42 + 0.42 * t) * h / s
+        ridge = nz.fbm(rng(f"ridge{i}"), 1, w, 1, s * (0.5 - 0.25 * t), 5, 0.45)
+        ridge = F32(1) - np.abs(ridge) * F32(0.8)  # peaks
+        edge = F32(base) - ridge * F32((0.12 + 0.1 * (1 - t)) * h / s)
+        inside = nz.smoothstep(0.0, 0.003, ys - edge)
+        mist = F32(1) - F32(0.6) * nz.smoothstep(0.04, 0.3, ys - edge) * F32(1 - 0.6 * t)
+        col = haze + (ink - haze) * F32(0.25 + 0.7 * t)
+        img = img + (col - img) * (inside * mist)[..., None]
+    return img
+
+
+def _skyline(img, cols, r, ys, xs, h, w, s):
+    """City silhouettes in two or three depths with lit windows, under a glowing horizon."""
+    ordered = _by_lightness(cols)
+    dark = ordered[0] * F32(0.6)
+    lights = ordered[-2:]
+    xpx = np.arange(w)
+    for layer in range(int(r.integers(2, 4))):
+        near = layer >= 1
+        top = np.full(w, h, dtype=np.float64)
+        x = 0
+        while x < w:
+            bw = int(max(4, r.uniform(0.03, 0.09) * w))
+            bh = r.uniform(0.12, 0.42 - 0.12 * layer) * h
+            top[x : x + bw] = h - bh
+            x += bw + int(r.uniform(0, 0.01) * w)
+        topf = (top / s).astype(F32)[None, :]
+        inside = nz.smoothstep(0.0, 0.002, ys - topf)
+        col = dark + (ordered[1] - dark) * F32(0.6 - 0.3 * layer)
+        img = img + (col - img) * inside[..., None]
+        if near:
+            wx, wy = max(3.0, 0.012 * s), max(4.0, 0.018 * s)
+            cx = np.floor(xpx / wx).astype(np.int64)
+            cy = np.floor(np.arange(h) / wy).astype(np.int64)
+            lit_table = r.random((int(cy.max()) + 2, int(cx.max()) + 2)) < 0.35
+            lit = lit_table[cy[:, None], cx[None, :]]
+            fx = (xpx / wx - cx).astype(F32)[None, :]
+            fy = (np.arange(h) / wy - cy).astype(F32)[:, None]
+            pane = (np.abs(fx - F32(0.5)) < 0.25) & (np.abs(fy - F32(0.5)) < 0.22)
+            below = ys - topf > F32(0.02 * h / s)
+            m = (pane & lit & below).astype(F32) * inside * F32(0.85)
+            wcol = lights[layer % 2]
+            img = img + (wcol - img) * m[..., None]
+    return img
 
 
 def generate(prompt: str, h: int, w: int, seed: int) -> tuple[np.ndarray, dict]:
@@ -157,6 +227,11 @@ def generate(prompt: str, h: int, w: int, seed: int) -> tuple[np.ndarray, dict]:
             m = (F32(1) - nz.smoothstep(rad * 0.8, rad, d)) * F32(r.uniform(0.12, 0.35))
             col = _ramp(F32(r.uniform(0.7, 1.0)), cols)
             img = img + (col - img) * m[..., None]
+
+    elif style == "mountains":
+        img = _mountains(img, cols, r, rng, ys, xs, h, w, s)
+    elif style == "skyline":
+        img = _skyline(img, cols, r, ys, xs, h, w, s)
 
     # a soft vignette and fine grain
     d2 = ((ys - cy) / cy) ** 2 + ((xs - cx) / cx) ** 2

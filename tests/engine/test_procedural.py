@@ -174,7 +174,10 @@ def test_img2img_is_refused():
         ENGINE.generate([Request(prompt="stone", width=32, height=32, seed=1, init_image=np.zeros((32, 32, 3), np.float32))])
 
 
-@pytest.mark.parametrize("prompt", ["sunset festival poster", "neon city night", "minimal waves", "red geometric", "blurp"])
+@pytest.mark.parametrize(
+    "prompt",
+    ["sunset festival poster", "neon city skyline", "minimal waves", "red geometric", "ink mountains", "ocean bokeh", "blurp"],
+)
 def test_poster_backgrounds(prompt):
     g = make(prompt, w=96, h=144, kind="poster", seed=5)
     img = g.image
@@ -310,3 +313,13 @@ def test_same_bytes_in_a_fresh_process():
     env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", PYTHONHASHSEED="123")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
     assert out.stdout.split() == [digest(p) for p in prompts]
+
+
+def test_poster_styles_follow_the_prompt():
+    assert make("neon city skyline at night", kind="poster").info["style"] == "skyline"
+    info = make("minimalist ink-wash poster of misty mountains", kind="poster").info
+    assert info["style"] == "mountains" and info["palette"] == "ink"
+    # the sky above the ridges is calm (room for a title), the ridges below are not
+    img = make("misty mountains", w=96, h=160, kind="poster", seed=3).image
+    top, bottom = img[:40], img[100:]
+    assert np.abs(np.diff(top, axis=0)).mean() < np.abs(np.diff(bottom, axis=0)).mean()
