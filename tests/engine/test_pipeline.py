@@ -100,3 +100,17 @@ def test_capabilities_and_request_checks(engine):
         engine.generate([Request("x", 32, 32, 0, init_image=np.zeros((16, 16, 3), np.float32))])
     with pytest.raises(EngineError, match="a mask needs an init_image"):
         engine.generate([Request("x", 32, 32, 0, mask=np.zeros((32, 32), np.float32))])
+
+
+def test_inpainting_matches_diffusers(engine, diffusers_ckpt, tiny_models):
+    ref = diffusers.ZImageInpaintPipeline(**reference_pipe(diffusers_ckpt, tiny_models).components)
+    rng = np.random.default_rng(1)
+    img = rng.random((32, 64, 3), dtype=np.float32)
+    mask = np.zeros((32, 64), np.float32)
+    mask[8:24, 16:48] = 1.0
+    want = ref(prompt=["a wall"], image=torch.from_numpy(img).permute(2, 0, 1)[None],
+               mask_image=torch.from_numpy(mask)[None, None], strength=0.75, height=32, width=64,
+               num_inference_steps=8, guidance_scale=0.0, generator=[torch.Generator("cpu").manual_seed(2)],
+               output_type="np").images[0]
+    got = engine.generate([Request("a wall", 64, 32, 2, init_image=img, mask=mask, strength=0.75)])[0].image
+    assert np.abs(got - want).max() <= 1e-3
