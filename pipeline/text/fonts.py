@@ -62,6 +62,10 @@ class FontFace:
         return f'"{self.name}" ({self.path}#{self.index})' if self.path.lower().endswith((".ttc", ".otc")) \
             else f'"{self.name}" ({self.path})'
 
+    def label(self) -> str:
+        """Name and file without the folder (for manifests: the same on every machine)."""
+        return f"{self.name} ({Path(self.path).name}#{self.index})"
+
     def has(self, ch: str) -> bool:
         return ord(ch) in _cmap(self.path, self.index)
 

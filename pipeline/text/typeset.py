@@ -34,7 +34,7 @@ from zpipe.text.prompt import check_lines, is_cjk, line_placement
 ALIGNS = ("center", "left", "right")
 SCRIMS = ("auto", "on", "none")
 
-ROLE_SIZE = {"title": 0.13, "subtitle": 0.052, "body": 0.038}  # × min(width, height)
+ROLE_SIZE = {"title": 0.13, "subtitle": 0.056, "body": 0.042}  # × min(width, height)
 ROLE_MAX_LINES = {"title": 2, "subtitle": 2, "body": 3}
 ROLE_MIN_FACTOR = {"title": 1.6, "subtitle": 1.15, "body": 1.0}  # × min_size
 ROLE_GAP = {"title": 0.45, "subtitle": 0.6, "body": 0.5}  # space after a line, × its size
@@ -427,7 +427,7 @@ def typeset(
 
     base = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").convert("RGBA")
     lum = _luminance(np.clip(img, 0, 1))
-    record: dict[str, Any] = {"fonts": [f.describe() for f in chain], "lines": []}
+    record: dict[str, Any] = {"fonts": [f.label() for f in chain], "lines": []}
 
     # One colour decision per placement block, from the background under it.
     blocks: dict[str, list[PlacedLine]] = {}
