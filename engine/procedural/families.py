@@ -90,7 +90,7 @@ NEUTRAL_WORDS = frozenset("clean plain new pristine default basic standard natur
 # Words that pick a style inside a family (metal "panels", tiles "hexagonal", ...).
 STYLE_WORDS = frozenset(
     "plates panel panels hull tread diamond floorplate scifi sci fi riveted rivets "
-    "hexagonal hex hexagon subway herringbone strata layered sedimentary speckled terrazzo "
+    "hexagonal hex hexagon hexagons subway metro strata layered sedimentary speckled terrazzo "
     "dry dried parched drought".split()
 )
 

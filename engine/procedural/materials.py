@@ -346,8 +346,9 @@ def metal(ctx: Ctx) -> Surface:
         n += n % 2
         m = max(2, int(round(h / ctx.px(0.07))))
         m += m % 2
-        u = np.arange(w, dtype=np.float64)[None, :] * (n / w) + 0.5
-        v = np.arange(h, dtype=np.float64)[:, None] * (m / h) + 0.5
+        # cell borders (the flat plate between lozenges) on the image edges: a quiet wrap seam
+        u = np.arange(w, dtype=np.float64)[None, :] * (n / w)
+        v = np.arange(h, dtype=np.float64)[:, None] * (m / h)
         iu, iv = np.floor(u), np.floor(v)
         fu = (u - iu - 0.5).astype(F32)
         fv = (v - iv - 0.5).astype(F32)
@@ -548,31 +549,87 @@ def concrete(ctx: Ctx) -> Surface:
     height = np.clip(F32(0.6) + mid * F32(0.02) + sandy * F32(0.02) - pore * F32(0.2), 0, 1)
     return Surface(albedo, height, 1.0)
 
-def tiles(ctx: Ctx) -> Surface:
+def _hex_layout(ctx: Ctx, size: float):
+    """A periodic grid of pointy-top hexagons about ``size`` (fraction of the image) across the flats.
+
+    Returns (distance to the tile edge in pixels, tile id, tile count). An even number of rows keeps
+    the alternating row offset periodic; the image edges fall a quarter tile from any vertical edge."""
     h, w = ctx.h, ctx.w
-    ny = max(1, int(round(h / ctx.px(0.25))))
-    nx = max(1, int(round(w / ctx.px(0.25))))
-    chequered = any(m in ("checkerboard", "checker", "checkered", "chequered") for m in ctx.parsed.matched)
-    if chequered:  # an even count of tiles per axis keeps the chequer periodic
-        ny, nx = ny + ny % 2, nx + nx % 2
-    v = np.arange(h, dtype=np.float64) * (ny / h) + 0.5
-    u = np.arange(w, dtype=np.float64) * (nx / w) + 0.5
-    ry, rx = np.floor(v).astype(np.int64), np.floor(u).astype(np.int64)
-    fy = (v - ry).astype(F32)[:, None]
-    fx = (u - rx).astype(F32)[None, :]
-    tid = (ry % ny)[:, None] * nx + (rx % nx)[None, :]
-    n = nx * ny
-    grout_px = max(0.8, ctx.px(0.005))
-    mask, bevel = _block_height(fx, fy, w / nx, h / ny, grout_px, ctx.px(0.008), F32(0))
+    r_px = ctx.px(size) / np.sqrt(3.0)
+    cols = max(1, int(round(w / (np.sqrt(3.0) * r_px))))
+    rows = max(2, int(round(h / (1.5 * r_px))))
+    rows += rows % 2
+    cw, hr = w / cols, h / rows
+    r3 = F32(np.sqrt(3.0))
+    X = (np.arange(w, dtype=np.float64) / cw).astype(F32)[None, :]
+    yr = np.arange(h, dtype=np.float64) / hr  # row centres on the image's top edge: only vertical
+    # tile edges cross it there, so the wrap seam is as quiet as any row centre
+    j0 = np.floor(yr).astype(np.int64)
+    best_d = None
+    for j in (j0, j0 + 1):
+        off = np.where(j % 2 == 0, 0.75, 0.25).astype(F32)[:, None]
+        i = np.round(X - off)
+        dx = (X - (i + off)) * r3
+        dy = ((yr - j).astype(F32) * F32(1.5))[:, None] * np.ones_like(dx)  # centre of row j at y = j*hr
+        d2 = dx * dx + dy * dy
+        tid = (j % rows)[:, None] * cols + (i.astype(np.int64) % cols)
+        if best_d is None:
+            best_d, best_dx, best_dy, best_id = d2, dx, dy, tid
+        else:
+            closer = d2 < best_d
+            best_d = np.where(closer, d2, best_d)
+            best_dx = np.where(closer, dx, best_dx)
+            best_dy = np.where(closer, dy, best_dy)
+            best_id = np.where(closer, tid, best_id)
+    half = r3 * F32(0.5)
+    proj = np.maximum(np.abs(best_dx), np.maximum(np.abs(best_dx * F32(0.5) + best_dy * half),
+                                                  np.abs(best_dx * F32(0.5) - best_dy * half)))
+    unit = float(np.sqrt(cw / np.sqrt(3.0) * hr / 1.5))  # pixels per hex unit (radius 1)
+    return (half - proj) * F32(unit), best_id, rows * cols
+
+
+def tiles(ctx: Ctx) -> Surface:
+    """Glazed ceramic tiles in grout: square (default), "subway" running bond, "hexagonal", or a
+    black-and-white (or colour-and-white) chequer."""
+    h, w = ctx.h, ctx.w
     rnd = ctx.rng("tiles")
+    checker = None
+    if _has(ctx, "hex", "hexagonal", "hexagon", "hexagons"):
+        d, tid, n = _hex_layout(ctx, 0.12)
+    elif _has(ctx, "subway", "metro"):
+        fx, fy, tid, n, bw, bh = _running_bond(ctx, int(round(h / ctx.px(0.07))), int(round(w / ctx.px(0.14))))
+        d = np.minimum(np.minimum(fx, F32(1) - fx) * F32(bw), np.minimum(fy, F32(1) - fy) * F32(bh))
+    else:
+        ny = max(1, int(round(h / ctx.px(0.25))))
+        nx = max(1, int(round(w / ctx.px(0.25))))
+        chequered = _has(ctx, "checkerboard", "checker", "checkered", "chequered")
+        if chequered:  # an even count of tiles per axis keeps the chequer periodic
+            ny, nx = ny + ny % 2, nx + nx % 2
+        v = np.arange(h, dtype=np.float64) * (ny / h) + 0.5
+        u = np.arange(w, dtype=np.float64) * (nx / w) + 0.5
+        ry, rx = np.floor(v).astype(np.int64), np.floor(u).astype(np.int64)
+        fy = (v - ry).astype(F32)[:, None]
+        fx = (u - rx).astype(F32)[None, :]
+        tid = (ry % ny)[:, None] * nx + (rx % nx)[None, :]
+        n = nx * ny
+        d = np.minimum(np.minimum(fx, F32(1) - fx) * F32(w / nx), np.minimum(fy, F32(1) - fy) * F32(h / ny))
+        if chequered:
+            checker = ((ry % ny)[:, None] + (rx % nx)[None, :]) % 2
+    grout_px = max(0.8, ctx.px(0.005))
+    mask = nz.smoothstep(grout_px - 0.7, grout_px + 0.7, d)
+    bevel = nz.smoothstep(grout_px, grout_px + ctx.px(0.008), d)
     tone = rnd.uniform(-1, 1, n).astype(F32)[tid]
-    checker = ((ry % ny)[:, None] + (rx % nx)[None, :]) % 2 if chequered else None
     glaze = ctx.fbm("glaze", 0.15, 5)
     idx = np.clip(F32(0.55) + tone * F32(0.08) + glaze * F32(0.05) + bevel * F32(0.1), 0, 1)
     albedo = colourize(idx, ctx.palette())
     if checker is not None:
         # classic chequer: white and black, or white and the named colour
-        other = colourize(idx, lut(PALETTES["tiles"]["main"])) if ctx.parsed.colours else albedo * F32(0.12)
+        cols = set(ctx.parsed.colours)
+        if not cols or cols <= {"black", "white"}:
+            albedo = colourize(idx, lut(PALETTES["tiles"]["main"]))
+            other = albedo * F32(0.12)
+        else:
+            other = colourize(idx, lut(PALETTES["tiles"]["main"]))
         albedo = np.where((checker == 1)[..., None], other, albedo)
     grout = colourize(ctx.fbm01("grout", 0.02, 3, contrast=0.3), ctx.palette("grout"))
     albedo = _mix(grout, albedo, mask)

@@ -323,3 +323,14 @@ def test_poster_styles_follow_the_prompt():
     img = make("misty mountains", w=96, h=160, kind="poster", seed=3).image
     top, bottom = img[:40], img[100:]
     assert np.abs(np.diff(top, axis=0)).mean() < np.abs(np.diff(bottom, axis=0)).mean()
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["hexagonal tiles", "subway tiles", "checkered tiles", "riveted metal panels", "diamond tread metal",
+     "granite", "slate", "sandstone", "cracked dry mud", "mossy wet cracked weathered brick"],
+)
+def test_styles_are_seamless(prompt):
+    img = make(prompt, w=320, h=192, seed=11).image
+    assert img.std() > 0.02
+    assert seam_score(img, "x") <= 1.5 and seam_score(img, "y") <= 1.5
