@@ -69,3 +69,23 @@ def test_unknown_engine_option_is_a_validation_error(write_recipe):
     assert r.exit_code == 2
     assert r.output.splitlines()[0] == (f"{path}:3:28: engine.dtype: option 'dtype' belongs to the z-image-turbo "
                                         "engine, not procedural; remove it, or use `name: z-image-turbo` (or auto)")
+
+
+def test_qa_failure_fails_the_asset_keeps_its_metrics_and_exits_1(write_recipe, tmp_path):
+    text = RECIPE.replace("matrix", "engine: procedural\nmatrix") + \
+        "assets:\n  - {id: strict, prompt: granite, stages: [{tile: {max_seam: 0.5, repair: none, retries: 0, " \
+        "edge_aware: false}}]}\n"
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(write_recipe(text)), "--out", str(out), "--json"])
+    assert r.exit_code == 1
+    done = json.loads(r.output.splitlines()[-1])
+    assert (done["built"], done["failed"]) == (2, 1)
+    manifest = json.loads((out / "demo" / "v0001" / "manifest.json").read_text())
+    strict = next(a for a in manifest["assets"] if a["id"] == "strict")
+    assert strict["status"] == "failed" and strict["files"] == {}
+    assert strict["error"].startswith("tile: seam score ") and "max_seam 0.5" in strict["error"]
+    assert strict["metrics"]["tile"]["passed"] is False and strict["metrics"]["tile"]["scores"]["albedo"]
+    assert not (out / "demo" / "v0001" / "strict").exists()
+    # The failed asset is retried by the next run (a failure is never reused).
+    r = CliRunner().invoke(main, ["plan", str(write_recipe(text)), "--out", str(out), "--json"])
+    assert {j["id"]: j["action"] for j in json.loads(r.output)["jobs"]}["strict"] == "build"

@@ -53,6 +53,8 @@ def run_stages(job: Job, generated: Generated, generate: Callable[[list[Request]
         try:
             result = registry.get(spec.name)().run(asset, dict(spec.params), ctx)
         except StageFailure as exc:
+            if exc.metrics:
+                asset.metrics.setdefault(spec.name, {}).update(exc.metrics)
             return Outcome("failed", metrics=asset.metrics, timings=timings, engine_info=generated.info,
                            error=f"{spec.name}: {exc}")
         except Exception as exc:  # a bug in a stage: fail this asset, keep the build going, keep the trace

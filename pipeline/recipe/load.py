@@ -194,6 +194,14 @@ def _stage_class(name: str):
     return registry.get(name)
 
 
+def _check_stage_params(c: _Checker, path: tuple, params: Any, cls, what: str) -> dict:
+    out = _check_params(c, path, params, cls.params, what)
+    if all(v is not None or cls.params[k].default is None for k, v in out.items()):
+        for key, problem in cls.check(out).items():
+            c.error(path + (key,), problem)
+    return out
+
+
 def _check_params(c: _Checker, path: tuple, params: Any, schema: dict[str, Param], what: str) -> dict:
     if params is None:
         params = {}
@@ -234,13 +242,13 @@ def _check_stages(c: _Checker, path: tuple, value: Any, kind: str) -> list[Stage
         except KeyError:
             c.error(p, f"unknown stage {name!r}", did_you_mean(name, [n for n in registry.names() if n != "export"]))
             continue
-        except (ImportError, AttributeError) as exc:
-            c.error(p, f"stage {name!r} is not available ({exc})", "install the package that provides it")
+        except (ImportError, AttributeError, TypeError) as exc:
+            c.error(p, f"stage {name!r} is not available ({exc})", "reinstall the package that provides it")
             continue
         if kind not in cls.kinds:
             c.error(p, f"stage {name!r} does not apply to {kind}", f"it applies to {', '.join(cls.kinds)}")
             continue
-        out.append(StageSpec(name, _check_params(c, p, params, cls.params, f"{name} parameters")))
+        out.append(StageSpec(name, _check_stage_params(c, p, params, cls, f"{name} parameters")))
     return out
 
 
@@ -305,7 +313,7 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
                       else _default_stages(top, kind))
     output = {}
     try:
-        output = _check_params(c, ("output",), data.get("output"), _stage_class("export").params, "output options")
+        output = _check_stage_params(c, ("output",), data.get("output"), _stage_class("export"), "output options")
     except (KeyError, ImportError) as exc:
         c.error(("output",), f"the export stage is not available ({exc})", "reinstall zpipe")
     text_default = {r: _check_text_line(c, (r,), data[r]) for r in F.TEXT_ROLES if r in data}

@@ -19,7 +19,14 @@ from zpipe.params import Param
 
 
 class StageFailure(Exception):
-    """A QA failure of one asset (seam gate, glyph check): the asset is marked failed, the build goes on."""
+    """A QA failure of one asset (seam gate, glyph check): the asset is marked failed, the build goes on.
+
+    ``metrics`` are what the stage measured before failing; they go into the manifest like a result's.
+    """
+
+    def __init__(self, message: str, metrics: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.metrics = metrics or {}
 
 
 @dataclass
@@ -65,6 +72,11 @@ class Stage:
     doc: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]] = ("textures", "posters")
     params: ClassVar[dict[str, Param]] = {}
+
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, str]:
+        """Problems beyond each parameter's type, found at validation: {param: message phrased as a fix}."""
+        return {}
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         raise NotImplementedError

@@ -43,6 +43,13 @@ class ExportStage(Stage):
                             choices=tex_export.DDS_FORMATS),
     }
 
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, str]:
+        from zpipe.texture.formats import check_naming
+
+        problem = check_naming(params["naming"]) if isinstance(params.get("naming"), str) else None
+        return {"naming": problem} if problem else {}
+
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         p = {k: params.get(k, v.default) for k, v in self.params.items()}
         normal_y_made = (asset.metrics.get("pbr") or {}).get("normal_y", "opengl")

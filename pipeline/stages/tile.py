@@ -125,12 +125,8 @@ class TileStage(Stage):
                        repaired=any(a["action"] == "repair" for a in attempts))
         if not ok:
             worst = max(((r, a, v) for r, per in scores.items() for a, v in per.items()), key=lambda t: t[2])
-            exc = StageFailure(f"seam score {worst[2]:.2f} on {worst[0]} axis {worst[1]} is above "
-                               f"max_seam {limit} after {len(attempts) - 1} repair/re-seed step(s)")
-            exc.metrics = metrics  # type: ignore[attr-defined]
-            # the executor keeps asset.metrics for failed assets: record what the gate did there too
-            asset.metrics.setdefault(self.name, {}).update(metrics)
-            raise exc
+            raise StageFailure(f"seam score {worst[2]:.2f} on {worst[0]} axis {worst[1]} is above "
+                               f"max_seam {limit} after {len(attempts) - 1} repair/re-seed step(s)", metrics)
         return StageResult(images=images if changed else {}, metrics=metrics)
 
     # -- steps ---------------------------------------------------------------------------------

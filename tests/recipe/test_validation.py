@@ -72,6 +72,9 @@ BAD = [
     ("name: demo\nprompt: !!python/object/apply:os.system [ls]\nassets: [{id: a}]\n",
      ["{f}:2:9: prompt: unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'; "
       "recipes hold plain values only: remove the tag"]),
+    ("name: demo\nprompt: x\noutput: {naming: '../{role}'}\nassets: [{id: a}]\n",
+     ["{f}:3:18: output.naming: naming '../x' contains a path separator; names are plain file names inside the "
+      "asset folder"]),
     ("name: demo\nprompt: x\noutput: {formats: [gif]}\nassets: [{id: a}]\n",
      None),  # message owned by the export stage's declaration; only the location and exit code are checked
 ]

@@ -93,8 +93,7 @@ def test_fails_with_metrics_when_nothing_helps():
     a = asset(seamed(128))
     with pytest.raises(StageFailure, match="max_seam") as info:
         TileStage().run(a, params(repair="none", retries=3), NO_ENGINE)
-    m = info.value.metrics
-    assert a.metrics["tile"] == m  # executors keep asset.metrics for failed assets
+    m = info.value.metrics  # run_stages merges these into the failed asset's manifest entry
     assert not m["passed"] and m["attempts"][-1]["action"] == "reseed" and "skipped" in m["attempts"][-1]
 
 
