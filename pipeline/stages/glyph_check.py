@@ -7,9 +7,10 @@
 * If none passes and ``fallback: typeset``, a text-free background is generated (prompt from
   ``compose_background_prompt``; two seeds at most, the one with least stray text is kept), the
   lines are typeset on it and the result is OCR-checked again.
-* ``text: typeset`` posters (typeset ran before this stage) are checked once.
-* A poster that still fails raises StageFailure naming the line and what was read; its metrics are
-  recorded on the asset first so the manifest shows them.
+* ``text: typeset`` posters (typeset ran before this stage) are checked once; if no typeset stage
+  ran, this stage typesets first.
+* A poster that still fails raises StageFailure naming the line and what was read, carrying the
+  metrics (``StageFailure.metrics``) so the manifest shows every candidate's scores.
 
 Metrics (manifest ``metrics.glyph_check``): ``pass``, ``rule``, ``path`` (render | typeset |
 fallback), ``lines`` (the kept image's per-line ``expected, found, ned, exact, pass``), ``mean_ned``,
@@ -23,7 +24,7 @@ from typing import Any
 
 from zpipe.params import Param
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
-from zpipe.stages.typeset import TYPESET_PARAMS, text_free_background, typeset_lines
+from zpipe.stages.typeset import TYPESET_PARAMS, check_typeset_params, text_free_background, typeset_lines
 
 GOLDEN = 0x9E3779B1
 
@@ -55,6 +56,10 @@ class GlyphCheckStage(Stage):
         **TYPESET_PARAMS,  # used by the typeset fallback
     }
 
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, str]:
+        return check_typeset_params(params)
+
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         from zpipe.text.check import check_image
         from zpipe.text.prompt import check_lines
@@ -78,6 +83,15 @@ class GlyphCheckStage(Stage):
             metrics["min_ned"] = min_ned
 
         image = asset.images["poster"]
+        images: dict[str, Any] = {}
+        if mode == "typeset" and "typeset" not in asset.metrics:
+            # `text: typeset` but no typeset stage ran before this one: typeset here rather than
+            # judge (and ship) the bare engine image.
+            from zpipe.stages.typeset import TypesetStage
+
+            ts = TypesetStage().run(asset, params, ctx)
+            image = images["poster"] = ts.images["poster"]
+            metrics["typeset"] = ts.metrics
         result = check(image)
         candidates = [{"seed": asset.seed, **_brief(result)}]
         best, best_image, chosen = result, image, 0
@@ -90,7 +104,8 @@ class GlyphCheckStage(Stage):
                 if _rank(res) > _rank(best):
                     best, best_image, chosen = res, img, len(candidates) - 1
         metrics.update(candidates=candidates, chosen=chosen)
-        images: dict[str, Any] = {"poster": best_image} if chosen else {}
+        if chosen:
+            images = {"poster": best_image}
 
         if not best["pass"] and mode != "typeset" and fallback == "typeset":
             background, prompt, bg_seed, stray = self._background(asset, ctx)
@@ -102,12 +117,13 @@ class GlyphCheckStage(Stage):
 
         metrics.update(best)
         if not best["pass"]:
-            asset.metrics.setdefault(self.name, {}).update(metrics)  # keep the scores of a failed asset
             tried = f"{len(candidates)} candidate{'s' if len(candidates) != 1 else ''}"
             where = {"render": f"no render passed ({tried}, fallback none)",
                      "fallback": f"no render passed ({tried}) and the typeset fallback failed too",
                      "typeset": "the typeset poster failed"}[metrics["path"]]
-            raise StageFailure(f"glyph check: {where}: {describe_failure(best)}")
+            failure = StageFailure(f"{where}: {describe_failure(best)}")
+            failure.metrics = metrics  # the executor records these in the manifest
+            raise failure
         return StageResult(images=images, metrics=metrics)
 
     @staticmethod

@@ -29,6 +29,30 @@ TYPESET_PARAMS: dict[str, Param] = {
 }
 
 
+def check_typeset_params(params: dict[str, Any]) -> dict[str, str]:
+    """Validation-time problems with fonts and colours: {param: message naming the fix}."""
+    from zpipe.text.fonts import FontError, resolve_font
+    from zpipe.text.typeset import TypesetError, parse_colour
+
+    problems: dict[str, str] = {}
+    try:
+        resolve_font(params.get("font") or None)
+    except FontError as exc:
+        problems["font"] = str(exc)
+    for spec in params.get("fallback_fonts") or []:
+        try:
+            resolve_font(spec)
+        except FontError as exc:
+            problems["fallback_fonts"] = str(exc)
+            break
+    for key in ("colour", "stroke_colour"):
+        try:
+            parse_colour(params.get(key, "auto"), key)
+        except TypesetError as exc:
+            problems[key] = str(exc)
+    return problems
+
+
 def typeset_style(params: dict[str, Any]):
     from zpipe.text.typeset import Style
 
@@ -65,6 +89,10 @@ class TypesetStage(Stage):
     doc = "Draw the poster text with real fonts (line breaking, auto-fit, colour, stroke, shadow)."
     kinds = ("posters",)
     params = TYPESET_PARAMS
+
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, str]:
+        return check_typeset_params(params)
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         lines = asset.fields.get("lines") or []

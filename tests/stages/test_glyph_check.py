@@ -93,11 +93,11 @@ def test_fallback_typesets_a_passing_poster_over_a_text_free_background():
 def test_no_fallback_fails_with_message_and_keeps_scores():
     asset, ctx = make(HandEngine(), fallback="none", candidates=2)
     stage = GlyphCheckStage()
-    with pytest.raises(StageFailure, match=r"glyph check: no render passed \(2 candidates, fallback none\): "
-                                           r"'未来已来' read as '末来已来' \(NED 0\.75\)"):
+    with pytest.raises(StageFailure, match=r"^no render passed \(2 candidates, fallback none\): "
+                                           r"'未来已来' read as '末来已来' \(NED 0\.75\)$") as err:
         stage.run(asset, defaults(stage), ctx)
-    assert asset.metrics["glyph_check"]["pass"] is False
-    assert len(asset.metrics["glyph_check"]["candidates"]) == 2
+    assert err.value.metrics["pass"] is False
+    assert len(err.value.metrics["candidates"]) == 2
 
 
 def test_ned_rule_accepts_a_near_miss():
@@ -159,3 +159,21 @@ def test_candidate_seeds_are_distinct_and_in_range():
     assert len(set(seeds)) == 64 and all(0 <= s < 2**32 for s in seeds)
     assert candidate_seed(5, 0) == 5
     assert replace(Request("x", 16, 16, 1), seed=candidate_seed(1, 1)).seed != 1
+
+
+def test_validation_time_checks_name_bad_fonts_and_colours():
+    for stage in (TypesetStage, GlyphCheckStage):
+        good = defaults(stage)
+        assert stage.check(good) == {}
+        bad = stage.check({**good, "font": "/no/font.otf", "colour": "blurple", "fallback_fonts": ["Nope Sans"]})
+        assert bad["font"].startswith("font file not found: /no/font.otf")
+        assert bad["colour"].startswith("colour 'blurple' is not a colour")
+        assert bad["fallback_fonts"].startswith("no font named 'Nope Sans' is installed")
+
+
+def test_typeset_mode_without_a_typeset_stage_typesets_first():
+    asset, ctx = make(HandEngine(), text="typeset")
+    gc = GlyphCheckStage()
+    result = gc.run(asset, defaults(gc), ctx)
+    assert result.metrics["pass"] is True and result.metrics["path"] == "typeset"
+    assert "poster" in result.images and result.metrics["typeset"]["background"]["regenerated"] is True
