@@ -359,7 +359,8 @@ def gc(target, keep):
 @click.option("--rule", type=click.Choice(["exact", "ned"]), default="exact", show_default=True,
               help="exact: equal after normalisation; ned: NED ≥ --min-ned.")
 @click.option("--min-ned", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True)
-@click.option("--ignore-punct", is_flag=True, help="Ignore punctuation and symbols when comparing.")
+@click.option("--ignore-punct/--keep-punct", default=True, show_default=True,
+              help="Ignore punctuation (，。！“” etc.) when comparing; OCR often drops it.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="OCR threads (default $ZPIPE_OCR_THREADS, else up to 4).")
 def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, threads):

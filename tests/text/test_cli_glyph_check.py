@@ -31,3 +31,11 @@ def test_glyph_check_command_exit_codes_and_json(tmp_path):
 
     missing = runner.invoke(main, ["glyph-check", str(tmp_path / "none.png"), "--expect", "x"])
     assert missing.exit_code == 2 and "image not found" in missing.output
+
+
+def test_punctuation_is_ignored_unless_asked(tmp_path):
+    img = str(_poster(tmp_path / "p.png"))
+    runner = CliRunner()
+    args = ["glyph-check", img, "--expect", "土地，人民！", "--expect", "Land and People."]
+    assert runner.invoke(main, args).exit_code == 0
+    assert runner.invoke(main, [*args, "--keep-punct"]).exit_code == 1
