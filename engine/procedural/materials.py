@@ -152,16 +152,19 @@ def stone(ctx: Ctx) -> Surface:
     albedo = _mix(albedo, np.broadcast_to(fleck[0], albedo.shape), nz.smoothstep(1.8, 2.6, fl) * F32(0.35))
     albedo = _mix(albedo, np.broadcast_to(fleck[-1], albedo.shape), nz.smoothstep(1.9, 2.7, -fl) * F32(0.3))
     if _has(ctx, "granite", "speckled", "terrazzo"):
-        # interlocking crystals: black mica, white quartz and (unless tinted) pink feldspar grains
-        g = ctx.cells("grains", 0.014, 1.0)
-        kind = g.per_cell(ctx.rng("gk").random(g.n).astype(F32))
-        grain = nz.smoothstep(0.0, 0.12, g.edge)
-        dark_g = ((kind < 0.28).astype(F32) * grain)[..., None]
-        light_g = ((kind > 0.8).astype(F32) * grain)[..., None]
-        pink = ((kind > 0.62) & (kind <= 0.8)).astype(F32)[..., None] * grain[..., None]
-        albedo = albedo * (F32(1) - dark_g * F32(0.55)) + light_g * (F32(0.8) - albedo) * F32(0.5)
-        if not ctx.parsed.colours:
-            albedo = albedo + pink * (np.array([0.72, 0.52, 0.48], F32) - albedo) * F32(0.6)
+        # interlocking crystals: black mica, white quartz and (unless tinted) pink feldspar grains,
+        # each with its own slight tone and soft boundaries, at two sizes
+        for i, size in enumerate((0.008, 0.0045)):
+            g = ctx.cells(f"grains{i}", size, 1.0)
+            kind = g.per_cell(ctx.rng(f"gk{i}").random(g.n).astype(F32))
+            jit = g.per_cell(ctx.rng(f"gj{i}").uniform(0.6, 1.0, g.n).astype(F32))
+            grain = nz.smoothstep(0.0, 0.2, g.edge) * jit
+            dark_g = ((kind < 0.22).astype(F32) * grain)[..., None]
+            light_g = ((kind > 0.84).astype(F32) * grain)[..., None]
+            pink = (((kind > 0.66) & (kind <= 0.84)).astype(F32) * grain)[..., None]
+            albedo = albedo * (F32(1) - dark_g * F32(0.6)) + light_g * (F32(0.82) - albedo) * F32(0.45)
+            if not ctx.parsed.colours:
+                albedo = albedo + pink * (np.array([0.7, 0.52, 0.47], F32) - albedo) * F32(0.45)
     return Surface(albedo, height, 3.0 if rough else 2.4)
 
 
@@ -398,15 +401,16 @@ def rust(ctx: Ctx) -> Surface:
     rmask = _coverage(cover, 0.75, 0.08)
     flakes = ctx.cells("flakes", 0.03, 1.0)
     flake_t = flakes.per_cell(ctx.rng("ft").random(flakes.n).astype(F32))
-    flake_edge = nz.smoothstep(0.0, 0.08, flakes.edge)
+    flake_edge = nz.smoothstep(0.0, 0.08, flakes.edge) * F32(0.6) + F32(0.4)
     fine = ctx.fbm("fine", 0.02, 5, 0.6)
     pit = ctx.fbm("pit", 0.006, 2)
     pits = nz.smoothstep(1.5, 2.3, pit)
-    idx = np.clip(F32(0.45) + cover * F32(0.1) + fine * F32(0.1) + (flake_t - F32(0.5)) * F32(0.25) * flake_edge
+    grit = ctx.fbm("grit", 0.003, 2)
+    idx = np.clip(F32(0.45) + cover * F32(0.1) + fine * F32(0.1) + grit * F32(0.06) + (flake_t - F32(0.5)) * F32(0.25) * flake_edge
                   + streak * F32(0.06) - pits * F32(0.3), 0, 1)
     ralb = colourize(idx, ctx.palette())
     albedo = _mix(m_alb, ralb, rmask)
-    height = np.clip(m.height * F32(0.6) + rmask * (F32(0.15) + flake_t * flake_edge * F32(0.1) + fine * F32(0.04))
+    height = np.clip(m.height * F32(0.6) + rmask * (F32(0.15) + flake_t * flake_edge * F32(0.03) + fine * F32(0.05) + grit * F32(0.02))
                      - pits * rmask * F32(0.15), 0, 1)
     return Surface(albedo, height, max(1.6, m.bump))
 
