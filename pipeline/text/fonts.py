@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 DEFAULT_FAMILY = "Noto Sans CJK SC"
 BUNDLED_PACKAGE = "noto_cjk_sans_otc"
@@ -74,7 +74,7 @@ class FontFace:
         return _pil_font(self.path, self.index, int(size))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cmap(path: str, index: int) -> frozenset[int]:
     from fontTools.ttLib import TTFont
 
@@ -129,15 +129,15 @@ def bundled_font_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def default_font() -> FontFace:
     """Noto Sans CJK SC from the bundled collection, verified by its name table."""
     path = str(bundled_font_path())
     faces = _face_names(path)
-    for index, fam, full, _ in faces:
+    for index, fam, _full, _ in faces:
         if index == BUNDLED_SC_INDEX and fam == DEFAULT_FAMILY:
             return FontFace(path, index, fam)
-    for index, fam, full, _ in faces:  # a future build may order the faces differently
+    for index, fam, _full, _ in faces:  # a future build may order the faces differently
         if fam == DEFAULT_FAMILY:
             return FontFace(path, index, fam)
     raise FontError(f"{path} has no {DEFAULT_FAMILY} face (faces: {', '.join(f[1] for f in faces)}); "
@@ -158,7 +158,7 @@ def system_font_dirs() -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalogue() -> tuple[tuple[str, int, str, str, str], ...]:
     """(path, index, family, full, postscript) for the bundled faces and every system font file."""
     entries = []
@@ -200,7 +200,7 @@ def _open_path(path_spec: str) -> FontFace:
     return FontFace(str(p), index, faces[index][2] or faces[index][1] or p.stem)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resolve_font(spec: str | None = None) -> FontFace:
     """A font path (``path`` or ``path#N``), a family/full/PostScript name, or None for the default."""
     if spec is None or not str(spec).strip():

@@ -33,8 +33,9 @@ extra character in the same box as a line is counted against that line.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 RULES = ("exact", "ned")
 

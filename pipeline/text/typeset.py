@@ -23,8 +23,9 @@ and ``stroke_colour``, ``shadow`` (soft drop-shadow opacity, 0 = none), ``align`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -440,7 +441,7 @@ def typeset(
     draw_shadow = ImageDraw.Draw(shadow_mask)
     shadow_colour = (0, 0, 0)
     any_shadow = False
-    for name, group in blocks.items():
+    for _name, group in blocks.items():
         x0 = max(0, int(min(r.x for p in group for r in p.rows) - 0.3 * group[0].size))
         x1 = min(w, int(max(r.x + r.width for p in group for r in p.rows) + 0.3 * group[0].size))
         y0 = max(0, int(group[0].top - 0.2 * group[0].size))
@@ -486,7 +487,7 @@ def typeset(
                 "rows": [r.text for r in p.rows],
                 "box": [round(min(r.x for r in p.rows)), round(p.top),
                         round(max(r.x + r.width for r in p.rows)), round(p.bottom)],
-                "colour": "#%02x%02x%02x" % fill, "scrim": bool(need_scrim),
+                "colour": "#{:02x}{:02x}{:02x}".format(*fill), "scrim": bool(need_scrim),
             })
 
     out = Image.alpha_composite(base, scrim_layer)

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zpipe.text.match import Box, edit_distance, match_lines, ned, normalize, reading_order, summarize
 
@@ -86,3 +88,23 @@ def test_sans_serif_capital_i_and_lowercase_l_are_one_letter():
     assert normalize("The Future Is Here") == normalize("TheFuturelsHere")
     assert normalize("Illinois") == normalize("lllinois")
     assert normalize("info") != normalize("lnfo")  # a lowercase i has its dot: still distinct
+
+TEXT = st.text(alphabet=st.sampled_from(list("未末己已土士人入abcAB ，。!")), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT, TEXT)
+def test_ned_properties(a, b):
+    s = ned(a, b)
+    assert 0.0 <= s <= 1.0
+    assert s == ned(b, a)
+    assert (s == 1.0) == (a == b)
+    assert edit_distance(a, b) <= max(len(a), len(b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT)
+def test_normalize_is_idempotent(a):
+    for ignore in (False, True):
+        n = normalize(a, ignore_punct=ignore)
+        assert normalize(n, ignore_punct=ignore) == n and not any(c.isspace() for c in n)
