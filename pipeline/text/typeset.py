@@ -11,7 +11,7 @@ Layout
     than the line is split as a last resort). Kinsoku rules: closing punctuation (，。、！？）」》…)
     never starts a line and opening punctuation (（「《“) never ends one. Wrapped lines are
     balanced (the shortest width giving the same line count), so a title never leaves one orphan
-    character on its last line.
+    character on its last line. A newline in the text is an explicit break.
   * CJK titles get slight tracking; titles are emboldened (Noto Sans CJK ships one weight) with a
     same-colour stroke.
 
@@ -278,8 +278,9 @@ def _fit_line(text: str, role: str, chain, width: float, size0: int, min_size: i
         def measure(s: str, size=size, tracking=tracking) -> float:
             return text_width(s, chain, size, tracking)
 
-        rows = balanced_wrap(text, width, measure)
-        if len(rows) <= ROLE_MAX_LINES[role] or size <= min_size:
+        paragraphs = [part.strip() for part in text.split("\n") if part.strip()]  # explicit breaks
+        rows = [row for part in paragraphs for row in balanced_wrap(part, width, measure)]
+        if len(rows) <= max(ROLE_MAX_LINES[role], len(paragraphs)) or size <= min_size:
             return size, tracking, rows
         size = max(min_size, int(size * 0.92))
 

@@ -95,3 +95,9 @@ def test_typeset_errors_name_the_problem():
         typeset(bg, [{"role": "title", "text": "龙"}], style=Style(colour="reddish"))
     assert parse_colour("auto") is None and parse_colour("#fff") == (255, 255, 255)
     assert default_font().has("龙")
+
+
+def test_explicit_newlines_break_lines():
+    chain = resolve_chain(None)
+    placed = layout([{"role": "body", "text": "第一行\n第二行 second"}], 768, 1024, chain)
+    assert [r.text for r in placed[0].rows] == ["第一行", "第二行 second"]
