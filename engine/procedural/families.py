@@ -14,7 +14,7 @@ from zpipe.engine.procedural.palettes import COLOUR_WORDS
 
 FAMILIES = (
     "stone", "cobblestone", "brick", "wood", "plank", "metal", "rust", "marble",
-    "sand", "dirt", "grass", "moss", "concrete", "tiles", "lava", "ice",
+    "sand", "dirt", "grass", "moss", "concrete", "tiles", "lava", "ice", "snow",
 )
 
 # noun -> family
@@ -27,7 +27,7 @@ _VOCAB = {
               "sandstone bedrock flint quartzite shale", "stony rocky"),
     "cobblestone": ("cobblestone cobblestones cobble cobbles flagstone flagstones pavers paver sett setts "
                     "paving cobblestoned", "cobbled"),
-    "brick": ("brick bricks brickwork masonry", "bricked"),
+    "brick": ("brick bricks brickwork masonry block blocks ashlar", "bricked"),
     "wood": ("wood woods timber lumber log logs bark trunk oak pine walnut mahogany birch cherry ebony "
              "maple teak", "wooden woody"),
     "plank": ("plank planks floorboard floorboards board boards parquet deck decking "
@@ -37,13 +37,14 @@ _VOCAB = {
     "rust": ("rust corrosion patina", "rusty rusted corroded oxidized oxidised"),
     "marble": ("marble", "marbled"),
     "sand": ("sand sands dune dunes desert beach", "sandy"),
-    "dirt": ("dirt soil mud earth ground dust clay", "muddy earthy dusty"),
+    "dirt": ("dirt soil mud earth ground dust clay gravel pebbles pebble shingle", "muddy earthy dusty"),
     "grass": ("grass grasses lawn turf meadow", "grassy"),
     "moss": ("moss mosses lichen", "mossy"),
     "concrete": ("concrete cement asphalt tarmac plaster stucco pavement", "cemented"),
     "tiles": ("tile tiles ceramic porcelain mosaic checkerboard checker", "tiled checkered chequered"),
     "lava": ("lava magma", "molten volcanic"),
     "ice": ("ice glacier frost", "icy frozen"),
+    "snow": ("snow snowfield snowdrift snowdrifts", "snowy"),
 }
 for _fam, (_nouns, _adjs) in _VOCAB.items():
     for _w in _nouns.split():
@@ -75,6 +76,9 @@ VARIANT_WORDS: dict[str, str] = {}
 for _v, _words in _VARIANTS.items():
     for _w in _words.split():
         VARIANT_WORDS[_w] = _v
+
+# a family's own variant is no variant ("mossy moss", "rusty rust", "snowy snow")
+_OWN_VARIANT = {"moss": "mossy", "rust": "rusty", "snow": "snowy"}
 
 SCALE_WORDS = {
     "large": 1.5, "big": 1.5, "huge": 2.0, "giant": 2.0, "massive": 2.0, "wide": 1.4,
@@ -157,9 +161,7 @@ def parse(prompt: str) -> Parsed:
         hit = False
         if w in NOUNS or w in ADJECTIVES:
             hit = True
-        if w in VARIANT_WORDS and not (family == "rust" and VARIANT_WORDS[w] == "rusty") and not (
-            family == "moss" and VARIANT_WORDS[w] == "mossy"
-        ):
+        if w in VARIANT_WORDS and VARIANT_WORDS[w] != _OWN_VARIANT.get(family or ""):
             v = VARIANT_WORDS[w]
             # a noun of another family used as a modifier ("moss on stone") also becomes a variant
             if w in NOUNS and NOUNS[w] == family:

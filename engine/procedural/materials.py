@@ -78,10 +78,14 @@ class Ctx:
     def white(self, tag: str) -> np.ndarray:
         return self.rng(tag).random((self.h, self.w), dtype=F32)
 
-    def palette(self, part: str = "main", family: str | None = None) -> np.ndarray:
+    def palette(self, part: str = "main", family: str | None = None, tint: bool | None = None) -> np.ndarray:
+        """A palette's lookup table; colour words tint the family's own ``main`` part unless
+        ``tint`` says otherwise."""
         fam = family or self.parsed.family
         stops = PALETTES[fam][part]
-        if part == "main" and family is None and self.parsed.colours:
+        if tint is None:
+            tint = part == "main" and family is None
+        if tint and self.parsed.colours:
             stops = apply_colours(stops, self.parsed.colours)
         return lut(stops)
 
@@ -220,7 +224,14 @@ def _block_height(fx, fy, bw, bh, mortar_px, bevel_px, wobble):
     return mask, bevel
 
 
+STONE_WORDS = ("stone", "stones", "granite", "slate", "marble", "sandstone", "limestone", "rock", "basalt")
+
+
 def brick(ctx: Ctx) -> Surface:
+    """Running-bond brick with recessed mortar, chipped edges and per-brick tone; with a stone word
+    ("stone bricks", "granite blocks") larger grey blocks cut from stone."""
+    if _has(ctx, *STONE_WORDS):
+        return _stone_blocks(ctx)
     rows = int(round(ctx.h / ctx.px(0.085)))
     cols = max(1, int(round(ctx.w / ctx.px(0.25))))
     fx, fy, bid, n, bw, bh = _running_bond(ctx, rows, cols)
@@ -240,6 +251,28 @@ def brick(ctx: Ctx) -> Surface:
     albedo = _mix(mortar, albedo, mask)
     height = mask * (F32(0.55) + bevel * F32(0.35) + surf * F32(0.03) - pits * F32(0.08))
     height += (F32(1) - mask) * F32(0.15) * (F32(1) + ctx.fbm("mortarh", 0.01, 3) * F32(0.3))
+    return Surface(albedo, np.clip(height, 0, 1), 2.0)
+
+
+def _stone_blocks(ctx: Ctx) -> Surface:
+    rows = int(round(ctx.h / ctx.px(0.14)))
+    cols = max(1, int(round(ctx.w / ctx.px(0.3))))
+    fx, fy, bid, n, bw, bh = _running_bond(ctx, rows, cols)
+    mortar_px = max(1.0, ctx.px(0.007))
+    wob = ctx.fbm("chip", 0.03, 5) * F32(ctx.px(0.006))
+    mask, bevel = _block_height(fx, fy, bw, bh, mortar_px, ctx.px(0.03), wob)
+    rock = stone(_overlay_ctx(ctx, "stone", "blocks", keep_words=True))
+    rnd = ctx.rng("percell")
+    # each block shows a different part of the rock, so neighbours do not continue each other
+    oy = rnd.integers(0, ctx.h, n)[bid]
+    ox = rnd.integers(0, ctx.w, n)[bid]
+    face = nz.shift_sample(rock.albedo, oy, ox)
+    rh = nz.shift_sample(rock.height, oy, ox)
+    tone = rnd.uniform(-0.12, 0.12, n).astype(F32)[bid]
+    face = face * (F32(1) + tone[..., None])
+    mortar = colourize(ctx.fbm01("mortar", 0.02, 4, contrast=0.3), ctx.palette("mortar", "brick")) * F32(0.7)
+    albedo = _mix(mortar, face, mask)
+    height = mask * (F32(0.5) + bevel * F32(0.3) + rh * F32(0.15)) + (F32(1) - mask) * F32(0.1)
     return Surface(albedo, np.clip(height, 0, 1), 2.0)
 
 
@@ -455,6 +488,27 @@ def sand(ctx: Ctx) -> Surface:
     albedo = colourize(idx, ctx.palette())
     return Surface(albedo, height, 1.3)
 
+def snow(ctx: Ctx) -> Surface:
+    """Wind-packed snow: soft drifts and shallow wind ripples, fine crystals that catch the light."""
+    h = ctx.h
+    k = max(1, int(round(7 * h / ctx.s)))
+    y = np.arange(h, dtype=F32)[:, None] * F32(k / h)
+    bend = ctx.fbm("bend", 0.5, 4, aspect=2.0) * F32(0.7) + ctx.fbm("bend2", 0.12, 4) * F32(0.15)
+    bend = bend + F32(0.35 - float(np.median(bend[0])))  # a quiet wrap seam (see sand)
+    p = (y + bend) - np.floor(y + bend)
+    ripple = np.where(p < 0.8, p / F32(0.8), (F32(1) - p) / F32(0.2))
+    ripple = ripple * ripple * (F32(3) - F32(2) * ripple)
+    drift = ctx.fbm("drift", 0.4, 7, 0.5)
+    strength = nz.smoothstep(-1.0, 1.0, ctx.fbm("rs", 0.3, 4)) * F32(0.6)
+    sparkle = nz.smoothstep(0.93, 0.99, ctx.white("sparkle")) * nz.smoothstep(-0.2, 1.0, drift)
+    fine = ctx.fbm("fine", 0.006, 3)
+    height = np.clip(F32(0.5) + drift * F32(0.12) + ripple * strength * F32(0.15) + fine * F32(0.02), 0, 1)
+    idx = np.clip(F32(0.62) + drift * F32(0.1) + ripple * strength * F32(0.06) + fine * F32(0.04), 0, 1)
+    albedo = colourize(idx, ctx.palette())
+    albedo = _mix(albedo, np.ones_like(albedo), sparkle * F32(0.7))
+    return Surface(albedo, height, 1.4)
+
+
 def dirt(ctx: Ctx) -> Surface:
     """Soil: lumpy clods, fine crumbs, scattered small stones and dark organic bits; cracked or dry
     mud becomes curled plates of dried mud."""
@@ -464,9 +518,11 @@ def dirt(ctx: Ctx) -> Surface:
     clump = ctx.cells("clump", 0.03, 1.0)
     lumps = np.clip(F32(1) - clump.f1, 0, 1)
     lumps = lumps * lumps * clump.per_cell(ctx.rng("lumpk").uniform(0.3, 1.0, clump.n).astype(F32))
-    peb = ctx.cells("pebbles", 0.045, 0.9)
-    keep = peb.per_cell(ctx.rng("pk").random(peb.n) < 0.18)
-    size = peb.per_cell(ctx.rng("ps").uniform(0.15, 0.4, peb.n).astype(F32))
+    gravel = _has(ctx, "gravel", "pebbles", "pebble", "shingle")
+    peb = ctx.cells("pebbles", 0.035 if gravel else 0.045, 0.9)
+    keep = peb.per_cell(ctx.rng("pk").random(peb.n) < (0.92 if gravel else 0.18))
+    size = peb.per_cell(ctx.rng("ps").uniform(0.34, 0.5, peb.n).astype(F32) if gravel
+                        else ctx.rng("ps").uniform(0.15, 0.4, peb.n).astype(F32))
     pf1 = peb.f1 + ctx.fbm("pw", 0.01, 3) * F32(0.05)
     pebble = (F32(1) - nz.smoothstep(size * F32(0.8), size, pf1)) * keep.astype(F32)
     pdome = np.sqrt(np.clip(F32(1) - pf1 / np.maximum(size, F32(1e-3)), 0, 1)) * pebble
@@ -626,6 +682,13 @@ def tiles(ctx: Ctx) -> Surface:
     glaze = ctx.fbm("glaze", 0.15, 5)
     idx = np.clip(F32(0.55) + tone * F32(0.08) + glaze * F32(0.05) + bevel * F32(0.1), 0, 1)
     albedo = colourize(idx, ctx.palette())
+    stuff = "marble" if _has(ctx, "marble") else "stone" if _has(ctx, *STONE_WORDS) else None
+    if stuff:
+        # stone tiles: every tile cut from a different part of the slab
+        slab = GENERATORS[stuff](_overlay_ctx(ctx, stuff, "slab", keep_words=True))
+        oy = rnd.integers(0, h, n)[tid]
+        ox = rnd.integers(0, w, n)[tid]
+        albedo = nz.shift_sample(slab.albedo, oy, ox) * (F32(1) + tone[..., None] * F32(0.04))
     if checker is not None:
         # classic chequer: white and black, or white and the named colour
         cols = set(ctx.parsed.colours)
@@ -715,7 +778,7 @@ def _lines(ctx: Ctx, tag: str, k: int, sets, halo: float = 0.0):
 GENERATORS: dict[str, Callable[[Ctx], Surface]] = {
     "stone": stone, "cobblestone": cobblestone, "brick": brick, "wood": wood, "plank": plank,
     "metal": metal, "rust": rust, "marble": marble, "sand": sand, "dirt": dirt, "grass": grass,
-    "moss": moss, "concrete": concrete, "tiles": tiles, "lava": lava, "ice": ice,
+    "moss": moss, "concrete": concrete, "tiles": tiles, "lava": lava, "ice": ice, "snow": snow,
 }
 
 
@@ -723,7 +786,7 @@ GENERATORS: dict[str, Callable[[Ctx], Surface]] = {
 
 
 # families that lie on the ground, where water can pool
-GROUND = frozenset({"stone", "cobblestone", "dirt", "sand", "concrete", "moss", "grass"})
+GROUND = frozenset({"stone", "cobblestone", "dirt", "sand", "concrete", "moss", "grass", "snow"})
 
 
 def _desaturate(rgb: np.ndarray, amount: float) -> np.ndarray:
@@ -743,9 +806,12 @@ def _coverage(field: np.ndarray, coverage: float, softness: float = 0.15) -> np.
     return nz.smoothstep(t - softness * spread, t + softness * spread, field)
 
 
-def _overlay_ctx(ctx: Ctx, family: str, tag: str) -> Ctx:
-    """A context for an overlay material (moss on stone): same size and scale, its own palette."""
+def _overlay_ctx(ctx: Ctx, family: str, tag: str, keep_words: bool = False) -> Ctx:
+    """A context for another material drawn inside this one (moss on stone, stone in bricks): same
+    size and scale; with ``keep_words`` also the prompt's colours and style words."""
     p = Parsed(family=family, understood=True, scale=ctx.parsed.scale)
+    if keep_words:
+        p.colours, p.words = list(ctx.parsed.colours), list(ctx.parsed.words)
     return Ctx(ctx.h, ctx.w, ctx.seed ^ zlib.crc32(tag.encode()), p, ctx.shading)
 
 

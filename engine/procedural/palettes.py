@@ -88,7 +88,7 @@ PALETTES: dict[str, dict[str, Stops]] = {
         "main": ramp("2e5f86", "4d84ad", "76a9cc", "a3cbe3", "d2e8f4", "f2f9fd"),
     },
     "snow": {
-        "main": ramp("b7c4d0", "d6dee6", "eef2f6", "fbfcfd"),
+        "main": ramp("9fb0c2", "c3cfdb", "dde5ec", "eef2f6", "fbfcfd"),
     },
 }
 

@@ -105,6 +105,11 @@ def test_every_family_is_recognised(family):
         ("polished white marble tiles", "tiles", ["polished"]),
         ("Oak floorboards", "plank", []),
         ("icy", "ice", []),
+        ("stone brick wall", "brick", []),
+        ("marble tiles", "tiles", []),
+        ("snowy", "snow", []),
+        ("snowy cobblestone", "cobblestone", ["snowy"]),
+        ("pea gravel", "dirt", []),
     ],
 )
 def test_prompt_parsing(prompt, family, variants):
@@ -328,9 +333,20 @@ def test_poster_styles_follow_the_prompt():
 @pytest.mark.parametrize(
     "prompt",
     ["hexagonal tiles", "subway tiles", "checkered tiles", "riveted metal panels", "diamond tread metal",
-     "granite", "slate", "sandstone", "cracked dry mud", "mossy wet cracked weathered brick"],
+     "granite", "slate", "sandstone", "cracked dry mud", "mossy wet cracked weathered brick", "stone bricks",
+     "marble tiles", "gravel"],
 )
 def test_styles_are_seamless(prompt):
     img = make(prompt, w=320, h=192, seed=11).image
     assert img.std() > 0.02
     assert seam_score(img, "x") <= 1.5 and seam_score(img, "y") <= 1.5
+
+
+def test_materials_inside_structures():
+    # "stone bricks" are grey blocks, not red bricks; "marble tiles" have veins in every tile
+    red = make("brick", w=96, h=96).image.reshape(-1, 3).mean(0)
+    grey = make("stone bricks", w=96, h=96).image.reshape(-1, 3).mean(0)
+    assert red[0] - red[2] > 0.15 and abs(grey[0] - grey[2]) < 0.1
+    plain = make("tiles", w=96, h=96).image
+    marble = make("marble tiles", w=96, h=96).image
+    assert np.abs(marble - plain).mean() > 0.01
