@@ -83,6 +83,7 @@ class _Worker:
     jobs: int = 0
     busy: float = 0.0
     deaths: int = 0
+    span: float = 0.0  # the actor's own clock: first batch start to latest batch end
 
 
 @dataclass
@@ -207,26 +208,37 @@ class RayExecutor:
         """(kind, actors, actor resource options, threads per actor, engine options for the actors)."""
         res = self._ray.cluster_resources()
         options = dict(self.engine_options)
+        cpus = max(1, int(res.get("CPU", 1)))
         if self.device_resource:
             units = int(res.get(self.device_resource, 0))
             if units < 1:
                 raise EngineError(f"the Ray cluster has no {self.device_resource!r} resource")
-            n = min(self.workers or units, units)
-            threads = max(1, int(self.worker_cpus or 1))
-            return "dev", n, {"num_cpus": self.worker_cpus or 0, "resources": {self.device_resource: 1}}, \
-                threads, options
-        gpus = int(res.get("GPU", 0))
-        if gpus >= 1:
+            kind, n, extra = "dev", min(self.workers or units, units), {"resources": {self.device_resource: 1}}
+            want = self.worker_cpus or 0
+        elif int(res.get("GPU", 0)) >= 1:
+            gpus = int(res["GPU"])
             n = gpus if not self.devices else min(gpus, len(self.devices))
-            n = min(self.workers or n, n)
-            cpus = self.worker_cpus or 1
+            kind, n, extra = "gpu", min(self.workers or n, n), {"num_gpus": 1}
+            want = self.worker_cpus or 1
             if str(options.get("device") or "").startswith("cuda"):
                 options["device"] = "cuda"  # Ray sets CUDA_VISIBLE_DEVICES per actor: its GPU is cuda:0
-            return "gpu", n, {"num_gpus": 1, "num_cpus": cpus}, max(1, int(cpus)), options
-        cpus = max(1, int(res.get("CPU", 1)))
-        n = self.workers or max(1, cpus // 8)
-        threads = int(self.worker_cpus or max(1, cpus // (2 * n)))
-        return "cpu", n, {"num_cpus": threads}, threads, options
+        else:
+            kind, extra = "cpu", {}
+            n = self.workers or max(1, cpus // 8)
+            want = self.worker_cpus or max(1, cpus // (2 * n))  # the other half of the cores runs stages
+        threads = max(1, int(want))
+        return kind, n, {**extra, "num_cpus": self._reserve(want, n, cpus)}, threads, options
+
+    def _reserve(self, want: float, n: int, cpus: int) -> float:
+        """CPUs reserved per actor, capped so that one stage task always fits beside the actors.
+
+        Without the cap, e.g. 8 GPU actors on an 8-CPU node, or 2 CPU workers on 2 CPUs, would hold
+        every CPU and the stage tasks would wait forever. The thread cap stays as asked; only the
+        reservation shrinks (Ray takes fractions below 1, whole numbers above).
+        """
+        room = max(0.0, (cpus - min(self.stage_cpus, cpus)) / n)
+        got = min(float(want), room)
+        return float(int(got)) if got >= 1 else round(got, 2)
 
     def _start_workers(self) -> None:
         ray = self._ray
@@ -240,12 +252,14 @@ class RayExecutor:
                 max_concurrency=1, runtime_env={"env_vars": thread_env(threads)}, **resources,
             ).remote(self.engine_name, options, name, threads)
             self._pool.append(_Worker(name, handle))
+        self.stage_cpus = min(self.stage_cpus, max(1, int(self._ray.cluster_resources().get("CPU", 1))))
         self._stage_fn = ray.remote(_stage_task).options(
             num_cpus=self.stage_cpus, max_retries=3, retry_exceptions=False,
             runtime_env={"env_vars": thread_env(max(1, int(self.stage_cpus)))})
         cpus = self._ray.cluster_resources().get("CPU", 1)
         self._backlog = self.stage_backlog or max(8, int(2 * cpus / max(self.stage_cpus, 0.01)))
-        log.info("ray: %d %s engine actor(s), %d thread(s) each, batch size %d", n, kind, threads, self.batch_size)
+        log.info("ray: %d %s engine actor(s), %d thread(s) and %s CPU(s) reserved each, batch size %d", n, kind,
+                 threads, resources["num_cpus"], self.batch_size)
 
     # -- the driver loop ----------------------------------------------------------------------------
 
@@ -336,6 +350,7 @@ class RayExecutor:
         except ray.exceptions.RayError as exc:  # objects lost with a node, or a timeout: make it again
             return self._again(call.batch, f"{w.name}: {type(exc).__name__}: {exc}")
         w.busy += meta["seconds"]
+        w.span = max(w.span, meta["span"])
         for pj, image in zip(call.batch, call.images, strict=True):
             sref = self._stage_fn.remote(pj.job, image, meta, w.handle, self.get_timeout)
             self._stage[sref] = _StageCall(pj, w.name, time.monotonic())
@@ -406,21 +421,27 @@ class RayExecutor:
         wall = max(now - self._started, 1e-9)
         self.stats = {"wall": wall, "workers": {
             w.name: {"jobs": w.jobs, "jobs_per_s": w.jobs / wall, "busy": w.busy, "busy_fraction": w.busy / wall,
+                     # busy while serving: excludes the engine load and the tail after its last batch
+                     "serving_busy_fraction": w.busy / w.span if w.span else 0.0,
                      "deaths": w.deaths, "state": w.state} for w in self._pool}}
         for name, s in self.stats["workers"].items():
-            log.info("ray worker %s: %d jobs, %.2f jobs/s, engine busy %.0f%% of %.1f s%s", name, s["jobs"],
-                     s["jobs_per_s"], 100 * s["busy_fraction"], wall, f", died {s['deaths']}x" if s["deaths"] else "")
+            log.info("ray worker %s: %d jobs, %.2f jobs/s, engine busy %.0f%% of %.1f s (%.0f%% while serving)%s",
+                     name, s["jobs"], s["jobs_per_s"], 100 * s["busy_fraction"], wall,
+                     100 * s["serving_busy_fraction"], f", died {s['deaths']}x" if s["deaths"] else "")
 
     def close(self) -> None:
+        """Stop everything this run started. On a cluster this executor started, ``ray.shutdown`` ends
+        actors and tasks with it; cancelling them one by one first races with Ctrl-C, which reaches
+        Ray's own processes too (same process group) and can crash Ray's core worker."""
         ray = self._ray
         if ray is None:
             return
         self._ray = None
         try:
-            if ray.is_initialized():
+            if not self._owns_cluster and ray.is_initialized():
                 for ref in self._stage:
                     try:
-                        ray.cancel(ref, force=True)
+                        ray.cancel(ref)
                     except Exception:  # noqa: BLE001 - already finished or gone
                         pass
                 for w in self._pool:

@@ -71,6 +71,7 @@ class EngineWorker:
         self.started = time.time()
         self.busy = 0.0  # seconds spent inside engine.generate
         self.images = 0
+        self.first: float | None = None  # perf_counter at the first batch: load time is not idle time
 
     def _check(self) -> None:
         if self.error is not None:
@@ -96,6 +97,8 @@ class EngineWorker:
         which only fetches the small ``meta``."""
         self._check()
         t0 = time.perf_counter()
+        if self.first is None:
+            self.first = t0
         generated = self.engine.generate(requests)
         seconds = time.perf_counter() - t0
         if len(generated) != len(requests):
@@ -104,7 +107,8 @@ class EngineWorker:
         self.images += len(requests)
         meta = {"worker": self.worker, "seconds": seconds, "per_image": seconds / len(requests),
                 "capabilities": frozenset(self.engine.capabilities), "engine": self.engine.name,
-                "pid": os.getpid(), "busy": self.busy}
+                "pid": os.getpid(), "busy": self.busy,
+                "span": time.perf_counter() - self.first}  # first batch start to this batch end
         return (*generated, meta)
 
 

@@ -227,6 +227,14 @@ def test_cpu_workers_through_the_cli_with_thread_limits(cluster, tmp_path):
     done = [json.loads(line) for line in run.output.splitlines() if line.startswith('{"event": "asset_done"')]
     assert len(done) == 4 and {e["worker"] for e in done} == {"cpu0"}  # no GPU and no device resource
 
+    # two CPU workers on two CPUs: their reservations must leave room for stage tasks (this deadlocked
+    # once); a short stage timeout turns a deadlock into failed assets instead of a hung test
+    recipe = load_recipe(path)
+    two = build(recipe, tmp_path / "two", executor="ray",
+                executor_options={"workers": 2, "stage_timeout": 20, "max_retries": 0})
+    assert two.exit_code == 0, two.failures
+    assert {a["engine"]["info"]["worker"] for a in two.manifest["assets"]} == {"cpu0", "cpu1"}
+
     executor = RayExecutor("procedural", {})
     try:
         executor._connect()
