@@ -95,7 +95,7 @@ NEUTRAL_WORDS = frozenset("clean plain new pristine default basic standard natur
 STYLE_WORDS = frozenset(
     "plates panel panels hull tread diamond floorplate scifi sci fi riveted rivets "
     "hexagonal hex hexagon hexagons subway metro strata layered sedimentary speckled terrazzo "
-    "dry dried parched drought".split()
+    "dry dried parched drought dead straw hay".split()
 )
 
 # Words common in texture prompts that carry no material meaning; they are neither matched nor a

@@ -568,11 +568,12 @@ def grass(ctx: Ctx) -> Surface:
     lean = ctx.fbm("lean", 0.15, 3) * F32(ctx.px(0.01))
     blades = nz.warp(blades, None, lean)
     tone = nz.warp(tone, None, lean)
-    patch = ctx.fbm("patch", 0.4, 5)
-    dry = nz.smoothstep(0.6, 1.4, patch)
+    patch = _warp_by(ctx, ctx.fbm("patch", 0.3, 7, 0.6), "pw", 0.2, 0.04)
+    parched = _has(ctx, "dry", "dried", "parched", "drought", "dead", "straw", "hay")
+    dry = nz.smoothstep(-1.6, 0.2, patch) if parched else nz.smoothstep(1.2, 2.2, patch) * F32(0.5)
     idx = np.clip(blades * F32(0.7) + tone * F32(0.2) + patch * F32(0.05), 0, 1)
     albedo = colourize(idx, ctx.palette())
-    albedo = _mix(albedo, colourize(idx, ctx.palette("dry", "grass")), dry * F32(0.7))
+    albedo = _mix(albedo, colourize(idx, ctx.palette("dry", "grass")), dry * F32(0.9))
     return Surface(albedo, blades, 1.2)
 
 

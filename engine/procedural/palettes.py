@@ -68,7 +68,7 @@ PALETTES: dict[str, dict[str, Stops]] = {
     },
     "grass": {
         "main": ramp("16280c", "2a4a14", "3f6b1c", "5a8a26", "7ea83a", "a9c25a"),
-        "dry": ramp("5a5224", "8a7a3a", "b0a058"),
+        "dry": ramp("4a4020", "7a6a34", "a89650", "c8b46e"),
     },
     "moss": {
         "main": ramp("1a2a0e", "2e4a16", "46661e", "62822a", "86a03c", "a8b452"),

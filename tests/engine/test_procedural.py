@@ -350,3 +350,14 @@ def test_materials_inside_structures():
     plain = make("tiles", w=96, h=96).image
     marble = make("marble tiles", w=96, h=96).image
     assert np.abs(marble - plain).mean() > 0.01
+
+
+def test_scale_words_and_option_change_feature_size():
+    def edges(img):
+        return np.abs(np.diff(img.mean(axis=2), axis=1)).mean()
+
+    small = make("small cobblestone", w=128, h=128).image
+    large = make("large cobblestone", w=128, h=128).image
+    assert edges(large) < edges(small)  # fewer, larger stones: fewer borders per pixel
+    big = make("cobblestone", w=128, h=128, engine=ProceduralEngine.from_options({"scale": 2.0})).image
+    assert edges(big) < edges(make("cobblestone", w=128, h=128).image)
