@@ -59,7 +59,9 @@ def check_image(
     arr = load_image(image) if isinstance(image, (str, Path)) else image
     boxes = read_text(arr, threads=threads)
     scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
-    doubtful = [b for s in scores if not s.passed for b in s.boxes]
+    # Matching may trim a box (overlap with its neighbour) but keeps its x0, y0, y1: the key.
+    failing = {(b.x0, b.y0, b.y1) for s in scores if not s.passed for b in s.boxes}
+    doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
     if doubtful:  # a second opinion on the boxes of failing lines only (costs nothing when all pass)
         from zpipe.text.ocr import reread
 

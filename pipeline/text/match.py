@@ -32,6 +32,7 @@ extra character in the same box as a line is counted against that line.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -118,7 +119,30 @@ def reading_order(boxes: Iterable[Box]) -> list[Box]:
     """Boxes in reading order: rows top to bottom, left to right inside a row.
 
     Two boxes share a row when their vertical extents overlap by at least half the smaller height.
+    Where two neighbours in a row overlap horizontally, the detector has read the overlapped glyphs
+    twice ("New A" + "Arrivals"): the left box loses the suffix it shares with the right box's
+    prefix, up to the number of characters the overlap can hold.
     """
+    out: list[Box] = []
+    for row in _rows(boxes):
+        for box in row:
+            if out and out[-1] in row and box.x0 < out[-1].x1:
+                out[-1] = _trim_overlap(out[-1], box)
+            out.append(box)
+    return out
+
+
+def _trim_overlap(left: Box, right: Box) -> Box:
+    lt, rt = left.text.rstrip(), right.text.lstrip()
+    width = max(left.x1 - left.x0, 1.0)
+    fits = math.ceil((left.x1 - right.x0) / (width / max(len(lt), 1)) - 0.3)  # characters the overlap holds
+    for k in range(min(fits, len(lt), len(rt)), 0, -1):
+        if lt[-k:].casefold() == rt[:k].casefold():
+            return Box(lt[:-k].rstrip(), left.x0, left.y0, right.x0, left.y1, left.score)
+    return left
+
+
+def _rows(boxes: Iterable[Box]) -> list[list[Box]]:
     rows: list[list[Box]] = []
     for box in sorted(boxes, key=lambda b: (b.y0 + b.y1) / 2):
         for row in rows:
@@ -130,7 +154,7 @@ def reading_order(boxes: Iterable[Box]) -> list[Box]:
         else:
             rows.append([box])
     rows.sort(key=lambda r: min(b.y0 for b in r))
-    return [b for row in rows for b in sorted(row, key=lambda b: b.x0)]
+    return [sorted(row, key=lambda b: b.x0) for row in rows]
 
 
 @dataclass

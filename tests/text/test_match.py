@@ -108,3 +108,15 @@ def test_normalize_is_idempotent(a):
     for ignore in (False, True):
         n = normalize(a, ignore_punct=ignore)
         assert normalize(n, ignore_punct=ignore) == n and not any(c.isspace() for c in n)
+
+
+def test_overlapping_boxes_do_not_double_count_glyphs():
+    boxes = [_b("New A", 33, 264, 207, 335), _b("Arrivals", 171, 266, 472, 331)]
+    scores, _ = match_lines(boxes, ["New Arrivals"])
+    assert scores[0].passed and scores[0].found == "New Arrivals"
+    # no overlap: a repeated letter is real text and counts
+    boxes = [_b("New A", 33, 264, 200, 335), _b("Arrivals", 215, 266, 472, 331)]
+    assert not match_lines(boxes, ["New Arrivals"])[0][0].passed
+    # overlap that cannot hold the shared text: nothing is trimmed
+    boxes = [_b("春节快乐乐", 0, 0, 500, 100), _b("乐", 495, 0, 600, 100)]
+    assert match_lines(boxes, ["春节快乐乐乐"])[0][0].passed
