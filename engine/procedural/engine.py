@@ -10,7 +10,7 @@ import numpy as np
 from zpipe.engine.base import Capability, EngineError, Generated, Request
 
 # Bump whenever any output byte can change (it enters the content key through the fingerprint).
-VERSION = "1.10.0"
+VERSION = "1.11.0"
 
 # option -> (default, lowest, highest)
 OPTIONS: dict[str, tuple[float, float, float]] = {

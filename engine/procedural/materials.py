@@ -736,9 +736,7 @@ def ice(ctx: Ctx) -> Surface:
     c = ctx.cells("plates", 0.22, 0.9)
     pe = _warp_by(ctx, c.edge, "pw", 0.1, 0.01)
     plates = (F32(1) - nz.smoothstep(0.0, 0.025, pe)) * nz.smoothstep(-0.6, 0.4, ctx.fbm("pshow", 0.3, 4)) * F32(0.75)
-    bub = ctx.cells("bubbles", 0.02, 1.0)
-    bsize = bub.per_cell(ctx.rng("bs").uniform(0.05, 0.15, bub.n).astype(F32))
-    bubbles = (F32(1) - nz.smoothstep(bsize * F32(0.6), bsize, bub.f1)) * bub.per_cell(ctx.rng("bk").random(bub.n) < 0.12).astype(F32)
+    bubbles = nz.smoothstep(1.9, 2.5, ctx.fbm("bubbles", 0.005, 1))  # small trapped air bubbles
     frost = ctx.fbm("frost", 0.01, 4, 0.6)
     idx = np.clip(F32(0.42) + depth * F32(0.12) + cloud * F32(0.3) + frost * F32(0.035), 0, 1)
     albedo = colourize(idx, ctx.palette())
