@@ -257,3 +257,17 @@ def test_engine_configuration_error_stops_the_build(cluster, tmp_path):
             list(executor.execute(plan.jobs))
     finally:
         executor.close()
+
+
+def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp_path, tiny_zimage_ckpt):
+    text = (f"name: zi\nkind: textures\nengine: {{name: z-image-turbo, model: '{tiny_zimage_ckpt}', device: cpu, "
+            "dtype: fp32, batch_size: 2}\nsize: 64\nsteps: 2\nseed: 1\ntile: xy\nprompt: 'seamless {m} texture'\n"
+            "id: '{m}'\nmatrix:\n  m: [stone, moss, sand, bark]\noutput:\n  formats: [png]\n")
+    recipe = load(tmp_path, text)
+    local = build(recipe, tmp_path / "local")
+    distributed = build(recipe, tmp_path / "ray", executor="ray", executor_options=DEVICES)
+    assert local.exit_code == distributed.exit_code == 0, distributed.failures
+    assert distributed.manifest["engine"]["name"] == "z-image-turbo"
+    assert outputs(distributed) == outputs(local)
+    assert file_bytes(distributed) == file_bytes(local)
+    assert {a["engine"]["info"]["worker"] for a in distributed.manifest["assets"]} == {"dev0", "dev1"}
