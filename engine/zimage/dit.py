@@ -50,6 +50,14 @@ class TimestepEmbedder(nn.Module):
         return self.mlp(emb.to(self.mlp[0].weight.dtype))
 
 
+def _fused_linear(parts: list[nn.Linear]) -> nn.Linear:
+    """Bias-free Linears with one input -> one Linear whose output rows are the parts' rows, in order."""
+    w = torch.cat([p.weight.detach() for p in parts])  # (sum out, in)
+    fused = nn.Linear(w.shape[1], w.shape[0], bias=False, device="meta")
+    fused.weight = nn.Parameter(w, requires_grad=False)
+    return fused
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, n_heads: int, qk_norm_eps: float) -> None:
         super().__init__()
@@ -61,12 +69,21 @@ class Attention(nn.Module):
         self.to_out = nn.ModuleList([nn.Linear(dim, dim, bias=False)])
         self.norm_q = RMSNorm(head_dim, qk_norm_eps)
         self.norm_k = RMSNorm(head_dim, qk_norm_eps)
+        self.qkv: nn.Linear | None = None  # set by fuse(): one (3D, D) GEMM instead of three
+
+    def fuse(self) -> None:
+        self.qkv = _fused_linear([self.to_q, self.to_k, self.to_v])
+        del self.to_q, self.to_k, self.to_v
 
     def forward(self, x, cos, sin, mask):
         """x (B, L, D), cos/sin (B, L, hd/2), mask (B, 1, 1, L) bool or None -> (B, L, D)."""
-        q = self.norm_q(self.to_q(x).unflatten(-1, (self.n_heads, -1)))  # (B, L, H, hd)
-        k = self.norm_k(self.to_k(x).unflatten(-1, (self.n_heads, -1)))
-        v = self.to_v(x).unflatten(-1, (self.n_heads, -1))
+        if self.qkv is not None:
+            q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, L, D) each
+        else:
+            q, k, v = self.to_q(x), self.to_k(x), self.to_v(x)
+        q = self.norm_q(q.unflatten(-1, (self.n_heads, -1)))  # (B, L, H, hd)
+        k = self.norm_k(k.unflatten(-1, (self.n_heads, -1)))
+        v = v.unflatten(-1, (self.n_heads, -1))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         out = sdpa(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)  # (B, H, L, hd)
         return self.to_out[0](out.transpose(1, 2).flatten(2))  # (B, L, D)
@@ -78,8 +95,16 @@ class FeedForward(nn.Module):
         self.w1 = nn.Linear(dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
         self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.w13: nn.Linear | None = None  # set by fuse()
+
+    def fuse(self) -> None:
+        self.w13 = _fused_linear([self.w1, self.w3])
+        del self.w1, self.w3
 
     def forward(self, x):
+        if self.w13 is not None:
+            gate, up = self.w13(x).chunk(2, dim=-1)  # (B, L, F) each
+            return self.w2(F.silu(gate) * up)
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
@@ -160,6 +185,17 @@ class ZImageDiT(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self.x_pad_token.dtype
+
+    @torch.no_grad()
+    def fuse_projections(self) -> None:
+        """Fuse q/k/v and w1/w3 into single GEMMs (same math, fewer and larger matmuls).
+
+        Call after loading and LoRA merging: the state dict then has ``qkv``/``w13`` names.
+        """
+        for block in [*self.noise_refiner, *self.context_refiner, *self.layers]:
+            if block.attention.qkv is None:
+                block.attention.fuse()
+                block.feed_forward.fuse()
 
     def _rope(self, pos: torch.Tensor, tile: str, grid: tuple[int, int]):
         periods: list[int | None] = [None] * len(self.cfg.axes_dims)

@@ -13,6 +13,7 @@ Recipe options (the ``engine`` mapping without ``name``):
     compile: false         torch.compile the transformer blocks (per-shape warm-up; opt-in)
     offload_text_encoder: false   keep the text encoder on the CPU between batches (16 GB cards)
     vae_batch: 1           images per VAE decode call
+    vae_tile: 128          decode latents larger than this (latent px per side, 1024 px) in tiles
     max_batch: 4           images per DiT forward
     seam_jitter: false     roll the latent between steps when tiling
 """
@@ -20,7 +21,6 @@ Recipe options (the ``engine`` mapping without ``name``):
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from zpipe.engine.base import Capability, EngineError, Generated, Request
 log = logging.getLogger(__name__)
 
 KNOWN_OPTIONS = {"model", "dtype", "vae_dtype", "device", "loras", "compile", "offload_text_encoder",
-                 "vae_batch", "max_batch", "seam_jitter"}
+                 "vae_batch", "vae_tile", "max_batch", "seam_jitter"}
 DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
           "fp32": "float32", "float32": "float32"}
 
@@ -120,6 +120,7 @@ class ZImageEngine:
         dit = weights.load_dit(spec, dtype, device)
         if loras:
             merge_loras(dit, loras)
+        dit.fuse_projections()  # after the LoRA merge: fewer, larger GEMMs
         te = weights.load_text_encoder(spec, dtype, "cpu" if offload else device)
         vae = weights.load_vae(spec, vae_dtype, device)
         if options.get("compile"):
@@ -130,7 +131,8 @@ class ZImageEngine:
             raise EngineError(f"{spec.root}/scheduler/scheduler_config.json: dynamic shifting is not supported")
         pipe = ZImagePipeline(
             dit, te, PromptTokenizer(spec.tokenizer), vae, device, shift=shift, offload_text_encoder=offload,
-            vae_batch=int(options.get("vae_batch", 1)), seam_jitter=bool(options.get("seam_jitter", False)),
+            vae_batch=int(options.get("vae_batch", 1)), vae_tile=int(options.get("vae_tile", 128)),
+            seam_jitter=bool(options.get("seam_jitter", False)),
         )
         return cls(spec, pipe, loras, int(options.get("max_batch", 4)))
 

@@ -68,6 +68,7 @@ class ZImagePipeline:
         shift: float = 3.0,
         offload_text_encoder: bool = False,
         vae_batch: int = 1,
+        vae_tile: int = 128,
         prompt_cache: int = 256,
         seam_jitter: bool = False,
     ) -> None:
@@ -76,6 +77,7 @@ class ZImagePipeline:
         self.shift = shift
         self.offload_text_encoder = offload_text_encoder
         self.vae_batch = max(1, vae_batch)
+        self.vae_tile = vae_tile  # latents larger than this (latent pixels per side) decode in tiles
         self.seam_jitter = seam_jitter
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = prompt_cache
@@ -139,9 +141,16 @@ class ZImagePipeline:
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, tile: str = "none") -> torch.Tensor:
-        """Model latents (B, 16, h, w) -> images (B, 3, H, W) float32 in [0, 1], in micro-batches."""
+        """Model latents (B, 16, h, w) -> images (B, 3, H, W) float32 in [0, 1], in micro-batches; latents
+        larger than ``vae_tile`` on a side decode one image at a time in overlapping tiles."""
         vae = self.vae
         out = []
+        if max(latents.shape[-2:]) > self.vae_tile:
+            for z in latents.split(1):
+                img = vae.decode_tiled(vae.from_model_latents(z.to(vae.dtype)), self.vae_tile, self.vae_tile // 4,
+                                       tile)
+                out.append((img.float() / 2 + 0.5).clamp(0, 1))
+            return torch.cat(out)
         with vae.wrapping(tile):
             for chunk in latents.split(self.vae_batch):
                 img = vae.decode(vae.from_model_latents(chunk.to(vae.dtype)))

@@ -200,6 +200,52 @@ class AutoencoderKL(nn.Module):
         """Raw VAE latents (B, latent, h, w) -> images (B, 3, 8h, 8w) in about [-1, 1]."""
         return self.decoder(z)
 
+    @torch.no_grad()
+    def decode_tiled(self, z: torch.Tensor, tile: int = 96, overlap: int = 32, tile_mode: str = "none"):
+        """Decode a large latent in overlapping tiles of ``tile`` latent pixels, blended with linear ramps
+        over ``overlap``: memory stays that of one tile. An approximation (the mid-block attention and the
+        convolutions near tile borders see less context), like every tiled VAE decode.
+
+        On wrapped axes the latent is first padded circularly by ``overlap``, so the wrap edge is decoded
+        with real context and the image still tiles; tiles themselves use ordinary padding.
+        """
+        wrap = WRAP[tile_mode]
+        m, f = overlap, self.cfg.downscale
+        if wrap[0]:
+            z = F.pad(z, (m, m, 0, 0), mode="circular")
+        if wrap[1]:
+            z = F.pad(z, (0, 0, m, m), mode="circular")
+        b, _, h, w = z.shape
+        out = torch.zeros(b, self.cfg.out_channels, h * f, w * f, device=z.device)
+        acc = torch.zeros(1, 1, h * f, w * f, device=z.device)
+
+        def starts(n: int) -> list[int]:
+            return [0] if n <= tile else sorted({*range(0, n - tile, tile - overlap), n - tile})
+
+        def ramp(n: int, lead: bool, trail: bool) -> torch.Tensor:
+            r = torch.ones(n, device=z.device)
+            k = min(overlap * f, n)
+            up = (torch.arange(k, device=z.device) + 0.5) / k
+            if lead:
+                r[:k] = up
+            if trail:
+                r[n - k :] = torch.minimum(r[n - k :], up.flip(0))
+            return r
+
+        for y in starts(h):
+            for x in starts(w):
+                piece = self.decode(z[..., y : y + tile, x : x + tile]).float()  # (B, 3, th*f, tw*f)
+                ph, pw = piece.shape[-2:]
+                weight = ramp(ph, y > 0, y + tile < h)[:, None] * ramp(pw, x > 0, x + tile < w)[None, :]
+                out[..., y * f : y * f + ph, x * f : x * f + pw] += piece * weight
+                acc[..., y * f : y * f + ph, x * f : x * f + pw] += weight
+        out = out / acc
+        if wrap[0]:
+            out = out[..., m * f : out.shape[-1] - m * f]
+        if wrap[1]:
+            out = out[..., m * f : out.shape[-2] - m * f, :]
+        return out
+
     def to_model_latents(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.cfg.shift_factor) * self.cfg.scaling_factor
 

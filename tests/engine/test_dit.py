@@ -78,3 +78,17 @@ def test_pad_tokens_are_attended():
         ours.cap_pad_token.add_(1.0)
         after = ours(x, t, ours.prepare(caps, (4, 4)))
     assert (before - after).abs().max() > 1e-3
+
+
+def test_fused_projections_compute_the_same():
+    ref, ours = build("doc")
+    g = torch.Generator().manual_seed(4)
+    x, t = torch.randn(2, 16, 8, 12, generator=g), torch.tensor([0.2, 0.8])
+    caps = [torch.randn(n, 24, generator=g) for n in (9, 45)]
+    with torch.no_grad():
+        plain = ours(x, t, ours.prepare(caps, (4, 6)))
+        ours.fuse_projections()
+        fused = ours(x, t, ours.prepare(caps, (4, 6)))
+    assert "layers.0.attention.qkv.weight" in ours.state_dict()
+    assert "layers.0.attention.to_q.weight" not in ours.state_dict()
+    assert rel_err(fused, plain) <= 1e-5
