@@ -28,7 +28,7 @@ def _presets():
         "medium": (DiTConfig(dim=768, n_layers=8, n_refiner_layers=2, n_heads=6, n_kv_heads=6, cap_feat_dim=512),
                    Qwen3Config(hidden_size=512, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
                                num_key_value_heads=4, head_dim=64, vocab_size=4096),
-                   VAEConfig(block_out_channels=(64, 128, 128, 128), layers_per_block=1)),
+                   VAEConfig(block_out_channels=(32, 64, 64, 64), layers_per_block=1)),
         "tiny": (DiTConfig(dim=64, n_layers=2, n_refiner_layers=1, n_heads=2, n_kv_heads=2, cap_feat_dim=32,
                            axes_dims=(8, 12, 12)),
                  Qwen3Config(hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
