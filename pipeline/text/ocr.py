@@ -6,10 +6,10 @@
 * Threads: ``threads`` argument, else ``$ZPIPE_OCR_THREADS``, else ``$OMP_NUM_THREADS``, else
   ``min(4, cpu count)``. Ray workers should set ``ZPIPE_OCR_THREADS`` to their CPU share (1 for a
   1-CPU task) so that N workers don't each spawn a thread per core.
-* Speed: detection runs on a copy scaled so its longer side is at most ``det_max_side`` (1024 by
-  default), recognition on crops of the full-resolution image, so large posters cost little more
-  than 1024² ones while small glyphs keep their detail. The angle classifier is skipped: poster
-  text is upright.
+* Speed: detection runs on a copy scaled so its longer side is at most ``det_max_side`` (768 by
+  default: 32-px text on a 1024² poster is still 24 px there, plenty for the detector), recognition
+  on crops of the full-resolution image, so glyphs keep all their detail and large posters cost
+  little more than small ones. The angle classifier is skipped: poster text is upright.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from zpipe.text.match import Box
 
 ENV_THREADS = "ZPIPE_OCR_THREADS"
-DEFAULT_DET_MAX_SIDE = 1024
+DEFAULT_DET_MAX_SIDE = 768
 DEFAULT_MIN_SCORE = 0.5
 
 _lock = threading.Lock()
