@@ -193,8 +193,10 @@ class RayExecutor:
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
-            raise EngineError(f"cannot reach the Ray cluster at {self.address}: {exc}; start it with "
-                              "`ray start --head` or check --address / RAY_ADDRESS") from None
+            raise EngineError(f"cannot reach the Ray cluster at {self.address or 'RAY_ADDRESS'}: {exc}; start it "
+                              "with `ray start --head`, check --address / RAY_ADDRESS, and if the cluster uses "
+                              "token authentication give this driver its token (RAY_AUTH_TOKEN, see "
+                              "`ray get-auth-token`)") from None
         finally:
             if not self.address and self.devices:
                 if env_before is None:
