@@ -48,6 +48,7 @@ from typing import Any
 from zpipe.engine.base import EngineError
 from zpipe.executors.job import Outcome, request_for
 from zpipe.executors.local import batches
+from zpipe.executors.ray_layout import plan_layout
 from zpipe.executors.ray_worker import EngineWorker, Retry, stage_job, thread_env
 from zpipe.plan import PlannedJob
 
@@ -180,6 +181,7 @@ class RayExecutor:
             if self.devices and not self.address:
                 log.warning("ray is already initialised in this process: --devices is not applied")
             return ray
+        self.address = self.address or os.environ.get("RAY_ADDRESS") or None  # ray.init would read it too
         env_before = os.environ.get("CUDA_VISIBLE_DEVICES")
         kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
         if self.address:
@@ -206,53 +208,18 @@ class RayExecutor:
         self._owns_cluster = True
         return ray
 
-    def _layout(self) -> tuple[str, int, dict[str, Any], int, dict[str, Any]]:
-        """(kind, actors, actor resource options, threads per actor, engine options for the actors)."""
-        res = self._ray.cluster_resources()
-        options = dict(self.engine_options)
-        cpus = max(1, int(res.get("CPU", 1)))
-        if self.device_resource:
-            units = int(res.get(self.device_resource, 0))
-            if units < 1:
-                raise EngineError(f"the Ray cluster has no {self.device_resource!r} resource")
-            kind, n, extra = "dev", min(self.workers or units, units), {"resources": {self.device_resource: 1}}
-            want = self.worker_cpus or 0
-        elif int(res.get("GPU", 0)) >= 1:
-            gpus = int(res["GPU"])
-            n = gpus if not self.devices else min(gpus, len(self.devices))
-            kind, n, extra = "gpu", min(self.workers or n, n), {"num_gpus": 1}
-            want = self.worker_cpus or 1
-            if str(options.get("device") or "").startswith("cuda"):
-                options["device"] = "cuda"  # Ray sets CUDA_VISIBLE_DEVICES per actor: its GPU is cuda:0
-        else:
-            kind, extra = "cpu", {}
-            n = self.workers or max(1, cpus // 8)
-            want = self.worker_cpus or max(1, cpus // (2 * n))  # the other half of the cores runs stages
-        threads = max(1, int(want))
-        return kind, n, {**extra, "num_cpus": self._reserve(want, n, cpus)}, threads, options
-
-    def _reserve(self, want: float, n: int, cpus: int) -> float:
-        """CPUs reserved per actor, capped so that one stage task always fits beside the actors.
-
-        Without the cap, e.g. 8 GPU actors on an 8-CPU node, or 2 CPU workers on 2 CPUs, would hold
-        every CPU and the stage tasks would wait forever. The thread cap stays as asked; only the
-        reservation shrinks (Ray takes fractions below 1, whole numbers above).
-        """
-        room = max(0.0, (cpus - min(self.stage_cpus, cpus)) / n)
-        got = min(float(want), room)
-        return float(int(got)) if got >= 1 else round(got, 2)
-
     def _start_workers(self) -> None:
         ray = self._ray
-        kind, n, resources, threads, options = self._layout()
+        layout = plan_layout(ray.cluster_resources(), self.engine_options, device_resource=self.device_resource,
+                             devices=self.devices, workers=self.workers, worker_cpus=self.worker_cpus,
+                             stage_cpus=self.stage_cpus)
         token = uuid.uuid4().hex[:8]
         actor_cls = ray.remote(EngineWorker)
-        for i in range(n):
-            name = f"{kind}{i}"
+        for name in layout.names():
             handle = actor_cls.options(
                 name=f"zpipe-engine-{token}-{name}", max_restarts=self.max_restarts, max_task_retries=0,
-                max_concurrency=1, runtime_env={"env_vars": thread_env(threads)}, **resources,
-            ).remote(self.engine_name, options, name, threads)
+                max_concurrency=1, runtime_env={"env_vars": thread_env(layout.threads)}, **layout.resources,
+            ).remote(self.engine_name, layout.engine_options, name, layout.threads)
             self._pool.append(_Worker(name, handle))
         self.stage_cpus = min(self.stage_cpus, max(1, int(self._ray.cluster_resources().get("CPU", 1))))
         self._stage_fn = ray.remote(_stage_task).options(
@@ -260,8 +227,8 @@ class RayExecutor:
             runtime_env={"env_vars": thread_env(max(1, int(self.stage_cpus)))})
         cpus = self._ray.cluster_resources().get("CPU", 1)
         self._backlog = self.stage_backlog or max(8, int(2 * cpus / max(self.stage_cpus, 0.01)))
-        log.info("ray: %d %s engine actor(s), %d thread(s) and %s CPU(s) reserved each, batch size %d", n, kind,
-                 threads, resources["num_cpus"], self.batch_size)
+        log.info("ray: %d %s engine actor(s), %d thread(s) and %s CPU(s) reserved each, batch size %d",
+                 layout.count, layout.kind, layout.threads, layout.resources["num_cpus"], self.batch_size)
 
     # -- the driver loop ----------------------------------------------------------------------------
 
@@ -286,11 +253,16 @@ class RayExecutor:
             ready, _ = ray.wait(refs, num_returns=1, timeout=self.wait_timeout) if refs else ([], [])
             if ready:  # take everything that is ready, not one per loop
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            fatal: EngineError | None = None
             for ref in ready:
                 if ref in self._probes:
                     self._probe_done(ref)
                 elif ref in self._gen:
-                    results += self._batch_done(ref)
+                    try:
+                        results += self._batch_done(ref)
+                    except EngineError as exc:  # hand over what is finished first: it gets staged
+                        fatal = exc
+                        break
                 elif ref in self._stage:
                     results += self._stage_done(ref)
             for pj, outcome in results:
@@ -299,6 +271,8 @@ class RayExecutor:
                     continue
                 done.add(pj.job.id)
                 yield pj, outcome
+            if fatal is not None:
+                raise fatal
             self._check_stalls()
             self._report()
         self._report(final=True)

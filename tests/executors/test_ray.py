@@ -114,6 +114,33 @@ def test_worker_keeps_a_configuration_error_for_the_driver():
         worker.run_batch([Request("granite", 64, 64, 1)])
 
 
+@pytest.mark.parametrize("cluster_res, options, want", [
+    ({"CPU": 8, "GPU": 8}, {}, ("gpu", 8, 0.87)),  # 8 x 1 CPU would leave none for the stages
+    ({"CPU": 32, "GPU": 4}, {}, ("gpu", 4, 1.0)),
+    ({"CPU": 32, "GPU": 4}, {"devices": ["0", "2"]}, ("gpu", 2, 1.0)),
+    ({"CPU": 2}, {}, ("cpu", 1, 1.0)),
+    ({"CPU": 2}, {"workers": 2}, ("cpu", 2, 0.5)),  # deadlocked before the cap
+    ({"CPU": 16}, {}, ("cpu", 2, 4.0)),
+    ({"CPU": 2, "zpipe_device": 2}, {"device_resource": "zpipe_device"}, ("dev", 2, 0.0)),
+])
+def test_layout_always_leaves_a_cpu_for_stage_tasks(cluster_res, options, want):
+    from zpipe.executors.ray_layout import plan_layout
+
+    layout = plan_layout(cluster_res, {"device": "cuda:1"}, **options)
+    assert (layout.kind, layout.count, layout.resources["num_cpus"]) == want
+    assert layout.count * layout.resources["num_cpus"] + 1 <= cluster_res["CPU"]
+    assert layout.engine_options["device"] == ("cuda" if layout.kind == "gpu" else "cuda:1")
+    if layout.kind == "gpu":
+        assert layout.resources["num_gpus"] == 1
+
+
+def test_layout_without_the_device_resource_is_a_configuration_error():
+    from zpipe.executors.ray_layout import plan_layout
+
+    with pytest.raises(EngineError, match="zpipe_device"):
+        plan_layout({"CPU": 2}, {}, device_resource="zpipe_device")
+
+
 def test_every_ray_wait_and_get_has_a_timeout():
     import zpipe.executors.ray_executor as module
 
