@@ -46,3 +46,18 @@ def test_read_text_finds_lines_with_boxes_and_reread_votes():
     wrong = Box("知已知彼", b.x0, b.y0, b.x1, b.y1, b.score)
     assert [r.text for r in reread(img, [wrong], threads=1)] == ["知己知彼"]
     assert read_text(np.zeros((200, 300, 3), np.float32), threads=1) == []
+
+
+def test_vertical_chinese_columns_are_read():
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.check import check_image
+    from zpipe.text.fonts import default_font
+
+    im = Image.fromarray((demo_background(640, 800, seed=1) * 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    for i, ch in enumerate("山间茶舍听雨"):  # one character per row, top to bottom
+        d.text((480, 100 + i * 74), ch, font=default_font().pil(64), fill=(255, 255, 255), anchor="lt")
+    d.text((60, 650), "Mountain Tea House", font=default_font().pil(40), fill=(255, 255, 255))
+    result = check_image(np.asarray(im, dtype=np.float32) / 255, ["山间茶舍听雨", "Mountain Tea House"], threads=1)
+    assert result["pass"], result
