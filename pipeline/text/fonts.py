@@ -272,3 +272,14 @@ def runs(text: str, chain: Sequence[FontFace]) -> list[tuple[str, FontFace]]:
         else:
             out.append((ch, face))
     return out
+
+
+def coverage_problem(texts: Iterable[str], font: str | None = None,
+                     fallbacks: Iterable[str] | None = None) -> str | None:
+    """For recipe validation: the message of the font or coverage error typesetting ``texts`` with
+    ``font`` + ``fallbacks`` would raise, or None when every character can be drawn."""
+    try:
+        check_coverage(list(texts), resolve_chain(font or None, fallbacks))
+    except FontError as exc:
+        return str(exc)
+    return None

@@ -58,3 +58,12 @@ def test_bad_font_specs_name_the_fix(tmp_path):
     with pytest.raises(FontError, match=r"has 10 face\(s\), so face #12 does not exist; use #0…#9"):
         resolve_font(default_font().path + "#12")
     assert resolve_font(default_font().path + "#3").name == "Noto Sans CJK TC"
+
+
+def test_coverage_problem_for_validation(box_font):
+    from zpipe.text.fonts import coverage_problem
+
+    assert coverage_problem(["春节快乐", "Happy"]) is None
+    assert coverage_problem(["龙🐉"], fallbacks=[]).startswith('font "Noto Sans CJK SC"')
+    assert coverage_problem(["龙🐉"], str(box_font)) is None
+    assert coverage_problem(["x"], "/missing.ttf").startswith("font file not found: /missing.ttf")
