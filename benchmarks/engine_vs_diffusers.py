@@ -1,7 +1,7 @@
 """Our Z-Image engine against diffusers, same weights and inputs, one process (prints ratios).
 
     python benchmarks/engine_vs_diffusers.py [--configs tiny medium] [--device cpu] [--dtype fp32]
-                                             [--repeat 5] [--steps 8] [--compile]
+                                             [--repeat 5] [--steps 8] [--compile] [--compile-reference]
 
 Configs (random weights; the shapes of ``zpipe.engine.bench`` presets):
   tiny    dim 64, 2 layers, 64x64 px
@@ -112,8 +112,7 @@ def ours_from(ref_dit, ref_te, ref_vae, tok_file: Path, device: str, dtype, comp
     vae = build_on_meta(lambda: AutoencoderKL(VAEConfig.from_dict(dict(ref_vae.config))))
     vae.load_state_dict(ref_vae.state_dict(), assign=True)
     if compile:
-        for block in [*dit.noise_refiner, *dit.layers]:
-            block.compile()
+        dit.compile_blocks()
     return ZImagePipeline(dit.eval(), te.eval(), PromptTokenizer(tok_file), vae.eval(), device, prompt_cache=0)
 
 
@@ -128,8 +127,8 @@ def run(preset: str, size: int, args) -> dict:
     tmp = Path(tempfile.mkdtemp())
     build_tokenizer(tmp / "tok", te.config.vocab_size)
     ours = ours_from(dit, te, vae, tmp / "tok" / "tokenizer.json", device, dtype, args.compile)
-    if args.compile:
-        dit.compile_repeated_blocks(fullgraph=False) if hasattr(dit, "compile_repeated_blocks") else None
+    if args.compile_reference:
+        dit.compile_repeated_blocks(fullgraph=False)
 
     # --- one DiT step ---
     g = torch.Generator().manual_seed(0)
@@ -178,7 +177,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch", type=int, default=None, help="default 2 for tiny, 1 otherwise")
-    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile our transformer blocks")
+    ap.add_argument("--compile-reference", action="store_true", help="compile_repeated_blocks on diffusers' DiT")
     args = ap.parse_args()
     sizes = {"tiny": 64, "medium": 512, "full": 1024}
     print(f"torch {torch.__version__}, device {args.device}, {args.dtype}, batch {args.batch or 'auto'}, "

@@ -216,8 +216,7 @@ def run_bench(
     else:
         dit, te, vae = random_models(preset, device, tdtype)
     if compile:
-        for block in [*dit.noise_refiner, *dit.layers]:
-            block.compile()
+        dit.compile_blocks()
     result = BenchResult(config=dict(preset=None if model else preset, model=model, height=height, width=width,
                                      batch=batch, steps=steps, device=device, dtype=str(tdtype).split(".")[-1],
                                      compile=compile, prompt_tokens=prompt_tokens))

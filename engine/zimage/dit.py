@@ -26,7 +26,7 @@ from torch import nn
 
 from zpipe.engine.zimage.configs import DiTConfig
 from zpipe.engine.zimage.layers import RMSNorm, sdpa
-from zpipe.engine.zimage.rope import apply_rope, rope_cos_sin
+from zpipe.engine.zimage.rope import Rope, apply_rope, make_rope, rope_cos_sin
 
 TILE_PERIODIC_AXES = {"none": (), "x": (2,), "y": (1,), "xy": (1, 2)}
 
@@ -75,8 +75,8 @@ class Attention(nn.Module):
         self.qkv = _fused_linear([self.to_q, self.to_k, self.to_v])
         del self.to_q, self.to_k, self.to_v
 
-    def forward(self, x, cos, sin, mask):
-        """x (B, L, D), cos/sin (B, L, hd/2), mask (B, 1, 1, L) bool or None -> (B, L, D)."""
+    def forward(self, x, rope: Rope, mask):
+        """x (B, L, D), rope tables for L positions, mask (B, 1, 1, L) bool or None -> (B, L, D)."""
         if self.qkv is not None:
             q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, L, D) each
         else:
@@ -84,7 +84,7 @@ class Attention(nn.Module):
         q = self.norm_q(q.unflatten(-1, (self.n_heads, -1)))  # (B, L, H, hd)
         k = self.norm_k(k.unflatten(-1, (self.n_heads, -1)))
         v = v.unflatten(-1, (self.n_heads, -1))
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k = apply_rope(q, rope), apply_rope(k, rope)
         out = sdpa(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)  # (B, H, L, hd)
         return self.to_out[0](out.transpose(1, 2).flatten(2))  # (B, L, D)
 
@@ -124,14 +124,14 @@ class Block(nn.Module):
         if modulation:
             self.adaLN_modulation = nn.Sequential(nn.Linear(cfg.t_out_dim, 4 * d))
 
-    def forward(self, x, cos, sin, mask, c=None):
+    def forward(self, x, rope: Rope, mask, c=None):
         """x (B, L, D); c (B, adaln_dim) for modulated blocks."""
         if not self.modulation:
-            x = x + self.attention_norm2(self.attention(self.attention_norm1(x), cos, sin, mask))
+            x = x + self.attention_norm2(self.attention(self.attention_norm1(x), rope, mask))
             return x + self.ffn_norm2(self.feed_forward(self.ffn_norm1(x)))
         mod = self.adaLN_modulation(c).unsqueeze(1)  # (B, 1, 4D)
         scale_msa, gate_msa, scale_mlp, gate_mlp = mod.chunk(4, dim=2)  # (B, 1, D) each
-        attn = self.attention(self.attention_norm1(x) * (1.0 + scale_msa), cos, sin, mask)
+        attn = self.attention(self.attention_norm1(x) * (1.0 + scale_msa), rope, mask)
         x = x + gate_msa.tanh() * self.attention_norm2(attn)
         ffn = self.feed_forward(self.ffn_norm1(x) * (1.0 + scale_mlp))
         return x + gate_mlp.tanh() * self.ffn_norm2(ffn)
@@ -155,10 +155,8 @@ class Condition:
     """Step-independent inputs of one batch, built by :meth:`ZImageDiT.prepare`."""
 
     cap: torch.Tensor  # (B, Lc, D) refined caption tokens, batch-padded with zeros
-    img_cos: torch.Tensor  # (B, Np, hd/2)
-    img_sin: torch.Tensor
-    uni_cos: torch.Tensor  # (B, Np + Lc, hd/2)
-    uni_sin: torch.Tensor
+    img_rope: Rope  # tables for (B, Np) image positions
+    uni_rope: Rope  # tables for (B, Np + Lc) unified positions
     uni_mask: torch.Tensor | None  # (B, 1, 1, Np + Lc) bool, None when all captions have one length
     grid: tuple[int, int]  # image tokens (rows, cols)
     n_img: int  # real image tokens = rows * cols
@@ -181,10 +179,19 @@ class ZImageDiT(nn.Module):
         self.cap_pad_token = nn.Parameter(torch.zeros(1, d))
         self.layers = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_layers)])
         self._key = key
+        # Complex RoPE tables are fastest in eager mode; compiled blocks use the real form. Set by compile().
+        self.complex_rope = True
 
     @property
     def dtype(self) -> torch.dtype:
         return self.x_pad_token.dtype
+
+    def compile_blocks(self, **kwargs) -> None:
+        """torch.compile every modulated block (regional compile: one graph per block shape, reused by all
+        30 layers). Switches RoPE to the real-valued form that Inductor can fuse."""
+        self.complex_rope = False
+        for block in [*self.noise_refiner, *self.layers]:
+            block.compile(**kwargs)
 
     @torch.no_grad()
     def fuse_projections(self) -> None:
@@ -241,18 +248,17 @@ class ZImageDiT(nn.Module):
         same = len(set(padded)) == 1
         valid = torch.arange(lc, device=dev)[None] < torch.tensor(padded, device=dev)[:, None]  # (B, Lc)
         cap_mask = None if same else valid[:, None, None, :]
+        use_c = self.complex_rope
         for block in self.context_refiner:
-            cap = block(cap, cap_cos, cap_sin, cap_mask)
+            cap = block(cap, make_rope(cap_cos, cap_sin, use_c), cap_mask)
         uni_mask = None
         if not same:
             img_valid = torch.ones(batch, n_img_p, dtype=torch.bool, device=dev)
             uni_mask = torch.cat([img_valid, valid], dim=1)[:, None, None, :]  # (B, 1, 1, Np + Lc)
         return Condition(
             cap=cap,
-            img_cos=img_cos,
-            img_sin=img_sin,
-            uni_cos=torch.cat([img_cos, cap_cos], dim=1),
-            uni_sin=torch.cat([img_sin, cap_sin], dim=1),
+            img_rope=make_rope(img_cos, img_sin, use_c),
+            uni_rope=make_rope(torch.cat([img_cos, cap_cos], dim=1), torch.cat([img_sin, cap_sin], dim=1), use_c),
             uni_mask=uni_mask,
             grid=grid,
             n_img=n_img,
@@ -283,9 +289,9 @@ class ZImageDiT(nn.Module):
         if pad:
             tokens = torch.cat([tokens, self.x_pad_token.expand(b, pad, -1)], dim=1)  # (B, Np, D)
         for block in self.noise_refiner:  # image tokens only: one length for the whole batch, no mask
-            tokens = block(tokens, cond.img_cos, cond.img_sin, None, c)
+            tokens = block(tokens, cond.img_rope, None, c)
         u = torch.cat([tokens, cond.cap], dim=1)  # (B, Np + Lc, D)
         for block in self.layers:
-            u = block(u, cond.uni_cos, cond.uni_sin, cond.uni_mask, c)
+            u = block(u, cond.uni_rope, cond.uni_mask, c)
         out = self.all_final_layer[self._key](u[:, : cond.n_img], c)  # (B, N, p*p*C)
         return self.unpatchify(out, cond.grid)

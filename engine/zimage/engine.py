@@ -124,8 +124,7 @@ class ZImageEngine:
         te = weights.load_text_encoder(spec, dtype, "cpu" if offload else device)
         vae = weights.load_vae(spec, vae_dtype, device)
         if options.get("compile"):
-            for block in [*dit.noise_refiner, *dit.layers]:
-                block.compile()
+            dit.compile_blocks()
         shift = float(spec.configs.get("scheduler", {}).get("shift", 3.0))
         if spec.configs.get("scheduler", {}).get("use_dynamic_shifting"):
             raise EngineError(f"{spec.root}/scheduler/scheduler_config.json: dynamic shifting is not supported")

@@ -46,8 +46,24 @@ def rope_cos_sin(
     return angle.cos(), angle.sin()
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate adjacent channel pairs. x (B, L, H, D); cos, sin (B, L, D/2) float32. Math in fp32."""
+Rope = tuple  # (cos (B, L, D/2) fp32, sin (B, L, D/2) fp32, rot (B, L, 1, D/2) complex64 or None)
+
+
+def make_rope(cos: torch.Tensor, sin: torch.Tensor, use_complex: bool) -> Rope:
+    """Bundle the tables for :func:`apply_rope`; ``use_complex`` precomputes cos + i sin once per batch."""
+    return (cos, sin, torch.complex(cos, sin)[:, :, None, :] if use_complex else None)
+
+
+def apply_rope(x: torch.Tensor, rope: Rope) -> torch.Tensor:
+    """Rotate adjacent channel pairs of x (B, L, H, D) in fp32; returns x's dtype.
+
+    With a complex table this is one complex multiply (fast in eager mode, like the reference); without,
+    the real-valued form, which torch.compile fuses (Inductor does not generate code for complex ops).
+    """
+    cos, sin, rot = rope
+    if rot is not None:
+        xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # (B, L, H, D/2) complex
+        return torch.view_as_real(xc * rot).flatten(-2).type_as(x)
     xf = x.float().unflatten(-1, (-1, 2))  # (B, L, H, D/2, 2)
     x0, x1 = xf[..., 0], xf[..., 1]
     c, s = cos[:, :, None, :], sin[:, :, None, :]  # (B, L, 1, D/2)

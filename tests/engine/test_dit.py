@@ -109,3 +109,17 @@ def test_bf16_follows_the_reference_dtype_plan():
         got = ours(x, t, ours.prepare(caps, (6, 10)))
     assert got.dtype == torch.bfloat16
     assert rel_err(got, want) <= 1e-3
+
+
+def test_real_rope_path_used_under_compile_matches():
+    ref, ours = build("doc")
+    g = torch.Generator().manual_seed(5)
+    x, t = torch.randn(2, 16, 10, 12, generator=g), torch.tensor([0.1, 0.6])
+    caps = [torch.randn(n, 24, generator=g) for n in (3, 50)]
+    with torch.no_grad():
+        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        ours.complex_rope = False
+        cond = ours.prepare(caps, (5, 6))
+        assert cond.uni_rope[2] is None
+        got = ours(x, t, cond)
+    assert rel_err(got, want) <= 1e-4
