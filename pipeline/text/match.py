@@ -7,7 +7,9 @@ Normalisation (``normalize``), applied to both sides before any comparison:
 2. punctuation variants folded to one form (curly quotes -> straight, ``。`` -> ``.``, ``、`` -> ``,``,
    the many middle dots -> ``·``, dashes -> ``-``), since OCR and fonts disagree on these;
 3. all whitespace removed (OCR drops or invents spaces; CJK has none);
-4. Latin case folded (``casefold``), after capital ``I`` is folded to ``l``: in sans-serif faces
+4. dashes and 一, which CJK fonts draw alike, told apart by context (``_dashes``): next to an
+   ideograph both are 一, elsewhere both are "-";
+5. Latin case folded (``casefold``), after capital ``I`` is folded to ``l``: in sans-serif faces
    (Noto Sans, Helvetica-likes) the two are the same glyph, so no reader can tell "Is" from "ls".
 
 With ``ignore_punct=True`` (the default of the glyph check) punctuation (Unicode category P: ，。、！？
@@ -51,7 +53,7 @@ _PUNCT_FOLD = str.maketrans(
         "【": "[", "】": "]", "〔": "(", "〕": ")", "［": "[", "］": "]",
         "「": '"', "」": '"', "『": '"', "』": '"',
         "《": "<", "》": ">", "〈": "<", "〉": ">",
-        "I": "l", "|": "l",  # identical glyphs in sans-serif faces
+        "I": "l", "|": "l", "丨": "l",  # identical glyphs in sans-serif faces
     }
 )
 
@@ -60,9 +62,32 @@ def normalize(text: str, ignore_punct: bool = False) -> str:
     """The comparison form of ``text`` (see module doc)."""
     text = unicodedata.normalize("NFKC", text).translate(_PUNCT_FOLD)
     text = "".join(ch for ch in text if not ch.isspace())
-    if ignore_punct:
-        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "P")
-    return text.casefold()
+    while True:  # removing punctuation can make new neighbours: repeat until stable
+        before = text
+        text = _dashes(text)
+        if ignore_punct:
+            text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "P")
+        if text == before:
+            return text.casefold()
+
+
+def _is_ideograph(ch: str) -> bool:
+    return unicodedata.category(ch) == "Lo" and unicodedata.name(ch, "").startswith("CJK")
+
+
+def _dashes(text: str) -> str:
+    """A dash next to a CJK ideograph is drawn, and read, exactly like 一 (十月一日—五日): such dashes
+    become 一. 一 between two ASCII letters or digits (10:00一12:00 once ":" is seen as part of the
+    time, 3一5) is a misread dash and becomes "-"."""
+    out = list(text)
+    for i, ch in enumerate(text):
+        left = text[i - 1] if i > 0 else ""
+        right = text[i + 1] if i + 1 < len(text) else ""
+        if ch == "-" and any(c and c != "一" and _is_ideograph(c) for c in (left, right)):
+            out[i] = "一"
+        elif ch == "一" and left.isascii() and right.isascii() and left.isalnum() and right.isalnum():
+            out[i] = "-"
+    return "".join(out)
 
 
 def edit_distance(a: str, b: str) -> int:

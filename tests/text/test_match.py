@@ -89,7 +89,7 @@ def test_sans_serif_capital_i_and_lowercase_l_are_one_letter():
     assert normalize("Illinois") == normalize("lllinois")
     assert normalize("info") != normalize("lnfo")  # a lowercase i has its dot: still distinct
 
-TEXT = st.text(alphabet=st.sampled_from(list("未末己已土士人入abcAB ，。!")), max_size=12)
+TEXT = st.text(alphabet=st.sampled_from(list("未末己已土士人入abcAB ，。!-一3")), max_size=12)
 
 
 @settings(max_examples=200, deadline=None)
@@ -120,3 +120,20 @@ def test_overlapping_boxes_do_not_double_count_glyphs():
     # overlap that cannot hold the shared text: nothing is trimmed
     boxes = [_b("春节快乐乐", 0, 0, 500, 100), _b("乐", 495, 0, 600, 100)]
     assert match_lines(boxes, ["春节快乐乐乐"])[0][0].passed
+
+
+@pytest.mark.parametrize(
+    "expected, found, same",
+    [
+        ("10月12日—20日", "10月12日一20日", True),  # a dash beside CJK looks exactly like 一
+        ("10月12日-20日", "10月12日一20日", True),
+        ("A-日", "A一日", True),
+        ("18:00-24:00", "18:00一24:00", True),  # 一 between digits is a misread dash
+        ("Mid-Autumn", "MidAutumn", True),  # punctuation ignored
+        ("十一月", "十月", False),  # a real 一 is never dropped
+        ("一", "", False),
+        ("¥199 起 | 官网", "￥199起丨官网", True),
+    ],
+)
+def test_dash_and_yi_context_fold(expected, found, same):
+    assert (normalize(expected, ignore_punct=True) == normalize(found, ignore_punct=True)) is same
