@@ -41,7 +41,8 @@ def _rank(result: dict[str, Any]) -> tuple:
 
 def describe_failure(result: dict[str, Any]) -> str:
     bad = [ln for ln in result["lines"] if not ln["pass"]]
-    return "; ".join(f"{ln['expected']!r} read as {ln['found']!r} (NED {ln['ned']:.2f})" for ln in bad)
+    return "; ".join(f"{ln['expected']!r} read as {ln['found']!r} (NED {ln['ned']:.2f})" if ln["found"]
+                     else f"{ln['expected']!r} not found" for ln in bad)
 
 
 class GlyphCheckStage(Stage):

@@ -177,3 +177,12 @@ def test_typeset_mode_without_a_typeset_stage_typesets_first():
     result = gc.run(asset, defaults(gc), ctx)
     assert result.metrics["pass"] is True and result.metrics["path"] == "typeset"
     assert "poster" in result.images and result.metrics["typeset"]["background"]["regenerated"] is True
+
+
+def test_failure_description_names_each_bad_line():
+    from zpipe.stages.glyph_check import describe_failure
+
+    result = {"lines": [{"expected": "春节", "found": "", "ned": 0.0, "pass": False},
+                        {"expected": "未来", "found": "末来", "ned": 0.5, "pass": False},
+                        {"expected": "ok", "found": "ok", "ned": 1.0, "pass": True}]}
+    assert describe_failure(result) == "'春节' not found; '未来' read as '末来' (NED 0.50)"
