@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections import deque
@@ -192,6 +194,14 @@ class RayExecutor:
             if self.devices:  # the local raylet detects GPUs from CUDA_VISIBLE_DEVICES
                 os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.devices)
                 kwargs["num_gpus"] = len(self.devices)
+        # A local instance's processes (GCS, raylet, workers) share our process group, so a terminal's
+        # Ctrl-C would hit them too, mid-shutdown, and now and then crash Ray's core worker (exit 139).
+        # SIGINT is blocked while ray.init spawns them: they inherit the blocked mask (so only the driver
+        # sees Ctrl-C, and close() stops them with ray.shutdown()), while a Ctrl-C during ray.init stays
+        # pending here and raises KeyboardInterrupt as soon as the mask is restored.
+        shield = not self.address and threading.current_thread() is threading.main_thread()
+        if shield:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
@@ -200,6 +210,8 @@ class RayExecutor:
                               "token authentication give this driver its token (RAY_AUTH_TOKEN, see "
                               "`ray get-auth-token`)") from None
         finally:
+            if shield:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             if not self.address and self.devices:
                 if env_before is None:
                     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
