@@ -361,16 +361,18 @@ def gc(target, keep):
 @click.option("--min-ned", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True)
 @click.option("--ignore-punct/--keep-punct", default=True, show_default=True,
               help="Ignore punctuation (，。！“” etc.) when comparing; OCR often drops it.")
+@click.option("--max-extra-chars", type=click.IntRange(min=-1), default=-1, show_default=True,
+              help="Also fail when other text has more characters than this (-1: only report it).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="OCR threads (default $ZPIPE_OCR_THREADS, else up to 4).")
-def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, threads):
+def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, max_extra_chars, threads):
     """OCR IMAGE and check it shows every --expect line. Exit 0 if all pass, 1 if not, 2 on bad input."""
     from zpipe.text.check import check_image, load_image
 
     try:
         arr = load_image(image)
         result = check_image(arr, list(expected), rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
-                             threads=threads)
+                             max_extra_chars=max_extra_chars, threads=threads)
     except ValueError as exc:
         _fail_invalid(f"error: {exc}")
     if as_json:

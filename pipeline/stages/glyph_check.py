@@ -41,6 +41,8 @@ def _rank(result: dict[str, Any]) -> tuple:
 
 def describe_failure(result: dict[str, Any]) -> str:
     bad = [ln for ln in result["lines"] if not ln["pass"]]
+    if not bad and result.get("unmatched"):
+        return f"other text on the poster: {', '.join(repr(t) for t in result['unmatched'])}"
     return "; ".join(f"{ln['expected']!r} read as {ln['found']!r} (NED {ln['ned']:.2f})" if ln["found"]
                      else f"{ln['expected']!r} not found" for ln in bad)
 
@@ -53,6 +55,8 @@ class GlyphCheckStage(Stage):
         "rule": Param(str, "exact", "Pass rule per line: exact (after normalisation) or ned (NED ≥ min_ned).",
                       choices=("exact", "ned")),
         "min_ned": Param(float, 0.9, "Lowest NED that passes under rule ned.", min=0.0, max=1.0),
+        "max_extra_chars": Param(int, -1, "Fail posters with more than this many characters of other text "
+                                          "(stray or garbled lettering); -1 = only report it.", min=-1),
         "ignore_punct": Param(bool, True, "Ignore punctuation (，。！“” etc.; OCR often drops it) when comparing."),
         **TYPESET_PARAMS,  # used by the typeset fallback
     }
@@ -74,7 +78,8 @@ class GlyphCheckStage(Stage):
         ignore_punct = bool(params.get("ignore_punct", True))
 
         def check(image) -> dict[str, Any]:
-            return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
+            return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
+                               max_extra_chars=int(params.get("max_extra_chars", -1)))
 
         mode = asset.fields.get("text", "render")
         fallback = asset.fields.get("fallback", "typeset")

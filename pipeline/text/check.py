@@ -8,7 +8,8 @@ The result is the JSON of ``zpipe glyph-check --json``::
 
 ``found`` is the joined text of the boxes matched to the line ("" when none), ``ned`` the
 normalised-edit-distance similarity of :mod:`zpipe.text.match` (1 = identical), ``exact`` whether the
-normalised texts are equal, ``unmatched`` the recognised text assigned to no line.
+normalised texts are equal, ``unmatched`` the recognised text assigned to no line and
+``extra_chars`` its normalised length.
 
 Boxes of lines that fail get a second opinion (:func:`zpipe.text.ocr.reread`: majority of three
 readings at different crop scales) before the verdict.
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from zpipe.text.match import check_rule, match_lines, summarize
+from zpipe.text.match import check_rule, match_lines, normalize, summarize
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -47,9 +48,14 @@ def check_image(
     rule: str = "exact",
     min_ned: float = 0.9,
     ignore_punct: bool = True,
+    max_extra_chars: int = -1,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """OCR ``image`` (array or file path) and match the text to ``expected_lines`` (see module doc)."""
+    """OCR ``image`` (array or file path) and match the text to ``expected_lines`` (see module doc).
+
+    ``max_extra_chars`` ≥ 0 also fails an image whose text outside the expected lines (``unmatched``,
+    normalised) has more characters than that; -1 (default) only reports it as ``extra_chars``.
+    """
     from zpipe.text.ocr import read_text
 
     check_rule(rule, min_ned)
@@ -68,4 +74,8 @@ def check_image(
         revised = dict(zip(map(id, doubtful), reread(arr, doubtful, threads=threads)))
         boxes = [revised.get(id(b), b) for b in boxes]
         scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
-    return summarize(scores, leftover)
+    result = summarize(scores, leftover)
+    result["extra_chars"] = sum(len(normalize(b.text, ignore_punct)) for b in leftover)
+    if 0 <= max_extra_chars < result["extra_chars"]:
+        result["pass"] = False
+    return result

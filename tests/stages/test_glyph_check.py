@@ -186,3 +186,13 @@ def test_failure_description_names_each_bad_line():
                         {"expected": "未来", "found": "末来", "ned": 0.5, "pass": False},
                         {"expected": "ok", "found": "ok", "ned": 1.0, "pass": True}]}
     assert describe_failure(result) == "'春节' not found; '未来' read as '末来' (NED 0.50)"
+
+
+def test_stray_text_fails_only_when_limited():
+    asset, ctx = make(HandEngine(good_seeds={7}), fallback="none", candidates=1)
+    asset.fields = {**asset.fields, "lines": [LINES[1]]}  # the image also shows 未来已来
+    stage = GlyphCheckStage()
+    ok = stage.run(asset, defaults(stage), ctx)
+    assert ok.metrics["pass"] is True and ok.metrics["extra_chars"] == 4
+    with pytest.raises(StageFailure, match=r"other text on the poster: '未来已来'"):
+        stage.run(asset, {**defaults(stage), "max_extra_chars": 2}, ctx)

@@ -39,3 +39,13 @@ def test_punctuation_is_ignored_unless_asked(tmp_path):
     args = ["glyph-check", img, "--expect", "土地，人民！", "--expect", "Land and People."]
     assert runner.invoke(main, args).exit_code == 0
     assert runner.invoke(main, [*args, "--keep-punct"]).exit_code == 1
+
+
+def test_other_text_can_fail_the_check(tmp_path):
+    img = str(_poster(tmp_path / "p.png"))
+    runner = CliRunner()
+    only_title = ["glyph-check", img, "--expect", "土地人民", "--json"]
+    out = runner.invoke(main, only_title)
+    assert out.exit_code == 0 and json.loads(out.output)["extra_chars"] == len("LandandPeople")
+    assert runner.invoke(main, [*only_title, "--max-extra-chars", "20"]).exit_code == 0
+    assert runner.invoke(main, [*only_title, "--max-extra-chars", "0"]).exit_code == 1
