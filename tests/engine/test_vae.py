@@ -65,11 +65,11 @@ def test_wrapped_decode_commutes_with_roll(tile):
 
 def test_tiled_decode_approximates_the_full_decode():
     _, ours = build(THREE)  # factor 4
-    z = torch.randn(1, 16, 24, 40, generator=torch.Generator().manual_seed(3))
+    z = torch.randn(1, 16, 16, 24, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         full = ours.decode(z)
-        same = ours.decode_tiled(z, tile=64, overlap=8)  # one tile: exact
-        tiled = ours.decode_tiled(z, tile=16, overlap=8)
+        same = ours.decode_tiled(z, tile=32, overlap=8)  # one tile: exact
+        tiled = ours.decode_tiled(z, tile=12, overlap=6)
     assert torch.equal(same, full)
     assert tiled.shape == full.shape
     assert rel_err(tiled, full) < 0.25  # global attention and borders differ; blends hide the seams
