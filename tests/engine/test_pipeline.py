@@ -127,3 +127,19 @@ def test_large_images_decode_in_tiles(engine):
         pipe.vae_tile = 128
     assert tiled.shape == full.shape == (1, 3, 96, 160)
     assert not torch.equal(tiled, full) and (tiled - full).abs().mean() < 0.1  # tiny tiles, random VAE
+
+
+def test_comfy_layout_makes_the_same_images_and_loras_apply(engine, comfy_ckpt, tmp_path):
+    from safetensors.torch import save_file
+
+    req = [Request("a mossy stone wall", 32, 32, 11)]
+    comfy = ZImageEngine.from_options({"model": str(comfy_ckpt), "device": "cpu", "dtype": "fp32"})
+    assert np.abs(comfy.generate(req)[0].image - engine.generate(req)[0].image).max() <= 1e-5
+    g = torch.Generator().manual_seed(0)
+    lora = tmp_path / "style.safetensors"
+    save_file({"diffusion_model.layers.0.attention.qkv.lora_A.weight": torch.randn(4, 64, generator=g),
+               "diffusion_model.layers.0.attention.qkv.lora_B.weight": torch.randn(192, 4, generator=g)}, str(lora))
+    styled = ZImageEngine.from_options({"model": str(comfy_ckpt), "device": "cpu", "dtype": "fp32",
+                                        "loras": [{"path": str(lora), "scale": 0.8}]})
+    assert np.abs(styled.generate(req)[0].image - engine.generate(req)[0].image).max() > 1e-2
+    assert styled.fingerprint() != comfy.fingerprint()
