@@ -153,3 +153,19 @@ def test_fingerprint_is_stable_and_tracks_files(diffusers_ckpt, vae_copy):
     save_file({"x.lora_A.weight": torch.zeros(1, 2)}, str(lora))
     spec = discovery.spec_at(vae_copy)
     assert len({b, discovery.fingerprint(spec, [(lora, 1.0)]), discovery.fingerprint(spec, [(lora, 0.5)])}) == 3
+
+
+def test_pull_downloads_safetensors_only_through_huggingface_hub(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    calls = []
+
+    def fake(repo_id, **kw):
+        calls.append((repo_id, kw))
+        return str(tmp_path / "snap")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    assert discovery.pull(tmp_path / "dest") == tmp_path / "snap"
+    (repo, kw), = calls
+    assert repo == "Tongyi-MAI/Z-Image-Turbo" and kw["local_dir"] == str(tmp_path / "dest")
+    assert "*.safetensors" in kw["allow_patterns"] and not any(".bin" in p for p in kw["allow_patterns"])
