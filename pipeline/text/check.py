@@ -56,7 +56,7 @@ def check_image(
     ``max_extra_chars`` ≥ 0 also fails an image whose text outside the expected lines (``unmatched``,
     normalised) has more characters than that; -1 (default) only reports it as ``extra_chars``.
     """
-    from zpipe.text.ocr import read_text
+    from zpipe.text.ocr import read_text, readable_chars
 
     check_rule(rule, min_ned)
     expected = [str(e) for e in expected_lines]
@@ -64,7 +64,9 @@ def check_image(
         raise ValueError("expected lines must be non-empty strings")
     arr = load_image(image) if isinstance(image, (str, Path)) else image
     boxes = read_text(arr, threads=threads)
-    scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
+    readable = readable_chars(ignore_punct, threads)
+    scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
+                                       readable=readable)
     # Matching may trim a box (overlap with its neighbour) but keeps its x0, y0, y1: the key.
     failing = {(b.x0, b.y0, b.y1) for s in scores if not s.passed for b in s.boxes}
     doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
@@ -73,7 +75,8 @@ def check_image(
 
         revised = dict(zip(map(id, doubtful), reread(arr, doubtful, threads=threads)))
         boxes = [revised.get(id(b), b) for b in boxes]
-        scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct)
+        scores, leftover = match_lines(boxes, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
+                                       readable=readable)
     result = summarize(scores, leftover)
     result["extra_chars"] = sum(len(normalize(b.text, ignore_punct)) for b in leftover)
     if 0 <= max_extra_chars < result["extra_chars"]:

@@ -24,6 +24,11 @@ NED. We follow AnyText's evaluation (Tuo et al. 2023, ``eval/eval_dgocr.py``), w
 on the normalised strings, with ``ned("", "") = 1``. 1.0 means identical; one wrong character in
 an 8-character line gives 0.875; an empty read gives 0.0.
 
+Unverifiable characters. The recogniser can only output the ~6,600 characters of its dictionary
+(no kana, hangul, €, rarer traditional forms such as 鬱). An expected character outside it can never
+be read back, so it is a wildcard — it matches any one character, or none, at no cost — and is
+listed in the line's ``unverified``; the rest of the line is still checked.
+
 Matching (``match_lines``). OCR returns boxes, and one poster line may come back as several boxes
 (a wide title split at a gap, a body line wrapped over two rows). Boxes are put in reading order
 (rows top to bottom, left to right within a row); each expected line is matched to a *contiguous
@@ -37,7 +42,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 RULES = ("exact", "ned")
@@ -90,28 +95,34 @@ def _dashes(text: str) -> str:
     return "".join(out)
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (unit-cost insert, delete, substitute)."""
-    if len(a) < len(b):
+def edit_distance(a: str, b: str, wild: frozenset[str] = frozenset()) -> int:
+    """Levenshtein distance (unit-cost insert, delete, substitute).
+
+    Characters of ``a`` in ``wild`` (characters the OCR cannot output) match any one character of
+    ``b``, or nothing, at no cost.
+    """
+    if len(a) < len(b) and not wild:
         a, b = b, a
     prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
+    for ca in a:
+        free = ca in wild
+        cur = [prev[0] + (0 if free else 1)]
         for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+            cur.append(min(prev[j] + (0 if free else 1), cur[j - 1] + 1,
+                           prev[j - 1] + (0 if free or ca == cb else 1)))
         prev = cur
     return prev[-1]
 
 
-def ned(expected: str, found: str) -> float:
+def ned(expected: str, found: str, wild: frozenset[str] = frozenset()) -> float:
     """1 - edit_distance / max(len): AnyText's normalised-edit-distance similarity, in [0, 1].
 
-    Call it on normalised strings (``normalize``); ``score_line`` does.
+    Call it on normalised strings (``normalize``); ``match_lines`` does. ``wild``: see edit_distance.
     """
     longest = max(len(expected), len(found))
     if longest == 0:
         return 1.0
-    return 1.0 - edit_distance(expected, found) / longest
+    return 1.0 - edit_distance(expected, found, wild) / longest
 
 
 @dataclass(frozen=True)
@@ -190,10 +201,14 @@ class LineScore:
     exact: bool
     passed: bool
     boxes: list[Box]
+    unverified: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expected": self.expected, "found": self.found, "ned": round(self.ned, 4),
-                "exact": self.exact, "pass": self.passed}
+        out = {"expected": self.expected, "found": self.found, "ned": round(self.ned, 4),
+               "exact": self.exact, "pass": self.passed}
+        if self.unverified:
+            out["unverified"] = self.unverified
+        return out
 
 
 def check_rule(rule: str, min_ned: float) -> None:
@@ -210,18 +225,22 @@ def match_lines(
     rule: str = "exact",
     min_ned: float = 0.9,
     ignore_punct: bool = False,
+    readable: frozenset[str] | None = None,
     max_run: int = 8,
 ) -> tuple[list[LineScore], list[Box]]:
     """Match OCR boxes to the expected lines; return one ``LineScore`` per line (in the given order)
     and the boxes left unmatched.
 
     A line passes with rule ``exact`` when its normalised text equals the joined normalised boxes,
-    and with rule ``ned`` when their NED is at least ``min_ned``.
+    and with rule ``ned`` when their NED is at least ``min_ned``. ``readable``: the normalised
+    characters the OCR can output; expected characters outside it cannot be verified, match any
+    one character (or none), and are listed in the line's ``unverified``.
     """
     check_rule(rule, min_ned)
     order = [b for b in reading_order(boxes) if normalize(b.text, ignore_punct)]
     norm_boxes = [normalize(b.text, ignore_punct) for b in order]
     norm_expected = [normalize(e, ignore_punct) for e in expected]
+    wilds = [frozenset(c for c in e if readable is not None and c not in readable) for e in norm_expected]
     used = [False] * len(order)
     result: dict[int, tuple[str, float, list[int]]] = {}
 
@@ -238,7 +257,7 @@ def match_lines(
                     if used[end]:
                         break
                     joined += norm_boxes[end]
-                    score = ned(target, joined)
+                    score = ned(target, joined, wilds[li])
                     key = (score, -(end - start), -li)
                     if best is None or key > best[0]:
                         best = (key, li, start, end)
@@ -254,11 +273,15 @@ def match_lines(
 
     scores = []
     for li, text in enumerate(expected):
-        found_norm, score, idx = result.get(li, ("", ned(norm_expected[li], ""), []))
-        exact = found_norm == norm_expected[li]
+        found_norm, score, idx = result.get(li, ("", ned(norm_expected[li], "", wilds[li]), []))
+        if wilds[li]:
+            exact = bool(idx) and edit_distance(norm_expected[li], found_norm, wilds[li]) == 0
+        else:
+            exact = found_norm == norm_expected[li]
         passed = exact if rule == "exact" else score >= min_ned
         raw_found = join_texts([order[i].text for i in idx])
-        scores.append(LineScore(text, raw_found, score, exact, passed, [order[i] for i in idx]))
+        unverified = sorted(wilds[li], key=norm_expected[li].index)
+        scores.append(LineScore(text, raw_found, score, exact, passed, [order[i] for i in idx], unverified))
     leftover = [b for b, u in zip(order, used) if not u]
     return scores, leftover
 

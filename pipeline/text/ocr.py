@@ -124,6 +124,25 @@ def read_text(
     return out
 
 
+_readable: dict[bool, frozenset[str]] = {}
+
+
+def readable_chars(ignore_punct: bool = False, threads: int | None = None) -> frozenset[str]:
+    """The normalised characters the recogniser can output (its dictionary, ~6,600 characters)."""
+    from zpipe.text.match import normalize
+
+    if ignore_punct not in _readable:
+        engine, _ = get_engine(threads)
+        chars = engine.text_rec.postprocess_op.character
+        out: set[str] = set()
+        for ch in chars:
+            if ch not in ("blank", " "):
+                out.update(normalize(ch, ignore_punct))
+                out.update(normalize(ch.upper(), ignore_punct))
+        _readable[ignore_punct] = frozenset(out)
+    return _readable[ignore_punct]
+
+
 REREAD_PADS = (0.2, 0.06, -0.06)
 
 

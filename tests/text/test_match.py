@@ -137,3 +137,20 @@ def test_overlapping_boxes_do_not_double_count_glyphs():
 )
 def test_dash_and_yi_context_fold(expected, found, same):
     assert (normalize(expected, ignore_punct=True) == normalize(found, ignore_punct=True)) is same
+
+
+def test_characters_the_ocr_cannot_read_are_wildcards():
+    readable = frozenset("忧郁的心春节快乐")  # pretend 鬱 is outside the recogniser's dictionary
+    boxes = [_b("忧郁的心", 0, 0, 400, 100)]
+    s = match_lines(boxes, ["忧鬱的心"], readable=readable)[0][0]
+    assert s.passed and s.exact and s.ned == 1.0
+    assert s.to_dict()["unverified"] == ["鬱"]
+    # the readable characters are still checked
+    s = match_lines([_b("忧郁的必", 0, 0, 400, 100)], ["忧鬱的心"], readable=readable)[0][0]
+    assert not s.passed and s.ned == 0.75
+    # OCR may also drop the unreadable character
+    assert match_lines([_b("忧的心", 0, 0, 400, 100)], ["忧鬱的心"], readable=readable)[0][0].passed
+    # without a dictionary nothing is a wildcard
+    assert not match_lines(boxes, ["忧鬱的心"])[0][0].passed
+    assert edit_distance("a?c", "abc", frozenset("?")) == 0 and edit_distance("a?c", "ac", frozenset("?")) == 0
+    assert edit_distance("a?c", "abbc", frozenset("?")) == 1
