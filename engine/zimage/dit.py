@@ -179,7 +179,7 @@ class ZImageDiT(nn.Module):
         self.cap_pad_token = nn.Parameter(torch.zeros(1, d))
         self.layers = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_layers)])
         self._key = key
-        # Complex RoPE tables are fastest in eager mode; compiled blocks use the real form. Set by compile().
+        # Complex RoPE tables are fastest in eager mode; compiled blocks use the real form (compile_blocks).
         self.complex_rope = True
 
     @property
