@@ -128,14 +128,20 @@ def tokens(text: str) -> list[str]:
         else:
             raw.append(ch)
     # Kinsoku: glue closing punctuation to what precedes it, opening punctuation to what follows.
+    # A space between never frees them: "（ 注" and "好 ，" stay one unit (space kept inside).
     out: list[str] = []
     glue_next = False
     for tok in raw:
         if tok.isspace():
-            glue_next = False
-            out.append(tok)
+            if glue_next and out:
+                out[-1] += " "
+            else:
+                out.append(tok)
             continue
-        if (tok[0] in NO_START and out and not out[-1].isspace()) or (glue_next and out):
+        if tok[0] in NO_START and len(out) >= 2 and out[-1].isspace():
+            out.pop()
+            out[-1] += " " + tok
+        elif (tok[0] in NO_START and out and not out[-1].isspace()) or (glue_next and out):
             out[-1] += tok
         else:
             out.append(tok)

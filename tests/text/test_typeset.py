@@ -25,6 +25,8 @@ def test_tokens_glue_punctuation_by_kinsoku_rules():
     assert tokens("他说：“你好！”") == ["他", "说：", "“你", "好！”"]
     assert tokens("Hello, big world") == ["Hello,", " ", "big", " ", "world"]
     assert tokens("（注）2024年") == ["（注）", "2024", "年"]
+    assert tokens("好 ，再见") == ["好 ，", "再", "见"]  # a space does not free closing punctuation
+    assert tokens("（ 注") == ["（ 注"]
 
 
 @pytest.mark.parametrize("width", [30, 40, 50, 60, 70, 80, 90])
@@ -101,3 +103,37 @@ def test_explicit_newlines_break_lines():
     chain = resolve_chain(None)
     placed = layout([{"role": "body", "text": "第一行\n第二行 second"}], 768, 1024, chain)
     assert [r.text for r in placed[0].rows] == ["第一行", "第二行 second"]
+
+
+PRESETS = [(1024, 1024), (848, 1200), (1200, 848), (1024, 1456), (1456, 1024), (1344, 768), (768, 1344), (512, 512)]
+
+
+@pytest.mark.parametrize("size", PRESETS)
+@pytest.mark.parametrize("n", [1, 6, 14, 30, 60])
+def test_layout_stays_on_the_page_or_says_it_cannot(size, n):
+    w, h = size
+    chain = resolve_chain(None)
+    rng = np.random.default_rng(n * 7 + w)
+    pool = "春节快乐万事如意恭喜发财身体健康，。欢迎光临Happy New Year 2026 "
+    def text(k):
+        return "".join(rng.choice(list(pool), k)).strip() or "春"
+    lines = [{"role": "title", "text": text(max(2, n // 4))}, {"role": "subtitle", "text": text(max(2, n // 2))},
+             {"role": "body", "text": text(n)}]
+    try:
+        placed = layout(lines, w, h, chain)
+    except TypesetError as exc:
+        assert "does not fit" in str(exc)
+        return
+    for p in placed:
+        assert p.size >= 32
+        src = lines[p.index]["text"]
+        for k, r in enumerate(p.rows):
+            assert 0 <= r.x and r.x + r.width <= w + 0.5
+            assert r.text
+            assert r.text[0] not in NO_START or (k == 0 and src[0] in NO_START)  # unless the text starts so
+            assert r.text[-1] not in NO_END or (k == len(p.rows) - 1 and src.rstrip()[-1] in NO_END)
+        assert 0 <= p.top < p.bottom <= h
+    spans = sorted((p.top, p.bottom) for p in placed)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert "".join("".join(r.text for r in p.rows) for p in placed).replace(" ", "") == \
+        "".join(ln["text"] for ln in lines).replace(" ", "")
