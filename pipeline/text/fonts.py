@@ -63,8 +63,10 @@ class FontFace:
             else f'"{self.name}" ({self.path})'
 
     def label(self) -> str:
-        """Name and file without the folder (for manifests: the same on every machine)."""
-        return f"{self.name} ({Path(self.path).name}#{self.index})"
+        """Name, file without the folder and font version (for manifests: the same on every machine
+        with the same font, different when the font changes)."""
+        version = _version(self.path, self.index)
+        return f"{self.name} ({Path(self.path).name}#{self.index}{', ' + version if version else ''})"
 
     def has(self, ch: str) -> bool:
         return ord(ch) in _cmap(self.path, self.index)
@@ -80,6 +82,14 @@ def _cmap(path: str, index: int) -> frozenset[int]:
 
     with TTFont(path, fontNumber=index, lazy=True) as font:
         return frozenset(font.getBestCmap() or {})
+
+
+@cache
+def _version(path: str, index: int) -> str:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=index, lazy=True) as font:
+        return (font["name"].getDebugName(5) or "").split(";")[0].strip()
 
 
 @lru_cache(maxsize=128)
