@@ -8,8 +8,9 @@ and the VAE, transformers key names for Qwen3). Unknown keys are ignored; they a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from zpipe.engine.base import EngineError
 
