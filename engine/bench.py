@@ -170,7 +170,7 @@ def random_models(preset: str, device: str, dtype, seed: int = 0):
     for cls, cfg, dt in ((ZImageDiT, dit_cfg, dtype), (Qwen3Encoder, te_cfg, dtype), (AutoencoderKL, vae_cfg, dtype)):
         with torch.device("meta"):
             m = cls(cfg)
-        m = m.to_empty(device=device)
+        m = m.to(dt).to_empty(device=device)  # allocate once, in the target dtype
         with torch.no_grad():
             for name, p in m.named_parameters():
                 if p.ndim == 1 and "norm" in name:
@@ -180,7 +180,7 @@ def random_models(preset: str, device: str, dtype, seed: int = 0):
                 else:
                     fan_in = p[0].numel() if p.ndim > 1 else p.shape[-1]
                     p.normal_(0.0, fan_in**-0.5)
-        models.append(m.to(dt).eval())
+        models.append(m.eval())
     return models
 
 
