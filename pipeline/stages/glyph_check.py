@@ -14,7 +14,9 @@
 
 Metrics (manifest ``metrics.glyph_check``): ``pass``, ``rule``, ``path`` (render | typeset |
 fallback), ``lines`` (the kept image's per-line ``expected, found, ned, exact, pass``), ``mean_ned``,
-``unmatched``, ``candidates`` (one entry per candidate: seed, pass, mean_ned, lines), ``chosen``.
+``unmatched``, ``extra_chars``, ``candidates`` (one entry per candidate: seed, pass, mean_ned,
+lines), ``chosen``; when this stage typeset the poster, ``typeset`` (``layout``, as the typeset
+stage records it) and for the fallback ``background`` (prompt, seed, stray_text).
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class GlyphCheckStage(Stage):
             out, layout = typeset_lines(background, lines, params)
             best = check(out)
             images = {"poster": out}
-            metrics.update(path="fallback", typeset=layout,
+            metrics.update(path="fallback", typeset={"layout": layout},
                            background={"prompt": prompt, "seed": bg_seed, "stray_text": stray})
 
         metrics.update(best)

@@ -85,7 +85,7 @@ def test_fallback_typesets_a_passing_poster_over_a_text_free_background():
     assert [ln["exact"] for ln in m["lines"]] == [True, True]
     assert "未来已来" not in m["background"]["prompt"] and "no text" in m["background"]["prompt"]
     assert engine.requests[-1].kind == "poster" and "reads" not in engine.requests[-1].prompt
-    assert m["typeset"]["lines"][0]["rows"] == ["未来已来"]
+    assert m["typeset"]["layout"]["lines"][0]["rows"] == ["未来已来"]
     # the delivered poster passes an independent check
     assert check_image(asset.images["poster"], [ln["text"] for ln in LINES])["pass"]
 
