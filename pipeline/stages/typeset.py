@@ -17,7 +17,8 @@ TYPESET_PARAMS: dict[str, Param] = {
                            "empty = Noto Sans CJK SC (bundled)."),
     "fallback_fonts": Param(list, ["Noto Sans CJK SC"], "Fonts tried in order for characters `font` lacks.",
                             item=str),
-    "colour": Param(str, "auto", "Text colour: '#RRGGBB', a CSS name, or auto (white or near-black by contrast)."),
+    "colour": Param(str, "auto", "Text colour: '#RRGGBB', a CSS name, auto (white or near-black by contrast) "
+                                   "or accent (titles in a colour from the artwork, the rest auto)."),
     "stroke": Param(float, 0.0, "Outline width as a fraction of the font size (0 = none).", min=0.0, max=0.2),
     "stroke_colour": Param(str, "auto", "Outline colour ('auto' contrasts with the text)."),
     "shadow": Param(float, 0.45, "Soft drop-shadow opacity under light text (0 = none).", min=0.0, max=1.0),

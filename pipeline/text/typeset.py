@@ -16,7 +16,8 @@ Layout
     same-colour stroke.
 
 Style: ``colour`` (``auto`` = white or near-black, whichever contrasts with the background under
-the text, or any '#RRGGBB' / CSS name), ``stroke`` (outline width as a fraction of the font size)
+the text; ``accent`` = titles in a colour of the artwork tinted to 4.5:1 contrast, the rest auto;
+or any '#RRGGBB' / CSS name), ``stroke`` (outline width as a fraction of the font size)
 and ``stroke_colour``, ``shadow`` (soft drop-shadow opacity, 0 = none), ``align`` and ``scrim``
 (``auto`` lays a soft translucent band behind text whose background is busy or low-contrast).
 """
@@ -50,8 +51,8 @@ class TypesetError(ValueError):
 
 
 def parse_colour(value: Any, what: str = "colour") -> tuple[int, int, int] | None:
-    """'auto' -> None; '#RRGGBB', '#RGB', CSS names or an (r, g, b) list -> an RGB tuple."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+    """'auto' (and 'accent') -> None; '#RRGGBB', '#RGB', CSS names or an (r, g, b) list -> RGB."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("auto", "accent")):
         return None
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, int) for v in value):
         if all(0 <= v <= 255 for v in value):
@@ -448,6 +449,8 @@ def typeset(
     draw_shadow = ImageDraw.Draw(shadow_mask)
     shadow_colour = (0, 0, 0)
     any_shadow = False
+    accent_wanted = isinstance(style.colour, str) and style.colour.strip().lower() == "accent"
+    palette = image_palette(img) if accent_wanted else []
     for _name, group in blocks.items():
         x0 = max(0, int(min(r.x for p in group for r in p.rows) - 0.3 * group[0].size))
         x1 = min(w, int(max(r.x + r.width for p in group for r in p.rows) + 0.3 * group[0].size))
@@ -460,6 +463,7 @@ def typeset(
             fill = (255, 255, 255) if _contrast(1.0, bg_lum) >= _contrast(0.012, bg_lum) else (24, 24, 27)
         else:
             fill = fill_rgb
+        neutral = fill
         fill_lum = float(_luminance(np.array(fill, dtype=np.float32) / 255.0))
         dark_text = fill_lum < 0.4
         # Worst case: light text over the brightest tenth of the background, dark text over the darkest.
@@ -471,6 +475,10 @@ def typeset(
         if need_scrim:
             _draw_scrim(scrim_layer, (x0, y0, x1, y1), w, dark=not dark_text, strength=0.55)
         for p in group:
+            fill = neutral
+            if accent_wanted and p.role == "title":
+                worst = float(np.percentile(region, 10 if fill_lum < 0.4 else 90))
+                fill = accent_colour(palette, worst, light=fill_lum >= 0.4) or neutral
             bold = max(0, round(BOLD[p.role] * p.size))
             outline_w = round(style.stroke * p.size) if style.stroke > 0 else 0
             for row in p.rows:
@@ -508,6 +516,41 @@ def typeset(
     out = Image.alpha_composite(out, text_layer).convert("RGB")
     record["lines"].sort(key=lambda r: r.pop("index"))
     return np.asarray(out, dtype=np.float32) / 255.0, record
+
+
+def image_palette(img: np.ndarray, k: int = 6) -> list[tuple[float, float, float]]:
+    """The k main colours of an image (k-means on a 64×64 thumbnail), most saturated first."""
+    import colorsys
+
+    import cv2
+
+    thumb = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA).reshape(-1, 3).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1e-3)
+    cv2.setRNGSeed(0)
+    _, _, centres = cv2.kmeans(thumb, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    cols = [tuple(float(v) for v in c) for c in centres]
+    return sorted(cols, key=lambda c: -colorsys.rgb_to_hsv(*c)[1])
+
+
+def accent_colour(palette, worst_bg_lum: float, *, light: bool, min_contrast: float = 4.5):
+    """A colour from the artwork's palette, tinted (light text) or shaded (dark text) until it has
+    ``min_contrast`` against the worst background luminance (lighter than it for light text, darker
+    for dark text); None when no colour gets there while still saturated."""
+    import colorsys
+
+    for rgb in palette:
+        h, s, v = colorsys.rgb_to_hsv(*rgb)
+        if s < 0.25:
+            continue
+        for t in np.linspace(0.0, 1.0, 21):
+            if light:
+                cand = colorsys.hsv_to_rgb(h, max(0.3, s * (1 - 0.6 * t)), min(1.0, v + (1.0 - v) * t))
+            else:
+                cand = colorsys.hsv_to_rgb(h, min(1.0, s + 0.2 * t), v * (1 - 0.85 * t))
+            lum = float(_luminance(np.array(cand, dtype=np.float32)))
+            if (lum > worst_bg_lum) == light and _contrast(lum, worst_bg_lum) >= min_contrast:
+                return tuple(int(round(c * 255)) for c in cand)
+    return None
 
 
 def _draw_scrim(layer, box: tuple[int, int, int, int], width: int, *, dark: bool, strength: float) -> None:

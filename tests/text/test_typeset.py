@@ -137,3 +137,23 @@ def test_layout_stays_on_the_page_or_says_it_cannot(size, n):
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
     assert "".join("".join(r.text for r in p.rows) for p in placed).replace(" ", "") == \
         "".join(ln["text"] for ln in lines).replace(" ", "")
+
+
+def test_accent_colour_comes_from_the_artwork_and_stays_legible():
+    import colorsys
+
+    from zpipe.text.typeset import _contrast, _luminance
+
+    bg = np.zeros((512, 512, 3), np.float32)
+    bg[...] = (0.45, 0.05, 0.05)  # deep red poster
+    bg[300:, :] = (0.95, 0.7, 0.2)  # with a gold band lower down
+    lines = [{"role": "title", "text": "春节快乐"}, {"role": "subtitle", "text": "Happy New Year"}]
+    out, record = typeset(bg, lines, style=Style(colour="accent", scrim="none"))
+    title, sub = record["lines"]
+    rgb = tuple(int(title["colour"][i:i + 2], 16) / 255 for i in (1, 3, 5))
+    assert colorsys.rgb_to_hsv(*rgb)[1] > 0.2  # a colour, not white
+    bg_lum = float(_luminance(np.array((0.45, 0.05, 0.05), np.float32)))
+    assert _contrast(float(_luminance(np.array(rgb, np.float32))), bg_lum) >= 4.5
+    assert sub["colour"] == "#ffffff"  # only titles take the accent
+    grey = np.full((512, 512, 3), 0.2, np.float32)
+    assert typeset(grey, lines, style=Style(colour="accent"))[1]["lines"][0]["colour"] == "#ffffff"
