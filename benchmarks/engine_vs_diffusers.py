@@ -8,7 +8,7 @@ Configs (random weights; the shapes of ``zpipe.engine.bench`` presets):
   medium  dim 768, 8 layers + 2+2 refiners, 512x512 px (1024 image tokens)
   full    the released 6B shapes, 1024x1024 (GPU only; see benchmarks/gpu.sh)
 
-Measures (median of --repeat after a warm-up):
+Measures (best of --repeat, ours and diffusers alternating, after a warm-up):
   dit step  one transformer forward on the same latents, timesteps and caption features. Ours includes
             its per-batch ``prepare`` (caption embedding + context refiner) amortised over the steps.
   e2e       prompt -> image: tokenize, encode, 8 steps, decode (diffusers.ZImagePipeline vs ZImageEngine's
@@ -19,7 +19,6 @@ Goal: ours <= 0.85x diffusers' time on both.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -32,17 +31,21 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn, device: str, repeat: int, warmup: int = 1) -> float:
+def timed_pair(ours, ref, device: str, repeat: int, warmup: int = 1) -> tuple[float, float]:
+    """Best-of-``repeat`` seconds of two functions run alternately, so that load from other processes on
+    a shared machine hits both alike (the minimum is the least disturbed run)."""
     for _ in range(warmup):
-        fn()
-    times = []
+        ours()
+        ref()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        sync(device)
-        t = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, out in ((ours, times[0]), (ref, times[1])):
+            sync(device)
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            out.append(time.perf_counter() - t)
+    return min(times[0]), min(times[1])
 
 
 def build_tokenizer(folder: Path, vocab: int) -> None:
@@ -137,10 +140,10 @@ def run(preset: str, size: int, args) -> dict:
     caps = [torch.randn(40 + 23 * i, dit.config.cap_feat_dim, generator=g).to(device, dtype) for i in range(args.batch)]
     t = torch.full((args.batch,), 0.3, device=device)
     with torch.no_grad():
-        ref_step = timed(lambda: dit(list(x.unsqueeze(2)), t, caps, return_dict=False), device, args.repeat)
         cond = ours.dit.prepare(caps, (lat // 2, lat // 2))
-        fwd = timed(lambda: ours.dit(x, t, cond), device, args.repeat)
-        prep = timed(lambda: ours.dit.prepare(caps, (lat // 2, lat // 2)), device, args.repeat)
+        fwd, ref_step = timed_pair(lambda: ours.dit(x, t, cond),
+                                   lambda: dit(list(x.unsqueeze(2)), t, caps, return_dict=False), device, args.repeat)
+        prep, _ = timed_pair(lambda: ours.dit.prepare(caps, (lat // 2, lat // 2)), lambda: None, device, args.repeat)
     our_step = fwd + prep / args.steps
 
     # --- end to end ---
@@ -162,8 +165,7 @@ def run(preset: str, size: int, args) -> dict:
 
     # The DiTs are warm from the step timing; e2e runs are long on CPU, so no extra warm-up there.
     e2e_warmup = 1 if device != "cpu" else 0
-    ref_e = timed(ref_e2e, device, max(1, args.repeat // 2), e2e_warmup)
-    our_e = timed(our_e2e, device, max(1, args.repeat // 2), e2e_warmup)
+    our_e, ref_e = timed_pair(our_e2e, ref_e2e, device, max(2, args.repeat // 2), e2e_warmup)
     diff = (ref_out[0].float().cpu() - our_out[0].float()).abs().max().item()
     return dict(preset=preset, size=size, ref_step=ref_step, our_step=our_step, our_forward=fwd, ref_e2e=ref_e,
                 our_e2e=our_e, max_abs_diff=diff)
