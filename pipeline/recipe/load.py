@@ -389,7 +389,8 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
             if kind == "posters":
                 fields.update(lines=lines, style=base_prompt, text=get("text"), fallback=get("fallback"),
                               candidates=get("candidates"))
-                prompt = _poster_prompt(base_prompt, lines, *asset_size)
+                prompt = _poster_prompt(base_prompt, lines, *asset_size, typeset=get("text") == "typeset")
+                _check_font_coverage(c, p, lines, stages)
             tile = get("tile") or ("xy" if kind == "textures" else "none")
             jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=asset_size[0],
                             height=asset_size[1], steps=get("steps"), tile=tile, stages=tuple(stages),
@@ -414,13 +415,24 @@ def _default_stages(top: dict, kind: str) -> list[StageSpec]:
     return specs
 
 
-def _poster_prompt(style: str, lines: list[dict], width: int, height: int) -> str:
-    try:
-        from zpipe.text.prompt import compose_prompt
-    except ImportError:
-        quoted = "; ".join(f'{line["role"]} "{line["text"]}"' for line in lines)
-        return f"{style}. Text: {quoted}" if quoted else style
-    return compose_prompt(style, lines, width, height)
+def _poster_prompt(style: str, lines: list[dict], width: int, height: int, typeset: bool) -> str:
+    """The engine prompt: the text quoted in (render), or a text-free background (typeset)."""
+    from zpipe.text.prompt import compose_background_prompt, compose_prompt
+
+    return (compose_background_prompt if typeset else compose_prompt)(style, lines, width, height)
+
+
+def _check_font_coverage(c: _Checker, path: tuple, lines: list[dict], stages: list[StageSpec]) -> None:
+    """A poster whose text the fonts cannot draw is a recipe error, found before anything is built."""
+    from zpipe.text.fonts import coverage_problem
+
+    for spec in stages:
+        if "font" in spec.params:
+            problem = coverage_problem([line["text"] for line in lines], spec.params.get("font") or None,
+                                       spec.params.get("fallback_fonts"))
+            if problem:
+                c.error(path, problem)
+                return
 
 
 def _expand_matrix(c: _Checker, matrix: Any, id_template: str | None) -> list[tuple[tuple, dict, dict]]:

@@ -189,3 +189,22 @@ def test_fuzz_raw_text_never_tracebacks(tmp_path, text):
         load_recipe(path)
     except RecipeError as exc:
         assert exc.issues
+
+
+def test_poster_text_the_fonts_cannot_draw_is_a_validation_error(write_recipe):
+    path = write_recipe("name: p\nkind: posters\nstyle: calm\nassets:\n  - id: a\n    title: \"龙年 🐉\"\n")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    line = result.output.splitlines()[0]
+    assert line.startswith(f"{path}:5:5: assets[0]: font \"Noto Sans CJK SC\" (")
+    assert line.endswith('has no glyphs for 1 character: "🐉" U+1F409; add a font that covers them to '
+                         "`fallback_fonts`, choose another `font`, or change the text")
+
+
+def test_typeset_posters_ask_the_engine_for_a_text_free_background(write_recipe):
+    base = "name: p\nkind: posters\nstyle: calm lake\nassets:\n  - {id: a, title: 春节快乐}\n"
+    render = load_recipe(write_recipe(base, "r.yaml")).jobs[0]
+    typeset = load_recipe(write_recipe(base + "text: typeset\n", "t.yaml")).jobs[0]
+    assert "春节快乐" in render.prompt and "春节快乐" not in typeset.prompt
+    assert [s.name for s in render.stages] == ["glyph_check"]
+    assert [s.name for s in typeset.stages] == ["typeset", "glyph_check"]
