@@ -114,6 +114,29 @@ def _thumb(img: np.ndarray, size: int) -> np.ndarray:
     return _rgb(wrap.resize(img, size, size, "area" if img.shape[0] > size else "linear", wrap=True))
 
 
+def _fit(img: np.ndarray, size: int) -> np.ndarray:
+    """A poster scaled to fit a size x size square, aspect kept, centred on the card colour."""
+    h, w = img.shape[:2]
+    scale = size / max(h, w)
+    th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = _rgb(wrap.resize(img, tw, th, "area" if scale < 1 else "linear", wrap=False))
+    out = np.full((size, size, 3), 40 / 255, dtype=np.float32)
+    y, x = (size - th) // 2, (size - tw) // 2
+    out[y:y + th, x:x + tw] = small
+    return out
+
+
+def glyph_summary(asset: dict[str, Any]) -> str:
+    """One line on the poster's OCR check, e.g. 'OCR pass: 3/3 lines (fallback)'."""
+    g = (asset.get("metrics") or {}).get("glyph_check") or {}
+    lines = g.get("lines") or []
+    if not lines:
+        return ""
+    ok = sum(1 for line in lines if line.get("pass"))
+    path = f" ({g['path']})" if g.get("path") and g.get("path") != "render" else ""
+    return f"OCR {'pass' if g.get('pass') else 'FAIL'}: {ok}/{len(lines)} lines{path}"
+
+
 # ---- PNG ------------------------------------------------------------------------------------------
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -135,7 +158,7 @@ def _card(asset: dict[str, Any], read: Callable[[str], bytes]) -> Image.Image:
     img = _load(read, files.get(main)) if main else None
     if img is not None:
         tiled = wrap.tile2x2(_thumb(img, CARD_W // 2)) if asset.get("kind", "textures") != "posters" \
-            else _thumb(img, CARD_W)
+            else _fit(img, CARD_W)
         card.paste(Image.fromarray((np.clip(tiled, 0, 1) * 255 + 0.5).astype(np.uint8)), (0, 0))
     else:
         draw.rectangle([0, 0, CARD_W - 1, CARD_W - 1], fill=(60, 60, 60))
@@ -156,7 +179,7 @@ def _card(asset: dict[str, Any], read: Callable[[str], bytes]) -> Image.Image:
     if main_seam:
         line += "  seam " + " ".join(f"{a}={v:.2f}" for a, v in main_seam.items())
     draw.text((6, y + 18), line, fill=(255, 120, 120) if failed else (180, 220, 180), font=small)
-    detail = str(asset.get("error") or "") if failed else gate_summary(asset)
+    detail = str(asset.get("error") or "") if failed else (glyph_summary(asset) or gate_summary(asset))
     draw.text((6, y + 34), detail[:60], fill=(255, 170, 170) if failed else (200, 200, 200), font=small)
     if failed:
         draw.rectangle([0, 0, CARD_W - 1, height - 1], outline=FAIL, width=4)
@@ -259,6 +282,13 @@ def _asset_html(asset: dict[str, Any], prefix: str = "", read: Callable[[str], b
             img = f'<img src="{_e(src)}" alt="{_e(role)}">' if src else ""
             parts.append(f'<figure><a href="{_e(prefix + files[role])}">{img}</a>{_e(role)}</figure>')
         parts.append("</div>")
+    glyph = (asset.get("metrics") or {}).get("glyph_check") or {}
+    if glyph.get("lines"):
+        rows = "".join(f'<tr><td>{_e(ln.get("expected", ""))}</td><td>{_e(ln.get("found", ""))}</td>'
+                       f'<td>{float(ln.get("ned", 0)):.2f}</td><td class="{"ok" if ln.get("pass") else "bad"}">'
+                       f'{"pass" if ln.get("pass") else "FAIL"}</td></tr>' for ln in glyph["lines"])
+        parts.append(f'<div class="small">{_e(glyph_summary(asset))}</div><table><tr><th>expected</th>'
+                     f'<th>OCR read</th><th>NED</th><th></th></tr>{rows}</table>')
     seams = seam_table(asset)
     if seams:
         limit = _max_allowed(asset)

@@ -117,3 +117,21 @@ def test_diff_side_by_side():
     pair = page[page.index('class="pair"'):]
     assert "../v0001/slate_&lt;b&gt;/albedo.png" in pair and "../v0002/slate_&lt;b&gt;/albedo.png" in pair
     assert "marble_c" not in page  # unchanged assets are not listed
+
+
+def test_posters_keep_their_aspect_and_show_their_ocr_result():
+    import numpy as np
+
+    from zpipe.report.contact_sheet import _fit, glyph_summary, index_html
+
+    tall = np.ones((200, 100, 3), np.float32)
+    fitted = _fit(tall, 100)
+    assert fitted.shape == (100, 100, 3)
+    assert fitted[:, 25:75].min() == 1.0 and fitted[:, :20].max() < 0.2  # letterboxed, not stretched
+    asset = {"id": "p", "kind": "posters", "status": "built", "files": {},
+             "metrics": {"glyph_check": {"pass": True, "path": "fallback", "lines": [
+                 {"expected": "春节快乐", "found": "春节快乐", "ned": 1.0, "exact": True, "pass": True},
+                 {"expected": "Hi", "found": "H1", "ned": 0.5, "exact": False, "pass": False}]}}}
+    assert glyph_summary(asset) == "OCR pass: 1/2 lines (fallback)"
+    html = index_html({"version": "v0001", "recipe": {"name": "r"}, "summary": {}, "assets": [asset]})
+    assert "春节快乐" in html and "H1" in html and "OCR read" in html
