@@ -171,6 +171,11 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
         printer.close()
         click.echo("interrupted: finished assets are kept in staging; run the same command to resume", err=True)
         sys.exit(130)
+    except OSError as exc:  # the output folder cannot be written (not a folder, full disk, permissions)
+        printer.close()
+        click.echo(f"error: cannot write the build: {exc.strerror or exc}: {exc.filename or out}; "
+                   "check --out (it must be a writable folder) and the free space", err=True)
+        sys.exit(EXIT_FAILED)
     printer.close()
     sys.exit(_finish_run(result, reports, fail_on, run_warnings))
 

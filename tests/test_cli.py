@@ -89,3 +89,12 @@ def test_qa_failure_fails_the_asset_keeps_its_metrics_and_exits_1(write_recipe, 
     # The failed asset is retried by the next run (a failure is never reused).
     r = CliRunner().invoke(main, ["plan", str(write_recipe(text)), "--out", str(out), "--json"])
     assert {j["id"]: j["action"] for j in json.loads(r.output)["jobs"]}["strict"] == "build"
+
+
+def test_unwritable_output_is_a_clear_error(write_recipe, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = CliRunner().invoke(main, ["run", str(write_recipe(RECIPE)), "--out", str(blocker / "sub"),
+                                  "--engine", "procedural"])
+    assert r.exit_code == 1 and r.exception is None or isinstance(r.exception, SystemExit)
+    assert "error: cannot write the build: Not a directory" in r.output
