@@ -19,11 +19,14 @@ Goal: ours <= 0.85x diffusers' time on both.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer thread pool competing with torch
+
+import torch  # noqa: E402
 
 
 def sync(device: str) -> None:
@@ -33,7 +36,9 @@ def sync(device: str) -> None:
 
 def timed_pair(ours, ref, device: str, repeat: int, warmup: int = 1) -> tuple[float, float]:
     """Best-of-``repeat`` seconds of two functions run alternately, so that load from other processes on
-    a shared machine hits both alike (the minimum is the least disturbed run)."""
+    a shared machine hits both alike (the minimum is the least disturbed run). On CPU this is process CPU
+    time, which other processes cannot inflate (run with --threads 1 so it equals the work done)."""
+    clock = time.process_time if device == "cpu" else time.perf_counter
     for _ in range(warmup):
         ours()
         ref()
@@ -41,10 +46,10 @@ def timed_pair(ours, ref, device: str, repeat: int, warmup: int = 1) -> tuple[fl
     for _ in range(repeat):
         for fn, out in ((ours, times[0]), (ref, times[1])):
             sync(device)
-            t = time.perf_counter()
+            t = clock()
             fn()
             sync(device)
-            out.append(time.perf_counter() - t)
+            out.append(clock() - t)
     return min(times[0]), min(times[1])
 
 
@@ -179,12 +184,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch", type=int, default=None, help="default 2 for tiny, 1 otherwise")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default 1 on CPU)")
     ap.add_argument("--compile", action="store_true", help="torch.compile our transformer blocks")
     ap.add_argument("--compile-reference", action="store_true", help="compile_repeated_blocks on diffusers' DiT")
     args = ap.parse_args()
+    if args.threads or args.device == "cpu":
+        torch.set_num_threads(args.threads or 1)
     sizes = {"tiny": 64, "medium": 512, "full": 1024}
+    clock = "CPU seconds (process time)" if args.device == "cpu" else "wall seconds"
     print(f"torch {torch.__version__}, device {args.device}, {args.dtype}, batch {args.batch or 'auto'}, "
-          f"threads {torch.get_num_threads()}")
+          f"threads {torch.get_num_threads()}; best of {args.repeat}, {clock}")
     print(f"{'config':<8}{'size':>6}{'dit step ours':>15}{'diffusers':>11}{'ratio':>7}"
           f"{'e2e ours':>10}{'diffusers':>11}{'ratio':>7}{'max|diff|':>11}")
     for preset in args.configs:
