@@ -70,22 +70,37 @@ def file_bytes(result) -> dict[str, bytes]:
             if p.is_file() and p.parent != root}
 
 
-def kill_when(worker_suffix: str, first_done: threading.Event, killed: threading.Event):
-    """Background killer: once the first asset is done, keep the named engine actor busy with a big
-    request so that the executor's next batches queue behind it, then SIGKILL its process."""
+def kill_when_up(worker_suffix: str, killed: threading.Event) -> threading.Thread:
+    """Background killer for the build about to start. As soon as its two engine actors exist, each
+    gets a big request queued behind the (at most two) batches the executor already sent it, so the
+    build cannot finish early and the batches sent meanwhile queue behind the big requests. Then the
+    process of actor ``worker_suffix`` is SIGKILLed, with those batches in flight."""
+
+    def named() -> set[str]:
+        return {a["name"] for a in ray.util.list_named_actors(all_namespaces=True)}
+
+    earlier = named()  # actors of earlier builds may still be on their way out
 
     def run():
-        first_done.wait(timeout=T)
-        names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)]
-        name = next(n for n in names if n.startswith("zpipe-engine-") and n.endswith(worker_suffix))
-        handle = ray.get_actor(name)
-        pid = ray.get(handle.info.remote(), timeout=T)["pid"]
-        handle.generate.remote([Request("granite texture", 2048, 2048, 1, tile="xy")])
-        time.sleep(0.5)  # the driver keeps sending batches to this actor meanwhile
-        os.kill(pid, signal.SIGKILL)
-        killed.set()
+        try:
+            deadline = time.monotonic() + T
+            while len(names := sorted(n for n in named() - earlier if n.startswith("zpipe-engine-"))) < 2:
+                assert time.monotonic() < deadline, f"the engine actors never appeared: {names}"
+                time.sleep(0.01)
+            handles = {n.rsplit("-", 1)[1]: ray.get_actor(n) for n in names}
+            big = [Request("granite texture", 2048, 2048, 1, tile="xy")]  # about a second or more
+            pid_ref = handles[worker_suffix].info.remote()
+            for handle in handles.values():
+                handle.generate.remote(big)
+            pid = ray.get(pid_ref, timeout=T)["pid"]  # answered just before its big request starts
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+            killed.set()
+        except Exception as exc:  # noqa: BLE001 - reported by the test through thread.error
+            thread.error = exc
 
     thread = threading.Thread(target=run, daemon=True)
+    thread.error = None
     thread.start()
     return thread
 
@@ -178,20 +193,14 @@ def test_two_fake_devices_make_the_same_files_and_keys_as_the_local_executor(clu
 def test_killed_engine_actor_loses_and_duplicates_nothing(cluster, tmp_path, caplog):
     recipe = load(tmp_path, recipe_text("killed", 8, ["clean", "mossy", "wet"], size=64, batch=1))
     local = build(recipe, tmp_path / "local")
-    first_done, killed = threading.Event(), threading.Event()
-    killer = kill_when("dev0", first_done, killed)
+    killed = threading.Event()
+    killer = kill_when_up("dev0", killed)
     events = []
-
-    def on_event(e):
-        events.append(e)
-        if e["event"] == "asset_done":
-            first_done.set()
-
     with caplog.at_level(logging.INFO, logger="zpipe.executors.ray_executor"):
-        result = build(recipe, tmp_path / "ray", executor="ray", on_event=on_event,
+        result = build(recipe, tmp_path / "ray", executor="ray", on_event=events.append,
                        executor_options={**DEVICES, "max_retries": 2})
     killer.join(timeout=T)
-    assert killed.is_set()
+    assert killed.is_set(), killer.error
     assert "engine worker dev0 died" in caplog.text  # the kill hit batches in flight
     assert "retrying" in caplog.text
     assert result.exit_code == 0 and result.built == len(recipe.jobs) == 24 and result.failed == 0
@@ -204,17 +213,11 @@ def test_killed_engine_actor_loses_and_duplicates_nothing(cluster, tmp_path, cap
 def test_jobs_lost_past_the_retry_limit_fail_and_the_next_run_resumes(cluster, tmp_path):
     recipe = load(tmp_path, recipe_text("limit", 8, ["clean", "mossy", "wet"], size=64, batch=1))
     local = build(recipe, tmp_path / "local")
-    first_done, killed = threading.Event(), threading.Event()
-    killer = kill_when("dev1", first_done, killed)
-
-    def on_event(e):
-        if e["event"] == "asset_done":
-            first_done.set()
-
-    first = build(recipe, tmp_path / "ray", executor="ray", on_event=on_event,
-                  executor_options={**DEVICES, "max_retries": 0})
+    killed = threading.Event()
+    killer = kill_when_up("dev1", killed)
+    first = build(recipe, tmp_path / "ray", executor="ray", executor_options={**DEVICES, "max_retries": 0})
     killer.join(timeout=T)
-    assert killed.is_set()
+    assert killed.is_set(), killer.error
     assert first.exit_code == 1 and first.failed >= 1
     assert first.built + first.failed == len(recipe.jobs)
     assert all("engine worker dev1 died" in err for err in first.failures.values()), first.failures
