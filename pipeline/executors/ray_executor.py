@@ -1,6 +1,7 @@
 """The Ray executor: one resident engine actor per device, CPU stages as Ray tasks, the driver writes.
 
-Data flow for one batch (jobs of one request shape, ``batch_size`` at most)::
+Data flow for one batch (jobs of one request shape, ``batch_size`` at most; a run has one set of engine
+options, the recipe's, so shape is the whole batching key, as in the local executor)::
 
     driver ──run_batch──▶ EngineWorker actor (num_gpus=1) ──▶ object store: image 1..n + meta
     driver ◀── meta (small) ──┘
