@@ -301,3 +301,51 @@ def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp
     assert outputs(distributed) == outputs(local)
     assert file_bytes(distributed) == file_bytes(local)
     assert {a["engine"]["info"]["worker"] for a in distributed.manifest["assets"]} == {"dev0", "dev1"}
+
+
+def test_ctrl_c_stops_the_run_and_its_ray_processes_and_the_next_run_resumes(tmp_path, zpipe_cmd):
+    """A terminal's Ctrl-C: SIGINT to the whole process group, which includes Ray's own processes."""
+    import selectors
+    import subprocess
+
+    path = tmp_path / "ctrlc.yaml"
+    path.write_text(recipe_text("ctrlc", 8, ["a", "b", "c", "d"], size=512), encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*zpipe_cmd, "run", str(path), "--out", str(out), "--executor", "ray", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline, done = time.monotonic() + 120, 0
+        while not done and time.monotonic() < deadline:
+            if not sel.select(timeout=1):
+                continue
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            done += '"asset_done"' in line
+        assert done, "no asset finished within 120 s"
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished assets are kept in staging" in err
+    assert '"done"' not in rest  # stopped before publishing
+    for _ in range(50):  # ray.shutdown() ended Ray's processes of this run before the driver exited
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("processes of the interrupted run are still alive")
+
+    recipe = load_recipe(path)
+    staged = RecipeStore(out, recipe.name).staged_keys()
+    assert 1 <= len(staged) < len(recipe.jobs)
+    events = []
+    resumed = build(recipe, out, on_event=events.append)
+    assert resumed.exit_code == 0 and resumed.built == len(recipe.jobs)
+    assert events[0]["resume"] == len(staged) and events[0]["build"] == len(recipe.jobs) - len(staged)
