@@ -118,6 +118,8 @@ def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = 
                     emit({"event": "asset_done", "id": pj.job.id, "status": outcome.status, "key": pj.key,
                           "seconds": round(sum(outcome.timings.values()), 3), "error": outcome.error,
                           **({"worker": outcome.engine_info.get("worker")} if outcome.engine_info.get("worker") else {})})
+                if getattr(runner, "stats", None):  # executors with several workers: per-worker throughput
+                    emit({"event": "workers", **runner.stats})
             finally:
                 runner.close()
 

@@ -408,10 +408,11 @@ class RayExecutor:
             return
         self._last_report = now
         wall = max(now - self._started, 1e-9)
-        self.stats = {"wall": wall, "workers": {
-            w.name: {"jobs": w.jobs, "jobs_per_s": w.jobs / wall, "busy": w.busy, "busy_fraction": w.busy / wall,
+        self.stats = {"wall": round(wall, 3), "workers": {
+            w.name: {"jobs": w.jobs, "jobs_per_s": round(w.jobs / wall, 3), "busy": round(w.busy, 3),
+                     "busy_fraction": round(w.busy / wall, 4),
                      # busy while serving: excludes the engine load and the tail after its last batch
-                     "serving_busy_fraction": w.busy / w.span if w.span else 0.0,
+                     "serving_busy_fraction": round(w.busy / w.span, 4) if w.span else 0.0,
                      "deaths": w.deaths, "state": w.state} for w in self._pool}}
         for name, s in self.stats["workers"].items():
             log.info("ray worker %s: %d jobs, %.2f jobs/s, engine busy %.0f%% of %.1f s (%.0f%% while serving)%s",

@@ -187,6 +187,8 @@ def test_two_fake_devices_make_the_same_files_and_keys_as_the_local_executor(clu
     done = [e for e in events if e["event"] == "asset_done"]
     assert sorted(e["id"] for e in done) == sorted(j.id for j in recipe.jobs)
     assert {e["worker"] for e in done} == {"dev0", "dev1"}  # both devices served batches
+    workers = next(e for e in events if e["event"] == "workers")["workers"]  # per-worker throughput
+    assert sum(w["jobs"] for w in workers.values()) == 10 and all(w["jobs_per_s"] > 0 for w in workers.values())
     assert {a["engine"]["info"]["worker"] for a in distributed.manifest["assets"]} == {"dev0", "dev1"}
 
 
