@@ -6,8 +6,9 @@
    temporary store, the local Ray cluster already running so ``ray.init`` is not counted; actor start is).
 2. Per-job overhead of the Ray executor against the local one, from the *marginal* time of a job:
    (t(2n jobs) - t(n jobs)) / n for each executor, on tiny 64 px jobs and 1 worker, so that fixed costs
-   (actor and worker-process start) cancel out. Goal: < 50 ms per job. Stage tasks run beside the engine
-   actor, so on a machine with spare cores the Ray figure can come out below the local one.
+   (actor and worker-process start) cancel out. Goal: < 50 ms per job. Measured twice: full builds
+   (the driver's staging writes overlap with the workers, so Ray can come out ahead), and the executors
+   alone, nothing written (the plain cost of the actor calls, tasks and object transfers per job).
 3. With a GPU and Z-Image weights configured (``engine: auto`` resolving to z-image-turbo): the engine's
    busy fraction (seconds inside ``generate`` / wall time, per actor) during a ``--gpu-images`` build.
    Goal: >= 95%. Skipped, with the reason printed, elsewhere.
@@ -63,6 +64,23 @@ def timed_build(r, out: Path, executor: str, options: dict | None = None) -> tup
     assert result.built == len(r.jobs), result.failures
     steady = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 and done[-1] > done[0] else float("nan")
     return seconds, steady
+
+
+def executor_only(r, out: Path, name: str) -> float:
+    """Seconds for an executor to hand over every outcome of ``r`` (nothing is written)."""
+    from zpipe.build import make_executor
+    from zpipe.plan import make_plan
+    from zpipe.store import RecipeStore
+
+    plan = make_plan(r, RecipeStore(out, r.name), force=True)
+    runner = make_executor(name, plan, **({"workers": 1} if name == "ray" else {}))
+    t0 = time.perf_counter()
+    try:
+        n = sum(1 for _ in runner.execute(plan.jobs))
+    finally:
+        runner.close()
+    assert n == len(plan.jobs)
+    return time.perf_counter() - t0
 
 
 def busy_fraction(r, out: Path, options: dict) -> dict:
@@ -127,6 +145,13 @@ def main() -> None:
             print(f"\n2. per-job time at the margin, 64 px jobs, batch 1, 1 worker ({n} vs {2 * n} jobs)")
             print(f"   local {1000 * marginal['local']:7.1f} ms/job   ray {1000 * marginal['ray']:7.1f} ms/job   "
                   f"overhead {1000 * (marginal['ray'] - marginal['local']):+7.1f} ms/job (goal < 50)")
+
+            # the executors alone (no store writes to overlap with), on the smallest jobs (64 px)
+            tiny, tiny2 = recipe(tmp, "tiny", n, 64, 1), recipe(tmp, "tiny2", 2 * n, 64, 1)
+            bare = {name: (executor_only(tiny2, tmp / "b2", name) - executor_only(tiny, tmp / "b1", name)) / n
+                    for name in ("local", "ray")}
+            print(f"   executors alone (nothing written): local {1000 * bare['local']:6.1f} ms/job   ray "
+                  f"{1000 * bare['ray']:6.1f} ms/job   overhead {1000 * (bare['ray'] - bare['local']):+6.1f} ms/job")
 
             stats = busy_fraction(r, tmp / "busy", {"workers": 1})
             w = next(iter(stats["workers"].values()))
