@@ -14,8 +14,9 @@ Why a driver loop over actor calls and not ``ActorPool`` or Ray Data:
   idle during every round trip, and every image would cross the driver. Here each actor has
   ``queue_depth`` batches queued (Ray queues actor calls in order), so the next batch starts the
   moment the last one ends, and images go from the actor's object store straight to a stage task.
-* Ray Data retries actor failures without a per-job limit and cannot turn one job's repeated failure
-  into a failed asset while the rest of the build goes on; the driver loop below does that in a few lines.
+* Ray Data handles errors per block (``max_errored_blocks``) with its own retry rules. A job failing
+  after a given number of attempts while the rest of the build completes would still need the per-job
+  bookkeeping below, on top of the dataset's planning and start-up costs.
 
 This is Ray's documented ``ray.wait`` back-pressure pattern, not a scheduler: Ray places actors and
 tasks and moves data; the loop only chooses which resident actor gets the next batch (the one with the
@@ -31,8 +32,9 @@ Fault tolerance:
   jobs fail with the reason.
 * An actor that makes no progress for ``batch_timeout`` seconds is killed and restarted by Ray.
 * Stage tasks have Ray's ``max_retries`` for crashed worker processes; stage failures are outcomes.
-* Ctrl-C: the ``KeyboardInterrupt`` leaves ``execute``; ``close`` kills the actors and cancels tasks.
-  Finished assets are already staged by the driver, so the next run resumes.
+* Ctrl-C: the ``KeyboardInterrupt`` leaves ``execute``; ``close`` shuts down the Ray instance this run
+  started (or, on a cluster, kills its actors and cancels its tasks). Finished assets are already
+  staged by the driver, so the next run resumes.
 """
 
 from __future__ import annotations
