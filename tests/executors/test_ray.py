@@ -292,9 +292,12 @@ def test_engine_configuration_error_stops_the_build(cluster, tmp_path):
 
 
 def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp_path, tiny_zimage_ckpt):
+    # the upscale stage refines by img2img through StageContext.generate: from a stage task, that is a
+    # call back into the engine actor
     text = (f"name: zi\nkind: textures\nengine: {{name: z-image-turbo, model: '{tiny_zimage_ckpt}', device: cpu, "
             "dtype: fp32, batch_size: 2}\nsize: 64\nsteps: 2\nseed: 1\ntile: xy\nprompt: 'seamless {m} texture'\n"
-            "id: '{m}'\nmatrix:\n  m: [stone, moss, sand, bark]\noutput:\n  formats: [png]\n")
+            "id: '{m}'\nmatrix:\n  m: [stone, moss, sand, bark]\n"
+            "stages:\n  - upscale: {factor: 2, mode: refine, tile: 64}\noutput:\n  formats: [png]\n")
     recipe = load(tmp_path, text)
     local = build(recipe, tmp_path / "local")
     distributed = build(recipe, tmp_path / "ray", executor="ray", executor_options=DEVICES)
@@ -303,6 +306,7 @@ def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp
     assert outputs(distributed) == outputs(local)
     assert file_bytes(distributed) == file_bytes(local)
     assert {a["engine"]["info"]["worker"] for a in distributed.manifest["assets"]} == {"dev0", "dev1"}
+    assert all(a["metrics"]["upscale"]["method"] == "refine" for a in distributed.manifest["assets"])
 
 
 def test_ctrl_c_stops_the_run_and_its_ray_processes_and_the_next_run_resumes(tmp_path, zpipe_cmd):
