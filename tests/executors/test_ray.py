@@ -70,11 +70,11 @@ def file_bytes(result) -> dict[str, bytes]:
             if p.is_file() and p.parent != root}
 
 
-def kill_when_up(worker_suffix: str, killed: threading.Event) -> threading.Thread:
-    """Background killer for the build about to start. As soon as its two engine actors exist, each
-    gets a big request queued behind the (at most two) batches the executor already sent it, so the
-    build cannot finish early and the batches sent meanwhile queue behind the big requests. Then the
-    process of actor ``worker_suffix`` is SIGKILLed, with those batches in flight."""
+def kill_when_up(worker_suffix: str, killed: threading.Event, actors: int = 2, kill: bool = True) -> threading.Thread:
+    """Background killer for the build about to start. As soon as its engine actors exist, each gets a
+    big request queued behind the (at most two) batches the executor already sent it, so the build
+    cannot finish early and the batches sent meanwhile queue behind the big requests. Then (``kill``)
+    the process of actor ``worker_suffix`` is SIGKILLed, with those batches in flight."""
 
     def named() -> set[str]:
         return {a["name"] for a in ray.util.list_named_actors(all_namespaces=True)}
@@ -84,7 +84,7 @@ def kill_when_up(worker_suffix: str, killed: threading.Event) -> threading.Threa
     def run():
         try:
             deadline = time.monotonic() + T
-            while len(names := sorted(n for n in named() - earlier if n.startswith("zpipe-engine-"))) < 2:
+            while len(names := sorted(n for n in named() - earlier if n.startswith("zpipe-engine-"))) < actors:
                 assert time.monotonic() < deadline, f"the engine actors never appeared: {names}"
                 time.sleep(0.01)
             handles = {n.rsplit("-", 1)[1]: ray.get_actor(n) for n in names}
@@ -93,8 +93,9 @@ def kill_when_up(worker_suffix: str, killed: threading.Event) -> threading.Threa
             for handle in handles.values():
                 handle.generate.remote(big)
             pid = ray.get(pid_ref, timeout=T)["pid"]  # answered just before its big request starts
-            time.sleep(0.5)
-            os.kill(pid, signal.SIGKILL)
+            if kill:
+                time.sleep(0.5)
+                os.kill(pid, signal.SIGKILL)
             killed.set()
         except Exception as exc:  # noqa: BLE001 - reported by the test through thread.error
             thread.error = exc
@@ -230,6 +231,35 @@ def test_jobs_lost_past_the_retry_limit_fail_and_the_next_run_resumes(cluster, t
     second = build(recipe, tmp_path / "ray", executor="ray", executor_options=DEVICES)
     assert second.exit_code == 0 and second.built == first.failed and second.reused == first.built
     assert {i: (k, o) for i, (_, k, o) in outputs(second).items()} == {i: (k, o) for i, (_, k, o) in want.items()}
+
+
+def test_an_actor_without_restarts_left_leaves_the_pool_and_the_rest_fails_with_the_reason(cluster, tmp_path, caplog):
+    recipe = load(tmp_path, recipe_text("gone", 8, ["clean", "mossy"], size=64, batch=1))
+    killed = threading.Event()
+    killer = kill_when_up("dev0", killed, actors=1)
+    with caplog.at_level(logging.WARNING, logger="zpipe.executors.ray_executor"):
+        result = build(recipe, tmp_path / "ray", executor="ray",
+                       executor_options={**DEVICES, "workers": 1, "max_restarts": 0})
+    killer.join(timeout=T)
+    assert killed.is_set(), killer.error
+    assert "engine worker dev0 is gone for good" in caplog.text
+    assert result.exit_code == 1 and result.built + result.failed == len(recipe.jobs) and result.failed >= 1
+    assert all("no engine workers left" in e for e in result.failures.values()), result.failures
+
+
+def test_a_stalled_actor_is_restarted_and_its_jobs_are_made_again(cluster, tmp_path, caplog):
+    recipe = load(tmp_path, recipe_text("stall", 8, ["clean", "mossy"], size=64, batch=1))
+    local = build(recipe, tmp_path / "local")
+    held = threading.Event()
+    holder = kill_when_up("dev0", held, actors=1, kill=False)  # a big request stalls the only actor
+    with caplog.at_level(logging.INFO, logger="zpipe.executors.ray_executor"):
+        result = build(recipe, tmp_path / "ray", executor="ray",
+                       executor_options={**DEVICES, "workers": 1, "batch_timeout": 0.5, "max_restarts": 20,
+                                         "max_retries": 20})
+    holder.join(timeout=T)
+    assert held.is_set(), holder.error
+    assert "made no progress" in caplog.text and "engine worker dev0 is back" in caplog.text
+    assert result.exit_code == 0 and outputs(result) == outputs(local)
 
 
 def test_an_always_failing_job_fails_alone(cluster, tmp_path):
