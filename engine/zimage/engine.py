@@ -155,6 +155,11 @@ class ZImageEngine:
             self._check(r)
             strength = r.strength if r.init_image is not None else 1.0
             groups.setdefault((*r.shape_key, strength), []).append(i)
+        # Phase 1 for the whole call: every prompt is encoded once, so an offloaded text encoder visits the
+        # device once per call rather than once per shape group (the pipeline then hits its prompt cache).
+        unique = list(dict.fromkeys(r.prompt for r in requests))
+        if len(unique) <= self.pipeline._cache_size:
+            self.pipeline.encode_prompts(unique)
         for key, idxs in groups.items():
             for start in range(0, len(idxs), self.max_batch):
                 part = idxs[start : start + self.max_batch]

@@ -143,3 +143,13 @@ def test_comfy_layout_makes_the_same_images_and_loras_apply(engine, comfy_ckpt, 
                                         "loras": [{"path": str(lora), "scale": 0.8}]})
     assert np.abs(styled.generate(req)[0].image - engine.generate(req)[0].image).max() > 1e-2
     assert styled.fingerprint() != comfy.fingerprint()
+
+
+def test_prompts_are_encoded_once_per_call(engine, monkeypatch):
+    pipe = engine.pipeline
+    pipe._cache.clear()
+    calls = []
+    real = pipe.text_encoder.encode
+    monkeypatch.setattr(pipe.text_encoder, "encode", lambda toks: calls.append(len(toks)) or real(toks))
+    engine.generate([Request("a", 32, 32, 1), Request("b", 48, 32, 2), Request("a", 32, 48, 3)])
+    assert calls == [2]  # one text-encoder pass for both prompts, across three shape groups
