@@ -71,6 +71,7 @@ class ZImagePipeline:
         vae_tile: int = 128,
         prompt_cache: int = 256,
         seam_jitter: bool = False,
+        text_batch: int = 16,
     ) -> None:
         self.dit, self.text_encoder, self.tokenizer, self.vae = dit, text_encoder, tokenizer, vae
         self.device = torch.device(device)
@@ -79,6 +80,7 @@ class ZImagePipeline:
         self.vae_batch = max(1, vae_batch)
         self.vae_tile = vae_tile  # latents larger than this (latent pixels per side) decode in tiles
         self.seam_jitter = seam_jitter
+        self.text_batch = max(1, text_batch)
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = prompt_cache
         self.timings = Timings()
@@ -107,7 +109,14 @@ class ZImagePipeline:
             if self.offload_text_encoder:
                 te.to(self.device)
             try:
-                feats = te.encode(self.tokenizer(todo))
+                tokens = self.tokenizer(todo)
+                # Micro-batches of similar lengths: little padding, bounded activation memory.
+                order = sorted(range(len(todo)), key=lambda i: len(tokens[i]))
+                feats = [None] * len(todo)
+                for start in range(0, len(order), self.text_batch):
+                    part = order[start : start + self.text_batch]
+                    for i, f in zip(part, te.encode([tokens[i] for i in part]), strict=True):
+                        feats[i] = f
             finally:
                 if self.offload_text_encoder:
                     te.to("cpu")

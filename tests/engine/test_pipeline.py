@@ -153,3 +153,18 @@ def test_prompts_are_encoded_once_per_call(engine, monkeypatch):
     monkeypatch.setattr(pipe.text_encoder, "encode", lambda toks: calls.append(len(toks)) or real(toks))
     engine.generate([Request("a", 32, 32, 1), Request("b", 48, 32, 2), Request("a", 32, 48, 3)])
     assert calls == [2]  # one text-encoder pass for both prompts, across three shape groups
+
+
+def test_text_encoder_micro_batches_give_the_same_features(engine):
+    pipe = engine.pipeline
+    prompts = ["a", "b c d e f g", "moss on a wall", "x" * 40]
+    pipe._cache.clear()
+    pipe.text_batch = 1
+    try:
+        one = pipe.encode_prompts(prompts)
+    finally:
+        pipe.text_batch = 16
+    pipe._cache.clear()
+    many = pipe.encode_prompts(prompts)
+    for a, b in zip(one, many):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
