@@ -10,7 +10,8 @@ Recipe options (the ``engine`` mapping without ``name``):
     dtype: bf16|fp16|fp32  default bf16 on a GPU, fp32 on CPU (the VAE runs in fp32 unless vae_dtype is set)
     device: cuda|mps|cpu   default: the first available
     loras: [{path, scale}] merged into the DiT at load time
-    compile: false         torch.compile the transformer blocks (per-shape warm-up; opt-in)
+    compile: false         torch.compile the transformer blocks (per-shape warm-up; opt-in); a mode name
+                           such as "reduce-overhead" (CUDA graphs) or "max-autotune" picks that mode
     offload_text_encoder: false   keep the text encoder on the CPU between batches (16 GB cards)
     vae_batch: 1           images per VAE decode call
     vae_tile: 128          decode latents larger than this (latent px per side, 1024 px) in tiles
@@ -123,8 +124,11 @@ class ZImageEngine:
         dit.fuse_projections()  # after the LoRA merge: fewer, larger GEMMs
         te = weights.load_text_encoder(spec, dtype, "cpu" if offload else device)
         vae = weights.load_vae(spec, vae_dtype, device)
-        if options.get("compile"):
-            dit.compile_blocks()
+        compile_opt = options.get("compile")
+        if compile_opt:
+            # true: Inductor's default mode; a mode name ("reduce-overhead" adds CUDA graphs,
+            # "max-autotune") selects that mode.
+            dit.compile_blocks(**({"mode": compile_opt} if isinstance(compile_opt, str) else {}))
         shift = float(spec.configs.get("scheduler", {}).get("shift", 3.0))
         if spec.configs.get("scheduler", {}).get("use_dynamic_shifting"):
             raise EngineError(f"{spec.root}/scheduler/scheduler_config.json: dynamic shifting is not supported")
