@@ -7,6 +7,8 @@ fp32 with one CPU generator per image. Its only dtype assertion is that latents 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -168,3 +170,14 @@ def test_text_encoder_micro_batches_give_the_same_features(engine):
     many = pipe.encode_prompts(prompts)
     for a, b in zip(one, many):
         assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ZPIPE_TEST_COMPILE"), reason="torch.compile takes ~40 s on CPU; set ZPIPE_TEST_COMPILE=1")
+def test_compiled_engine_matches_eager(engine, diffusers_ckpt):
+    compiled = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32",
+                                          "compile": True})
+    assert compiled.pipeline.dit.complex_rope is False
+    reqs = [Request("a mossy stone wall", 32, 32, 1), Request("fox", 32, 32, 2)]
+    for a, b in zip(compiled.generate(reqs), engine.generate(reqs)):
+        assert np.abs(a.image - b.image).max() <= 1e-4
