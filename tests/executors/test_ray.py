@@ -339,6 +339,21 @@ def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp
     assert all(a["metrics"]["upscale"]["method"] == "refine" for a in distributed.manifest["assets"])
 
 
+def test_devices_choose_ray_and_one_engine_per_gpu_of_a_private_instance(tmp_path, zpipe_cmd):
+    """`--devices 0,1` with the default `--executor auto`: zpipe starts its own Ray instance with those two
+    GPUs (declared, so this runs on a CPU machine too; the procedural engine never touches them)."""
+    import subprocess
+
+    path = tmp_path / "gpus.yaml"
+    path.write_text(recipe_text("gpus", 4, ["a"], size=64), encoding="utf-8")
+    run = subprocess.run([*zpipe_cmd, "run", str(path), "--out", str(tmp_path / "out"), "--devices", "0,1", "--json"],
+                         capture_output=True, text=True, timeout=180, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert events[0]["executor"] == "ray"
+    assert {e["worker"] for e in events if e["event"] == "asset_done"} == {"gpu0", "gpu1"}
+
+
 def test_ctrl_c_stops_the_run_and_its_ray_processes_and_the_next_run_resumes(tmp_path, zpipe_cmd):
     """A terminal's Ctrl-C: SIGINT to the whole process group, which includes Ray's own processes."""
     import selectors
