@@ -32,6 +32,7 @@ class BuildResult:
     up_to_date: bool = False
     manifest: dict[str, Any] | None = None
     failures: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: publish, contact_sheet
 
     @property
     def exit_code(self) -> int:
@@ -129,11 +130,22 @@ def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = 
                 "recipe": {"name": recipe.name, "path": recipe.path, "sha256": recipe.sha256, "kind": recipe.kind},
                 "zpipe_version": zpipe.__version__, "engine": {k: v for k, v in plan.engine.items() if v is not None},
                 "previous": latest, "removed": plan.removed, "summary": summary}
-        version = store.publish(ordered, head, extra_files=_contact_sheet)
+        timings: dict[str, float] = {}
+
+        def reports(manifest: dict[str, Any], folder: Path) -> dict[str, bytes]:
+            t = time.perf_counter()
+            files = _contact_sheet(manifest, folder)
+            timings["contact_sheet"] = round(time.perf_counter() - t, 4)
+            return files
+
+        t0 = time.perf_counter()
+        version = store.publish(ordered, head, extra_files=reports)
+        timings["publish"] = round(time.perf_counter() - t0 - timings.get("contact_sheet", 0.0), 4)
         path = store.root / version
         result = BuildResult(recipe.name, version, str(path), built=summary["built"], reused=summary["reused"],
                              failed=summary["failed"], manifest=store.manifest(version),
-                             failures={e["id"]: e.get("error", "") for e in ordered if e["status"] == "failed"})
+                             failures={e["id"]: e.get("error", "") for e in ordered if e["status"] == "failed"},
+                             timings=timings)
         emit({"event": "done", "version": version, "path": str(path), "built": result.built,
               "reused": result.reused, "failed": result.failed, "up_to_date": False})
         return result
@@ -145,11 +157,8 @@ def _contact_sheet(manifest: dict[str, Any], folder: Path) -> dict[str, bytes]:
         from zpipe.report.contact_sheet import render
     except ImportError:
         return {}
-    t0 = time.perf_counter()
     try:
-        files = render(manifest, lambda rel: (folder / rel).read_bytes())
+        return render(manifest, lambda rel: (folder / rel).read_bytes())
     except Exception:  # noqa: BLE001 - a report must never cost the user their build
         log.exception("contact sheet failed")
         return {}
-    log.debug("contact sheet in %.2fs", time.perf_counter() - t0)
-    return files

@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 import posixpath
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -188,7 +190,9 @@ def _card(asset: dict[str, Any], read: Callable[[str], bytes]) -> Image.Image:
 
 def contact_sheet_png(manifest: dict[str, Any], read: Callable[[str], bytes]) -> bytes:
     assets = manifest.get("assets") or []
-    cards = [_card(a, read) for a in assets]
+    # Decoding every map again dominates; the decoders release the GIL, so cards are made in threads.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        cards = list(pool.map(lambda a: _card(a, read), assets))
     gap, head = 8, 36
     cols = max(1, min(COLS, len(cards)))
     rows = [cards[i:i + cols] for i in range(0, len(cards), cols)]
