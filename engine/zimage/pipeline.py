@@ -51,11 +51,6 @@ def latent_size(height: int, width: int, factor: int) -> tuple[int, int]:
     return 2 * (height // (2 * factor)), 2 * (width // (2 * factor))
 
 
-def seed_noise(seed: int, shape: Sequence[int]) -> torch.Tensor:
-    """diffusers' noise for one image: float32 randn from a CPU generator seeded with ``seed``."""
-    return torch.randn(tuple(shape), generator=torch.Generator("cpu").manual_seed(seed), dtype=torch.float32)
-
-
 class ZImagePipeline:
     def __init__(
         self,
