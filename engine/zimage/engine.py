@@ -122,6 +122,8 @@ class ZImageEngine:
         if loras:
             merge_loras(dit, loras)
         dit.fuse_projections()  # after the LoRA merge: fewer, larger GEMMs
+        if device == "mps":
+            dit.complex_rope = False  # complex kernels are incomplete on MPS; the real form is exact too
         te = weights.load_text_encoder(spec, dtype, "cpu" if offload else device)
         vae = weights.load_vae(spec, vae_dtype, device)
         compile_opt = options.get("compile")
