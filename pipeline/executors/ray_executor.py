@@ -90,6 +90,8 @@ class _Worker:
     busy: float = 0.0
     deaths: int = 0
     span: float = 0.0  # the actor's own clock: first batch start to latest batch end
+    lost_at: float = 0.0
+    probe_after: float | None = None  # when to probe again after an ActorUnavailableError
 
 
 @dataclass
@@ -329,7 +331,7 @@ class RayExecutor:
         try:
             meta = ray.get(ref, timeout=self.get_timeout)
         except ray.exceptions.RayActorError as exc:
-            self._lost(w, exc)
+            self._lost(w, f"died ({type(exc).__name__})")
             return self._again(call.batch, f"engine worker {w.name} died ({type(exc).__name__})")
         except ray.exceptions.RayTaskError as exc:
             cause = exc.cause
@@ -365,14 +367,18 @@ class RayExecutor:
                 w.jobs += 1
         return [(call.pj, result)]
 
-    def _lost(self, w: _Worker, exc: Exception) -> None:
-        """An actor call failed because the actor died: hold new work until it answers a probe."""
+    def _lost(self, w: _Worker, why: str) -> None:
+        """An actor died (or was killed): hold new work until it answers a probe after Ray's restart."""
         if w.state != "ok":
             return
         w.deaths += 1
         w.state = "probing"
-        log.warning("engine worker %s died (%s); its jobs are retried, waiting for its restart",
-                    w.name, type(exc).__name__)
+        w.lost_at = time.monotonic()
+        log.warning("engine worker %s %s; its jobs are retried, waiting for its restart", w.name, why)
+        self._probe(w)
+
+    def _probe(self, w: _Worker) -> None:
+        w.probe_after = None
         self._probes[w.handle.info.remote()] = w
 
     def _probe_done(self, ref) -> None:
@@ -380,6 +386,13 @@ class RayExecutor:
         w = self._probes.pop(ref)
         try:
             info = ray.get(ref, timeout=self.get_timeout)
+        except ray.exceptions.ActorUnavailableError:  # between death and restart: ask again shortly
+            if time.monotonic() - w.lost_at < max(self.batch_timeout, 60.0):
+                w.probe_after = time.monotonic() + 0.5
+                return
+            w.state = "dead"
+            log.warning("engine worker %s stayed unavailable: leaving it out", w.name)
+            return
         except ray.exceptions.RayError as exc:
             w.state = "dead"
             log.warning("engine worker %s is gone for good (%s)", w.name, type(exc).__name__)
@@ -391,11 +404,11 @@ class RayExecutor:
     def _check_stalls(self) -> None:
         now = time.monotonic()
         for w in self._pool:
+            if w.state == "probing" and w.probe_after is not None and now >= w.probe_after:
+                self._probe(w)
             if w.state == "ok" and w.queued and now - w.last_progress > self.batch_timeout:
-                log.warning("engine worker %s made no progress for %.0f s: restarting it", w.name,
-                            now - w.last_progress)
-                w.last_progress = now
                 self._ray.kill(w.handle, no_restart=False)  # its calls fail and their jobs are retried
+                self._lost(w, f"made no progress for {now - w.last_progress:.0f} s: restarting it")
         for ref, call in list(self._stage.items()):
             if now - call.started > self.stage_timeout:
                 log.warning("stage task for %s ran over %.0f s: cancelling it", call.pj.job.id, self.stage_timeout)
