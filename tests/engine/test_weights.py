@@ -169,3 +169,18 @@ def test_pull_downloads_safetensors_only_through_huggingface_hub(monkeypatch, tm
     (repo, kw), = calls
     assert repo == "Tongyi-MAI/Z-Image-Turbo" and kw["local_dir"] == str(tmp_path / "dest")
     assert "*.safetensors" in kw["allow_patterns"] and not any(".bin" in p for p in kw["allow_patterns"])
+
+
+def test_fixture_layouts_agree_with_diffusers_single_file_converters(tiny_models):
+    """The ComfyUI/LDM files the fixtures write are what diffusers' own single-file converters read back
+    into the original weights, so the layouts our loader is tested on are the real ones."""
+    from diffusers.loaders import single_file_utils as sfu
+    from zimage_kit import dit_to_comfy, vae_to_ldm
+
+    sd = tiny_models.dit.state_dict()
+    back = sfu.convert_z_image_transformer_checkpoint_to_diffusers(dict(dit_to_comfy(sd)))
+    assert set(back) == set(sd) and all(torch.equal(back[k], sd[k]) for k in sd)
+    vsd = tiny_models.vae.state_dict()
+    vback = sfu.convert_ldm_vae_checkpoint(vae_to_ldm(vsd, 4), dict(tiny_models.vae.config))
+    assert set(vback) == set(vsd)
+    assert all(torch.equal(vback[k].reshape(vsd[k].shape), vsd[k]) for k in vsd)
