@@ -184,3 +184,17 @@ def test_fixture_layouts_agree_with_diffusers_single_file_converters(tiny_models
     vback = sfu.convert_ldm_vae_checkpoint(vae_to_ldm(vsd, 4), dict(tiny_models.vae.config))
     assert set(vback) == set(vsd)
     assert all(torch.equal(vback[k].reshape(vsd[k].shape), vsd[k]) for k in vsd)
+
+
+def test_comfy_key_variants():
+    from zpipe.engine.zimage.keymaps import dit_from_comfy, text_encoder_key
+
+    t = torch.zeros(6, 2)
+    assert [k for k, _ in dit_from_comfy("model.diffusion_model.x_embedder.weight", t)] == ["all_x_embedder.2-1.weight"]
+    assert list(dit_from_comfy("norm_final.weight", t)) == []  # Lumina-2 leftover, dropped
+    parts = list(dit_from_comfy("diffusion_model.layers.3.attention.qkv.weight", t))
+    assert [k for k, _ in parts] == [f"layers.3.attention.to_{n}.weight" for n in "qkv"]
+    assert all(v.shape == (2, 2) for _, v in parts)
+    assert text_encoder_key("model.layers.2.mlp.up_proj.weight", last_layer=5) == "layers.2.mlp.up_proj.weight"
+    assert text_encoder_key("layers.5.mlp.up_proj.weight", last_layer=5) is None  # never read
+    assert text_encoder_key("lm_head.weight", last_layer=5) is None
