@@ -98,3 +98,15 @@ def test_unwritable_output_is_a_clear_error(write_recipe, tmp_path):
                                   "--engine", "procedural"])
     assert r.exit_code == 1
     assert "error: cannot write the build: Not a directory" in r.output
+
+
+def test_progress_printer_shows_per_worker_throughput(capsys):
+    from zpipe.report.progress import EventPrinter
+
+    printer = EventPrinter(json_mode=False, total=2)
+    printer({"event": "workers", "wall": 2.0, "workers": {
+        "gpu1": {"jobs": 3, "jobs_per_s": 1.5, "busy_fraction": 0.97},
+        "gpu0": {"jobs": 4, "jobs_per_s": 2.0, "busy_fraction": 0.99}}})
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["  worker gpu0: 4 jobs, 2.00 jobs/s, engine busy 99%",
+                   "  worker gpu1: 3 jobs, 1.50 jobs/s, engine busy 97%"]

@@ -37,6 +37,10 @@ class EventPrinter:
                 self._progress.update(self._task, advance=1, description=f"{event['id']}")
             if event["status"] == "failed":
                 self._console().print(f"[red]failed[/red] {event['id']}: {event.get('error')}")
+        elif kind == "workers":  # per-worker throughput from executors with several workers
+            for name, w in sorted(event.get("workers", {}).items()):
+                self._console().print(f"  worker {name}: {w['jobs']} jobs, {w['jobs_per_s']:.2f} jobs/s, "
+                                      f"engine busy {100 * w['busy_fraction']:.0f}%")
         elif kind == "done":
             self.close()
             if event.get("up_to_date"):
