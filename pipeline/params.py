@@ -27,11 +27,11 @@ class Param:
     def describe(self) -> str:
         if self.type is list:
             if self.choices:
-                return "a list of " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
+                return "a list of " + ", ".join(_yaml(c) for c in self.choices)
             item = {int: "integers", float: "numbers", str: "strings", dict: "mappings"}.get(self.item, "values")
             return f"a list of {item}"
         if self.choices:
-            return "one of " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
+            return "one of " + ", ".join(_yaml(c) for c in self.choices)
         text = _TYPE_NAMES.get(self.type, self.type.__name__)
         if self.min is not None and self.max is not None:
             text += f" in [{self.min}, {self.max}]"
@@ -69,6 +69,13 @@ def _coerce(kind: type, value: Any) -> tuple[bool, Any]:
     if kind is float and isinstance(value, bool):
         return False, value
     return isinstance(value, kind), value
+
+
+def _yaml(value: Any) -> str:
+    """A choice as a recipe writes it: 'png', 3, true."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _show(value: Any) -> str:

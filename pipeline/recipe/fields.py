@@ -61,9 +61,13 @@ ENGINE_OPTIONS: dict[str, Param] = {
     "vae_dtype": Param(str, "fp32", "Z-Image: the VAE's dtype.", choices=("bf16", "fp16", "fp32")),
     "device": Param(str, None, "Z-Image: cuda, cuda:N, mps or cpu (default: the first available)."),
     "loras": Param(list, None, "Z-Image: [{path, scale}] LoRA files merged into the DiT."),
-    "compile": Param(bool, False, "Z-Image: torch.compile the transformer blocks (opt-in)."),
+    "compile": Param(object, False, "Z-Image: torch.compile the transformer blocks (opt-in); a mode name "
+                     "such as reduce-overhead (CUDA graphs) picks that mode.",
+                     choices=(False, True, "default", "reduce-overhead", "max-autotune")),
     "offload_text_encoder": Param(bool, False, "Z-Image: keep the text encoder on the CPU between batches."),
     "vae_batch": Param(int, 1, "Z-Image: images per VAE decode call.", min=1, max=64),
+    "vae_tile": Param(int, 128, "Z-Image: decode latents larger than this (latent px per side) in tiles.",
+                      min=16, max=1024),
     "max_batch": Param(int, 4, "Z-Image: images per DiT forward.", min=1, max=64),
     "seam_jitter": Param(bool, False, "Z-Image: roll the latent between steps when tiling."),
     "shading": Param(float, 1.0, "Procedural: strength of the baked relief light (0 = flat albedo).",
@@ -75,7 +79,7 @@ ENGINE_OPTIONS: dict[str, Param] = {
 ENGINE_OPTION_OWNER: dict[str, str] = {
     "batch_size": "*", "shading": "procedural", "scale": "procedural",
     **{k: "z-image-turbo" for k in ("model", "dtype", "vae_dtype", "device", "loras", "compile",
-                                     "offload_text_encoder", "vae_batch", "max_batch", "seam_jitter")},
+                                     "offload_text_encoder", "vae_batch", "vae_tile", "max_batch", "seam_jitter")},
 }
 
 

@@ -208,3 +208,24 @@ def test_typeset_posters_ask_the_engine_for_a_text_free_background(write_recipe)
     assert "春节快乐" in render.prompt and "春节快乐" not in typeset.prompt
     assert [s.name for s in render.stages] == ["glyph_check"]
     assert [s.name for s in typeset.stages] == ["typeset", "glyph_check"]
+
+
+def test_recipe_engine_options_are_exactly_what_the_engines_read():
+    from zpipe.engine.procedural.engine import OPTIONS as PROCEDURAL
+    from zpipe.engine.zimage.engine import KNOWN_OPTIONS as ZIMAGE
+    from zpipe.recipe.fields import ENGINE_OPTION_OWNER, ENGINE_OPTIONS
+
+    assert set(ENGINE_OPTIONS) == {"name"} | set(ENGINE_OPTION_OWNER)
+    assert {k for k, v in ENGINE_OPTION_OWNER.items() if v == "z-image-turbo"} == set(ZIMAGE)
+    assert {k for k, v in ENGINE_OPTION_OWNER.items() if v == "procedural"} == set(PROCEDURAL)
+
+
+def test_readme_documents_every_recipe_key():
+    from pathlib import Path
+
+    from zpipe.recipe.fields import COMMON, ENGINE_OPTIONS, TEXT_ROLES, TOP_ONLY
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for key in [*TOP_ONLY, *COMMON, *ENGINE_OPTIONS, *TEXT_ROLES, "size", "engine", "matrix", "assets", "stages",
+                "output"]:
+        assert f"`{key}`" in readme, key
