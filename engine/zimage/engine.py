@@ -35,6 +35,14 @@ DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float1
           "fp32": "float32", "float32": "float32"}
 
 
+def _fingerprint(spec, loras: list[tuple[str, float]]) -> str:
+    from pathlib import Path
+
+    from zpipe.engine.zimage.discovery import fingerprint
+
+    return fingerprint(spec, [(Path(p), s) for p, s in loras])
+
+
 def _lora_list(options: dict) -> list[tuple[str, float]]:
     out = []
     for i, item in enumerate(options.get("loras") or []):
@@ -141,13 +149,17 @@ class ZImageEngine:
         )
         return cls(spec, pipe, loras, int(options.get("max_batch", 4)))
 
+    @classmethod
+    def fingerprint_for(cls, options: dict) -> str:
+        """The weights' fingerprint from file headers, without loading them: planning stays cheap."""
+        from zpipe.engine.zimage.discovery import find_model
+
+        options = dict(options or {})
+        return _fingerprint(find_model(options), _lora_list(options))
+
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            from pathlib import Path
-
-            from zpipe.engine.zimage.discovery import fingerprint
-
-            self._fingerprint = fingerprint(self.spec, [(Path(p), s) for p, s in self.loras])
+            self._fingerprint = _fingerprint(self.spec, self.loras)
         return self._fingerprint
 
     def generate(self, requests: list[Request]) -> list[Generated]:

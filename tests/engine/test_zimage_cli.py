@@ -53,3 +53,24 @@ def test_bench_command_runs_tiny_on_cpu():
     assert len(out["dit_step_seconds"]) == 8
     assert set(out["seconds"]) >= {"text_encoder", "dit", "vae_decode", "total"}
     assert out["tflops"]["dit_steps"] > 0
+
+
+def test_planning_reads_the_fingerprint_without_loading_weights(diffusers_ckpt, tmp_path, monkeypatch):
+    from zpipe.engine.zimage.engine import ZImageEngine
+    from zpipe.plan import make_plan
+    from zpipe.recipe import load_recipe
+    from zpipe.store import RecipeStore
+
+    options = {"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32"}
+    expected = ZImageEngine.from_options(options).fingerprint()
+    assert ZImageEngine.fingerprint_for(options) == expected
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("planning must not load the model")
+
+    monkeypatch.setattr(ZImageEngine, "from_options", classmethod(no_loading))
+    recipe = tmp_path / "zi.yaml"
+    recipe.write_text(f"name: zi\nengine: {{name: auto, model: '{diffusers_ckpt}'}}\nsize: 64\n"
+                      "prompt: stone\nassets: [{id: a}]\n")
+    plan = make_plan(load_recipe(recipe), RecipeStore(tmp_path / "out", "zi"))
+    assert plan.engine["name"] == "z-image-turbo" and plan.engine["fingerprint"] == expected
