@@ -398,7 +398,7 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
     if c.issues:
         return None
     return Recipe(name=name, kind=kind, path=path_str, sha256=sha, engine=engine, engine_options=engine_options,
-                  jobs=tuple(jobs), data=data)
+                  jobs=tuple(jobs))
 
 
 def _default_stages(top: dict, kind: str) -> list[StageSpec]:

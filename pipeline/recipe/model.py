@@ -38,4 +38,3 @@ class Recipe:
     engine: str  # as written: auto | procedural | z-image-turbo
     engine_options: dict[str, Any]
     jobs: tuple[Job, ...]
-    data: dict[str, Any]  # the validated document (after --set overrides), for reports
