@@ -7,12 +7,13 @@ Metrics, per role: width, height, channels, bits, colour space and the files wri
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from zpipe.params import Param
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
 from zpipe.texture import export as tex_export
-from zpipe.texture.formats import FORMATS
+from zpipe.texture.formats import FORMATS, png_add_text
 
 
 class ExportStage(Stage):
@@ -59,5 +60,12 @@ class ExportStage(Stage):
                 periodic=asset.kind == "textures")
         except ValueError as exc:
             raise StageFailure(str(exc)) from None
+        # Outputs describe themselves: PNGs carry what made them (only inputs that are in the asset's key,
+        # so the same key still gives the same bytes).
+        provenance = json.dumps({"asset": asset.id, "prompt": asset.prompt, "seed": asset.seed,
+                                 "engine": ctx.engine_name, "size": [asset.width, asset.height]},
+                                ensure_ascii=False, sort_keys=True)
+        files = {name: png_add_text(data, "zpipe", provenance) if name.endswith(".png") else data
+                 for name, data in files.items()}
         return StageResult(files=files, metrics=metrics)
 

@@ -213,3 +213,18 @@ def decode(data: bytes, name: str = "") -> np.ndarray:
             im = im.convert("RGBA" if "A" in im.mode else "RGB")
         arr = np.asarray(im, dtype=np.float32) / 255.0
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+def png_add_text(data: bytes, keyword: str, text: str) -> bytes:
+    """Insert an ``iTXt`` chunk (UTF-8 text) before a PNG's IEND: provenance that travels with the file.
+
+    PNG chunks are ``length, type, data, crc32(type + data)``; IEND is the last, empty, 12-byte chunk.
+    """
+    import struct
+    import zlib
+
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[-8:-4] != b"IEND":
+        raise ValueError("not a PNG file")
+    body = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")  # uncompressed, no language
+    chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+    return data[:-12] + chunk + data[-12:]

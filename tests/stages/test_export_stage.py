@@ -230,3 +230,25 @@ def test_export_records_seam_scores_for_textures_only():
     assert res.metrics["albedo"]["seam"]["x"] < 1.6
     res = stage.run(_asset({"poster": _periodic()}, kind="posters"), _params(stage), CTX)
     assert "seam" not in res.metrics["poster"]
+
+
+def test_pngs_carry_their_provenance(tmp_path):
+    import io
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from zpipe.stages.base import Asset, StageContext
+    from zpipe.stages.export import ExportStage
+
+    asset = Asset(id="granite", kind="textures", prompt="granite 花岗岩", seed=7, width=64, height=64,
+                  images={"albedo": np.full((64, 64, 3), 0.5, np.float32)})
+    ctx = StageContext(generate=lambda r: [], capabilities=frozenset(), request=None, engine_name="procedural")
+    params = {k: p.default for k, p in ExportStage.params.items()}
+    files = ExportStage().run(asset, params, ctx).files
+    img = Image.open(io.BytesIO(files["albedo.png"]))
+    img.load()
+    assert json.loads(img.text["zpipe"]) == {"asset": "granite", "engine": "procedural", "prompt": "granite 花岗岩",
+                                             "seed": 7, "size": [64, 64]}
+    assert np.asarray(img.convert("RGB"))[0, 0].tolist() == [128, 128, 128]
