@@ -14,6 +14,11 @@ Measures (best of --repeat, ours and diffusers alternating, after a warm-up):
   e2e       prompt -> image: tokenize, encode, 8 steps, decode (diffusers.ZImagePipeline vs ZImageEngine's
             pipeline), batch of --batch prompts with different lengths.
 Goal: ours <= 0.85x diffusers' time on both.
+
+Rows: ``<config>`` is our eager engine; with --compile a ``<config>+compile`` row follows (blocks compiled as
+with ``engine.compile: true``), timed against the same diffusers models. The last lines list what our side
+ran with (fused projections, the oneDNN fp32 GEMM route on CPU, compile) and that diffusers ran eager with
+torch's default kernels (or compiled, with --compile-reference).
 """
 
 from __future__ import annotations
@@ -124,7 +129,19 @@ def ours_from(ref_dit, ref_te, ref_vae, tok_file: Path, device: str, dtype, comp
     return ZImagePipeline(dit.eval(), te.eval(), PromptTokenizer(tok_file), vae.eval(), device, prompt_cache=0)
 
 
-def run(preset: str, size: int, args) -> dict:
+def ours_options(args, compiled: bool) -> str:
+    """What our side runs with, for the report."""
+    from zpipe.engine.zimage import layers
+
+    opts = ["fused qkv/w13", "caption path once per batch"]
+    if args.device == "cpu" and args.dtype == "fp32" and torch.backends.mkldnn.is_available():
+        opts.append(f"oneDNN fp32 GEMMs (>= {layers.ONEDNN_MIN_MACS} MACs)")
+    opts.append("torch.compile per block (engine.compile: true)" if compiled else "eager")
+    return ", ".join(opts)
+
+
+def run(preset: str, size: int, args) -> list[dict]:
+    """One row per variant of ours (eager, and compiled with --compile) against the same diffusers models."""
     import diffusers
     import transformers
 
@@ -134,46 +151,55 @@ def run(preset: str, size: int, args) -> dict:
     dit, te, vae = diffusers_models(preset, dtype, device)
     tmp = Path(tempfile.mkdtemp())
     build_tokenizer(tmp / "tok", te.config.vocab_size)
-    ours = ours_from(dit, te, vae, tmp / "tok" / "tokenizer.json", device, dtype, args.compile)
     if args.compile_reference:
         dit.compile_repeated_blocks(fullgraph=False)
 
-    # --- one DiT step ---
     g = torch.Generator().manual_seed(0)
     lat = size // 8
     x = torch.randn(args.batch, 16, lat, lat, generator=g).to(device, dtype)
     caps = [torch.randn(40 + 23 * i, dit.config.cap_feat_dim, generator=g).to(device, dtype) for i in range(args.batch)]
     t = torch.full((args.batch,), 0.3, device=device)
-    with torch.no_grad():
-        cond = ours.dit.prepare(caps, (lat // 2, lat // 2))
-        fwd, ref_step = timed_pair(lambda: ours.dit(x, t, cond),
-                                   lambda: dit(list(x.unsqueeze(2)), t, caps, return_dict=False), device, args.repeat)
-        prep, _ = timed_pair(lambda: ours.dit.prepare(caps, (lat // 2, lat // 2)), lambda: None, device, args.repeat)
-    our_step = fwd + prep / args.steps
-
-    # --- end to end ---
     prompts = ["a seamless stone wall texture with moss " * (1 + i) for i in range(args.batch)]
     ref_pipe = diffusers.ZImagePipeline(
         scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0), vae=vae, text_encoder=te,
         tokenizer=transformers.AutoTokenizer.from_pretrained(str(tmp / "tok")), transformer=dit)
     ref_pipe.set_progress_bar_config(disable=True)
-
-    ref_out, our_out = [None], [None]
+    ref_out: list = [None]
 
     def ref_e2e():
         gens = [torch.Generator("cpu").manual_seed(i) for i in range(args.batch)]
         ref_out[0] = ref_pipe(prompt=list(prompts), height=size, width=size, num_inference_steps=args.steps,
                               guidance_scale=0.0, generator=gens, output_type="pt").images
 
-    def our_e2e():
-        our_out[0] = ours([Job(p, i) for i, p in enumerate(prompts)], size, size, args.steps)
+    def time_ours(compiled: bool) -> dict:
+        ours = ours_from(dit, te, vae, tmp / "tok" / "tokenizer.json", device, dtype, compiled)
 
-    # The DiTs are warm from the step timing; e2e runs are long on CPU, so no extra warm-up there.
-    e2e_warmup = 1 if device != "cpu" else 0
-    our_e, ref_e = timed_pair(our_e2e, ref_e2e, device, max(2, args.repeat // 2), e2e_warmup)
-    diff = (ref_out[0].float().cpu() - our_out[0].float()).abs().max().item()
-    return dict(preset=preset, size=size, ref_step=ref_step, our_step=our_step, our_forward=fwd, ref_e2e=ref_e,
-                our_e2e=our_e, max_abs_diff=diff)
+        # --- one DiT step ---
+        with torch.no_grad():
+            cond = ours.dit.prepare(caps, (lat // 2, lat // 2))
+            fwd, ref_step = timed_pair(lambda: ours.dit(x, t, cond),
+                                       lambda: dit(list(x.unsqueeze(2)), t, caps, return_dict=False), device,
+                                       args.repeat)
+            prep, _ = timed_pair(lambda: ours.dit.prepare(caps, (lat // 2, lat // 2)), lambda: None, device,
+                                 args.repeat)
+        our_step = fwd + prep / args.steps
+
+        # --- end to end ---
+        our_out: list = [None]
+
+        def our_e2e():
+            our_out[0] = ours([Job(p, i) for i, p in enumerate(prompts)], size, size, args.steps)
+
+        # The DiTs are warm from the step timing; e2e runs are long on CPU, so no extra warm-up there.
+        e2e_warmup = 1 if device != "cpu" else 0
+        our_e, ref_e = timed_pair(our_e2e, ref_e2e, device, max(2, args.repeat // 2), e2e_warmup)
+        diff = (ref_out[0].float().cpu() - our_out[0].float()).abs().max().item()
+        return dict(preset=preset + ("+compile" if compiled else ""), size=size, ref_step=ref_step,
+                    our_step=our_step, our_forward=fwd, ref_e2e=ref_e, our_e2e=our_e, max_abs_diff=diff,
+                    options=ours_options(args, compiled))
+
+    rows = [time_ours(compiled) for compiled in ([False, True] if args.compile else [False])]
+    return rows
 
 
 def main() -> None:
@@ -185,7 +211,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch", type=int, default=None, help="default 2 for tiny, 1 otherwise")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default 1 on CPU)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile our transformer blocks")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time ours with torch.compile'd blocks (engine.compile: true), as extra rows")
     ap.add_argument("--compile-reference", action="store_true", help="compile_repeated_blocks on diffusers' DiT")
     args = ap.parse_args()
     if args.threads or args.device == "cpu":
@@ -194,16 +221,23 @@ def main() -> None:
     clock = "CPU seconds (process time)" if args.device == "cpu" else "wall seconds"
     print(f"torch {torch.__version__}, device {args.device}, {args.dtype}, batch {args.batch or 'auto'}, "
           f"threads {torch.get_num_threads()}; best of {args.repeat}, {clock}")
-    print(f"{'config':<8}{'size':>6}{'dit step ours':>15}{'diffusers':>11}{'ratio':>7}"
+    print(f"{'config':<16}{'size':>6}{'dit step ours':>15}{'diffusers':>11}{'ratio':>7}"
           f"{'e2e ours':>10}{'diffusers':>11}{'ratio':>7}{'max|diff|':>11}")
+    options = {}
     for preset in args.configs:
         batch = args.batch
         args.batch = batch or (2 if preset == "tiny" else 1)
-        r = run(preset, sizes[preset], args)
+        for r in run(preset, sizes[preset], args):
+            options[r["preset"]] = r["options"]
+            print(f"{r['preset']:<16}{r['size']:>6}{r['our_step'] * 1e3:>13.1f}ms{r['ref_step'] * 1e3:>9.1f}ms"
+                  f"{r['our_step'] / r['ref_step']:>7.2f}{r['our_e2e']:>9.3f}s{r['ref_e2e']:>10.3f}s"
+                  f"{r['our_e2e'] / r['ref_e2e']:>7.2f}{r['max_abs_diff']:>11.2e}", flush=True)
         args.batch = batch
-        print(f"{preset:<8}{r['size']:>6}{r['our_step'] * 1e3:>13.1f}ms{r['ref_step'] * 1e3:>9.1f}ms"
-              f"{r['our_step'] / r['ref_step']:>7.2f}{r['our_e2e']:>9.3f}s{r['ref_e2e']:>10.3f}s"
-              f"{r['our_e2e'] / r['ref_e2e']:>7.2f}{r['max_abs_diff']:>11.2e}", flush=True)
+    print("ours ran with:")
+    for name, opts in options.items():
+        print(f"  {name:<16}{opts}")
+    ref = "diffusers " + ("with compile_repeated_blocks" if args.compile_reference else "eager, default kernels")
+    print(f"  {'reference':<16}{ref}")
 
 
 if __name__ == "__main__":

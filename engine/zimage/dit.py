@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zpipe.engine.zimage.configs import DiTConfig
-from zpipe.engine.zimage.layers import RMSNorm, sdpa
+from zpipe.engine.zimage.layers import Linear, RMSNorm, register_compiled_ops, sdpa
 from zpipe.engine.zimage.rope import Rope, apply_rope, make_rope, rope_cos_sin
 
 TILE_PERIODIC_AXES = {"none": (), "x": (2,), "y": (1,), "xy": (1, 2)}
@@ -39,7 +39,7 @@ class TimestepEmbedder(nn.Module):
     def __init__(self, out_dim: int, mid_dim: int, freq_dim: int = 256) -> None:
         super().__init__()
         self.freq_dim = freq_dim
-        self.mlp = nn.Sequential(nn.Linear(freq_dim, mid_dim), nn.SiLU(), nn.Linear(mid_dim, out_dim))
+        self.mlp = nn.Sequential(Linear(freq_dim, mid_dim), nn.SiLU(), Linear(mid_dim, out_dim))
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         """s (B,) already multiplied by t_scale -> (B, out_dim). The sinusoid is fp32, cos first."""
@@ -53,7 +53,7 @@ class TimestepEmbedder(nn.Module):
 def _fused_linear(parts: list[nn.Linear]) -> nn.Linear:
     """Bias-free Linears with one input -> one Linear whose output rows are the parts' rows, in order."""
     w = torch.cat([p.weight.detach() for p in parts])  # (sum out, in)
-    fused = nn.Linear(w.shape[1], w.shape[0], bias=False, device="meta")
+    fused = Linear(w.shape[1], w.shape[0], bias=False, device="meta")
     fused.weight = nn.Parameter(w, requires_grad=False)
     return fused
 
@@ -63,10 +63,10 @@ class Attention(nn.Module):
         super().__init__()
         self.n_heads = n_heads
         head_dim = dim // n_heads
-        self.to_q = nn.Linear(dim, dim, bias=False)
-        self.to_k = nn.Linear(dim, dim, bias=False)
-        self.to_v = nn.Linear(dim, dim, bias=False)
-        self.to_out = nn.ModuleList([nn.Linear(dim, dim, bias=False)])
+        self.to_q = Linear(dim, dim, bias=False)
+        self.to_k = Linear(dim, dim, bias=False)
+        self.to_v = Linear(dim, dim, bias=False)
+        self.to_out = nn.ModuleList([Linear(dim, dim, bias=False)])
         self.norm_q = RMSNorm(head_dim, qk_norm_eps)
         self.norm_k = RMSNorm(head_dim, qk_norm_eps)
         self.qkv: nn.Linear | None = None  # set by fuse(): one (3D, D) GEMM instead of three
@@ -92,9 +92,9 @@ class Attention(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.w1 = nn.Linear(dim, hidden, bias=False)
-        self.w2 = nn.Linear(hidden, dim, bias=False)
-        self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.w1 = Linear(dim, hidden, bias=False)
+        self.w2 = Linear(hidden, dim, bias=False)
+        self.w3 = Linear(dim, hidden, bias=False)
         self.w13: nn.Linear | None = None  # set by fuse()
 
     def fuse(self) -> None:
@@ -122,7 +122,7 @@ class Block(nn.Module):
         self.ffn_norm2 = RMSNorm(d, cfg.norm_eps)
         self.modulation = modulation
         if modulation:
-            self.adaLN_modulation = nn.Sequential(nn.Linear(cfg.t_out_dim, 4 * d))
+            self.adaLN_modulation = nn.Sequential(Linear(cfg.t_out_dim, 4 * d))
 
     def forward(self, x, rope: Rope, mask, c=None):
         """x (B, L, D); c (B, adaln_dim) for modulated blocks."""
@@ -141,9 +141,9 @@ class FinalLayer(nn.Module):
     def __init__(self, cfg: DiTConfig) -> None:
         super().__init__()
         self.norm_final = nn.LayerNorm(cfg.dim, elementwise_affine=False, eps=1e-6)
-        self.linear = nn.Linear(cfg.dim, cfg.patch_dim)
+        self.linear = Linear(cfg.dim, cfg.patch_dim)
         # Unlike the blocks, the final layer applies SiLU to c.
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.t_out_dim, cfg.dim))
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), Linear(cfg.t_out_dim, cfg.dim))
 
     def forward(self, x, c):
         scale = 1.0 + self.adaLN_modulation(c).unsqueeze(1)  # (B, 1, D)
@@ -169,12 +169,12 @@ class ZImageDiT(nn.Module):
         self.cfg = cfg
         d = cfg.dim
         key = f"{cfg.patch}-{cfg.all_f_patch_size[0]}"
-        self.all_x_embedder = nn.ModuleDict({key: nn.Linear(cfg.patch_dim, d)})
+        self.all_x_embedder = nn.ModuleDict({key: Linear(cfg.patch_dim, d)})
         self.all_final_layer = nn.ModuleDict({key: FinalLayer(cfg)})
         self.noise_refiner = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_refiner_layers)])
         self.context_refiner = nn.ModuleList([Block(cfg, False) for _ in range(cfg.n_refiner_layers)])
         self.t_embedder = TimestepEmbedder(cfg.t_out_dim, cfg.t_mid_dim)
-        self.cap_embedder = nn.Sequential(RMSNorm(cfg.cap_feat_dim, cfg.norm_eps), nn.Linear(cfg.cap_feat_dim, d))
+        self.cap_embedder = nn.Sequential(RMSNorm(cfg.cap_feat_dim, cfg.norm_eps), Linear(cfg.cap_feat_dim, d))
         self.x_pad_token = nn.Parameter(torch.zeros(1, d))
         self.cap_pad_token = nn.Parameter(torch.zeros(1, d))
         self.layers = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_layers)])
@@ -190,6 +190,7 @@ class ZImageDiT(nn.Module):
         """torch.compile every modulated block (regional compile: one graph per block shape, reused by all
         30 layers). Switches RoPE to the real-valued form that Inductor can fuse."""
         self.complex_rope = False
+        register_compiled_ops()
         for block in [*self.noise_refiner, *self.layers]:
             block.compile(**kwargs)
 

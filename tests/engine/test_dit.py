@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from zimage_kit import randomize, rel_err
@@ -122,4 +124,68 @@ def test_real_rope_path_used_under_compile_matches():
         cond = ours.prepare(caps, (5, 6))
         assert cond.uni_rope[2] is None
         got = ours(x, t, cond)
+    assert rel_err(got, want) <= 1e-4
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+@pytest.mark.filterwarnings("ignore:TF32 acceleration")
+def test_onednn_linear_is_fp32_exact_to_rounding():
+    from zpipe.engine.zimage import layers
+
+    g = torch.Generator().manual_seed(2)
+    x, w, b = torch.randn(2, 300, 256, generator=g), torch.randn(512, 256, generator=g) / 16, torch.randn(512, generator=g)
+    want = torch.nn.functional.linear(x.double(), w.double(), b.double())
+    with torch.no_grad():
+        assert layers._use_onednn(x, w)
+        got = layers.linear(x, w, b)
+        sliced = layers.linear(x[:, 5:250], w)  # non-contiguous rows
+    assert got.dtype == torch.float32
+    assert (got.double() - want).abs().max() <= 1e-4  # fp32 rounding; a bf16/tf32 GEMM is off by ~1e-2
+    assert torch.allclose(sliced, torch.nn.functional.linear(x[:, 5:250], w), atol=1e-5)
+    assert not layers._use_onednn(x.requires_grad_(), w)  # autograd stays on F.linear
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        assert not layers._use_onednn(x, w)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+@pytest.mark.parametrize("hw, cap_lens", [((12, 20), [7, 40, 33]), ((16, 16), [7])])
+def test_dit_on_onednn_gemms_matches_diffusers(monkeypatch, hw, cap_lens):
+    """The parity configs are below oneDNN's size threshold; route every GEMM through it here."""
+    from zpipe.engine.zimage import layers
+
+    calls = []
+    real = layers.torch.ops.mkldnn._linear_pointwise
+    monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
+    ref, ours = build("doc")
+    ours.fuse_projections()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(len(cap_lens), 16, *hw, generator=g)
+    caps = [torch.randn(n, 24, generator=g) for n in cap_lens]
+    t = torch.linspace(0.1, 0.9, len(cap_lens))
+    with torch.no_grad():
+        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        cond = ours.prepare(caps, (hw[0] // 2, hw[1] // 2))
+        monkeypatch.setattr(layers.torch.ops.mkldnn, "_linear_pointwise", lambda *a: calls.append(1) or real(*a))
+        got = ours(x, t, cond)
+    assert len(calls) >= 4 * len(ours.layers)
+    assert rel_err(got, want) <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ZPIPE_TEST_COMPILE"), reason="torch.compile is slow on CPU; set ZPIPE_TEST_COMPILE=1")
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_compiled_blocks_keep_onednn_gemms(monkeypatch):
+    from zpipe.engine.zimage import layers
+
+    monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
+    ref, ours = build("doc")
+    ours.fuse_projections()
+    g = torch.Generator().manual_seed(4)
+    x, t = torch.randn(2, 16, 12, 20, generator=g), torch.tensor([0.2, 0.8])
+    caps = [torch.randn(n, 24, generator=g) for n in (7, 40)]
+    with torch.no_grad():
+        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        ours.compile_blocks(fullgraph=True)
+        got = ours(x, t, ours.prepare(caps, (6, 10)))
+    assert hasattr(torch.ops.zpipe, "onednn_linear")
     assert rel_err(got, want) <= 1e-4
