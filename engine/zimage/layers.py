@@ -11,6 +11,19 @@ ONEDNN_MIN_MACS = 1 << 21
 # Set by register_compiled_ops(): compiled graphs call oneDNN through an opaque op (Inductor's own lowering
 # of the oneDNN linear only accepts frozen, constant weights).
 _compiled_op_registered = False
+# Whether this torch build has oneDNN's linear op (a private op: a future torch may rename it, and then
+# every GEMM simply stays on F.linear). Resolved on first use, and before any compile.
+_onednn_ok: bool | None = None
+
+
+def onednn_available() -> bool:
+    global _onednn_ok
+    if _onednn_ok is None:
+        try:
+            _onednn_ok = bool(torch._C._has_mkldnn) and torch.ops.mkldnn._linear_pointwise is not None
+        except (AttributeError, RuntimeError):
+            _onednn_ok = False
+    return _onednn_ok
 
 
 def register_compiled_ops() -> None:
@@ -19,7 +32,7 @@ def register_compiled_ops() -> None:
     Called before compiling (never at import); idempotent. Without it, compiled code uses ``F.linear``.
     """
     global _compiled_op_registered
-    if _compiled_op_registered:
+    if _compiled_op_registered or not onednn_available():
         return
 
     @torch.library.custom_op("zpipe::onednn_linear", mutates_args=())
@@ -40,7 +53,7 @@ def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and weight.dtype == torch.float32
         and not torch.is_grad_enabled()
         and torch.backends.mkldnn.enabled
-        and torch._C._has_mkldnn  # = mkldnn.is_available(), which dynamo does not trace
+        and (_onednn_ok if _onednn_ok is not None else onednn_available())
         and x.numel() * weight.shape[0] >= ONEDNN_MIN_MACS
     )
 
