@@ -126,6 +126,15 @@ def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = 
 
         ordered = [entries[pj.job.id] for pj in plan.jobs]
         summary = {s: sum(1 for e in ordered if e["status"] == s) for s in ("built", "reused", "failed")}
+        failures = {e["id"]: e.get("error", "") for e in ordered if e["status"] == "failed"}
+        if latest and not summary["built"] and not plan.removed and _same_result(ordered, store.manifest(latest)):
+            # Only assets that failed before were retried, and they failed again: nothing new to publish.
+            store.prune_staging()
+            result = BuildResult(recipe.name, latest, str(store.root / latest), reused=summary["reused"],
+                                 failed=summary["failed"], up_to_date=True, failures=failures)
+            emit({"event": "done", "version": latest, "path": result.path, "built": 0, "reused": result.reused,
+                  "failed": result.failed, "up_to_date": True})
+            return result
         head = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "recipe": {"name": recipe.name, "path": recipe.path, "sha256": recipe.sha256, "kind": recipe.kind},
                 "zpipe_version": zpipe.__version__, "engine": {k: v for k, v in plan.engine.items() if v is not None},
@@ -144,11 +153,18 @@ def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = 
         path = store.root / version
         result = BuildResult(recipe.name, version, str(path), built=summary["built"], reused=summary["reused"],
                              failed=summary["failed"], manifest=store.manifest(version),
-                             failures={e["id"]: e.get("error", "") for e in ordered if e["status"] == "failed"},
-                             timings=timings)
+                             failures=failures, timings=timings)
         emit({"event": "done", "version": version, "path": str(path), "built": result.built,
               "reused": result.reused, "failed": result.failed, "up_to_date": False})
         return result
+
+
+def _same_result(entries: list[dict[str, Any]], manifest: dict[str, Any]) -> bool:
+    """Whether publishing ``entries`` would repeat ``manifest``: same ids, keys, and failures."""
+    def outcome(e: dict[str, Any]) -> tuple:
+        return e["id"], e["key"], e["status"] == "failed", e.get("error") if e["status"] == "failed" else None
+
+    return [outcome(e) for e in entries] == [outcome(a) for a in manifest.get("assets", [])]
 
 
 def _contact_sheet(manifest: dict[str, Any], folder: Path) -> dict[str, bytes]:

@@ -19,6 +19,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,8 +28,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 MANIFEST_FORMAT_VERSION = 1
+
+
+class StoreError(Exception):
+    """The store on disk is damaged (e.g. an unreadable manifest); the message names the file and the fix."""
 
 
 class LockBusy(Exception):
@@ -90,7 +96,12 @@ class RecipeStore:
         return versions[-1] if versions else None
 
     def manifest(self, version: str) -> dict[str, Any]:
-        return json.loads((self.root / version / "manifest.json").read_text(encoding="utf-8"))
+        path = self.root / version / "manifest.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: cannot read the manifest ({exc}); restore the folder from a backup, "
+                             f"or delete {self.root / version} so that the previous version is the latest") from None
 
     def latest_manifest(self) -> dict[str, Any] | None:
         latest = self.latest()
@@ -178,14 +189,25 @@ class RecipeStore:
         atomic_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         os.rename(tmp, self.root / name)  # the publish: one atomic rename
         _fsync_dir(self.root)
-        link = self.root / f".latest-{uuid.uuid4().hex[:8]}"
-        os.symlink(name, link)
-        os.replace(link, self.root / "latest")
+        # From here on the version is published: what follows is bookkeeping that must not turn a
+        # published build into a reported failure. LATEST first, since latest() trusts it.
         atomic_write(self.root / "LATEST", (name + "\n").encode())
-        for entry in entries:
-            if entry.get("_source") and entry["_source"][0] == "staging":
-                shutil.rmtree(self.staging / entry["_source"][1], ignore_errors=True)
+        link = self.root / f".latest-{uuid.uuid4().hex[:8]}"
+        try:
+            os.symlink(name, link)
+            os.replace(link, self.root / "latest")
+        except OSError as exc:  # no symlinks here (some filesystems), or `latest` is a real folder
+            with contextlib.suppress(OSError):
+                link.unlink()
+            log.warning("could not point %s/latest at %s (%s); LATEST says %s", self.root, name, exc, name)
+        self.prune_staging()
         return name
+
+    def prune_staging(self) -> None:
+        """Drop everything staged: after a publish, what is left belongs to plans that no longer apply."""
+        if self.staging.is_dir():
+            for p in self.staging.iterdir():
+                shutil.rmtree(p, ignore_errors=True)
 
     def gc(self, keep: int) -> list[str]:
         """Delete all but the newest ``keep`` versions (never the latest). Returns what was removed."""
@@ -197,5 +219,12 @@ class RecipeStore:
             trash = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
             os.rename(self.root / v, trash)  # disappears atomically, then is deleted
             shutil.rmtree(trash, ignore_errors=True)
+        for p in self.root.iterdir():  # leftovers of interrupted deletes and symlink swaps
+            if p.name.startswith((".trash-", ".latest-")):
+                if p.is_symlink() or p.is_file():
+                    p.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(p, ignore_errors=True)
+        self.prune_staging()
         return doomed
 

@@ -110,3 +110,17 @@ def test_progress_printer_shows_per_worker_throughput(capsys):
     err = capsys.readouterr().err.splitlines()
     assert err == ["  worker gpu0: 4 jobs, 2.00 jobs/s, engine busy 99%",
                    "  worker gpu1: 3 jobs, 1.50 jobs/s, engine busy 97%"]
+
+
+def test_an_asset_that_fails_the_same_way_again_makes_no_new_version(write_recipe, tmp_path):
+    text = RECIPE.replace("matrix", "engine: procedural\nmatrix") + \
+        "assets:\n  - {id: strict, prompt: granite, stages: [{tile: {max_seam: 0.5, repair: none, retries: 0, " \
+        "edge_aware: false}}]}\n"
+    path, out = write_recipe(text), tmp_path / "out"
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--json"])
+        assert r.exit_code == 1
+    done = json.loads(r.output.splitlines()[-1])
+    assert (done["version"], done["up_to_date"], done["failed"], done["reused"]) == ("v0001", True, 1, 2)
+    assert sorted(p.name for p in (out / "demo").iterdir() if p.name.startswith("v")) == ["v0001"]
+    assert list((out / "demo" / ".staging").iterdir()) == []

@@ -178,3 +178,41 @@ def test_bad_recipe_exit_2_and_no_traceback(write_recipe, tmp_path, zpipe_cmd):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "size: size 3x3 is invalid" in r.stderr
+
+
+def test_publish_survives_a_filesystem_without_symlinks(write_recipe, tmp_path, monkeypatch):
+    def no_symlinks(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    r = run_cli("run", path, "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    root = out / "tiles"
+    assert (root / "LATEST").read_text() == "v0001\n" and not (root / "latest").exists()
+    assert [p.name for p in root.iterdir() if p.name.startswith(".latest-")] == []
+    assert events(run_cli("run", path, "--out", out, "--json").output)[-1]["up_to_date"] is True
+
+
+def test_stale_staging_is_pruned_by_the_next_publish_and_by_gc(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    store = RecipeStore(out, "tiles")
+    with store.lock():
+        store.stage_asset("f" * 64, {"albedo.png": b"x"}, {"id": "old"})  # left by an interrupted, changed plan
+    assert run_cli("run", path, "--out", out).exit_code == 0
+    assert list((out / "tiles" / ".staging").iterdir()) == []
+    with store.lock():
+        store.stage_asset("e" * 64, {"albedo.png": b"x"}, {"id": "old"})
+    (out / "tiles" / ".trash-v0000-abc").mkdir()
+    assert run_cli("gc", out / "tiles", "--keep", "1").exit_code == 0
+    assert sorted(p.name for p in (out / "tiles").iterdir()) == [".lock", ".staging", "LATEST", "latest", "v0001"]
+    assert list((out / "tiles" / ".staging").iterdir()) == []
+
+
+def test_a_damaged_manifest_is_a_clear_error(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    assert run_cli("run", path, "--out", out).exit_code == 0
+    (out / "tiles" / "v0001" / "manifest.json").write_text("{bad")
+    r = CliRunner().invoke(main, ["run", str(path), "--out", str(out)])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"{out}/tiles/v0001/manifest.json: cannot read the manifest" in r.output
