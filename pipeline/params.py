@@ -6,6 +6,7 @@ coerced value or an error string phrased as a fix ("expected an integer ≥ 1, g
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,8 @@ class Param:
                 return value, f"expected {self.describe()}, got {_show(bad[0])}"
         elif self.choices and value not in self.choices:
             return value, f"expected {self.describe()}, got {_show(value)}"
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            return value, f"expected {self.describe()}, got {_show(value)} (not a finite number)"
         if self.type in (int, float):
             if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
                 return value, f"expected {self.describe()}, got {_show(value)}"

@@ -6,6 +6,7 @@ Entry point: :func:`load_recipe`. The result is a :class:`Recipe` whose ``jobs``
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import string
 from itertools import product
@@ -341,6 +342,10 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
                     continue
                 aid = c.param(p + ("id",), F.ASSET_ONLY["id"], a["id"])
                 vars_ = c.param(p + ("vars",), F.ASSET_ONLY["vars"], a["vars"]) if "vars" in a else {}
+                for k, v in (vars_ or {}).items():
+                    if isinstance(v, (dict, list)) or v is None or (isinstance(v, float) and not math.isfinite(v)):
+                        c.error(p + ("vars", k), "vars values must be plain words or numbers", f"write `{k}: a`")
+                        vars_ = None
                 if aid is not None and _check_id(c, p + ("id",), aid, "asset id"):
                     raw_jobs.append((p, a, {"id": aid, **(vars_ or {})}))
 
@@ -448,7 +453,8 @@ def _expand_matrix(c: _Checker, matrix: Any, id_template: str | None) -> list[tu
                     "use letters, digits and '_'")
         elif not isinstance(values, list) or not values:
             c.error(("matrix", key), "expected a non-empty list of values", f"write `{key}: [a, b]`")
-        elif any(isinstance(v, (dict, list)) or v is None for v in values):
+        elif any(isinstance(v, (dict, list)) or v is None or (isinstance(v, float) and not math.isfinite(v))
+                 for v in values):
             c.error(("matrix", key), "matrix values must be plain words or numbers", f"write `{key}: [a, b]`")
         else:
             axes[key] = values

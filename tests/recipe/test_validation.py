@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zpipe.cli import main
+from zpipe.plan import job_key
 from zpipe.recipe import RecipeError, load_recipe
 
 GOOD = """\
@@ -93,6 +94,16 @@ def test_bad_recipe_exact_message(write_recipe, text, expected):
         assert lines == [e.format(f=path) for e in expected]
 
 
+@pytest.mark.parametrize("text", [
+    "name: d\nprompt: x\nstages: [{tile: {max_seam: .nan}}]\nassets: [{id: a}]\n",
+    "name: d\nprompt: '{y}'\nassets: [{id: a, vars: {y: .inf}}]\n",
+    "name: d\nprompt: '{y}'\nmatrix: {y: [1.0, .nan]}\n",
+])
+def test_non_finite_numbers_are_rejected(write_recipe, text):
+    result = CliRunner().invoke(main, ["validate", str(write_recipe(text))])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
 def test_all_errors_reported_at_once(write_recipe):
     path = write_recipe("name: demo\nprompt: x\nsize: 100\nstepz: 3\nseed: x\nassets: [{id: a}, {id: a}]\n")
     with pytest.raises(RecipeError) as err:
@@ -161,7 +172,7 @@ def test_validate_does_not_import_torch_or_ray(write_recipe):
 
 
 # Random YAML documents: validation may reject them, but must never crash.
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(),
                     st.text(max_size=12))
 keys = st.sampled_from(["name", "kind", "engine", "size", "steps", "seed", "seeds", "prompt", "matrix", "assets",
                         "stages", "output", "tile", "id", "title", "style", "vars", "formats", "x"])
@@ -175,9 +186,14 @@ def test_fuzz_never_tracebacks(tmp_path, doc):
     path = tmp_path / "fuzz.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     try:
-        load_recipe(path)
+        recipe = load_recipe(path)
     except RecipeError as exc:
         assert exc.issues and all(str(i) for i in exc.issues)
+        return
+    # What validates must also key: canonical JSON refuses NaN and inf.
+    engine = {"name": "procedural", "version": "1", "fingerprint": "f"}
+    for job in recipe.jobs:
+        job_key(job, engine, recipe.engine_options)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
