@@ -13,8 +13,9 @@ from zpipe.canonical import canonical_json, sha256_hex
 from zpipe.recipe.fields import options_for
 from zpipe.recipe.model import Job, Recipe
 
-# Bump when the layout or content of an asset folder changes for the same inputs.
-ASSET_FORMAT_VERSION = 1
+# Bump when the layout or content of an asset folder changes for the same inputs (stage code has its
+# own versions, see Stage.version). 2: PNG provenance chunks.
+ASSET_FORMAT_VERSION = 2
 
 # Engine options that provably do not change output bytes (batching invariance is tested).
 NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "max_batch", "vae_batch", "offload_text_encoder"})
@@ -44,8 +45,11 @@ class Plan:
 
 
 def key_inputs(job: Job, engine: dict[str, Any], engine_options: dict[str, Any]) -> dict[str, Any]:
+    from zpipe.stages import registry
+
     job_dict = asdict(job)
-    job_dict["stages"] = [[s["name"], s["params"]] for s in job_dict["stages"]]
+    job_dict["stages"] = [[s["name"], registry.version(s["name"]), s["params"]] for s in job_dict["stages"]]
+    job_dict["output"] = [registry.version("export"), job_dict["output"]]
     return {
         "asset_format": ASSET_FORMAT_VERSION,
         "engine": {"name": engine["name"], "version": engine["version"], "fingerprint": engine["fingerprint"],

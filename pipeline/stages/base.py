@@ -69,6 +69,9 @@ class StageContext:
 
 class Stage:
     name: ClassVar[str]
+    # Enters every cache key that uses the stage: bump it whenever the stage's output bytes can change for
+    # the same parameters. Plugins without one are keyed by their distribution's version.
+    version: ClassVar[str] = "1"
     doc: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]] = ("textures", "posters")
     params: ClassVar[dict[str, Param]] = {}

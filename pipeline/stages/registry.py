@@ -49,3 +49,11 @@ def get(name: str) -> type[Stage]:
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
         raise TypeError(f"entry point zpipe.stages:{name} does not name a zpipe.stages.base.Stage subclass")
     return cls
+
+
+def version(name: str) -> str:
+    """The version that keys a stage's output: its own ``version``, and for plugins their package's too."""
+    cls = get(name)
+    ep = None if name in BUILTIN else _plugins().get(name)
+    dist = getattr(getattr(ep, "dist", None), "version", None)
+    return f"{cls.version}+{dist}" if dist else cls.version

@@ -216,3 +216,15 @@ def test_a_damaged_manifest_is_a_clear_error(write_recipe, tmp_path):
     r = CliRunner().invoke(main, ["run", str(path), "--out", str(out)])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert f"{out}/tiles/v0001/manifest.json: cannot read the manifest" in r.output
+
+
+def test_a_stage_version_bump_changes_only_the_keys_that_use_the_stage(write_recipe, tmp_path, monkeypatch):
+    from zpipe.stages.tile import TileStage
+
+    text = RECIPE + "assets: [{id: tiled, prompt: slate, stages: [tile]}]\n"
+    recipe = load_recipe(write_recipe(text))
+    store = RecipeStore(tmp_path / "out", "tiles")
+    before = {j.job.id: j.key for j in make_plan(recipe, store).jobs}
+    monkeypatch.setattr(TileStage, "version", TileStage.version + ".1")
+    after = {j.job.id: j.key for j in make_plan(recipe, store).jobs}
+    assert [i for i in before if before[i] != after[i]] == ["tiled"]
