@@ -17,8 +17,20 @@ from zpipe.recipe.model import Job, Recipe
 # own versions, see Stage.version). 2: PNG provenance chunks.
 ASSET_FORMAT_VERSION = 2
 
-# Engine options that provably do not change output bytes (batching invariance is tested).
-NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "max_batch", "vae_batch", "offload_text_encoder"})
+# Engine options that do not enter keys as written: batching and offloading provably do not change bytes
+# (batching invariance is tested); the weights, LoRAs, device type and dtype enter through the engine's
+# fingerprint, resolved (where the files lie, `cuda:1` vs `cuda`, an unset dtype's default).
+NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "max_batch", "vae_batch", "offload_text_encoder",
+                                    "model", "loras", "device", "dtype"})
+
+
+def _key_options(engine: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine's options as they act: defaults filled in, so writing a default changes no key."""
+    from zpipe.recipe.fields import ENGINE_OPTION_OWNER, ENGINE_OPTIONS
+
+    full = {k: ENGINE_OPTIONS[k].default for k, owner in ENGINE_OPTION_OWNER.items() if owner == engine}
+    full.update(options_for(engine, options))
+    return {k: v for k, v in sorted(full.items()) if k not in NON_KEY_ENGINE_OPTIONS}
 
 
 @dataclass
@@ -53,9 +65,7 @@ def key_inputs(job: Job, engine: dict[str, Any], engine_options: dict[str, Any])
     return {
         "asset_format": ASSET_FORMAT_VERSION,
         "engine": {"name": engine["name"], "version": engine["version"], "fingerprint": engine["fingerprint"],
-                   # the weights enter through the fingerprint, so where they lie (model) does not matter
-                   "options": {k: v for k, v in sorted(options_for(engine["name"], engine_options).items())
-                               if k not in NON_KEY_ENGINE_OPTIONS and k != "model"}},
+                   "options": _key_options(engine["name"], engine_options)},
         "job": job_dict,
     }
 

@@ -124,3 +124,16 @@ def test_an_asset_that_fails_the_same_way_again_makes_no_new_version(write_recip
     assert (done["version"], done["up_to_date"], done["failed"], done["reused"]) == ("v0001", True, 1, 2)
     assert sorted(p.name for p in (out / "demo").iterdir() if p.name.startswith("v")) == ["v0001"]
     assert list((out / "demo" / ".staging").iterdir()) == []
+
+
+def test_writing_a_default_engine_option_changes_no_key(write_recipe, tmp_path):
+    from zpipe.plan import make_plan
+    from zpipe.recipe import load_recipe
+    from zpipe.store import RecipeStore
+
+    store = RecipeStore(tmp_path / "out", "demo")
+    plain = make_plan(load_recipe(write_recipe(RECIPE), [], "procedural"), store).jobs[0].key
+    written = make_plan(load_recipe(write_recipe(RECIPE), ["engine={name: procedural, scale: 1.0, shading: 1}"]),
+                        store).jobs[0].key
+    changed = make_plan(load_recipe(write_recipe(RECIPE), ["engine={name: procedural, scale: 2.0}"]), store)
+    assert written == plain and changed.jobs[0].key != plain

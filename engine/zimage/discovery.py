@@ -195,8 +195,20 @@ def fingerprint(spec: ModelSpec, loras: list[tuple[Path, float]] = ()) -> str:
             h.update(role.encode() + b":" + file_fingerprint(f))
     h.update(b"tokenizer:" + hashlib.sha256(spec.tokenizer.read_bytes()).digest())
     for path, scale in loras:
-        h.update(b"lora:" + file_fingerprint(Path(path)) + f":{float(scale)!r}".encode())
+        # LoRAs are small and often retrained in place with identical headers: hash their content
+        h.update(b"lora:" + _content_digest(Path(path)) + f":{float(scale)!r}".encode())
     return h.hexdigest()
+
+
+def _content_digest(path: Path) -> bytes:
+    try:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.digest()
+    except OSError as exc:
+        raise EngineError(f"{path}: cannot read the LoRA file ({exc.strerror or exc})") from None
 
 
 def list_models(options: dict | None = None) -> list[dict[str, Any]]:

@@ -35,12 +35,15 @@ DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float1
           "fp32": "float32", "float32": "float32"}
 
 
-def _fingerprint(spec, loras: list[tuple[str, float]]) -> str:
+def _fingerprint(spec, loras: list[tuple[str, float]], device: str, dtype) -> str:
+    """Weights + LoRAs, plus what else changes the bytes: the device type and the compute dtype
+    (cuda:0 and cuda:1 give the same bytes; cpu/fp32 and cuda/bf16 do not)."""
     from pathlib import Path
 
     from zpipe.engine.zimage.discovery import fingerprint
 
-    return fingerprint(spec, [(Path(p), s) for p, s in loras])
+    weights = fingerprint(spec, [(Path(p), s) for p, s in loras])
+    return f"{weights}:{device.split(':')[0]}:{str(dtype).removeprefix('torch.')}"
 
 
 def _lora_list(options: dict) -> list[tuple[str, float]]:
@@ -93,7 +96,7 @@ class ZImageEngine:
         self.pipeline = pipeline
         self.loras = loras
         self.max_batch = max(1, max_batch)
-        self._fingerprint: str | None = None
+        self._fingerprint = ""  # set by from_options, which knows the device and dtype
 
     @classmethod
     def available(cls, options: dict) -> str | None:
@@ -147,7 +150,9 @@ class ZImageEngine:
             vae_batch=int(options.get("vae_batch", 1)), vae_tile=int(options.get("vae_tile", 128)),
             seam_jitter=bool(options.get("seam_jitter", False)),
         )
-        return cls(spec, pipe, loras, int(options.get("max_batch", 4)))
+        engine = cls(spec, pipe, loras, int(options.get("max_batch", 4)))
+        engine._fingerprint = _fingerprint(spec, loras, device, dtype)
+        return engine
 
     @classmethod
     def fingerprint_for(cls, options: dict) -> str:
@@ -155,11 +160,11 @@ class ZImageEngine:
         from zpipe.engine.zimage.discovery import find_model
 
         options = dict(options or {})
-        return _fingerprint(find_model(options), _lora_list(options))
+        spec, loras = find_model(options), _lora_list(options)
+        device = pick_device(options.get("device"))
+        return _fingerprint(spec, loras, device, pick_dtype(options.get("dtype"), device))
 
     def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = _fingerprint(self.spec, self.loras)
         return self._fingerprint
 
     def generate(self, requests: list[Request]) -> list[Generated]:

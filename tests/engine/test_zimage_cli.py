@@ -74,3 +74,22 @@ def test_planning_reads_the_fingerprint_without_loading_weights(diffusers_ckpt, 
                       "prompt: stone\nassets: [{id: a}]\n")
     plan = make_plan(load_recipe(recipe), RecipeStore(tmp_path / "out", "zi"))
     assert plan.engine["name"] == "z-image-turbo" and plan.engine["fingerprint"] == expected
+
+
+def test_keys_follow_what_the_options_do_not_how_they_are_written(diffusers_ckpt, tmp_path):
+    from zpipe.plan import make_plan
+    from zpipe.recipe import load_recipe
+    from zpipe.store import RecipeStore
+
+    def key(engine: str) -> str:
+        recipe = tmp_path / "zi.yaml"
+        recipe.write_text(f"name: zi\nengine: {{name: z-image-turbo, model: '{diffusers_ckpt}'{engine}}}\n"
+                          "size: 64\nprompt: stone\nassets: [{id: a}]\n")
+        return make_plan(load_recipe(recipe), RecipeStore(tmp_path / "out", "zi")).jobs[0].key
+
+    plain = key("")
+    # On this CPU machine the defaults are device cpu and dtype fp32: writing them changes nothing,
+    # and neither do defaults of other options or batching.
+    assert key(", device: cpu, dtype: fp32, vae_tile: 128, compile: false, max_batch: 2") == plain
+    assert key(", dtype: bf16") != plain
+    assert key(", vae_dtype: bf16") != plain
