@@ -36,6 +36,7 @@ def run(recipe: Recipe | str | os.PathLike, out: str | os.PathLike = "out", *, o
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides, engine)
     elif overrides or engine:
-        recipe = load_recipe(recipe.path, overrides, engine)
+        raise ValueError("overrides and engine apply when a recipe is loaded: pass them to load_recipe(), "
+                         "or pass run() the recipe's path")
     return build(recipe, Path(out), force=force, wait=wait, executor=executor, executor_options=executor_options,
                  on_event=on_event)

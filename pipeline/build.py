@@ -76,13 +76,12 @@ def make_executor(name: str, plan: Plan, **options):
 
 
 def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = True, executor: str = "local",
-          executor_options: dict[str, Any] | None = None, on_event: Callable[[Event], None] | None = None,
-          plan: Plan | None = None) -> BuildResult:
+          executor_options: dict[str, Any] | None = None, on_event: Callable[[Event], None] | None = None) -> BuildResult:
     """Build ``recipe`` into ``out``. Raises ``LockBusy`` (wait=False) or ``EngineError`` (bad engine setup)."""
     emit = on_event or (lambda e: None)
     store = RecipeStore(out, recipe.name)
     with store.lock(wait=wait, on_wait=lambda msg: emit({"event": "waiting", "message": msg})):
-        plan = make_plan(recipe, store, force=force, engine=plan.engine if plan else None)
+        plan = make_plan(recipe, store, force=force)
         if plan.engine.get("fallback"):
             emit({"event": "warning", "message": f"engine auto: using procedural ({plan.engine['fallback']})"})
         emit({"event": "start", "recipe": recipe.name, "total": len(plan.jobs), "build": plan.count("build"),

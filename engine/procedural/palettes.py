@@ -209,8 +209,3 @@ def colourize(field: np.ndarray, table: np.ndarray) -> np.ndarray:
     n = table.shape[0] - 1
     idx = np.clip(field * np.float32(n) + np.float32(0.5), 0, n).astype(np.intp)
     return table[idx]
-
-
-def mean_colour(stops: Stops) -> tuple[float, float, float]:
-    col = np.array([c for _, c in stops], dtype=np.float64)
-    return tuple(float(v) for v in col.mean(axis=0))  # type: ignore[return-value]

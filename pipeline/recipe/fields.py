@@ -3,11 +3,11 @@ reference are written from."""
 
 from __future__ import annotations
 
+from zpipe.engine.registry import ENGINE_NAMES  # names only: the registry imports no engine
 from zpipe.params import Param
 
 KINDS = ("textures", "posters")
 TILE_MODES = ("none", "x", "y", "xy")
-ENGINE_NAMES = ("auto", "procedural", "z-image-turbo")
 
 # Poster size presets, all multiples of 16 (A-series keeps the 1:√2 ratio to within a few pixels).
 SIZE_PRESETS: dict[str, tuple[int, int]] = {

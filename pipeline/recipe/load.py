@@ -350,7 +350,7 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
                     raw_jobs.append((p, a, {"id": aid, **(vars_ or {})}))
 
     jobs: list[Job] = []
-    seen: dict[str, tuple] = {}
+    seen: dict[str, tuple[tuple, str]] = {}
     for p, a, values in raw_jobs:
         def get(k: str, p=p, a=a) -> Any:  # the asset's override, else the top-level value
             return c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top[k]
@@ -380,10 +380,13 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
         nseeds = get("seeds") or 1
         ids = [values["id"]] if nseeds == 1 else [f"{values['id']}_s{k + 1}" for k in range(nseeds)]
         for jid in ids:
-            if jid in seen:
-                c.error(p, f"duplicate asset id {jid!r} (also at {format_path(seen[jid])})",
+            folded = jid.casefold()  # Rock and rock are one folder on macOS and Windows
+            if folded in seen:
+                other_path, other_id = seen[folded]
+                same = "" if other_id == jid else f" ({other_id!r} differs only in case)"
+                c.error(p, f"duplicate asset id {jid!r}{same} (also at {format_path(other_path)})",
                         "give every asset a distinct id")
-            seen.setdefault(jid, p)
+            seen.setdefault(folded, (p, jid))
         if base_prompt is None or asset_size is None or c.issues:
             continue
         base_seed = a["seed"] if isinstance(a.get("seed"), int) else None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 import posixpath
 from collections.abc import Callable
@@ -369,9 +368,3 @@ def render_diff(old: dict[str, Any], new: dict[str, Any], old_prefix: str, new_p
                         f"{_asset_html(old_by[i], old_prefix)}</div><div><div class=\"small\">{_e(nv)}</div>"
                         f"{_asset_html(new_by[i], new_prefix)}</div></div>")
     return _page(f"{name} {ov} → {nv}", "".join(body))
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) of a PNG (for tests and callers that lay sheets out)."""
-    with Image.open(io.BytesIO(data)) as im:
-        return im.size

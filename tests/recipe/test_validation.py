@@ -43,6 +43,9 @@ BAD = [
      ["{f}:4:13: matrix.material: expected a non-empty list of values; write `material: [a, b]`"]),
     ("name: demo\nprompt: x\nassets:\n  - id: a\n  - id: a\n",
      ["{f}:5:5: assets[1]: duplicate asset id 'a' (also at assets[0]); give every asset a distinct id"]),
+    ("name: demo\nprompt: x\nassets:\n  - id: Rock\n  - id: rock\n",
+     ["{f}:5:5: assets[1]: duplicate asset id 'rock' ('Rock' differs only in case) (also at assets[0]); give every "
+      "asset a distinct id"]),
     ("name: demo\nprompt: x\nassets:\n  - id: ../escape\n",
      ["{f}:4:9: assets[0].id: asset id '../escape' cannot be used as a folder name; use letters, digits, '_' and '-' "
       "only (no '/', '..' or dots), starting with a letter or digit"]),
