@@ -259,6 +259,9 @@ def hook_export(request_path, out, as_json):
         bad(exc.problems)
     except EngineError as exc:
         bad([f"engine: {exc}"])
+    except OSError as exc:  # the store or the target folder cannot be written
+        bad([f"cannot write {exc.filename or 'the files'}: {exc.strerror or exc}; check the request's store and "
+             "target folders (they must be writable folders)"])
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
@@ -313,7 +316,10 @@ def _store_at(target: str):
     p = Path(target)
     if not p.is_dir():
         _fail_invalid(f"error: {target} is not a folder; pass OUT/RECIPE, e.g. out/stone_textures")
-    return RecipeStore(p.parent, p.name)
+    store = RecipeStore(p.parent, p.name)
+    if not store.versions() and not (p / ".lock").exists():
+        _fail_invalid(f"error: {target} holds no zpipe versions; pass OUT/RECIPE, e.g. out/stone_textures")
+    return store
 
 
 @main.command()
@@ -353,7 +359,11 @@ def diff(target, old, new, as_json, html_path):
 
         from zpipe.report.diff import diff_html
 
-        Path(html_path).write_text(diff_html(a, b, str(store.root / old), str(store.root / new)), encoding="utf-8")
+        try:
+            Path(html_path).write_text(diff_html(a, b, str(store.root / old), str(store.root / new)),
+                                       encoding="utf-8")
+        except OSError as exc:
+            _fail_invalid(f"error: cannot write {html_path}: {exc.strerror or exc}")
         click.echo(f"wrote {html_path}", err=True)
 
 

@@ -57,8 +57,10 @@ def test_store_commands_reject_bad_targets(tmp_path):
     r = CliRunner().invoke(main, ["versions", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "is not a folder" in r.output
     (tmp_path / "demo").mkdir()
+    r = CliRunner().invoke(main, ["gc", str(tmp_path), "--keep", "1"])  # the output root, not a recipe store
+    assert r.exit_code == 2 and "holds no zpipe versions" in r.output and not (tmp_path / ".lock").exists()
     r = CliRunner().invoke(main, ["diff", str(tmp_path / "demo")])
-    assert r.exit_code == 2 and "diff needs two" in r.output
+    assert r.exit_code == 2 and "holds no zpipe versions" in r.output
     r = CliRunner().invoke(main, ["run"])
     assert r.exit_code == 2  # usage error
 
