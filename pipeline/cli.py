@@ -160,7 +160,10 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
         except ValueError as exc:
             _fail_invalid(f"error: --report: {exc}")
     r = _load(recipe, overrides, engine)
-    name, options = choose_executor(executor, address, devices)
+    try:
+        name, options = choose_executor(executor, address, devices)
+    except ValueError as exc:
+        _fail_invalid(f"error: {exc}")
     printer = EventPrinter(json_mode=as_json, total=len(r.jobs))
     run_warnings: list[str] = []
 

@@ -139,3 +139,16 @@ def test_writing_a_default_engine_option_changes_no_key(write_recipe, tmp_path):
                         store).jobs[0].key
     changed = make_plan(load_recipe(write_recipe(RECIPE), ["engine={name: procedural, scale: 2.0}"]), store)
     assert written == plain and changed.jobs[0].key != plain
+
+
+def test_one_device_runs_locally_on_that_gpu(monkeypatch, write_recipe):
+    from zpipe.executors.choose import choose_executor
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert choose_executor("auto", None, "1") == ("local", {})
+    import os
+
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    assert choose_executor("auto", None, "0,1")[0] == "ray"
+    r = CliRunner().invoke(main, ["run", str(write_recipe(RECIPE)), "--executor", "local", "--address", "h:1"])
+    assert r.exit_code == 2 and "--address needs the Ray executor" in r.output

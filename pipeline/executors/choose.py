@@ -33,5 +33,10 @@ def choose_executor(requested: str, address: str | None, devices: str | None) ->
         gpus = len(options["devices"]) if "devices" in options else visible_gpus()
         requested = "ray" if (address or gpus > 1) else "local"
     if requested == "local":
+        if address:
+            raise ValueError("--address needs the Ray executor; drop --executor local")
+        if "devices" in options:
+            # One process, the chosen GPU(s): torch is not imported yet, so this decides what `cuda` means.
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(options["devices"])
         return "local", {}
     return requested, options
