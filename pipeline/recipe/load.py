@@ -403,6 +403,12 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
             jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=asset_size[0],
                             height=asset_size[1], steps=get("steps"), tile=tile, stages=tuple(stages),
                             output=output, fields=fields))
+    naming = output.get("naming") or ""
+    if "{role}" not in naming and "{suffix}" not in naming:
+        many = [j.id for j in jobs if any(s.name == "pbr" for s in j.stages)]
+        if many:
+            c.error(("output", "naming"), f"naming {naming!r} gives every map of {many[0]!r} the same file name "
+                    "(the pbr stage adds height, normal, roughness and ao)", "put {role} or {suffix} in it")
     if c.issues:
         return None
     return Recipe(name=name, kind=kind, path=path_str, sha256=sha, engine=engine, engine_options=engine_options,

@@ -79,6 +79,9 @@ BAD = [
     ("name: demo\nprompt: x\noutput: {naming: '../{role}'}\nassets: [{id: a}]\n",
      ["{f}:3:18: output.naming: naming '../x' contains a path separator; names are plain file names inside the "
       "asset folder"]),
+    ("name: demo\nprompt: x\nstages: [pbr]\noutput: {naming: '{asset}'}\nassets: [{id: a}]\n",
+     ["{f}:4:18: output.naming: naming '{{asset}}' gives every map of 'a' the same file name (the pbr stage adds "
+      "height, normal, roughness and ao); put {{role}} or {{suffix}} in it"]),
     ("name: demo\nprompt: x\noutput: {formats: [gif]}\nassets: [{id: a}]\n",
      None),  # message owned by the export stage's declaration; only the location and exit code are checked
 ]
