@@ -60,7 +60,8 @@ def key_inputs(job: Job, engine: dict[str, Any], engine_options: dict[str, Any])
     from zpipe.stages import registry
 
     job_dict = asdict(job)
-    job_dict["stages"] = [[s["name"], registry.version(s["name"]), s["params"]] for s in job_dict["stages"]]
+    job_dict["stages"] = [[s["name"], registry.version(s["name"]), s["params"],
+                           registry.get(s["name"]).key_inputs(s["params"])] for s in job_dict["stages"]]
     job_dict["output"] = [registry.version("export"), job_dict["output"]]
     return {
         "asset_format": ASSET_FORMAT_VERSION,

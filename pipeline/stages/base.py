@@ -77,6 +77,12 @@ class Stage:
     params: ClassVar[dict[str, Param]] = {}
 
     @classmethod
+    def key_inputs(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """What else, besides the parameters and the version, decides this stage's bytes (e.g. the font a
+        family name resolves to on this machine). JSON-able; part of every key that uses the stage."""
+        return {}
+
+    @classmethod
     def check(cls, params: dict[str, Any]) -> dict[str, str]:
         """Problems beyond each parameter's type, found at validation: {param: message phrased as a fix}."""
         return {}

@@ -26,7 +26,13 @@ from typing import Any
 
 from zpipe.params import Param
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
-from zpipe.stages.typeset import TYPESET_PARAMS, check_typeset_params, text_free_background, typeset_lines
+from zpipe.stages.typeset import (
+    TYPESET_PARAMS,
+    check_typeset_params,
+    font_key,
+    text_free_background,
+    typeset_lines,
+)
 
 GOLDEN = 0x9E3779B1
 
@@ -62,6 +68,17 @@ class GlyphCheckStage(Stage):
         "ignore_punct": Param(bool, True, "Ignore punctuation (，。！“” etc.; OCR often drops it) when comparing."),
         **TYPESET_PARAMS,  # used by the typeset fallback
     }
+
+    @classmethod
+    def key_inputs(cls, params: dict[str, Any]) -> dict[str, Any]:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:  # the OCR model decides which candidate is kept
+            ocr = dist_version("rapidocr_onnxruntime")
+        except PackageNotFoundError:
+            ocr = None
+        return {**font_key(params), "ocr": ocr}
 
     @classmethod
     def check(cls, params: dict[str, Any]) -> dict[str, str]:

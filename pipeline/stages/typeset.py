@@ -85,11 +85,26 @@ def text_free_background(asset: Asset, ctx: StageContext, seed: int):
     return ctx.generate([req])[0].image, prompt
 
 
+def font_key(params: dict[str, Any]) -> dict[str, Any]:
+    """The fonts the parameters resolve to here (name, file, version): a changed font changes the key."""
+    from zpipe.text.fonts import FontError, resolve_chain
+
+    try:
+        chain = resolve_chain(params.get("font") or None, params.get("fallback_fonts"))
+    except FontError as exc:  # reported by check(); keyed as the problem so that a fix changes the key
+        return {"fonts": str(exc)}
+    return {"fonts": [face.label() for face in chain]}
+
+
 class TypesetStage(Stage):
     name = "typeset"
     doc = "Draw the poster text with real fonts (line breaking, auto-fit, colour, stroke, shadow)."
     kinds = ("posters",)
     params = TYPESET_PARAMS
+
+    @classmethod
+    def key_inputs(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return font_key(params)
 
     @classmethod
     def check(cls, params: dict[str, Any]) -> dict[str, str]:

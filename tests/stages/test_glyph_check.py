@@ -193,3 +193,13 @@ def test_stray_text_fails_only_when_limited():
     assert ok.metrics["pass"] is True and ok.metrics["extra_chars"] == 4
     with pytest.raises(StageFailure, match=r"other text on the poster: '未来已来'"):
         stage.run(asset, {**defaults(stage), "max_extra_chars": 2}, ctx)
+
+
+def test_the_resolved_fonts_and_the_ocr_version_enter_the_key():
+    from zpipe.stages.glyph_check import GlyphCheckStage
+
+    params = {k: p.default for k, p in GlyphCheckStage.params.items()}
+    extra = GlyphCheckStage.key_inputs(params)
+    assert extra["ocr"] == "1.4.4"
+    assert extra["fonts"][0].startswith("Noto Sans CJK SC (NotoSansCJK-Regular.ttc#2")
+    assert "/" not in extra["fonts"][0]  # the same on every machine with the same font
