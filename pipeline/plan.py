@@ -93,8 +93,7 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
     jobs = []
     for job in recipe.jobs:
         key = job_key(job, engine, recipe.engine_options)
-        hit = latest_keys.get(key)
-        if not force and hit is not None and hit["id"] == job.id:
+        if not force and key in latest_keys:  # the key covers the id, so a hit is this very asset
             action = "reuse"
         elif not force and key in staged:
             action = "resume"
