@@ -8,13 +8,10 @@ loadable, and to ``procedural`` otherwise.
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from zpipe.engine.base import Engine, EngineError
-
-log = logging.getLogger(__name__)
 
 # name -> "module:Class"; kept as strings so that listing engines imports nothing.
 ENGINES: dict[str, str] = {
@@ -25,6 +22,8 @@ ENGINE_NAMES = ("auto", *ENGINES)
 
 
 def engine_class(name: str) -> type:
+    if name == "auto":
+        raise EngineError("engine 'auto' must be resolved first (registry.resolve_name)")
     try:
         target = ENGINES[name]
     except KeyError:
@@ -48,25 +47,20 @@ def resolve_name(name: str, options: Mapping[str, Any]) -> tuple[str, str | None
 
 
 def create(name: str, options: Mapping[str, Any] | None = None) -> Engine:
-    """Build the named engine (``auto`` allowed); warn once when ``auto`` falls back."""
-    options = dict(options or {})
-    resolved, reason = resolve_name(name, options)
-    if reason:
-        log.warning("engine auto: using procedural (%s)", reason)
-    return engine_class(resolved).from_options(options)
+    """Build a concrete engine (resolve ``auto`` first with :func:`resolve_name`)."""
+    return engine_class(name).from_options(dict(options or {}))
 
 
 def describe(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """What goes into cache keys, without loading weights: resolved name, version, fingerprint.
+    """What goes into cache keys, without loading weights: name, version, fingerprint of a concrete engine.
 
     Engines may offer ``classmethod fingerprint_for(options)`` so that planning never loads a model;
     otherwise the engine is built (cheap for the procedural engine) and asked.
     """
     options = dict(options or {})
-    resolved, reason = resolve_name(name, options)
-    cls = engine_class(resolved)
+    cls = engine_class(name)
     if hasattr(cls, "fingerprint_for"):
         fingerprint = cls.fingerprint_for(options)
     else:
         fingerprint = cls.from_options(options).fingerprint()
-    return {"name": resolved, "version": str(cls.version), "fingerprint": fingerprint, "fallback": reason}
+    return {"name": name, "version": str(cls.version), "fingerprint": fingerprint}
