@@ -310,8 +310,7 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
         _check_id(c, ("name",), name, "recipe name")
     engine, engine_options = _check_engine(c, data.get("engine", "auto"))
     size = _check_size(c, ("size",), data.get("size", 1024), kind)
-    stages_default = (_check_stages(c, ("stages",), data["stages"], kind) if "stages" in data
-                      else _default_stages(top, kind))
+    stages_default = _check_stages(c, ("stages",), data["stages"], kind) if "stages" in data else None
     output = {}
     try:
         output = _check_stage_params(c, ("output",), data.get("output"), _stage_class("export"), "output options")
@@ -361,7 +360,7 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
         elif "stages" in data:
             stages = stages_default
         else:  # posters: the default text stages follow this asset's `text` mode
-            stages = _default_stages({"text": get("text")}, kind)
+            stages = _default_stages(get("text"), kind)
         lines = []
         for role in F.TEXT_ROLES:
             line = _check_text_line(c, p + (role,), a[role]) if role in a else text_default.get(role)
@@ -415,18 +414,12 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
                   jobs=tuple(jobs))
 
 
-def _default_stages(top: dict, kind: str) -> list[StageSpec]:
+def _default_stages(text_mode: str, kind: str) -> list[StageSpec]:
+    """Without `stages:`, textures get none and posters their text stages (typeset first when asked)."""
     if kind != "posters":
         return []
-    names = ["typeset", "glyph_check"] if top.get("text") == "typeset" else ["glyph_check"]
-    specs = []
-    for n in names:
-        try:
-            cls = _stage_class(n)
-        except (KeyError, ImportError, AttributeError):
-            continue  # poster text stages not installed: backgrounds only
-        specs.append(StageSpec(n, {k: p.default for k, p in cls.params.items()}))
-    return specs
+    names = ["typeset", "glyph_check"] if text_mode == "typeset" else ["glyph_check"]
+    return [StageSpec(n, {k: p.default for k, p in _stage_class(n).params.items()}) for n in names]
 
 
 def _poster_prompt(style: str, lines: list[dict], width: int, height: int, typeset: bool) -> str:
