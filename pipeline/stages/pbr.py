@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from zpipe.params import Param
-from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
 from zpipe.texture import pbr
+from zpipe.texture.seam import seam_scores
 
 MAPS = ("height", "normal", "roughness", "ao")
 

@@ -1,6 +1,6 @@
 """The ``tile`` stage: the seam gate.
 
-Scores the wrap seam of each gated role (:func:`zpipe.seam.seam_score`, ~1 for a periodic image)
+Scores the wrap seam of each gated role (:func:`zpipe.texture.seam.seam_score`, ~1 for a periodic image)
 on the recipe's ``axes``. When a score is above ``max_seam``:
 
 1. repair: half-offset, then fill the seam cross by the engine's inpainting (when the engine has
@@ -15,7 +15,7 @@ Run it before ``pbr``: a repair changes every role alike (albedo by inpainting o
 blend), but a re-seed can only replace the albedo, so it is skipped when other roles exist.
 
 With ``edge_aware`` (default), a score above ``max_seam`` still passes when the seam is no stronger
-than the image's strongest edges (:func:`zpipe.seam.seam_peak` <= 1.25): a gradient metric cannot tell a
+than the image's strongest edges (:func:`zpipe.texture.seam.seam_peak` <= 1.25): a gradient metric cannot tell a
 seam from a grout line or plank joint lying exactly on the border, and "repairing" such a periodic
 texture would damage it.
 
@@ -33,9 +33,9 @@ import numpy as np
 
 from zpipe.engine.base import Capability, Request
 from zpipe.params import Param
-from zpipe.seam import seam_peaks, seam_scores
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
 from zpipe.texture import repair as rep
+from zpipe.texture.seam import seam_peaks, seam_scores
 
 PEAK_LIMIT = 1.25  # edge-aware gate: a seam up to 25 % above the strongest 1 % of interior edges passes
 RESEED_STEP = 1_000_003  # seeds tried after the job's seed s: s + k * RESEED_STEP (mod 2**32)

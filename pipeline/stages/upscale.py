@@ -18,11 +18,11 @@ import numpy as np
 
 from zpipe.engine.base import Capability, Request
 from zpipe.params import Param
-from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, Stage, StageContext, StageResult
 from zpipe.texture import wrap
 from zpipe.texture.export import renormalise
 from zpipe.texture.refine import refine_tiled
+from zpipe.texture.seam import seam_scores
 
 
 def _scores(img: np.ndarray) -> dict[str, float]:

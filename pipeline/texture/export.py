@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from zpipe.seam import seam_scores
 from zpipe.texture import dds, wrap
 from zpipe.texture.formats import (
     EXTENSIONS,
@@ -34,6 +33,7 @@ from zpipe.texture.formats import (
     encoded_channels,
     file_stem,
 )
+from zpipe.texture.seam import seam_scores
 
 PRESETS: dict[str, dict[str, Any]] = {
     "unity": {"naming": "{asset}_{suffix}", "normal_y": "opengl",

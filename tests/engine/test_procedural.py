@@ -11,7 +11,7 @@ import pytest
 from zpipe.engine.base import Capability, Engine, EngineError, Request
 from zpipe.engine.procedural import ProceduralEngine
 from zpipe.engine.procedural.families import FAMILIES, parse
-from zpipe.seam import seam_score
+from zpipe.texture.seam import seam_score
 
 ENGINE = ProceduralEngine()
 

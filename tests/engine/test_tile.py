@@ -11,7 +11,7 @@ import torch
 from zpipe.engine.base import Request
 from zpipe.engine.zimage.engine import ZImageEngine
 from zpipe.engine.zimage.rope import axis_frequencies, rope_cos_sin
-from zpipe.seam import seam_scores
+from zpipe.texture.seam import seam_scores
 
 
 @pytest.mark.parametrize("period", [4, 7, 32, 64])

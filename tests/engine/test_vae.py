@@ -77,7 +77,7 @@ def test_tiled_decode_approximates_the_full_decode():
 
 
 def test_tiled_decode_keeps_the_wrap():
-    from zpipe.seam import seam_scores
+    from zpipe.texture.seam import seam_scores
 
     _, ours = build(THREE)
     z = torch.randn(1, 16, 16, 32, generator=torch.Generator().manual_seed(4))

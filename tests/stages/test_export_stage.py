@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zpipe.seam import seam_score, seam_scores
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
 from zpipe.stages.export import ExportStage
 from zpipe.stages.resize import ResizeStage
 from zpipe.texture import dds, wrap
+from zpipe.texture.seam import seam_score, seam_scores
 
 
 def _periodic(h: int = 64, w: int = 64, c: int = 3, seed: int = 0) -> np.ndarray:

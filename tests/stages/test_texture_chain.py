@@ -6,11 +6,11 @@ import numpy as np
 
 from zpipe.engine import registry
 from zpipe.engine.base import Request
-from zpipe.seam import seam_scores
 from zpipe.stages import registry as stages
 from zpipe.stages.base import Asset, StageContext, apply
 from zpipe.texture import dds
 from zpipe.texture.formats import decode
+from zpipe.texture.seam import seam_scores
 
 
 def test_stone_through_every_texture_stage():

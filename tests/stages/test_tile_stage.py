@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from zpipe.engine.base import Capability, Generated, Request
-from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
 from zpipe.stages.tile import RESEED_STEP, TileStage
 from zpipe.texture import repair, wrap
+from zpipe.texture.seam import seam_scores
 
 
 def periodic_noise(n: int, seed: int = 0) -> np.ndarray:

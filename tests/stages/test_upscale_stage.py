@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from zpipe.engine.base import Capability, Generated
-from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, StageContext
 from zpipe.stages.upscale import UpscaleStage
 from zpipe.texture import refine, wrap
+from zpipe.texture.seam import seam_scores
 
 
 def periodic_noise(n: int, seed: int = 0, c: int = 3) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zpipe.seam import seam_scores
 from zpipe.stages.base import Asset, StageContext
 from zpipe.stages.pbr import PbrStage
 from zpipe.texture import pbr, wrap
+from zpipe.texture.seam import seam_scores
 
 
 def analytic_normal(dh_dx: np.ndarray, dh_drow: np.ndarray, k: float, convention: str) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zpipe.seam import seam_score, seam_scores
 from zpipe.texture import wrap
+from zpipe.texture.seam import seam_score, seam_scores
 
 
 def periodic_noise(n: int, seed: int = 0, octaves: int = 5) -> np.ndarray:
@@ -73,7 +73,7 @@ def test_bad_axis():
 
 
 def test_seam_peak_separates_seams_from_edges_inside_the_texture():
-    from zpipe.seam import seam_peaks
+    from zpipe.texture.seam import seam_peaks
 
     for seed in range(3):
         assert min(seam_peaks(seamed_noise(256, seed)).values()) > 2.0
