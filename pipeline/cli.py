@@ -197,7 +197,8 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
 
 def _finish_run(result, reports, fail_on: str, run_warnings: list[str]) -> int:
     """Write the --report files from the published manifest; the exit code under --fail-on."""
-    from zpipe.report.summary import collect_warnings, load_manifest, this_run, write_reports
+    from zpipe.report.rules import collect_warnings
+    from zpipe.report.summary import load_manifest, this_run, write_reports
 
     code = result.exit_code
     if not result.path:

@@ -28,7 +28,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from zpipe.texture import wrap
-from zpipe.texture.formats import decode, encode_png
+from zpipe.texture.formats import encode_png
+from zpipe.texture.readback import decode
 
 CARD_W = 320  # px of one asset card in the PNG
 THUMB = 60  # px of a map thumbnail in the PNG

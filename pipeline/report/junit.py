@@ -5,7 +5,7 @@ One ``<testsuite>`` per build (named after the recipe), one ``<testcase>`` per a
 * ``built`` and ``reused`` assets pass (a reused asset says so in its ``<system-out>``);
 * ``failed`` assets (QA failures such as the seam gate or the OCR glyph check, and stage errors) carry a
   ``<failure>`` whose ``message`` is the asset's error and whose ``type`` is the stage that failed;
-* warnings (see :func:`zpipe.report.summary.collect_warnings`) go to ``<system-out>``, so they are visible
+* warnings (see :func:`zpipe.report.rules.collect_warnings`) go to ``<system-out>``, so they are visible
   without failing the test case (``--fail-on warnings`` decides the exit code).
 
 The counts (``tests``, ``failures``) equal the manifest's assets and its failed assets.
@@ -19,7 +19,7 @@ import socket
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from zpipe.report.summary import asset_warnings, collect_warnings, counts
+from zpipe.report.rules import asset_warnings, collect_warnings, counts
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

@@ -1,4 +1,4 @@
-"""CI reports of one build, written from its manifest only: a Markdown summary, and the shared rules.
+"""CI reports of one build, written from its manifest only: a Markdown summary and JUnit XML.
 
 ``zpipe run --report summary.md --report junit.xml`` calls :func:`write_reports` after the build. Both
 formats read nothing but the version's ``manifest.json`` (and check which report files, e.g. the
@@ -7,16 +7,7 @@ contact sheet, exist next to it), so they can also be made later for any publish
     from zpipe.report.summary import write_reports
     write_reports(["summary.md", "junit.xml"], "out/stone_textures/latest")
 
-What counts as a **warning** (``--fail-on warnings`` exits 1 when there is any), see
-:func:`collect_warnings`:
-
-* the build used the procedural engine because ``engine: auto`` found no Z-Image weights
-  (``manifest.engine.fallback``);
-* an asset passed only after a fix: the seam gate repaired the seam or re-seeded (``metrics.tile``
-  ``repaired`` / ``reseeds``), or no rendered candidate passed the OCR check and the typeset fallback
-  was used (``metrics.glyph_check.path == "fallback"``);
-* any stage (built-in or plugin) that records ``warnings`` (a list of strings) in its metrics, e.g.
-  ``metrics.colour_grade.warnings``.
+What counts as a warning is decided in :mod:`zpipe.report.rules`.
 """
 
 from __future__ import annotations
@@ -27,9 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from zpipe.report.junit import junit_xml
+from zpipe.report.rules import STATUSES, collect_warnings, counts
+
 REPORT_FORMATS = {".xml": "junit", ".md": "markdown", ".markdown": "markdown"}
 CONTACT_SHEET_FILES = ("index.html", "contact_sheet.png")
-STATUSES = ("built", "reused", "failed")
 
 
 def report_format(path: str | os.PathLike) -> str:
@@ -62,46 +55,6 @@ def this_run(manifest: dict[str, Any], up_to_date: bool = False,
     if run_warnings is not None:
         view["run_warnings"] = list(run_warnings)
     return view
-
-
-def counts(manifest: dict[str, Any]) -> dict[str, int]:
-    """built / reused / failed, counted from the assets (the manifest's ``summary`` must agree)."""
-    return {s: sum(1 for a in manifest.get("assets", []) if a.get("status") == s) for s in STATUSES}
-
-
-def asset_warnings(asset: dict[str, Any]) -> list[str]:
-    """Warnings of one asset that did not fail (see the module doc)."""
-    if asset.get("status") == "failed":
-        return []
-    out: list[str] = []
-    metrics = asset.get("metrics") or {}
-    tile = metrics.get("tile")
-    if isinstance(tile, dict):
-        how = [a.get("method", "") for a in tile.get("attempts", []) if a.get("action") == "repair"]
-        if tile.get("reseeds"):
-            out.append(f"tile: the seam gate re-seeded {tile['reseeds']} time(s) (kept seed {tile.get('seed')})")
-        elif tile.get("repaired"):
-            out.append(f"tile: the seam was repaired ({', '.join(h for h in how if h) or 'repair'})")
-    glyph = metrics.get("glyph_check")
-    if isinstance(glyph, dict) and glyph.get("path") == "fallback":
-        out.append("glyph_check: no rendered candidate passed the OCR check; the typeset fallback was used")
-    for stage, m in metrics.items():
-        if isinstance(m, dict) and isinstance(m.get("warnings"), list):
-            out.extend(f"{stage}: {w}" for w in m["warnings"])
-    return out
-
-
-def collect_warnings(manifest: dict[str, Any]) -> list[tuple[str | None, str]]:
-    """Every warning of a build as ``(asset id or None for the whole build, message)``."""
-    out: list[tuple[str | None, str]] = []
-    fallback = (manifest.get("engine") or {}).get("fallback")
-    if "run_warnings" in manifest:
-        out.extend((None, w) for w in manifest["run_warnings"])
-    elif fallback:
-        out.append((None, f"engine auto: using procedural ({fallback})"))
-    for a in manifest.get("assets", []):
-        out.extend((a["id"], w) for w in asset_warnings(a))
-    return out
 
 
 def contact_sheet_links(version_dir: str | os.PathLike) -> list[Path]:
@@ -226,8 +179,6 @@ def write_reports(paths: Iterable[str | os.PathLike], version_dir: str | os.Path
         if path.parent != Path(""):
             path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "junit":
-            from zpipe.report.junit import junit_xml
-
             data = junit_xml(manifest)
         else:
             data = markdown(manifest, version_dir, path.parent.resolve()).encode("utf-8")

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from zpipe.cli import main
 from zpipe.report.junit import junit_xml
-from zpipe.report.summary import collect_warnings, markdown, this_run
+from zpipe.report.rules import collect_warnings
+from zpipe.report.summary import markdown, this_run
 
 xmlschema = pytest.importorskip("xmlschema")
 
