@@ -25,7 +25,6 @@ from zpipe.texture import dds, wrap
 from zpipe.texture.formats import (
     EXTENSIONS,
     colour_space,
-    decode,
     encode_jpeg,
     encode_png,
     encode_tga,
@@ -33,6 +32,7 @@ from zpipe.texture.formats import (
     encoded_channels,
     file_stem,
 )
+from zpipe.texture.readback import decode
 from zpipe.texture.seam import seam_scores
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -1,4 +1,4 @@
-"""Texture file encoders (bytes out, no file I/O) and file-name rules.
+"""Texture file encoders (bytes out, no file I/O) and file-name rules; reading back is :mod:`zpipe.texture.readback`.
 
 Formats: ``png`` (8-bit), ``png16`` (16-bit), ``jpeg``, ``webp``, ``tga``; ``dds`` lives in
 :mod:`zpipe.texture.dds`. Images are float32 (H, W, C) in [0, 1] with C = 1, 2, 3 or 4.
@@ -183,46 +183,11 @@ def file_stem(template: str, asset: str, role: str, suffix: str | None = None) -
     return stem
 
 
-def decode(data: bytes, name: str = "") -> np.ndarray:
-    """Read an image file's bytes back to float32 (H, W, C) in [0, 1] (8/16-bit PNG, JPEG, WebP, TGA, DDS).
-
-    Colour-space tags are ignored: values come back as stored. Block-compressed DDS needs Pillow's
-    decoder (BC1 sRGB is not supported there).
-    """
-    lower = name.lower()
-    if lower.endswith(".dds"):
-        from zpipe.texture import dds  # noqa: PLC0415 - dds imports this module
-
-        info = dds.read_header(data)
-        if info.format in ("r8", "rg8", "rgba8", "rgba8_srgb", "r16"):
-            raw = dds.decode_uncompressed(data)
-            return (raw.astype(np.float32) / (65535.0 if raw.dtype == np.uint16 else 255.0)).astype(np.float32)
-    if lower.endswith(".png") or data[:8] == b"\x89PNG\r\n\x1a\n":
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if arr is not None:
-            scale = 65535.0 if arr.dtype == np.uint16 else 255.0
-            arr = arr.astype(np.float32) / scale
-            if arr.ndim == 2:
-                return arr[..., None]
-            if arr.shape[2] == 3:
-                return np.ascontiguousarray(arr[..., ::-1])
-            return np.ascontiguousarray(arr[..., [2, 1, 0, 3]])
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
-        if im.mode not in ("L", "LA", "RGB", "RGBA"):
-            im = im.convert("RGBA" if "A" in im.mode else "RGB")
-        arr = np.asarray(im, dtype=np.float32) / 255.0
-    return arr[..., None] if arr.ndim == 2 else arr
-
-
 def png_add_text(data: bytes, keyword: str, text: str) -> bytes:
     """Insert an ``iTXt`` chunk (UTF-8 text) before a PNG's IEND: provenance that travels with the file.
 
     PNG chunks are ``length, type, data, crc32(type + data)``; IEND is the last, empty, 12-byte chunk.
     """
-    import struct
-    import zlib
-
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[-8:-4] != b"IEND":
         raise ValueError("not a PNG file")
     body = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")  # uncompressed, no language

@@ -9,7 +9,7 @@ from zpipe.engine.base import Request
 from zpipe.stages import registry as stages
 from zpipe.stages.base import Asset, StageContext, apply
 from zpipe.texture import dds
-from zpipe.texture.formats import decode
+from zpipe.texture.readback import decode
 from zpipe.texture.seam import seam_scores
 
 
