@@ -5,7 +5,8 @@ Layout of ``<out>/<recipe>/``::
     v0001/ v0002/ …        published versions: manifest.json + one folder per asset (+ contact sheet)
     latest -> v0002        symlink, swapped atomically
     LATEST                 the same, as text (for tools and filesystems without symlinks)
-    .lock                  held (flock) by the one run writing this recipe
+    .lock                  held (filelock: flock on POSIX, LockFileEx on Windows) by the one run writing
+    .lock.holder           who holds it ("pid 123 on host"), for the message a waiting run prints
     .staging/<key>/        assets finished by an unpublished run; result.json is written last
     .staging/tmp-*/        work in progress, removed when a run starts
 
@@ -16,17 +17,18 @@ finished assets of the interrupted run in ``.staging`` for the next run to pick 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import logging
 import os
+import platform
 import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
@@ -61,13 +63,12 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
-    """Hardlink (instant, no extra space); copy when the filesystem refuses (another device, no links)."""
+    """Hardlink (instant, no extra space); copy when the filesystem refuses (another device, FAT/exFAT,
+    no link rights on Windows: each platform reports it with a different error, so any refusal copies)."""
     try:
         os.link(src, dst)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-            raise
-        shutil.copy2(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)  # a real problem (src missing, disk full) raises here
 
 
 def version_name(n: int) -> str:
@@ -118,24 +119,29 @@ class RecipeStore:
     # --- the lock ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the recipe's lock (a portable OS file lock: released by the OS when the process dies)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        file_lock = FileLock(self.root / ".lock", thread_local=False)
+        holder_file = self.root / ".lock.holder"
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
-                if not wait:
-                    raise LockBusy(f"{self.root} is being built by {holder}") from None
-                if on_wait:
-                    on_wait(f"waiting for {holder} to finish building {self.root} …")
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
+            file_lock.acquire(blocking=False)
+        except Timeout:
+            holder = "another run"
+            with contextlib.suppress(OSError):  # a holder between acquiring and writing its name
+                holder = holder_file.read_text(encoding="utf-8").strip() or holder
+            if not wait:
+                raise LockBusy(f"{self.root} is being built by {holder}") from None
+            if on_wait:
+                on_wait(f"waiting for {holder} to finish building {self.root} …")
+            file_lock.acquire()
+        try:
+            atomic_write(holder_file, f"pid {os.getpid()} on {platform.node() or 'this machine'}".encode())
             self._clean_tmp()
             yield
         finally:
-            os.close(fd)  # closing releases the flock, also when the process is killed
+            with contextlib.suppress(OSError):
+                holder_file.unlink()
+            file_lock.release()
 
     def _clean_tmp(self) -> None:
         if self.staging.is_dir():
