@@ -77,6 +77,11 @@ class Stage:
     params: ClassVar[dict[str, Param]] = {}
 
     @classmethod
+    def resolve(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Every declared parameter: the given value, else its declared default (recipes may omit any)."""
+        return {k: params.get(k, decl.default) for k, decl in cls.params.items()}
+
+    @classmethod
     def key_inputs(cls, params: dict[str, Any]) -> dict[str, Any]:
         """What else, besides the parameters and the version, decides this stage's bytes (e.g. the font a
         family name resolves to on this machine). JSON-able; part of every key that uses the stage."""

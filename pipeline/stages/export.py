@@ -52,7 +52,7 @@ class ExportStage(Stage):
         return {"naming": problem} if problem else {}
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        p = self.resolve(params)
         normal_y_made = (asset.metrics.get("pbr") or {}).get("normal_y", "opengl")
         try:
             files, metrics = tex_export.export_images(

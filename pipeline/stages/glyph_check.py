@@ -93,12 +93,13 @@ class GlyphCheckStage(Stage):
         except ValueError as exc:
             raise StageFailure(str(exc)) from None
         expected = [line["text"] for line in lines]
-        rule, min_ned = params.get("rule", "exact"), float(params.get("min_ned", 0.9))
-        ignore_punct = bool(params.get("ignore_punct", True))
+        p = self.resolve(params)
+        rule, min_ned = p["rule"], float(p["min_ned"])
+        ignore_punct = bool(p["ignore_punct"])
 
         def check(image) -> dict[str, Any]:
             return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
-                               max_extra_chars=int(params.get("max_extra_chars", -1)))
+                               max_extra_chars=int(p["max_extra_chars"]))
 
         mode = asset.fields.get("text", "render")
         fallback = asset.fields.get("fallback", "typeset")

@@ -43,7 +43,7 @@ class PbrStage(Stage):
     }
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        p = self.resolve(params)
         if "albedo" not in asset.images:
             raise StageFailure(f"needs an albedo; roles are {', '.join(asset.images) or 'none'}")
         albedo = np.asarray(asset.images["albedo"], np.float32)

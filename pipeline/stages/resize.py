@@ -45,7 +45,7 @@ class ResizeStage(Stage):
     }
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        p = self.resolve(params)
         periodic = p["wrap"] == "yes" or (p["wrap"] == "auto" and asset.kind == "textures")
         roles = p["roles"] or list(asset.images)
         out: dict[str, np.ndarray] = {}

@@ -67,7 +67,7 @@ class TileStage(Stage):
     }
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        p = self.resolve(params)
         axes, limit = p["axes"], float(p["max_seam"])
         roles = [r for r in p["roles"]]
         missing = [r for r in roles if r not in asset.images]

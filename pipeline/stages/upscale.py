@@ -45,7 +45,7 @@ class UpscaleStage(Stage):
     }
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        p = self.resolve(params)
         f = int(p["factor"])
         periodic = p["wrap"] == "yes" or (p["wrap"] == "auto" and asset.kind == "textures")
         can_refine = Capability.IMG2IMG in ctx.capabilities
