@@ -2,7 +2,8 @@
 
 Heavy imports (torch, ray, OCR) happen inside commands, never at module import, so ``zpipe --help``
 and ``zpipe validate`` start fast on machines without a GPU stack.
-Exit codes: 0 ok, 1 some assets failed (or the build could not run), 2 invalid input or usage.
+Exit codes: 0 ok, 1 some assets failed (or the build could not run), 2 invalid input or usage,
+70 a bug in zpipe (see :data:`EXIT_CODES`, the one place that maps errors to codes), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,28 +12,107 @@ import json
 import logging
 import os
 import sys
+import traceback
 
 import click
 
 from zpipe import __version__
-from zpipe.store import StoreError
+from zpipe.std_streams import open_missing, silence
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
 
-def _fail_invalid(message: str) -> None:
-    click.echo(message, err=True)
-    sys.exit(EXIT_INVALID)
+def _plural(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
+def _recipe_message(exc) -> str:
+    files = sorted({i.file for i in exc.issues if not i.file.startswith("--set")}) or ["the recipe"]
+    return f"{exc}\n{_plural(len(exc.issues), 'problem')} in {', '.join(files)}"
+
+
+def _hook_message(exc) -> str:
+    return "\n".join(f"error: {p}" for p in exc.problems) + f"\n{_plural(len(exc.problems), 'problem')} in the request"
+
+
+def _os_message(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return (f"error: {exc.strerror or exc}{where}; check that the folder exists, is writable "
+            "(--out, the request's store and target) and has free space")
+
+
+# Every error a command may end with, in one place: (module, class, exit code, message). The class is
+# looked up in sys.modules, so this table imports nothing: an error of a module that was never
+# imported cannot have been raised. The first match wins; anything else is a bug (exit 70).
+EXIT_CODES = (
+    ("zpipe.recipe.errors", "RecipeError", EXIT_INVALID, _recipe_message),
+    ("zpipe.engine.base", "EngineError", EXIT_INVALID, lambda e: f"error: {e}"),
+    ("zpipe.hook", "HookError", EXIT_INVALID, _hook_message),
+    ("zpipe.store", "LockBusy", EXIT_FAILED, lambda e: f"error: {e}; run again later, or without --no-wait to "
+                                                       "wait for it"),
+    ("zpipe.store", "StoreError", EXIT_FAILED, lambda e: f"error: {e}"),
+    ("builtins", "OSError", EXIT_FAILED, _os_message),
+    ("builtins", "KeyboardInterrupt", EXIT_INTERRUPTED,
+     lambda e: "interrupted: finished assets are kept in staging; run the same command to resume"),
+)
+
+
+def classify(exc: BaseException) -> tuple[int, str | None]:
+    """The exit code and message for ``exc``; (70, None) for an error that is a bug in zpipe."""
+    for module, name, code, message in EXIT_CODES:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(exc, cls):
+            return code, message(exc)
+    return EXIT_BUG, None
+
+
+class InvalidInput(click.ClickException):
+    """Bad input found by the CLI itself: the message as is, exit 2."""
+
+    exit_code = EXIT_INVALID
+
+    def show(self, file=None) -> None:
+        click.echo(self.message, err=True)
+
+
+def _fail_invalid(message: str):
+    raise InvalidInput(message)
+
+
+def _report_bug(exc: BaseException, verbose: int) -> None:
+    """The last resort: one line that names the log with the trace (and the trace itself under -v)."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    log_path = _write_crash_log(trace)
+    where = f"the log {log_path}" if log_path else "the trace (rerun with -v to see it)"
+    click.echo(f"zpipe {__version__}: internal error ({type(exc).__name__}: {str(exc)[:200]}); this is a bug in "
+               f"zpipe: please file a bug report with {where}", err=True)
+    if verbose:
+        click.echo(trace, err=True, nl=False)
+
+
+def _write_crash_log(trace: str) -> str | None:
+    import tempfile
+    import time
+
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    text = f"zpipe {__version__}\nargv: {sys.argv}\n\n{trace}"
+    for folder in (os.path.join(cache, "zpipe", "logs"), tempfile.gettempdir()):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return path
+        except OSError:
+            continue
+    return None
 
 
 def _load(path: str, overrides: tuple[str, ...] = (), engine: str | None = None):
-    from zpipe.recipe import RecipeError, load_recipe
+    from zpipe.recipe import load_recipe
 
-    try:
-        return load_recipe(path, list(overrides), engine)
-    except RecipeError as exc:
-        n = len(exc.issues)
-        _fail_invalid(f"{exc}\n{n} problem{'s' if n != 1 else ''} in {path}")
+    return load_recipe(path, list(overrides), engine)
 
 
 recipe_options = [
@@ -54,14 +134,28 @@ def _apply(options):
 
 
 class _Main(click.Group):
-    """Problems with the store on disk (a damaged manifest) end any command with a message, not a trace."""
+    """Ends every command with the exit code of :data:`EXIT_CODES` and a message, never a trace."""
+
+    def main(self, *args, **kwargs):
+        open_missing()
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_FAILED)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+            if isinstance(exc, BrokenPipeError):  # nobody reads the output any more: nothing to say, and no one to say it to
+                silence(sys.stdout)
+                silence(sys.stderr)
+                sys.exit(EXIT_FAILED)
+            code, message = classify(exc)
+            if message is None:
+                _report_bug(exc, ctx.params.get("verbose", 0))
+            else:
+                click.echo(message, err=True)
+            sys.exit(code)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,15 +199,11 @@ def validate(recipes, overrides, engine):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(recipe, overrides, engine, out, force, as_json):
     """Show what `zpipe run` would build, reuse or resume, without building."""
-    from zpipe.engine.base import EngineError
     from zpipe.plan import make_plan
     from zpipe.store import RecipeStore
 
     r = _load(recipe, overrides, engine)
-    try:
-        p = make_plan(r, RecipeStore(out, r.name), force=force)
-    except EngineError as exc:
-        _fail_invalid(f"error: {exc}")
+    p = make_plan(r, RecipeStore(out, r.name), force=force)
     if as_json:
         click.echo(json.dumps({"recipe": r.name, "engine": p.engine, "latest": p.latest, "removed": p.removed,
                                "up_to_date": p.up_to_date,
@@ -140,30 +230,21 @@ def plan(recipe, overrides, engine, out, force, as_json):
 @click.option("--address", default=None, help="Ray cluster address (implies --executor ray).")
 @click.option("--devices", default=None, help="GPUs to use, e.g. 0,1 (default: all visible).")
 @click.option("--report", "reports", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write a report after the build, format by extension: .xml JUnit, .md Markdown (repeatable).")
+              callback=lambda ctx, param, paths: _check_report_paths(paths), help="Write a report after the build, format by extension: .xml JUnit, .md Markdown (repeatable).")
 @click.option("--fail-on", type=click.Choice(["failures", "warnings"]), default="failures", show_default=True,
               help="Exit 1 on failed assets; `warnings` also on warnings (engine fallback, repaired seams, "
                    "typeset fallback, stage warnings).")
 def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices, reports, fail_on):
     """Build RECIPE into OUT/<name>/vNNNN, rebuilding only what changed."""
     from zpipe.build import build
-    from zpipe.engine.base import EngineError
     from zpipe.executors.choose import choose_executor
     from zpipe.report.progress import EventPrinter
-    from zpipe.store import LockBusy
 
-    for path in reports:
-        from zpipe.report.summary import report_format
-
-        try:
-            report_format(path)
-        except ValueError as exc:
-            _fail_invalid(f"error: --report: {exc}")
     r = _load(recipe, overrides, engine)
     try:
         name, options = choose_executor(executor, address, devices)
     except ValueError as exc:
-        _fail_invalid(f"error: {exc}")
+        raise click.UsageError(str(exc)) from None
     printer = EventPrinter(json_mode=as_json, total=len(r.jobs))
     run_warnings: list[str] = []
 
@@ -175,24 +256,20 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
     try:
         result = build(r, out, force=force, wait=not no_wait, executor=name, executor_options=options,
                        on_event=on_event)
-    except LockBusy as exc:
+    finally:
         printer.close()
-        click.echo(f"error: {exc}; run again later, or without --no-wait to wait for it", err=True)
-        sys.exit(EXIT_FAILED)
-    except EngineError as exc:
-        printer.close()
-        _fail_invalid(f"error: {exc}")
-    except KeyboardInterrupt:
-        printer.close()
-        click.echo("interrupted: finished assets are kept in staging; run the same command to resume", err=True)
-        sys.exit(130)
-    except OSError as exc:  # the output folder cannot be written (not a folder, full disk, permissions)
-        printer.close()
-        click.echo(f"error: cannot write the build: {exc.strerror or exc}: {exc.filename or out}; "
-                   "check --out (it must be a writable folder) and the free space", err=True)
-        sys.exit(EXIT_FAILED)
-    printer.close()
     sys.exit(_finish_run(result, reports, fail_on, run_warnings))
+
+
+def _check_report_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    from zpipe.report.summary import report_format
+
+    for path in paths:
+        try:
+            report_format(path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--report") from None
+    return paths
 
 
 def _finish_run(result, reports, fail_on: str, run_warnings: list[str]) -> int:
@@ -240,16 +317,7 @@ def hook_export(request_path, out, as_json):
 
     Exit 0 when every material has its files, 1 when some failed (the answer says which), 2 for a bad request.
     """
-    from zpipe.engine.base import EngineError
-    from zpipe.hook import PROTOCOL_VERSION, HookError, export, read_request
-
-    def bad(problems):
-        if as_json:
-            click.echo(json.dumps({"version": PROTOCOL_VERSION, "ok": False, "error": problems[0],
-                                   "errors": problems}, ensure_ascii=False))
-        n = len(problems)
-        _fail_invalid("\n".join(f"error: {p}" for p in problems)
-                      + f"\n{n} problem{'s' if n != 1 else ''} in the request {request_path}")
+    from zpipe.hook import export, read_request
 
     def progress(event):
         if event["event"] == "asset_done":
@@ -259,13 +327,10 @@ def hook_export(request_path, out, as_json):
 
     try:
         answer = export(read_request(request_path), out, on_event=progress)
-    except HookError as exc:
-        bad(exc.problems)
-    except EngineError as exc:
-        bad([f"engine: {exc}"])
-    except OSError as exc:  # the store or the target folder cannot be written
-        bad([f"cannot write {exc.filename or 'the files'}: {exc.strerror or exc}; check the request's store and "
-             "target folders (they must be writable folders)"])
+    except BaseException as exc:  # the caller reads stdout: it gets an answer whatever happened
+        if as_json:
+            click.echo(json.dumps(_failed_answer(exc), ensure_ascii=False))
+        raise
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
@@ -273,6 +338,18 @@ def hook_export(request_path, out, as_json):
             where = ", ".join(f"{role} {path}" for role, path in m["files"].items()) or m.get("error", "")
             click.echo(f"{m['status']:7} {name}: {where}")
     sys.exit(EXIT_OK if answer["ok"] else EXIT_FAILED)
+
+
+def _failed_answer(exc: BaseException) -> dict:
+    """The hook's JSON answer when no material could be built: the problems, as stderr says them."""
+    from zpipe.hook import PROTOCOL_VERSION
+
+    code, message = classify(exc)
+    problems = list(getattr(exc, "problems", None) or [])
+    if not problems:
+        problems = [line.removeprefix("error: ") for line in (message or "").splitlines()] or \
+            [f"internal error ({type(exc).__name__}: {exc}); this is a bug in zpipe, please report it"]
+    return {"version": PROTOCOL_VERSION, "ok": False, "exit_code": code, "error": problems[0], "errors": problems}
 
 
 @main.command()
@@ -455,13 +532,9 @@ def models(ctx, model, as_json):
 @click.option("--revision", default=None, help="A branch, tag or commit of the Hub repository.")
 def models_pull(local_dir, revision):
     """Download Tongyi-MAI/Z-Image-Turbo (safetensors only), with progress; re-running resumes."""
-    from zpipe.engine.base import EngineError
     from zpipe.engine.zimage.discovery import pull
 
-    try:
-        path = pull(local_dir, revision)
-    except EngineError as exc:
-        _fail_invalid(f"error: {exc}")
+    path = pull(local_dir, revision)
     click.echo(f"downloaded to {path}")
 
 
@@ -480,7 +553,6 @@ def models_pull(local_dir, revision):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_json):
     """Time text encoding, each DiT step and the VAE decode; print TFLOP/s, MFU and peak memory per phase."""
-    from zpipe.engine.base import EngineError
     from zpipe.engine.bench import main as bench_main
 
     argv = ["--preset", preset, "--size", size, "--batch", str(batch), "--steps", str(steps)]
@@ -488,7 +560,4 @@ def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_j
         if value:
             argv += [flag, value]
     argv += ["--compile"] * compile_ + ["--json"] * as_json
-    try:
-        bench_main(argv)
-    except EngineError as exc:
-        _fail_invalid(f"error: {exc}")
+    bench_main(argv)

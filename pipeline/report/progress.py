@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+from zpipe.std_streams import is_gone, silence
+
 
 class EventPrinter:
     def __init__(self, json_mode: bool, total: int):
@@ -16,10 +18,9 @@ class EventPrinter:
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.json_mode:
-            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            _write(sys.stdout, json.dumps(event, ensure_ascii=False) + "\n")
             if event["event"] in ("warning", "waiting"):
-                sys.stderr.write(f"zpipe: {event['message']}\n")
+                _write(sys.stderr, f"zpipe: {event['message']}\n")
             return
         kind = event["event"]
         if kind in ("warning", "waiting"):
@@ -54,12 +55,9 @@ class EventPrinter:
     def _console(self):
         if self._progress is not None:
             return self._progress.console
-        from rich.console import Console
-
-        return Console(stderr=True, highlight=False)
+        return _console()
 
     def _start_bar(self) -> None:
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -71,7 +69,7 @@ class EventPrinter:
 
         self._progress = Progress(TextColumn("{task.description:32}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                  console=Console(stderr=True, highlight=False), transient=False)
+                                  console=_console(), transient=False)
         self._progress.start()
         self._task = self._progress.add_task("building", total=self.total)
 
@@ -79,3 +77,26 @@ class EventPrinter:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _write(stream, text: str) -> None:
+    """Write and flush; a reader that left (``| head -1``) silences the stream instead of stopping the build."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError) as exc:
+        if not is_gone(exc):
+            raise
+        silence(stream)
+
+
+def _console():
+    """A rich console on stderr that goes quiet, instead of exiting (rich's default), when its reader leaves."""
+    from rich.console import Console
+
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            silence(sys.stderr)
+
+    return QuietConsole(stderr=True, highlight=False)
