@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # for zimage_kit (imported lazily: it imports torch)
 
 
 @pytest.fixture(scope="session")
