@@ -7,6 +7,7 @@ import io
 import cv2
 import numpy as np
 import pytest
+from helpers import NO_ENGINE, make_asset, stage_params
 from PIL import Image
 
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
@@ -29,27 +30,10 @@ def _periodic(h: int = 64, w: int = 64, c: int = 3, seed: int = 0) -> np.ndarray
     return np.clip(np.stack(chans, axis=2), 0, 1).astype(np.float32)
 
 
-def _asset(images: dict, kind: str = "textures", asset_id: str = "stone_a") -> Asset:
-    h, w = next(iter(images.values())).shape[:2]
-    return Asset(id=asset_id, kind=kind, prompt="stone", seed=1, width=w, height=h, images=images)
-
-
-CTX = StageContext(generate=lambda reqs: [], capabilities=frozenset(), request=None)
-
-
-def _params(stage, **kw):
-    out = {k: v.default for k, v in stage.params.items()}
-    for k, v in kw.items():
-        value, err = stage.params[k].check(v)
-        assert err is None, err
-        out[k] = value
-    return out
-
-
 def test_png_files_per_role_with_metrics():
     stage = ExportStage()
-    asset = _asset({"albedo": _periodic(), "height": _periodic(c=1)[..., :1]})
-    res = stage.run(asset, _params(stage), CTX)
+    asset = make_asset({"albedo": _periodic(), "height": _periodic(c=1)[..., :1]})
+    res = stage.run(asset, stage_params(stage), NO_ENGINE)
     assert set(res.files) == {"albedo.png", "height.png"}
     albedo = cv2.imdecode(np.frombuffer(res.files["albedo.png"], np.uint8), cv2.IMREAD_UNCHANGED)
     height = cv2.imdecode(np.frombuffer(res.files["height.png"], np.uint8), cv2.IMREAD_UNCHANGED)
@@ -71,7 +55,7 @@ def test_png_files_per_role_with_metrics():
 def test_png16_reopens_with_16_bits_and_exact_values():
     stage = ExportStage()
     img = _periodic(c=3)
-    res = stage.run(_asset({"albedo": img}), _params(stage, formats=["png16"]), CTX)
+    res = stage.run(make_asset({"albedo": img}), stage_params(stage, formats=["png16"]), NO_ENGINE)
     arr = cv2.imdecode(np.frombuffer(res.files["albedo.png"], np.uint8), cv2.IMREAD_UNCHANGED)
     assert arr.dtype == np.uint16 and arr.shape == (64, 64, 3)
     assert np.abs(arr[..., ::-1] / 65535.0 - img).max() < 1e-4
@@ -82,7 +66,7 @@ def test_png16_reopens_with_16_bits_and_exact_values():
 def test_other_formats_reopen(fmt, ext, mode):
     stage = ExportStage()
     img = _periodic(48, 80)
-    res = stage.run(_asset({"albedo": img}), _params(stage, formats=[fmt]), CTX)
+    res = stage.run(make_asset({"albedo": img}), stage_params(stage, formats=[fmt]), NO_ENGINE)
     (name, data), = res.files.items()
     assert name == "albedo" + ext
     with Image.open(io.BytesIO(data)) as im:
@@ -93,8 +77,8 @@ def test_other_formats_reopen(fmt, ext, mode):
 
 def test_dds_uncompressed_reopens():
     stage = ExportStage()
-    asset = _asset({"albedo": _periodic(), "height": _periodic(c=1)})
-    res = stage.run(asset, _params(stage, formats=["dds"], dds_format="uncompressed"), CTX)
+    asset = make_asset({"albedo": _periodic(), "height": _periodic(c=1)})
+    res = stage.run(asset, stage_params(stage, formats=["dds"], dds_format="uncompressed"), NO_ENGINE)
     info = dds.read_header(res.files["albedo.dds"])
     assert (info.width, info.height, info.mip_count, info.format) == (64, 64, 7, "rgba8_srgb")
     lvl0 = dds.decode_uncompressed(res.files["albedo.dds"])
@@ -108,15 +92,15 @@ def test_dds_uncompressed_reopens():
 def test_naming_template_and_presets():
     stage = ExportStage()
     imgs = {"albedo": _periodic(), "normal": _periodic(seed=3)}
-    res = stage.run(_asset(imgs), _params(stage, naming="{asset}_{role}", formats=["png", "png16"]), CTX)
+    res = stage.run(make_asset(imgs), stage_params(stage, naming="{asset}_{role}", formats=["png", "png16"]), NO_ENGINE)
     assert set(res.files) == {"stone_a_albedo.png", "stone_a_albedo_16.png", "stone_a_normal.png",
                               "stone_a_normal_16.png"}
-    res = stage.run(_asset(imgs), _params(stage, preset="unreal"), CTX)
+    res = stage.run(make_asset(imgs), stage_params(stage, preset="unreal"), NO_ENGINE)
     assert set(res.files) == {"T_stone_a_D.png", "T_stone_a_N.png"}
     assert res.metrics["normal"]["normal_y"] == "directx"
     n = cv2.imdecode(np.frombuffer(res.files["T_stone_a_N.png"], np.uint8), cv2.IMREAD_UNCHANGED)[..., ::-1]
     assert np.abs(n[..., 1] / 255 - (1 - imgs["normal"][..., 1])).max() < 0.003  # green flipped
-    res = stage.run(_asset(imgs), _params(stage, preset="godot"), CTX)
+    res = stage.run(make_asset(imgs), stage_params(stage, preset="godot"), NO_ENGINE)
     assert set(res.files) == {"stone_a_albedo.png", "stone_a_normal.png"}
     assert res.metrics["normal"]["normal_y"] == "opengl"
 
@@ -126,30 +110,30 @@ def test_naming_template_and_presets():
 def test_bad_names_rejected(naming):
     stage = ExportStage()
     with pytest.raises(StageFailure):
-        stage.run(_asset({"albedo": _periodic()}), _params(stage, naming=naming), CTX)
+        stage.run(make_asset({"albedo": _periodic()}), stage_params(stage, naming=naming), NO_ENGINE)
 
 
 def test_asset_id_cannot_escape():
     stage = ExportStage()
     with pytest.raises(StageFailure):
-        stage.run(_asset({"albedo": _periodic()}, asset_id="../evil"), _params(stage, naming="{asset}"), CTX)
+        stage.run(make_asset({"albedo": _periodic()}, asset_id="../evil"), stage_params(stage, naming="{asset}"), NO_ENGINE)
 
 
 def test_duplicate_names_and_missing_roles_fail():
     stage = ExportStage()
-    asset = _asset({"albedo": _periodic(), "height": _periodic(c=1)})
+    asset = make_asset({"albedo": _periodic(), "height": _periodic(c=1)})
     with pytest.raises(StageFailure, match="two files"):
-        stage.run(asset, _params(stage, naming="{asset}"), CTX)
+        stage.run(asset, stage_params(stage, naming="{asset}"), NO_ENGINE)
     with pytest.raises(StageFailure, match="normal"):
-        stage.run(asset, _params(stage, roles=["normal"]), CTX)
+        stage.run(asset, stage_params(stage, roles=["normal"]), NO_ENGINE)
 
 
 def test_power_of_two_check_and_resize():
     stage = ExportStage()
-    asset = _asset({"albedo": _periodic(48, 80)})
+    asset = make_asset({"albedo": _periodic(48, 80)})
     with pytest.raises(StageFailure, match="power of two"):
-        stage.run(asset, _params(stage, power_of_two="check"), CTX)
-    res = stage.run(asset, _params(stage, power_of_two="resize"), CTX)
+        stage.run(asset, stage_params(stage, power_of_two="check"), NO_ENGINE)
+    res = stage.run(asset, stage_params(stage, power_of_two="resize"), NO_ENGINE)
     assert res.metrics["albedo"]["width"] == 64 and res.metrics["albedo"]["height"] == 64
     assert res.metrics["albedo"]["resized_from"] == [80, 48]
 
@@ -164,14 +148,14 @@ def test_params_validate():
 def test_resize_is_wrap_aware_and_keeps_seams_away():
     stage = ResizeStage()
     img = _periodic(64, 64)
-    asset = _asset({"albedo": img})
-    res = stage.run(asset, _params(stage, width=48), CTX)
+    asset = make_asset({"albedo": img})
+    res = stage.run(asset, stage_params(stage, width=48), NO_ENGINE)
     out = res.images["albedo"]
     assert out.shape == (48, 48, 3)
     assert seam_score(out, "x") < 1.5 and seam_score(out, "y") < 1.5
     # a clamped resize of the same image visibly differs at the borders; the wrap one matches
     # the analytic periodic function
-    up = ResizeStage().run(asset, _params(stage, scale=2.0), CTX).images["albedo"]
+    up = ResizeStage().run(asset, stage_params(stage, scale=2.0), NO_ENGINE).images["albedo"]
     assert up.shape == (128, 128, 3)
     assert seam_score(up, "x") < 1.5
     apply(asset, res, "resize")
@@ -181,7 +165,7 @@ def test_resize_is_wrap_aware_and_keeps_seams_away():
 def test_resize_needs_a_size():
     stage = ResizeStage()
     with pytest.raises(StageFailure):
-        stage.run(_asset({"albedo": _periodic()}), _params(stage), CTX)
+        stage.run(make_asset({"albedo": _periodic()}), stage_params(stage), NO_ENGINE)
 
 
 @pytest.mark.parametrize("choice,role,expect,channels", [
@@ -193,7 +177,7 @@ def test_dds_block_compressed_reopens(choice, role, expect, channels):
     stage = ExportStage()
     c = 1 if role in ("roughness", "height") else 3
     img = _periodic(64, 128, c=c)
-    res = stage.run(_asset({role: img}), _params(stage, formats=["dds"], dds_format=choice), CTX)
+    res = stage.run(make_asset({role: img}), stage_params(stage, formats=["dds"], dds_format=choice), NO_ENGINE)
     data = res.files[f"{role}.dds"]
     info = dds.read_header(data)  # also checks the data size of every mip level
     assert (info.width, info.height, info.format, info.channels) == (128, 64, expect, channels)
@@ -226,9 +210,9 @@ def test_mips_of_a_seamless_texture_stay_seamless_and_clamped_ones_do_not():
 
 def test_export_records_seam_scores_for_textures_only():
     stage = ExportStage()
-    res = stage.run(_asset({"albedo": _periodic()}), _params(stage), CTX)
+    res = stage.run(make_asset({"albedo": _periodic()}), stage_params(stage), NO_ENGINE)
     assert res.metrics["albedo"]["seam"]["x"] < 1.6
-    res = stage.run(_asset({"poster": _periodic()}, kind="posters"), _params(stage), CTX)
+    res = stage.run(make_asset({"poster": _periodic()}, kind="posters"), stage_params(stage), NO_ENGINE)
     assert "seam" not in res.metrics["poster"]
 
 
@@ -239,7 +223,6 @@ def test_pngs_carry_their_provenance(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from zpipe.stages.base import Asset, StageContext
     from zpipe.stages.export import ExportStage
 
     asset = Asset(id="granite", kind="textures", prompt="granite 花岗岩", seed=7, width=64, height=64,

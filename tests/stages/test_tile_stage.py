@@ -4,50 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import NO_ENGINE, make_asset, periodic_noise, seamed, stage_params
 
 from zpipe.engine.base import Capability, Generated, Request
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
 from zpipe.stages.tile import RESEED_STEP, TileStage
-from zpipe.texture import repair, wrap
+from zpipe.texture import repair
 from zpipe.texture.seam import seam_scores
 
 
-def periodic_noise(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, n, 3), np.float32)
-    for o in range(5):
-        k = 2 ** (o + 2)
-        out += wrap.resize(rng.random((k, k, 3)).astype(np.float32), n, n, "cubic") * 0.5**o
-    out = (out - out.min()) / (out.max() - out.min())
-    return np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
-
-
-def seamed(n: int, seed: int = 0) -> np.ndarray:
-    big = periodic_noise(2 * n, seed)
-    return np.ascontiguousarray(big[n // 3: n // 3 + n, n // 5: n // 5 + n])
-
-
-def params(**kw):
-    out = {k: v.default for k, v in TileStage.params.items()}
-    for k, v in kw.items():
-        value, err = TileStage.params[k].check(v)
-        assert err is None, err
-        out[k] = value
-    return out
-
-
-def asset(img: np.ndarray, seed: int = 7) -> Asset:
-    return Asset(id="a", kind="textures", prompt="stone", seed=seed, width=img.shape[1], height=img.shape[0],
-                 images={"albedo": img})
-
-
-NO_ENGINE = StageContext(generate=lambda reqs: pytest.fail("no engine call expected"),
-                         capabilities=frozenset(), request=None)
-
-
 def test_periodic_passes_untouched():
-    a = asset(periodic_noise(128))
-    res = TileStage().run(a, params(), NO_ENGINE)
+    a = make_asset({"albedo": periodic_noise(128)}, seed=7)
+    res = TileStage().run(a, stage_params(TileStage), NO_ENGINE)
     assert res.images == {}
     assert res.metrics["passed"] and not res.metrics["repaired"]
     assert res.metrics["scores_before"]["albedo"]["x"] < 2.0
@@ -58,8 +26,8 @@ def test_blend_repair_makes_a_seamed_texture_pass():
     img = seamed(256)
     before = seam_scores(img, "xy")
     assert min(before.values()) > 4  # really seamed
-    a = asset(img)
-    res = TileStage().run(a, params(max_seam=1.6), NO_ENGINE)
+    a = make_asset({"albedo": img}, seed=7)
+    res = TileStage().run(a, stage_params(TileStage, max_seam=1.6), NO_ENGINE)
     after = seam_scores(res.images["albedo"], "xy")
     assert max(after.values()) <= 1.6
     m = res.metrics
@@ -81,18 +49,18 @@ def test_blend_repair_makes_a_seamed_texture_pass():
 def test_single_axis():
     y, x = np.mgrid[0:128, 0:128].astype(np.float32)
     img = np.clip(0.6 * periodic_noise(128) + 0.4 * (x / 128)[..., None], 0, 1)  # a seam on x only
-    res = TileStage().run(asset(img), params(axes="y"), NO_ENGINE)
+    res = TileStage().run(make_asset({"albedo": img}, seed=7), stage_params(TileStage, axes="y"), NO_ENGINE)
     assert res.metrics["passed"] and res.images == {}
-    res = TileStage().run(asset(img), params(axes="x"), NO_ENGINE)
+    res = TileStage().run(make_asset({"albedo": img}, seed=7), stage_params(TileStage, axes="x"), NO_ENGINE)
     assert res.metrics["repaired"] and set(res.metrics["scores"]["albedo"]) == {"x"}
     # repairing x leaves the rows (y wrap) as they were
     assert seam_scores(res.images["albedo"], "y")["y"] < 1.6
 
 
 def test_fails_with_metrics_when_nothing_helps():
-    a = asset(seamed(128))
+    a = make_asset({"albedo": seamed(128)}, seed=7)
     with pytest.raises(StageFailure, match="max_seam") as info:
-        TileStage().run(a, params(repair="none", retries=3), NO_ENGINE)
+        TileStage().run(a, stage_params(TileStage, repair="none", retries=3), NO_ENGINE)
     m = info.value.metrics  # run_stages merges these into the failed asset's manifest entry
     assert not m["passed"] and m["attempts"][-1]["action"] == "reseed" and "skipped" in m["attempts"][-1]
 
@@ -117,7 +85,7 @@ def test_reseed_until_a_seamless_image():
     eng = SeededEngine({good})
     base = Request(prompt="stone", width=128, height=128, seed=seed, tile="xy")
     ctx = StageContext(generate=eng.generate, capabilities=eng.capabilities, request=base)
-    res = TileStage().run(asset(seamed(128, seed), seed), params(repair="none", retries=3), ctx)
+    res = TileStage().run(make_asset({"albedo": seamed(128, seed)}, seed=seed), stage_params(TileStage, repair="none", retries=3), ctx)
     assert [r.seed for r in eng.requests] == [(seed + RESEED_STEP) % 2**32, good]
     assert all(r.prompt == "stone" and r.tile == "xy" for r in eng.requests)
     m = res.metrics
@@ -138,7 +106,7 @@ def test_inpaint_request_masks_the_centre_cross():
 
     base = Request(prompt="stone", width=128, height=128, seed=7, tile="xy")
     ctx = StageContext(generate=generate, capabilities=eng.capabilities, request=base)
-    res = TileStage().run(asset(seamed(128)), params(max_seam=1.8), ctx)
+    res = TileStage().run(make_asset({"albedo": seamed(128)}, seed=7), stage_params(TileStage, max_seam=1.8), ctx)
     (req,) = seen
     assert req.mask is not None and req.mask.shape == (128, 128) and req.init_image.shape == (128, 128, 3)
     assert req.mask[64, 64] == 1.0 and req.mask[64, 0] == 1.0 and req.mask[0, 64] == 1.0
@@ -152,7 +120,7 @@ def test_inpaint_with_the_procedural_engine():
     engine = registry.create("procedural")
     base = Request(prompt="grey stone", width=128, height=128, seed=3, tile="xy")
     ctx = StageContext(generate=engine.generate, capabilities=frozenset(engine.capabilities), request=base)
-    res = TileStage().run(asset(seamed(128), 3), params(max_seam=1.8), ctx)
+    res = TileStage().run(make_asset({"albedo": seamed(128)}, seed=3), stage_params(TileStage, max_seam=1.8), ctx)
     assert res.metrics["passed"]
     method = res.metrics["attempts"][1]["method"]
     assert method == ("inpaint" if Capability.INPAINT in engine.capabilities else "blend")
@@ -161,7 +129,7 @@ def test_inpaint_with_the_procedural_engine():
 
 def test_unknown_role_fails():
     with pytest.raises(StageFailure, match="normal"):
-        TileStage().run(asset(periodic_noise(64)), params(roles=["normal"]), NO_ENGINE)
+        TileStage().run(make_asset({"albedo": periodic_noise(64)}, seed=7), stage_params(TileStage, roles=["normal"]), NO_ENGINE)
 
 
 def grid_tiles(n: int = 128, period: int = 32) -> np.ndarray:
@@ -177,17 +145,17 @@ def test_edge_aware_gate_passes_a_grid_line_on_the_border():
     img = grid_tiles()
     scores = seam_scores(img)
     assert min(scores.values()) > 2.0  # the plain score cannot tell the grout edge from a seam
-    res = TileStage().run(asset(img), params(), NO_ENGINE)
+    res = TileStage().run(make_asset({"albedo": img}, seed=7), stage_params(TileStage), NO_ENGINE)
     assert res.metrics["passed"] and res.images == {}
     assert all(v <= 1.25 for v in res.metrics["attempts"][0]["peaks"]["albedo"].values())
     # without the edge-aware check the gate cannot accept it: no repair moves a periodic grid's line
     with pytest.raises(StageFailure):
-        TileStage().run(asset(img), params(edge_aware=False, retries=0), NO_ENGINE)
+        TileStage().run(make_asset({"albedo": img}, seed=7), stage_params(TileStage, edge_aware=False, retries=0), NO_ENGINE)
 
 
 def test_edge_aware_gate_still_fails_real_seams():
     with pytest.raises(StageFailure) as info:
-        TileStage().run(asset(seamed(128)), params(repair="none", retries=0), NO_ENGINE)
+        TileStage().run(make_asset({"albedo": seamed(128)}, seed=7), stage_params(TileStage, repair="none", retries=0), NO_ENGINE)
     assert min(info.value.metrics["attempts"][0]["peaks"]["albedo"].values()) > 1.25
 
 
@@ -196,7 +164,7 @@ def test_repair_keeps_maps_aligned():
     normal = seamed(128, 6)  # another map of the same texture
     a = Asset(id="a", kind="textures", prompt="stone", seed=1, width=128, height=128,
               images={"albedo": img, "normal": normal})
-    res = TileStage().run(a, params(max_seam=1.8), NO_ENGINE)
+    res = TileStage().run(a, stage_params(TileStage, max_seam=1.8), NO_ENGINE)
     assert set(res.images) == {"albedo", "normal"}
     changed_albedo = np.abs(res.images["albedo"] - img).max(axis=2) > 1e-6
     changed_normal = np.abs(res.images["normal"] - normal).max(axis=2) > 1e-6

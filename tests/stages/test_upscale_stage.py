@@ -4,47 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import NO_ENGINE, make_asset, periodic_noise, stage_params
 
 from zpipe.engine.base import Capability, Generated
-from zpipe.stages.base import Asset, StageContext
+from zpipe.stages.base import StageContext
 from zpipe.stages.upscale import UpscaleStage
 from zpipe.texture import refine, wrap
 from zpipe.texture.seam import seam_scores
-
-
-def periodic_noise(n: int, seed: int = 0, c: int = 3) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, n, c), np.float32)
-    for o in range(5):
-        k = 2 ** (o + 2)
-        out += wrap.resize(rng.random((k, k, c)).astype(np.float32), n, n, "cubic") * 0.5**o
-    out = (out - out.min()) / (out.max() - out.min())
-    return np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
-
-
-def params(**kw):
-    out = {k: v.default for k, v in UpscaleStage.params.items()}
-    for k, v in kw.items():
-        value, err = UpscaleStage.params[k].check(v)
-        assert err is None, err
-        out[k] = value
-    return out
-
-
-def asset(images, kind="textures"):
-    h, w = next(iter(images.values())).shape[:2]
-    return Asset(id="a", kind=kind, prompt="stone", seed=5, width=w, height=h, images=images)
-
-
-NO_ENGINE = StageContext(generate=lambda r: pytest.fail("no engine call expected"), capabilities=frozenset(),
-                         request=None)
 
 
 @pytest.mark.parametrize("factor", [2, 4])
 def test_lanczos_keeps_seamless_input_seamless(factor):
     img = periodic_noise(64 if factor == 4 else 128)
     normal = np.concatenate([periodic_noise(img.shape[0], 1, 2), np.ones(img.shape[:2] + (1,), np.float32)], 2)
-    res = UpscaleStage().run(asset({"albedo": img, "normal": normal}), params(factor=factor), NO_ENGINE)
+    res = UpscaleStage().run(make_asset({"albedo": img, "normal": normal}), stage_params(UpscaleStage, factor=factor), NO_ENGINE)
     out = res.images["albedo"]
     assert out.shape == (img.shape[0] * factor, img.shape[1] * factor, 3)
     before, after = seam_scores(img), seam_scores(out)
@@ -61,7 +34,7 @@ def test_lanczos_keeps_seamless_input_seamless(factor):
 def test_a_seam_stays_visible():
     big = periodic_noise(256, 3)
     img = np.ascontiguousarray(big[40:168, 70:198])
-    res = UpscaleStage().run(asset({"albedo": img}), params(), NO_ENGINE)
+    res = UpscaleStage().run(make_asset({"albedo": img}), stage_params(UpscaleStage), NO_ENGINE)
     assert min(seam_scores(res.images["albedo"]).values()) > 3
 
 
@@ -86,7 +59,7 @@ def test_refine_is_tiled_on_the_torus_without_seams():
     img = periodic_noise(128, 4)
     seen = []
     ctx = StageContext(generate=fake_img2img(seen), capabilities=frozenset({Capability.IMG2IMG}), request=None)
-    res = UpscaleStage().run(asset({"albedo": img}), params(tile=128, overlap=0.25), ctx)
+    res = UpscaleStage().run(make_asset({"albedo": img}), stage_params(UpscaleStage, tile=128, overlap=0.25), ctx)
     out = res.images["albedo"]
     assert out.shape == (256, 256, 3)
     assert res.metrics["method"] == "refine" and res.metrics["tiles"] == len(seen) >= 4
@@ -104,7 +77,7 @@ def test_refine_is_tiled_on_the_torus_without_seams():
 
 
 def test_refine_falls_back_without_img2img():
-    res = UpscaleStage().run(asset({"albedo": periodic_noise(64)}), params(mode="refine"), NO_ENGINE)
+    res = UpscaleStage().run(make_asset({"albedo": periodic_noise(64)}), stage_params(UpscaleStage, mode="refine"), NO_ENGINE)
     assert res.metrics["method"] == "lanczos" and "img2img" in res.metrics["note"]
 
 
@@ -122,5 +95,5 @@ def test_grid_covers_the_torus():
 
 def test_posters_are_not_wrapped():
     img = periodic_noise(64)
-    res = UpscaleStage().run(asset({"poster": img}, kind="posters"), params(), NO_ENGINE)
+    res = UpscaleStage().run(make_asset({"poster": img}, kind="posters"), stage_params(UpscaleStage), NO_ENGINE)
     assert res.images["poster"].shape == (128, 128, 3) and res.metrics["wrap"] is False

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import NO_ENGINE, make_asset, periodic_noise, stage_params
 
-from zpipe.stages.base import Asset, StageContext
 from zpipe.stages.pbr import PbrStage
 from zpipe.texture import pbr, wrap
 from zpipe.texture.seam import seam_scores
@@ -70,22 +70,9 @@ def test_normals_do_not_depend_on_resolution():
     assert mean_cos(n_big, pbr.decode_normal(n_small)) > 0.995
 
 
-def periodic_noise(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, n, 3), np.float32)
-    for o in range(6):
-        k = 2 ** (o + 2)
-        out += wrap.resize(rng.random((k, k, 3)).astype(np.float32), n, n, "cubic") * 0.6**o
-    out = (out - out.min()) / (out.max() - out.min())
-    return np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
-
-
 def test_pbr_stage_keeps_seamless_input_seamless():
     albedo = periodic_noise(256, 1)
-    a = Asset(id="a", kind="textures", prompt="stone", seed=1, width=256, height=256, images={"albedo": albedo})
-    params = {k: v.default for k, v in PbrStage.params.items()}
-    params["orm"] = True
-    res = PbrStage().run(a, params, StageContext(generate=None, capabilities=frozenset(), request=None))
+    res = PbrStage().run(make_asset({"albedo": albedo}), stage_params(PbrStage, orm=True), NO_ENGINE)
     assert set(res.images) == {"height", "normal", "roughness", "ao", "orm"}
     assert res.images["height"].shape == (256, 256, 1) and res.images["normal"].shape == (256, 256, 3)
     assert res.images["orm"].shape == (256, 256, 3)

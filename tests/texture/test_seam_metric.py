@@ -1,37 +1,23 @@
-"""The seam score separates periodic images from seamed ones and does not depend on the size."""
+"""The seam score separates periodic images from seamed ones and does not depend on the size.
+
+The noise images are grey (``c=1``): the score is measured on luminance, so that is what it sees.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import periodic_noise, seamed
 
 from zpipe.texture import wrap
 from zpipe.texture.seam import seam_score, seam_scores
 
 
-def periodic_noise(n: int, seed: int = 0, octaves: int = 5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, n), np.float32)
-    for o in range(octaves):
-        k = 2 ** (o + 2)
-        out += wrap.resize(rng.random((k, k)).astype(np.float32), n, n, "cubic") * 0.5**o
-    out = (out - out.min()) / (out.max() - out.min())
-    # a random roll keeps it periodic and moves the lattice of the octaves off the seam
-    out = np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
-    return np.repeat(out[..., None], 3, axis=2)
-
-
-def seamed_noise(n: int, seed: int = 0) -> np.ndarray:
-    """A window of a larger periodic field: smooth inside, a seam where its borders meet."""
-    big = periodic_noise(2 * n, seed)
-    return np.ascontiguousarray(big[n // 3: n // 3 + n, n // 5: n // 5 + n])
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_periodic_scores_about_one_and_seamed_scores_high(seed):
     for n in (64, 128, 256):
-        p = seam_scores(periodic_noise(n, seed), "xy")
-        s = seam_scores(seamed_noise(n, seed), "xy")
+        p = seam_scores(periodic_noise(n, seed, c=1), "xy")
+        s = seam_scores(seamed(n, seed, c=1), "xy")
         assert max(p.values()) < 1.5, (n, p)
         assert min(s.values()) > 3.0, (n, s)
 
@@ -47,13 +33,13 @@ def test_sinusoids_and_white_noise_are_periodic():
 def test_axis_specific():
     n = 256
     y, x = np.mgrid[0:n, 0:n].astype(np.float32)
-    img = 0.7 * periodic_noise(n)[..., 0] + 0.3 * x / n  # a ramp: a seam on x only
+    img = 0.7 * periodic_noise(n, c=1)[..., 0] + 0.3 * x / n  # a ramp: a seam on x only
     assert seam_score(img, "x") > 5 and seam_score(img, "y") < 1.5
 
 
-@pytest.mark.parametrize("make", [seamed_noise, periodic_noise])
+@pytest.mark.parametrize("make", [seamed, periodic_noise])
 def test_stable_under_resizing(make):
-    base = make(256, 4)
+    base = make(256, 4, c=1)
     ref = seam_scores(base, "xy")
     for size in (320, 384, 512, 768):
         got = seam_scores(wrap.resize(base, size, size), "xy")
@@ -62,19 +48,19 @@ def test_stable_under_resizing(make):
 
 
 def test_contrast_invariant_and_flat():
-    img = seamed_noise(128)
+    img = seamed(128, c=1)
     assert seam_score(img * 0.3 + 0.2, "x") == pytest.approx(seam_score(img, "x"), rel=1e-3)
     assert seam_score(np.full((64, 64, 3), 0.5, np.float32), "x") == 0.0
 
 
 def test_bad_axis():
     with pytest.raises(ValueError):
-        seam_score(periodic_noise(32), "z")
+        seam_score(periodic_noise(32, c=1), "z")
 
 
 def test_seam_peak_separates_seams_from_edges_inside_the_texture():
     from zpipe.texture.seam import seam_peaks
 
     for seed in range(3):
-        assert min(seam_peaks(seamed_noise(256, seed)).values()) > 2.0
-        assert max(seam_peaks(periodic_noise(256, seed)).values()) < 1.25
+        assert min(seam_peaks(seamed(256, seed, c=1)).values()) > 2.0
+        assert max(seam_peaks(periodic_noise(256, seed, c=1)).values()) < 1.25

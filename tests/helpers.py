@@ -1,0 +1,54 @@
+"""Helpers shared by the tests (pyproject's pytest ``pythonpath`` puts this folder on the path).
+
+Images: :func:`periodic_noise` tiles without a seam, :func:`seamed` is a window of a larger periodic field,
+so it is smooth inside with a seam where its borders meet. Stages: :func:`stage_params` checks given values
+the way recipe validation does, :func:`make_asset` wraps images as a job, :data:`NO_ENGINE` fails the test
+if a stage calls the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from zpipe.stages.base import Asset, Stage, StageContext
+from zpipe.texture import wrap
+
+
+def periodic_noise(n: int, seed: int = 0, c: int = 3) -> np.ndarray:
+    """Fractal value noise on the torus: (n, n, c) float32 in [0, 1], each channel its own field."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, n, c), np.float32)
+    for o in range(5):
+        k = 2 ** (o + 2)
+        out += wrap.resize(rng.random((k, k, c)).astype(np.float32), n, n, "cubic") * 0.5**o
+    out = (out - out.min()) / (out.max() - out.min())
+    # a random roll keeps it periodic and moves the lattice of the octaves off the seam
+    return np.roll(out, tuple(rng.integers(0, n, size=2)), axis=(0, 1))
+
+
+def seamed(n: int, seed: int = 0, c: int = 3) -> np.ndarray:
+    """A window of a larger periodic field: smooth inside, a seam where its borders meet."""
+    big = periodic_noise(2 * n, seed, c)
+    return np.ascontiguousarray(big[n // 3: n // 3 + n, n // 5: n // 5 + n])
+
+
+def stage_params(stage: type[Stage] | Stage, **given: Any) -> dict[str, Any]:
+    """A stage's parameters: ``given`` (each checked against its declaration) over the defaults."""
+    checked = {}
+    for name, value in given.items():
+        checked[name], err = stage.params[name].check(value)
+        assert err is None, (name, err)
+    return stage.resolve(checked)
+
+
+def make_asset(images: dict[str, np.ndarray], kind: str = "textures", asset_id: str = "stone_a", seed: int = 1,
+               prompt: str = "stone") -> Asset:
+    h, w = next(iter(images.values())).shape[:2]
+    return Asset(id=asset_id, kind=kind, prompt=prompt, seed=seed, width=w, height=h, images=images)
+
+
+NO_ENGINE = StageContext(generate=lambda requests: pytest.fail("no engine call expected"),
+                         capabilities=frozenset(), request=None)
