@@ -121,8 +121,9 @@ recipe_options = [
     click.option("--engine", "engine", default=None, metavar="NAME",
                  help="Override the engine name: auto, procedural or z-image-turbo."),
 ]
-out_option = click.option("--out", "-o", default=lambda: os.environ.get("ZPIPE_OUT", "out"), show_default="out",
-                          type=click.Path(file_okay=False), help="Output root; builds go to OUT/RECIPE/vNNNN.")
+out_option = click.option("--out", "-o", default=lambda: os.environ.get("ZPIPE_OUT", "out"), show_default=False,
+                          type=click.Path(file_okay=False),
+                          help="Output root; builds go to OUT/RECIPE/vNNNN.  [default: $ZPIPE_OUT, else ./out]")
 
 
 def _apply(options):
@@ -133,12 +134,38 @@ def _apply(options):
     return deco
 
 
+def _verbosity(ctx: click.Context, _param, count: int) -> None:
+    """-v/-vv anywhere (before or after the subcommand): the counts add up; -v info, -vv debug."""
+    meta = ctx.find_root().meta
+    meta["zpipe.verbose"] = meta.get("zpipe.verbose", 0) + count
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(logging.WARNING - 10 * min(meta["zpipe.verbose"], 2))
+
+
+def _verbose_option() -> click.Option:
+    return click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity,
+                        help="More log output on stderr (-vv for debug).")
+
+
+class _Command(click.Command):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(_verbose_option())
+
+
 class _Main(click.Group):
     """Ends every command with the exit code of :data:`EXIT_CODES` and a message, never a trace."""
 
     def main(self, *args, **kwargs):
         open_missing()
         return super().main(*args, **kwargs)
+
+    command_class = _Command
+    group_class = type  # subgroups (hook, models) are _Main too
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(_verbose_option())
 
     def invoke(self, ctx):
         try:
@@ -160,8 +187,7 @@ class _Main(click.Group):
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zpipe")
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-def main(verbose: int) -> None:
+def main() -> None:
     """zpipe: build game textures and bilingual posters from YAML recipes, reproducibly.
 
     \b
@@ -169,8 +195,6 @@ def main(verbose: int) -> None:
     zpipe validate recipes/*.yaml              check recipes, every problem at once
     zpipe plan recipes/stone_textures.yaml     what would be built and what reused
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 @main.command()
@@ -363,9 +387,7 @@ def stages(name):
         try:
             cls = registry.get(n)
         except KeyError:
-            from zpipe.recipe.errors import did_you_mean
-
-            _fail_invalid(f"error: no stage {n!r}; {did_you_mean(n, registry.names())}")
+            _fail_invalid(f"error: no stage {n!r}; {registry.unknown_stage_fix(n)}")
         where = "output:" if n == "export" else f"stages: [{n}]"
         click.echo(f"{n}  ({', '.join(cls.kinds)}; {where})  {cls.doc}")
         for pname, p in cls.params.items():
@@ -374,11 +396,21 @@ def stages(name):
 
 @main.command()
 @click.argument("target", type=click.Path(file_okay=False))
-def versions(target):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print [{version, latest, created, assets, summary}] as JSON, oldest first.")
+def versions(target, as_json):
     """List the versions in OUT/RECIPE with their build summaries."""
 
     store = _store_at(target)
     latest = store.latest()
+    if as_json:
+        rows = []
+        for v in store.versions():
+            m = store.manifest(v)
+            rows.append({"version": v, "latest": v == latest, "created": m.get("created"),
+                         "assets": len(m.get("assets", [])), "summary": m.get("summary", {})})
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
     for v in store.versions():
         m = store.manifest(v)
         s = m.get("summary", {})

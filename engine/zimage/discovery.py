@@ -234,8 +234,20 @@ def pull(local_dir: str | Path | None = None, revision: str | None = None) -> Pa
         from huggingface_hub import snapshot_download
     except ImportError:
         raise EngineError("`zpipe models pull` needs huggingface_hub: pip install 'zpipe[hub]'") from None
-    path = snapshot_download(
-        REPO_ID, revision=revision, allow_patterns=PULL_PATTERNS,
-        local_dir=str(local_dir) if local_dir else None,
-    )
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = snapshot_download(
+            REPO_ID, revision=revision, allow_patterns=PULL_PATTERNS,
+            local_dir=str(local_dir) if local_dir else None,
+        )
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        local = "copy a downloaded checkpoint folder to this machine and set $ZPIPE_MODEL (or engine.model) to it"
+        if constants.HF_HUB_OFFLINE:
+            raise EngineError(f"cannot download {REPO_ID}: HF_HUB_OFFLINE is set and it is not in the Hugging Face "
+                              f"cache; {local}, or unset HF_HUB_OFFLINE on a machine with network") from None
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EngineError(f"cannot download {REPO_ID} from the Hugging Face Hub ({cause}); without network, "
+                          f"{local}; if it is in the Hugging Face cache already, set HF_HUB_OFFLINE=1") from None
     return Path(path)

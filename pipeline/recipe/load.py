@@ -39,15 +39,21 @@ class _Checker:
 
     def error(self, path: tuple, message: str, fix: str = "", at_key: bool = False) -> None:
         for n in range(len(path), -1, -1):
-            if path[:n] in self.overridden:
-                self.issues.append(Issue(f"--set {self.overridden[path[:n]]}", 0, 0, format_path(path), message, fix))
+            if path[:n] in self.overridden:  # "--set size=3" or "--engine zimage"
+                self._add(Issue(self.overridden[path[:n]], 0, 0, format_path(path), message, fix))
                 return
         line, col = self.locations.get(path + (KEY,), (0, 0)) if at_key else (0, 0)
         for n in range(len(path), -1, -1) if not line else ():  # nearest located ancestor (a missing key points at its parent)
             if path[:n] in self.locations:
                 line, col = self.locations[path[:n]]
                 break
-        self.issues.append(Issue(self.filename, line, col, format_path(path) if path else "", message, fix))
+        self._add(Issue(self.filename, line, col, format_path(path) if path else "", message, fix))
+
+    def _add(self, issue: Issue) -> None:
+        # A top-level field shared by every asset (a prompt's placeholder typo) is one problem, not one per asset.
+        if not any(i.file == issue.file and i.line == issue.line and i.path == issue.path and i.message == issue.message
+                   for i in self.issues):
+            self.issues.append(issue)
 
     def param(self, path: tuple, spec: Param, value: Any) -> Any:
         value, problem = spec.check(value)
@@ -122,7 +128,7 @@ def apply_overrides(data: Any, overrides: list[str]) -> tuple[Any, dict[tuple, s
         elif not isinstance(node, dict):
             raise ValueError(f"--set {text}: {format_path(path[:-1])} is not a mapping")
         node[last] = value
-        done[path] = text
+        done[path] = f"--set {text}"
     return data, done
 
 
@@ -241,7 +247,7 @@ def _check_stages(c: _Checker, path: tuple, value: Any, kind: str) -> list[Stage
         try:
             cls = _stage_class(name)
         except KeyError:
-            c.error(p, f"unknown stage {name!r}", did_you_mean(name, [n for n in registry.names() if n != "export"]))
+            c.error(p, f"unknown stage {name!r}", registry.unknown_stage_fix(name))
             continue
         except (ImportError, AttributeError, TypeError) as exc:
             c.error(p, f"stage {name!r} is not available ({exc})", "reinstall the package that provides it")
@@ -408,10 +414,28 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
         if many:
             c.error(("output", "naming"), f"naming {naming!r} gives every map of {many[0]!r} the same file name "
                     "(the pbr stage adds height, normal, roughness and ao)", "put {role} or {suffix} in it")
+    if output.get("power_of_two") == "check":
+        _check_power_of_two(c, jobs)
     if c.issues:
         return None
     return Recipe(name=name, kind=kind, path=path_str, sha256=sha, engine=engine, engine_options=engine_options,
                   jobs=tuple(jobs))
+
+
+def _check_power_of_two(c: _Checker, jobs: list[Job]) -> None:
+    """`power_of_two: check` fails at export; catch the sizes that the stages' parameters already decide."""
+    bad = []
+    for j in jobs:
+        size: tuple[int, int] | None = (j.width, j.height)
+        for s in j.stages:
+            size = _stage_class(s.name).output_size(s.params, size) if size else None
+        if size and not all(n & (n - 1) == 0 for n in size):
+            bad.append((j.id, size))
+    if bad:
+        (aid, (w, h)), more = bad[0], f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        c.error(("output", "power_of_two"), f"asset {aid!r}{more} is exported at {w}x{h}, not a power of two",
+                "set `size:` to 64, 128, 256, 512, 1024 … (or add `- resize: {width: …}`), or set "
+                "output.power_of_two to resize")
 
 
 def _default_stages(text_mode: str, kind: str) -> list[StageSpec]:
@@ -498,10 +522,10 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, engine: st
         if engine:
             if isinstance(data, dict) and isinstance(data.get("engine"), dict):
                 data["engine"]["name"] = engine
-                overridden[("engine", "name")] = f"(--engine {engine})"
+                overridden[("engine", "name")] = f"--engine {engine}"
             elif isinstance(data, dict):
                 data["engine"] = engine
-                overridden[("engine",)] = f"(--engine {engine})"
+                overridden[("engine",)] = f"--engine {engine}"
     except ValueError as exc:
         raise RecipeError([Issue(path_str, 0, 0, "", str(exc), "write --set KEY.PATH=VALUE")]) from None
     checker = _Checker(path_str, locations, overridden)

@@ -92,6 +92,12 @@ class Stage:
         """Problems beyond each parameter's type, found at validation: {param: message phrased as a fix}."""
         return {}
 
+    @classmethod
+    def output_size(cls, params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int] | None:
+        """The image size this stage leaves, from its parameters and the size it gets; None when only the
+        build can tell. Validation uses it (e.g. for `power_of_two: check`); stages that resize override it."""
+        return size
+
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         raise NotImplementedError
 

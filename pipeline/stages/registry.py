@@ -5,6 +5,7 @@ Built-ins are listed as "module:Class" strings, so listing names imports nothing
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from functools import cache
 from importlib.metadata import entry_points
@@ -57,3 +58,12 @@ def version(name: str) -> str:
     ep = None if name in BUILTIN else _plugins().get(name)
     dist = getattr(getattr(ep, "dist", None), "version", None)
     return f"{cls.version}+{dist}" if dist else cls.version
+
+
+def unknown_stage_fix(name: str) -> str:
+    """The fix for a stage name that no built-in or installed plugin has: a close name, else the plugin hint."""
+    close = difflib.get_close_matches(name, [n for n in names() if n != "export"], n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return ("if it comes from a plugin, the plugin is not installed in this environment (pip install it); "
+            "`zpipe stages` lists the installed stages")

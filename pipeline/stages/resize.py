@@ -44,6 +44,15 @@ class ResizeStage(Stage):
         "roles": Param(list, [], "roles to resize (empty = all)", item=str),
     }
 
+    @classmethod
+    def output_size(cls, params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int] | None:
+        if params.get("roles"):  # only some roles change: their sizes differ
+            return None
+        try:
+            return target_size(*size, params.get("width", 0), params.get("height", 0), params.get("scale", 0.0))
+        except ValueError:
+            return None
+
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         p = self.resolve(params)
         periodic = p["wrap"] == "yes" or (p["wrap"] == "auto" and asset.kind == "textures")

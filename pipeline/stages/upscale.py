@@ -44,6 +44,11 @@ class UpscaleStage(Stage):
                       choices=("auto", "yes", "no")),
     }
 
+    @classmethod
+    def output_size(cls, params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int] | None:
+        f = int(params.get("factor", 2))
+        return size[0] * f, size[1] * f
+
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         p = self.resolve(params)
         f = int(p["factor"])
