@@ -19,5 +19,5 @@ Modules (each one concern; importing this package imports nothing):
     engine        ``ZImageEngine``: the zpipe engine contract
 
 Numerical parity with diffusers 0.42 / transformers 5 is tested on tiny random models in
-``tests/engine`` (fp32, CPU); see ``shared/reference/z-image.md`` for the facts each module follows.
+``tests/engine`` (fp32, CPU); the facts each module follows are in ``docs/z-image.md``.
 """

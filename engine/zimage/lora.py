@@ -1,6 +1,6 @@
 """Merging LoRA files into the DiT weights: W <- W + scale * (alpha / rank) * B @ A.
 
-Accepted namings (see ``shared/reference/z-image.md`` §3.6), all resolved against the model's own Linear
+Accepted namings (see ``docs/z-image.md``, "LoRA namings"), all resolved against the model's own Linear
 layers rather than by string surgery:
 
 * diffusers/PEFT: ``transformer.layers.0.attention.to_q.lora_A.weight`` / ``lora_B`` (alpha from the

@@ -5,7 +5,7 @@ for this phase), run the DiT for every step, then decode in micro-batches. Each 
 from its own CPU generator seeded with its seed, drawn exactly like diffusers with a CPU generator, so an
 image never depends on its batch mates.
 
-Latent math follows the reference pipelines (see ``shared/reference/z-image.md`` §1.7, §1.8, §4): latents
+Latent math follows the reference pipelines (``docs/z-image.md``: sampler, text-to-image, img2img): latents
 and the Euler update in fp32, DiT input cast to the model dtype, VAE latents z = x / 0.3611 + 0.1159.
 """
 
