@@ -491,6 +491,38 @@ def gc(target, keep):
     click.echo(f"removed {len(removed)} version(s){': ' + ', '.join(removed) if removed else ''}")
 
 
+@main.command()
+@click.argument("target", type=click.Path(file_okay=False))
+@click.option("--repair", is_flag=True, help="Re-link damaged files from intact copies; rebuild the rest from the "
+                                             "recipe the latest version was built from.")
+def verify(target, repair):
+    """Check every file of every version in OUT/RECIPE against its manifest (sha256). Exit 0 if intact, else 1."""
+    from zpipe import verify as v
+
+    store = _store_at(target)
+    if not repair:
+        report = v.check(store)
+    else:
+        def rebuild(recipe_path: str) -> None:
+            from zpipe.build import build
+            from zpipe.recipe import load_recipe
+
+            click.echo(f"rebuilding from {recipe_path} …", err=True)
+            build(load_recipe(recipe_path), store.root.parent)
+
+        before, report = v.repair(store, rebuild)
+        for d in before.damage:
+            click.echo(f"{'damaged' if d in report.damage else 'repaired'}: {d}")
+    for d in [] if repair else report.damage:
+        click.echo(f"damaged: {d}")
+    for problem in report.unreadable:
+        click.echo(f"damaged: {problem}")
+    click.echo(f"{target}: {report.versions} version(s), {report.files} file(s): "
+               + ("all intact" if report.ok else f"{len(report.damage) + len(report.unreadable)} damaged"
+                  + ("" if repair else "; `zpipe verify --repair` re-links or rebuilds them")))
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
 @main.command("glyph-check")
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--expect", "expected", multiple=True, required=True, metavar="LINE",

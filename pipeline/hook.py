@@ -405,6 +405,9 @@ def export(request: HookRequest, out: str | os.PathLike | None = None, *, execut
     from zpipe.report.summary import load_manifest, this_run
 
     store = request.store or (Path(out).resolve() if out else default_store())
+    if request.target == store or store in request.target.parents:
+        raise HookError([f"target: {request.target} is inside the asset store {store}; placing files there would "
+                         "overwrite the published versions: choose a folder outside the store"])
     try:
         request.target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -6,12 +6,15 @@ with the same key could produce different bytes, that is a bug (add the missing 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zpipe.canonical import canonical_json, sha256_hex
 from zpipe.recipe.fields import options_for
 from zpipe.recipe.model import Job, Recipe
+
+log = logging.getLogger(__name__)
 
 # Bump when the layout or content of an asset folder changes for the same inputs (stage code has its
 # own versions, see Stage.version). 2: PNG provenance chunks.
@@ -83,6 +86,14 @@ def describe_engine(recipe: Recipe) -> dict[str, Any]:
     return {**describe(name, options_for(name, recipe.engine_options)), "fallback": reason}
 
 
+def _intact(store, asset: dict[str, Any]) -> bool:
+    """Reuse links the latest version's files: only while they still hold the bytes its manifest names."""
+    damaged = store.damaged_files(store.latest(), asset)
+    for rel, why in damaged.items():
+        log.warning("%s in %s is %s; rebuilding %s", rel, store.latest(), why, asset["id"])
+    return not damaged
+
+
 def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, Any] | None = None) -> Plan:
     """Key every job and decide build / reuse / resume. ``store`` is a :class:`zpipe.store.RecipeStore`."""
     if engine is None:
@@ -93,7 +104,7 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
     jobs = []
     for job in recipe.jobs:
         key = job_key(job, engine, recipe.engine_options)
-        if not force and key in latest_keys:  # the key covers the id, so a hit is this very asset
+        if not force and key in latest_keys and _intact(store, latest_keys[key]):  # the key covers the id
             action = "reuse"
         elif not force and key in staged:
             action = "resume"

@@ -30,6 +30,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from zpipe.integrity import asset_problems, stat_of
+
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 MANIFEST_FORMAT_VERSION = 1
@@ -71,6 +73,17 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)  # a real problem (src missing, disk full) raises here
 
 
+def _manifest_shape_problem(data: Any) -> str | None:
+    """What makes parsed manifest JSON unusable (zpipe reads these fields without further checks)."""
+    if not isinstance(data, dict) or not isinstance(data.get("assets"), list):
+        return "the manifest is not a zpipe manifest (no `assets` list)"
+    for i, a in enumerate(data["assets"]):
+        if not (isinstance(a, dict) and all(isinstance(a.get(k), str) for k in ("id", "key", "status"))
+                and isinstance(a.get("outputs", {}), dict) and isinstance(a.get("files", {}), dict)):
+            return f"assets[{i}] of the manifest is damaged (id, key, status, outputs, files)"
+    return None
+
+
 def version_name(n: int) -> str:
     return f"v{n:04d}"
 
@@ -99,22 +112,55 @@ class RecipeStore:
     def manifest(self, version: str) -> dict[str, Any]:
         path = self.root / version / "manifest.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{path}: cannot read the manifest ({exc}); restore the folder from a backup, "
-                             f"or delete {self.root / version} so that the previous version is the latest") from None
+            data = json.loads(path.read_text(encoding="utf-8"))
+            problem = _manifest_shape_problem(data)
+        except (OSError, ValueError, RecursionError) as exc:
+            problem = f"cannot read the manifest ({exc})"
+        if problem:
+            raise StoreError(f"{path}: {problem}; restore the folder from a backup, or delete "
+                             f"{self.root / version} so that the previous version is the latest")
+        return data
+
+    def readable(self, version: str) -> bool:
+        try:
+            self.manifest(version)
+        except StoreError:
+            return False
+        return True
+
+    def damaged_files(self, version: str, asset: dict[str, Any], fast: bool = True) -> dict[str, str]:
+        """The outputs of ``asset`` (a record of ``version``'s manifest) whose files are damaged -> why."""
+        return asset_problems(self.root / version / asset["id"], asset, fast=fast)
 
     def latest_manifest(self) -> dict[str, Any] | None:
         latest = self.latest()
         return self.manifest(latest) if latest else None
 
     def staged_keys(self) -> set[str]:
+        """Keys of the staged assets whose record reads and whose files match it; the rest are rebuilt."""
         if not self.staging.is_dir():
             return set()
-        return {p.name for p in self.staging.iterdir() if (p / "result.json").is_file()}
+        keys = set()
+        for p in self.staging.iterdir():
+            if p.name.startswith("tmp-") or not (p / "result.json").is_file():
+                continue
+            record = self.staged_record(p.name)
+            problems = asset_problems(p, record) if record is not None else {"result.json": "unreadable"}
+            if problems:
+                log.warning("staged %s is damaged (%s); it will be rebuilt", p.name[:12],
+                            ", ".join(f"{Path(k).name}: {v}" for k, v in problems.items()))
+            else:
+                keys.add(p.name)
+        return keys
 
-    def staged_record(self, key: str) -> dict[str, Any]:
-        return json.loads((self.staging / key / "result.json").read_text(encoding="utf-8"))
+    def staged_record(self, key: str) -> dict[str, Any] | None:
+        try:
+            record = json.loads((self.staging / key / "result.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return None
+        ok = isinstance(record, dict) and isinstance(record.get("outputs"), dict) and \
+            isinstance(record.get("id"), str) and record.get("status") == "built"
+        return record if ok else None
 
     # --- the lock ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -137,6 +183,7 @@ class RecipeStore:
         try:
             atomic_write(holder_file, f"pid {os.getpid()} on {platform.node() or 'this machine'}".encode())
             self._clean_tmp()
+            self._finish_interrupted_publish()
             yield
         finally:
             with contextlib.suppress(OSError):
@@ -187,6 +234,8 @@ class RecipeStore:
                 dst_dir.mkdir()
                 for rel in entry.get("outputs", {}):
                     link_or_copy(src_dir / Path(rel).name, dst_dir / Path(rel).name)
+                # what reuse checks first, before hashing (a hardlink shares its size and mtime)
+                entry["stat"] = {rel: stat_of(dst_dir / Path(rel).name) for rel in entry.get("outputs", {})}
             assets.append(entry)
         manifest = {"format_version": MANIFEST_FORMAT_VERSION, "version": name, **manifest_head, "assets": assets}
         if extra_files:
@@ -195,9 +244,17 @@ class RecipeStore:
         atomic_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         os.rename(tmp, self.root / name)  # the publish: one atomic rename
         _fsync_dir(self.root)
-        # From here on the version is published: what follows is bookkeeping that must not turn a
-        # published build into a reported failure. LATEST first, since latest() trusts it.
-        atomic_write(self.root / "LATEST", (name + "\n").encode())
+        self._point_latest(name)
+        return name
+
+    def _point_latest(self, name: str) -> None:
+        """Bookkeeping after the publish rename; it must not turn a published build into a failure, and a
+        run that was killed before it finishes is completed by the next run (_finish_interrupted_publish).
+        LATEST first, since latest() trusts it."""
+        try:
+            atomic_write(self.root / "LATEST", (name + "\n").encode())
+        except OSError as exc:  # LATEST replaced by a folder, say
+            log.warning("could not write %s/LATEST (%s); %s is the newest version", self.root, exc, name)
         link = self.root / f".latest-{uuid.uuid4().hex[:8]}"
         try:
             os.symlink(name, link)
@@ -207,7 +264,21 @@ class RecipeStore:
                 link.unlink()
             log.warning("could not point %s/latest at %s (%s); LATEST says %s", self.root, name, exc, name)
         self.prune_staging()
-        return name
+
+    def _finish_interrupted_publish(self) -> None:
+        """A run killed between the version rename and LATEST leaves a newer version than LATEST names:
+        point LATEST at it (instead of rebuilding its assets into a duplicate version)."""
+        versions = self.versions()
+        if not versions or not self.readable(versions[-1]):
+            return  # a damaged newest version is no publish to finish (gc and verify report it)
+        newest = versions[-1]
+        named = None
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            named = (self.root / "LATEST").read_text(encoding="utf-8").strip()
+        if named == newest:
+            return
+        log.warning("finishing the interrupted publish of %s (LATEST said %s)", newest, named or "nothing")
+        self._point_latest(newest)
 
     def prune_staging(self) -> None:
         """Drop everything staged: after a publish, what is left belongs to plans that no longer apply."""
@@ -216,11 +287,19 @@ class RecipeStore:
                 shutil.rmtree(p, ignore_errors=True)
 
     def gc(self, keep: int) -> list[str]:
-        """Delete all but the newest ``keep`` versions (never the latest). Returns what was removed."""
+        """Delete all but the newest ``keep`` versions; never the latest, nor the newest readable one.
+
+        Refuses (StoreError) while the latest version is damaged: deleting what may be the only good copy
+        is for a person to decide. Returns what was removed.
+        """
         keep = max(1, keep)
         versions = self.versions()
         latest = self.latest()
-        doomed = [v for v in versions[:-keep] if v != latest]
+        if latest and not self.readable(latest):
+            self.manifest(latest)  # raises the StoreError that names the damage and the fix
+        readable = [v for v in versions if self.readable(v)]
+        spared = {latest, *readable[-1:]}
+        doomed = [v for v in versions[:-keep] if v not in spared]
         for v in doomed:
             trash = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
             os.rename(self.root / v, trash)  # disappears atomically, then is deleted

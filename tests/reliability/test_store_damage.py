@@ -1,0 +1,197 @@
+"""Damage to the store on disk is detected, never spread: gc, resume, reuse through hardlinks, `zpipe verify`,
+the hook's target, an interrupted publish, and store files of the wrong shape (issue 13, items 1-5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zpipe.cli import main
+from zpipe.store import RecipeStore
+
+RECIPE = "name: t\nengine: procedural\nsize: 64\nprompt: '{m} stone'\nmatrix: {m: [granite, slate, basalt]}\n"
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [*map(str, args)])
+
+
+def build(path, out, *extra):
+    r = cli("run", path, "--out", out, "--json", *extra)
+    done = [json.loads(x) for x in r.output.splitlines() if x.startswith("{")]
+    return r, (done[-1] if done else None)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_manifest_matches_files(version: Path) -> None:
+    manifest = json.loads((version / "manifest.json").read_text())
+    for a in manifest["assets"]:
+        for rel, digest in a["outputs"].items():
+            assert sha(version / rel) == digest, rel
+
+
+def two_versions(write_recipe, tmp_path):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    assert build(path, out)[0].exit_code == 0
+    path.write_text(RECIPE.replace("basalt]", "basalt, marble]"))
+    assert build(path, out)[1]["version"] == "v0002"
+    return path, out, out / "t"
+
+
+def test_gc_refuses_while_the_latest_is_damaged_and_keeps_the_newest_readable(write_recipe, tmp_path):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    (root / "v0002" / "manifest.json").write_text("{not json")
+    r = cli("gc", root, "--keep", "1")
+    assert r.exit_code == 1 and "v0002/manifest.json" in r.output and "Traceback" not in r.output
+    assert RecipeStore(out, "t").versions() == ["v0001", "v0002"]
+    # A damaged version newer than LATEST (a stray folder) is not the latest: the newest readable one stays.
+    (root / "v0002" / "manifest.json").write_text(json.dumps({"assets": "?"}))
+    shutil.copytree(root / "v0001", root / "v0003")
+    (root / "LATEST").write_text("v0003\n")
+    (root / "v0003" / "manifest.json").write_text("[]")
+    assert cli("gc", root, "--keep", "1").exit_code == 1
+    (root / "LATEST").write_text("v0001\n")
+    r = cli("gc", root, "--keep", "1")
+    assert r.exit_code == 0, r.output
+    assert RecipeStore(out, "t").versions() == ["v0001", "v0003"]  # v0001: the newest readable and the latest
+
+
+def test_resume_rebuilds_a_truncated_staged_file(write_recipe, tmp_path, monkeypatch):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+
+    def killed(*a, **k):  # the process dies before it publishes: finished assets stay in staging
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(RecipeStore, "publish", killed)
+        assert build(path, out)[0].exit_code == 130
+    staged = sorted((out / "t" / ".staging").glob("*/albedo.png"))
+    assert len(staged) == 3
+    staged[0].write_bytes(staged[0].read_bytes()[:100])  # truncated
+    (staged[1].parent / "result.json").write_text('{"outputs": ')  # a damaged record
+    r, done = build(path, out)
+    assert r.exit_code == 0, r.output
+    resumed = [json.loads(x).get("resumed") for x in r.output.splitlines() if '"asset_done"' in x]
+    assert resumed.count(True) == 1 and done["built"] == 3
+    assert_manifest_matches_files(out / "t" / "v0001")
+
+
+def test_an_edit_through_a_hardlink_is_rebuilt_not_published_and_verify_repairs_it(write_recipe, tmp_path):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    a1, a2 = root / "v0001" / "granite" / "albedo.png", root / "v0002" / "granite" / "albedo.png"
+    assert os.stat(a1).st_ino == os.stat(a2).st_ino
+    with open(a2, "r+b") as f:  # an edit in place: every version that links the file changes
+        f.seek(200)
+        f.write(b"\0" * 16)
+    r = cli("verify", root)
+    assert r.exit_code == 1 and "damaged: v0001/granite/albedo.png: changed" in r.output
+    assert "damaged: v0002/granite/albedo.png: changed" in r.output and "2 damaged" in r.output
+    # The next run rebuilds the damaged asset instead of publishing it under the old sha256.
+    r, done = build(path, out)
+    assert r.exit_code == 0 and (done["version"], done["built"], done["reused"]) == ("v0003", 1, 3)
+    assert_manifest_matches_files(root / "v0003")
+    # --repair re-links the old versions from the intact rebuilt copy (same key, same bytes).
+    r = cli("verify", root, "--repair")
+    assert r.exit_code == 0, r.output
+    assert "repaired: v0001/granite/albedo.png" in r.output and "all intact" in r.output
+    for v in ("v0001", "v0002", "v0003"):
+        assert_manifest_matches_files(root / v)
+
+
+def test_verify_repair_rebuilds_what_has_no_intact_copy(write_recipe, tmp_path):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    (root / "v0002" / "slate" / "normal.png").unlink(missing_ok=True)
+    (root / "v0002" / "slate" / "albedo.png").write_bytes(b"not a png")  # a new file: v0001 keeps its bytes
+    victim = root / "v0002" / "marble" / "albedo.png"  # built in v0002 only: no other copy
+    victim.write_bytes(b"junk")
+    r = cli("verify", root, "--repair")
+    assert r.exit_code == 0, r.output
+    assert "repaired: v0002/marble/albedo.png" in r.output and "repaired: v0002/slate/albedo.png" in r.output
+    assert RecipeStore(out, "t").versions() == ["v0001", "v0002", "v0003"]  # the rebuild
+    for v in ("v0001", "v0002", "v0003"):
+        assert_manifest_matches_files(root / v)
+
+
+def test_a_deleted_published_file_is_rebuilt(write_recipe, tmp_path):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    (root / "v0002" / "slate" / "albedo.png").unlink()
+    r, done = build(path, out)
+    assert r.exit_code == 0, r.output
+    assert (done["version"], done["built"]) == ("v0003", 1)
+    assert_manifest_matches_files(root / "v0003")
+
+
+def test_hook_target_inside_the_store_is_refused(tmp_path):
+    request = {"version": 1, "target": "store/t/v0001", "store": "store", "engine": "procedural", "link": "symlink",
+               "defaults": {"size": 64}, "materials": [{"name": "Rock", "description": "granite"}]}
+    req = tmp_path / "r.json"
+    req.write_text(json.dumps(request))
+    r = CliRunner().invoke(main, ["hook", "export", "--request", str(req), "--json"])
+    assert r.exit_code == 2
+    answer = json.loads(r.stdout)
+    assert answer["ok"] is False and "inside the asset store" in answer["error"]
+    assert not (tmp_path / "store" / "t").exists()
+
+
+def test_a_publish_killed_after_the_rename_is_finished_not_duplicated(write_recipe, tmp_path, monkeypatch):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    assert build(path, out)[0].exit_code == 0
+    path.write_text(RECIPE.replace("basalt]", "basalt, marble]"))
+
+    def killed(self, name):  # dies right after `os.rename(tmp, vNNNN)`, before LATEST and latest move
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(RecipeStore, "_point_latest", killed)
+        assert build(path, out)[0].exit_code == 130
+    root = out / "t"
+    assert (root / "LATEST").read_text().strip() == "v0001" and (root / "v0002").is_dir()
+    r, done = build(path, out)
+    assert r.exit_code == 0 and done["version"] == "v0002" and done["up_to_date"] is True
+    assert RecipeStore(out, "t").versions() == ["v0001", "v0002"]
+    assert (root / "LATEST").read_text().strip() == "v0002" and os.readlink(root / "latest") == "v0002"
+    assert list((root / ".staging").iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["wrong-shape", "assets-not-dicts", "list"])
+def test_a_manifest_of_the_wrong_shape_is_a_message(write_recipe, tmp_path, damage):
+    path, out = write_recipe(RECIPE), tmp_path / "out"
+    assert build(path, out)[0].exit_code == 0
+    text = {"wrong-shape": '{"assets": {"a": 1}}', "assets-not-dicts": '{"assets": [1, "x"]}', "list": "[1]"}[damage]
+    (out / "t" / "v0001" / "manifest.json").write_text(text)
+    for args in (("run", path, "--out", out), ("versions", out / "t"), ("plan", path, "--out", out),
+                 ("diff", out / "t", "v0001", "v0001")):
+        r = cli(*args)
+        assert r.exit_code == 1 and "v0001/manifest.json: " in r.output and "restore the folder" in r.output, args
+        assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
+
+
+def test_latest_replaced_by_a_folder_does_not_fail_a_build(write_recipe, tmp_path):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    (root / "LATEST").unlink()
+    (root / "LATEST").mkdir()
+    path.write_text(RECIPE)
+    r, done = build(path, out)
+    assert r.exit_code == 0 and done["version"] == "v0003", r.output
+    assert r.exit_code == 0 and cli("versions", root).exit_code == 0
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
+def test_gc_on_a_read_only_store_is_a_message(write_recipe, tmp_path):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    os.chmod(root, 0o555)
+    try:
+        r = cli("gc", root, "--keep", "1")
+    finally:
+        os.chmod(root, 0o755)
+    assert r.exit_code == 1 and "Permission denied" in r.output and r.exception is None or \
+        isinstance(r.exception, SystemExit)
