@@ -65,7 +65,9 @@ def _record(pj: PlannedJob, plan: Plan, outcome: Outcome) -> dict[str, Any]:
     return record
 
 
-def make_executor(name: str, plan: Plan, **options):
+def make_executor(name: str | Callable[..., Any], plan: Plan, **options):
+    if callable(name):  # a factory: `zpipe serve` lends executors whose engines stay loaded between builds
+        return name(plan, **options)
     if name == "ray":
         from zpipe.executors.ray_executor import RayExecutor
 
@@ -75,9 +77,12 @@ def make_executor(name: str, plan: Plan, **options):
     return LocalExecutor(plan.engine["name"], plan.recipe.engine_options)
 
 
-def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = True, executor: str = "local",
+def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = True, executor: str | Callable[..., Any] = "local",
           executor_options: dict[str, Any] | None = None, on_event: Callable[[Event], None] | None = None) -> BuildResult:
-    """Build ``recipe`` into ``out``. Raises ``LockBusy`` (wait=False) or ``EngineError`` (bad engine setup)."""
+    """Build ``recipe`` into ``out``. Raises ``LockBusy`` (wait=False) or ``EngineError`` (bad engine setup).
+
+    ``executor`` is ``local``, ``ray``, or a factory ``f(plan, **executor_options)`` with a ``name``.
+    """
     emit = on_event or (lambda e: None)
     store = RecipeStore(out, recipe.name)
     with store.lock(wait=wait, on_wait=lambda msg: emit({"event": "waiting", "message": msg})):
@@ -86,7 +91,7 @@ def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = 
             emit({"event": "warning", "message": f"engine auto: using procedural ({plan.engine['fallback']})"})
         emit({"event": "start", "recipe": recipe.name, "total": len(plan.jobs), "build": plan.count("build"),
               "reuse": plan.count("reuse"), "resume": plan.count("resume"), "engine": plan.engine["name"],
-              "executor": executor})
+              "executor": getattr(executor, "name", executor)})
         latest = plan.latest
         if plan.up_to_date:
             result = BuildResult(recipe.name, latest, str(store.root / latest), reused=len(plan.jobs), up_to_date=True)

@@ -625,3 +625,95 @@ def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_j
             argv += [flag, value]
     argv += ["--compile"] * compile_ + ["--json"] * as_json
     bench_main(argv)
+
+
+# ---- the server and the review (pipeline/serve; Starlette and uvicorn are imported by the command) ----
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; any other than 127.0.0.1/localhost/::1 needs --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@out_option
+@click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="A folder of recipes and DCC projects the server may read recipes from and write hook targets "
+                   "into (repeatable; default: the current folder). Nothing outside OUT and these is touched.")
+@click.option("--token", default=lambda: os.environ.get("ZPIPE_TOKEN") or None, metavar="TOKEN",
+              help="Required on every request (Authorization: Bearer TOKEN); default $ZPIPE_TOKEN.")
+@click.option("--idle", "idle_seconds", type=click.FloatRange(min=0), default=600, show_default=True,
+              help="Seconds an unused engine stays loaded.")
+@click.option("--executor", type=click.Choice(["auto", "local", "ray"]), default="auto", show_default=True,
+              help="As for `zpipe run`: ray keeps one engine per GPU resident.")
+@click.option("--address", default=None, help="Ray cluster address (implies --executor ray).")
+@click.option("--devices", default=None, help="GPUs to use, e.g. 0,1 (default: all visible).")
+def serve(host, port, out, roots, token, idle_seconds, executor, address, devices):
+    """Serve builds, the hook protocol and the review page, with engines kept loaded between builds.
+
+    \b
+    Open http://127.0.0.1:8765/ for the review page; the JSON API and the hook protocol are in
+    the package's docs (zpipe/docs/serve.md, zpipe/docs/hook-protocol.md).
+    """
+    from pathlib import Path
+
+    from zpipe.executors.choose import choose_executor
+
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and not token:
+        _fail_invalid(f"error: --host {host} makes the server reachable from other machines; give it a --token "
+                      "(or ZPIPE_TOKEN), which every request must send")
+    try:
+        name, options = choose_executor(executor, address, devices)
+    except ValueError as exc:
+        _fail_invalid(f"error: {exc}")
+    try:
+        import uvicorn
+
+        from zpipe.serve.app import LOOPBACK, ServeConfig, create_app
+    except ImportError as exc:
+        _fail_invalid(f"error: zpipe serve needs {exc.name}: pip install starlette uvicorn")
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail_invalid(f"error: --out {out}: {exc.strerror or exc}")
+    config = ServeConfig(Path(out), [Path(r) for r in roots] or [Path.cwd()], token=token,
+                         idle_seconds=idle_seconds, executor=name, executor_options=options,
+                         allowed_hosts=list(LOOPBACK) if loopback else None)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"zpipe serve: http://{shown}:{port}/  (out {config.out}; roots {', '.join(map(str, config.roots))})",
+               err=True)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+@main.group()
+def review():
+    """Approvals of built assets (made on the review page of `zpipe serve`)."""
+
+
+@review.command("list")
+@click.argument("target", type=click.Path(file_okay=False))
+@click.option("--version", "version", default=None, help="The version to list (default: the latest).")
+@click.option("--status", type=click.Choice(["approved", "rejected", "pending"]), default=None,
+              help="Only assets with this review status.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def review_list(target, version, status, as_json):
+    """Each asset of OUT/RECIPE's version with its approval: approved, rejected or pending (no decision
+    for its content key). An unchanged asset keeps its approval from version to version."""
+    from zpipe.serve.review import ReviewStore
+
+    store = _store_at(target)
+    version = version or store.latest()
+    if version not in store.versions():
+        _fail_invalid(f"error: no version {version!r} in {target}; versions: {', '.join(store.versions()) or 'none'}")
+    rows = ReviewStore(store.root.parent).for_manifest(store.root.name, store.manifest(version))
+    if status:
+        rows = [r for r in rows if r["review"] == status]
+    if as_json:
+        click.echo(json.dumps({"recipe": store.root.name, "version": version, "assets": rows}, indent=2,
+                              ensure_ascii=False))
+        return
+    for r in rows:
+        note = f"  {r['comment']}" if r["comment"] else ""
+        click.echo(f"{r['review']:9} {r['id']:32} {(r['key'] or '')[:12]}{note}")
+    counts = {s: sum(1 for r in rows if r["review"] == s) for s in ("approved", "rejected", "pending")}
+    click.echo(f"{store.root.name} {version}: {counts['approved']} approved, {counts['rejected']} rejected, "
+               f"{counts['pending']} pending", err=True)

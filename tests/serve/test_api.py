@@ -1,0 +1,154 @@
+"""The build queue's JSON API, live progress as server-sent events, resident engines and approvals,
+through the real app (Starlette's TestClient) and real builds with the procedural engine."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from click.testing import CliRunner
+
+from tests.serve.conftest import RECIPE, make_client, sse_events, wait_build
+from zpipe.cli import main
+
+JSON = {"Content-Type": "application/json"}
+
+
+def submit(client, body):
+    return client.post("/api/builds", content=json.dumps(body), headers=JSON)
+
+
+def test_build_by_path_streams_the_cli_events_and_lists_the_version(client, folders):
+    out, roots = folders
+    r = submit(client, {"recipe": "tiny.yaml"})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    events, end = sse_events(client, job["id"])
+    assert end["state"] == "done" and end["progress"] == {"done": 2, "total": 2}
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("asset_done") == 2
+    # the same events `zpipe run --json` prints for the same build (fresh output root)
+    cli = CliRunner().invoke(main, ["run", str(roots / "tiny.yaml"), "--out", str(out / "cli"), "--json",
+                                    "--executor", "local"])
+    cli_events = [json.loads(line) for line in cli.stdout.splitlines()]
+    strip = ("path", "seconds")
+    assert [{k: v for k, v in e.items() if k not in strip} for e in events] == \
+        [{k: v for k, v in e.items() if k not in strip} for e in cli_events]
+    status = client.get(f"/api/builds/{job['id']}").json()
+    assert status["result"]["version"] == "v0001" and status["result"]["built"] == 2
+    versions = client.get("/api/recipes/tiny").json()
+    assert [v["version"] for v in versions["versions"]] == ["v0001"]
+    assert [r["name"] for r in client.get("/api/recipes").json()["recipes"]] == ["tiny"]
+
+
+def test_inline_yaml_overrides_and_validation_errors(client, folders):
+    r = submit(client, {"yaml": RECIPE.replace("name: tiny", "name: inline"), "set": ["size=80"]})
+    assert r.status_code == 202, r.text
+    assert wait_build(client, r.json()["id"])["state"] == "done"
+    page = client.get("/api/recipes/inline/versions/latest").json()
+    assert {tuple(a["size"]) for a in page["assets"]["items"]} == {(80, 80)}
+    bad = submit(client, {"yaml": "name: bad\nsize: 65\n"})
+    assert bad.status_code == 422 and "size" in bad.json()["error"] and ".yaml:2" in bad.json()["error"]
+    assert submit(client, {"recipe": "tiny.yaml", "yaml": "x"}).status_code == 400
+    assert submit(client, {"recipe": "missing.yaml"}).status_code == 404
+    assert submit(client, {"recipe": "tiny.yaml", "set": "size=1"}).status_code == 400
+
+
+def test_engines_stay_resident_across_builds_and_drop_when_idle(folders):
+    out, roots = folders
+    with make_client(out, roots, idle_seconds=600) as client:
+        for size in (96, 64):
+            job = submit(client, {"recipe": "tiny.yaml", "set": [f"size={size}"]}).json()
+            assert wait_build(client, job["id"])["state"] == "done"
+        eng = client.get("/api/engines").json()
+        assert eng["loads"] == 1 and eng["engines"][0]["builds"] == 2 and eng["engines"][0]["loaded"]
+        pool = client.app.state.pool
+        pool.idle_seconds = 0.0
+        assert pool.sweep() == ["procedural"]
+        assert client.get("/api/engines").json()["engines"] == []
+        job = submit(client, {"recipe": "tiny.yaml", "set": ["size=112"]}).json()
+        assert wait_build(client, job["id"])["state"] == "done"
+        assert client.get("/api/engines").json()["loads"] == 2
+
+
+def test_cancel_a_running_build_then_resume(folders):
+    out, roots = folders
+    many = RECIPE.replace("[granite, brick]", "[granite, brick, slate, marble, sand, moss, lava, ice]")
+    (roots / "many.yaml").write_text(many.replace("name: tiny", "name: many").replace("size: 64", "size: 256"))
+    with make_client(out, roots) as client:
+        job = submit(client, {"recipe": "many.yaml"}).json()
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/builds/{job['id']}").json()["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = client.delete(f"/api/builds/{job['id']}")
+        assert r.status_code in (200, 202)
+        final = wait_build(client, job["id"])
+        assert final["state"] == "cancelled" and "staging" in final["error"]
+        assert final["progress"]["done"] < 8
+        assert not (out / "many" / "v0001").exists()
+        again = wait_build(client, submit(client, {"recipe": "many.yaml"}).json()["id"])
+        assert again["state"] == "done" and again["result"]["built"] == 8
+
+
+def test_cancel_a_queued_build(folders):
+    out, roots = folders
+    with make_client(out, roots) as client:
+        gate = threading.Event()
+        queue = client.app.state.queue()
+        blocker = queue.submit("build", "blocker", lambda job: gate.wait(30))
+        queued = submit(client, {"recipe": "tiny.yaml"}).json()
+        assert client.get(f"/api/builds/{queued['id']}").json()["state"] == "queued"
+        assert client.delete(f"/api/builds/{queued['id']}").json()["state"] == "cancelled"
+        gate.set()
+        blocker.future.result(timeout=30)
+        assert not (out / "tiny").exists()
+        assert client.delete("/api/builds/nope").status_code == 404
+
+
+def test_approval_follows_the_content_key(client, folders):
+    out, roots = folders
+    wait_build(client, submit(client, {"recipe": "tiny.yaml"}).json()["id"])
+    r = client.post("/api/recipes/tiny/approvals", headers=JSON,
+                    content=json.dumps({"asset": "granite", "decision": "approved", "comment": "good grain"}))
+    assert r.status_code == 201, r.text
+    client.post("/api/recipes/tiny/approvals", headers=JSON,
+                content=json.dumps({"asset": "brick", "decision": "rejected", "comment": "too dark"}))
+    # a new version: brick changes (new key), granite is reused (same key) and stays approved
+    (roots / "tiny.yaml").write_text(RECIPE + "assets:\n  - {id: extra, prompt: sand}\n", encoding="utf-8")
+    wait_build(client, submit(client, {"recipe": "tiny.yaml"}).json()["id"])
+    (roots / "tiny.yaml").write_text(RECIPE.replace("texture\"", "texture, {material}\""), encoding="utf-8")
+    rows = client.get("/api/recipes/tiny/approvals").json()
+    assert rows["version"] == "v0002"
+    review = {a["id"]: a["review"] for a in rows["assets"]}
+    assert review == {"granite": "approved", "brick": "rejected", "extra": "pending"}
+    cli = CliRunner().invoke(main, ["review", "list", str(out / "tiny"), "--json"])
+    assert cli.exit_code == 0, cli.output
+    assert {a["id"]: a["review"] for a in json.loads(cli.stdout)["assets"]} == review
+    approved = CliRunner().invoke(main, ["review", "list", str(out / "tiny"), "--status", "approved"])
+    assert approved.stdout.split()[:2] == ["approved", "granite"] and "brick" not in approved.stdout
+    bad = client.post("/api/recipes/tiny/approvals", headers=JSON,
+                      content=json.dumps({"asset": "granite", "decision": "maybe"}))
+    assert bad.status_code == 400
+    assert client.post("/api/recipes/tiny/approvals", headers=JSON,
+                       content=json.dumps({"asset": "nope", "decision": "approved"})).status_code == 404
+
+
+def test_browse_pages_diff_and_thumbnails(client, folders):
+    out, roots = folders
+    wait_build(client, submit(client, {"recipe": "tiny.yaml"}).json()["id"])
+    wait_build(client, submit(client, {"recipe": "tiny.yaml", "set": ["matrix.material=[granite, slate]"]}).json()["id"])
+    page = client.get("/api/recipes/tiny/versions/v0002?per_page=1&page=2").json()
+    assert page["assets"]["pages"] == 2 and [a["id"] for a in page["assets"]["items"]] == ["slate"]
+    asset = page["assets"]["items"][0]
+    assert set(asset["web"]) >= {"albedo", "normal", "roughness", "ao", "height"}
+    img = client.get(f"/files/tiny/v0002/{asset['web']['albedo']}")
+    assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
+    thumb = client.get(f"/thumbs/tiny/v0002/{asset['web']['height']}?size=128")
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    assert client.get(f"/thumbs/tiny/v0002/{asset['web']['height']}?size=99").status_code == 400
+    d = client.get("/api/recipes/tiny/diff?old=v0001&new=v0002").json()
+    changes = {a["id"]: a["change"] for a in d["assets"]}
+    assert changes == {"brick": "removed", "slate": "added"} and d["unchanged"] == ["granite"]
+    detail = client.get("/api/recipes/tiny/versions/latest/assets/granite").json()
+    assert detail["asset"]["status"] == "reused" and detail["version"] == "v0002"
