@@ -179,7 +179,7 @@ class _Main(click.Group):
                 sys.exit(EXIT_FAILED)
             code, message = classify(exc)
             if message is None:
-                _report_bug(exc, ctx.params.get("verbose", 0))
+                _report_bug(exc, ctx.meta.get("zpipe.verbose", 0))
             else:
                 click.echo(message, err=True)
             sys.exit(code)
