@@ -108,8 +108,10 @@ class _StageCall:
     started: float
 
 
-class RayExecutor:
-    """Options (``executor_options`` of :func:`zpipe.build.build`; the CLI passes ``address``, ``devices``):
+@dataclass(frozen=True)
+class RayOptions:
+    """The Ray executor's options (``executor_options`` of :func:`zpipe.build.build`; the CLI passes
+    ``address`` and ``devices``):
 
     address         Ray cluster address; default: the ``ray.init`` already done in this process, else a
                     new local cluster (or RAY_ADDRESS, which ``ray.init`` reads).
@@ -132,49 +134,66 @@ class RayExecutor:
                     cannot pile up in the object store when stages are slower than the engines
                     (default: max(8, 2 x CPUs / stage_cpus)).
     wait_timeout    seconds per ``ray.wait`` (default 0.5); ``get_timeout`` per ``ray.get`` (default 60).
+    report_every    seconds between the per-worker progress lines in the log (default 30).
     """
+
+    address: str | None = None
+    devices: tuple[str, ...] | None = None
+    device_resource: str | None = None
+    workers: int | None = None
+    worker_cpus: float | None = None
+    stage_cpus: float = 1.0
+    num_cpus: int | None = None
+    max_retries: int = 2
+    max_restarts: int = 3
+    queue_depth: int = 2
+    batch_timeout: float = 1800.0
+    stage_timeout: float = 1800.0
+    wait_timeout: float = 0.5
+    get_timeout: float = 60.0
+    stage_backlog: int | None = None
+    report_every: float = 30.0
+
+    @classmethod
+    def create(cls, engine_options: dict[str, Any], **options: Any) -> RayOptions:
+        """The options as given, normalised: ``devices`` may be ``"0,2"``; without it the recipe's
+        ``device: cuda:N`` picks that GPU. An unknown option is a TypeError naming it."""
+        devices = options.pop("devices", None)
+        if isinstance(devices, str):
+            devices = [d.strip() for d in devices.split(",") if d.strip()]
+        if not devices:
+            dev = str(engine_options.get("device") or "")
+            devices = [dev[5:]] if dev.startswith("cuda:") and dev[5:].isdigit() else None
+        if "queue_depth" in options:
+            options["queue_depth"] = max(1, int(options["queue_depth"]))
+        return cls(devices=tuple(devices) if devices else None, **options)
+
+
+class RayExecutor:
+    """Runs planned jobs on Ray: resident engine actors, stage tasks, the driver loop (see the module doc)."""
 
     name = "ray"
 
-    def __init__(self, engine_name: str, engine_options: dict[str, Any], *, address: str | None = None,
-                 devices: list[str] | str | None = None, device_resource: str | None = None,
-                 workers: int | None = None, worker_cpus: float | None = None, stage_cpus: float = 1.0,
-                 num_cpus: int | None = None, max_retries: int = 2, max_restarts: int = 3, queue_depth: int = 2,
-                 batch_timeout: float = 1800.0, stage_timeout: float = 1800.0, wait_timeout: float = 0.5,
-                 get_timeout: float = 60.0, stage_backlog: int | None = None, report_every: float = 30.0):
-        if isinstance(devices, str):
-            devices = [d.strip() for d in devices.split(",") if d.strip()]
+    def __init__(self, engine_name: str, engine_options: dict[str, Any], **options: Any):
         self.engine_name = engine_name
         self.engine_options = dict(engine_options)
-        self.address = address
-        self.devices = list(devices) if devices else None
-        if self.devices is None:  # the recipe's `device: cuda:N` picks that GPU
-            dev = str(self.engine_options.get("device") or "")
-            if dev.startswith("cuda:") and dev[5:].isdigit():
-                self.devices = [dev[5:]]
-        self.device_resource = device_resource
-        self.workers = workers
-        self.worker_cpus = worker_cpus
-        self.stage_cpus = stage_cpus
-        self.num_cpus = num_cpus
-        self.max_retries = max_retries
-        self.max_restarts = max_restarts
-        self.queue_depth = max(1, int(queue_depth))
-        self.batch_timeout = batch_timeout
-        self.stage_timeout = stage_timeout
-        self.wait_timeout = wait_timeout
-        self.get_timeout = get_timeout
-        self.stage_backlog = stage_backlog
-        self.report_every = report_every
+        self.options = RayOptions.create(self.engine_options, **options)
         self.batch_size = int(self.engine_options.get("batch_size") or 4)
+        self.stats: dict[str, Any] = {}
         self._ray = None
         self._owns_cluster = False
+        # set when the actors start (they depend on the cluster's resources)
         self._pool: list[_Worker] = []
+        self._stage_fn: Any = None
+        self._stage_cpus = self.options.stage_cpus
+        self._backlog = 0
+        # the run's bookkeeping, reset by each execute()
         self._gen: dict[Any, _GenCall] = {}
         self._stage: dict[Any, _StageCall] = {}
         self._probes: dict[Any, _Worker] = {}
-        self._started = 0.0
-        self.stats: dict[str, Any] = {}
+        self._pending: deque[list[PlannedJob]] = deque()
+        self._attempts: dict[str, int] = {}
+        self._started = self._last_report = 0.0
 
     # -- cluster and actors -------------------------------------------------------------------------
 
@@ -184,40 +203,41 @@ class RayExecutor:
         if self._ray is not None:
             return ray
         self._ray = ray
+        opts = self.options
         if ray.is_initialized():
-            if self.devices and not self.address:
+            if opts.devices and not opts.address:
                 log.warning("ray is already initialised in this process: --devices is not applied")
             return ray
-        self.address = self.address or os.environ.get("RAY_ADDRESS") or None  # ray.init would read it too
+        address = opts.address or os.environ.get("RAY_ADDRESS") or None  # ray.init would read it too
         env_before = os.environ.get("CUDA_VISIBLE_DEVICES")
         kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-        if self.address:
-            kwargs["address"] = self.address
+        if address:
+            kwargs["address"] = address
         else:
-            if self.num_cpus:
-                kwargs["num_cpus"] = int(self.num_cpus)
-            if self.devices:  # the local raylet detects GPUs from CUDA_VISIBLE_DEVICES
-                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.devices)
-                kwargs["num_gpus"] = len(self.devices)
+            if opts.num_cpus:
+                kwargs["num_cpus"] = int(opts.num_cpus)
+            if opts.devices:  # the local raylet detects GPUs from CUDA_VISIBLE_DEVICES
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(opts.devices)
+                kwargs["num_gpus"] = len(opts.devices)
         # A local instance's processes (GCS, raylet, workers) share our process group, so a terminal's
         # Ctrl-C would hit them too, mid-shutdown, and now and then crash Ray's core worker (exit 139).
         # SIGINT is blocked while ray.init spawns them: they inherit the blocked mask (so only the driver
         # sees Ctrl-C, and close() stops them with ray.shutdown()), while a Ctrl-C during ray.init stays
         # pending here and raises KeyboardInterrupt as soon as the mask is restored.
-        shield = not self.address and threading.current_thread() is threading.main_thread()
+        shield = not address and threading.current_thread() is threading.main_thread()
         if shield:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
-            raise EngineError(f"cannot reach the Ray cluster at {self.address or 'RAY_ADDRESS'}: {exc}; start it "
+            raise EngineError(f"cannot reach the Ray cluster at {address or 'RAY_ADDRESS'}: {exc}; start it "
                               "with `ray start --head`, check --address / RAY_ADDRESS, and if the cluster uses "
                               "token authentication give this driver its token (RAY_AUTH_TOKEN, see "
                               "`ray get-auth-token`)") from None
         finally:
             if shield:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            if not self.address and self.devices:
+            if not address and opts.devices:
                 if env_before is None:
                     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
                 else:
@@ -226,24 +246,25 @@ class RayExecutor:
         return ray
 
     def _start_workers(self) -> None:
-        ray = self._ray
-        layout = plan_layout(ray.cluster_resources(), self.engine_options, device_resource=self.device_resource,
-                             devices=self.devices, workers=self.workers, worker_cpus=self.worker_cpus,
-                             stage_cpus=self.stage_cpus)
+        ray, opts = self._ray, self.options
+        devices = list(opts.devices) if opts.devices else None
+        layout = plan_layout(ray.cluster_resources(), self.engine_options, device_resource=opts.device_resource,
+                             devices=devices, workers=opts.workers, worker_cpus=opts.worker_cpus,
+                             stage_cpus=opts.stage_cpus)
         token = uuid.uuid4().hex[:8]
         actor_cls = ray.remote(EngineWorker)
         for name in layout.names():
             handle = actor_cls.options(
-                name=f"zpipe-engine-{token}-{name}", max_restarts=self.max_restarts, max_task_retries=0,
+                name=f"zpipe-engine-{token}-{name}", max_restarts=opts.max_restarts, max_task_retries=0,
                 max_concurrency=1, runtime_env={"env_vars": thread_env(layout.threads)}, **layout.resources,
             ).remote(self.engine_name, layout.engine_options, name, layout.threads)
             self._pool.append(_Worker(name, handle))
-        self.stage_cpus = min(self.stage_cpus, max(1, int(self._ray.cluster_resources().get("CPU", 1))))
+        cpus = ray.cluster_resources().get("CPU", 1)
+        self._stage_cpus = min(opts.stage_cpus, max(1, int(cpus)))
         self._stage_fn = ray.remote(_stage_task).options(
-            num_cpus=self.stage_cpus, max_retries=3, retry_exceptions=False,
-            runtime_env={"env_vars": thread_env(max(1, int(self.stage_cpus)))})
-        cpus = self._ray.cluster_resources().get("CPU", 1)
-        self._backlog = self.stage_backlog or max(8, int(2 * cpus / max(self.stage_cpus, 0.01)))
+            num_cpus=self._stage_cpus, max_retries=3, retry_exceptions=False,
+            runtime_env={"env_vars": thread_env(max(1, int(self._stage_cpus)))})
+        self._backlog = opts.stage_backlog or max(8, int(2 * cpus / max(self._stage_cpus, 0.01)))
         log.info("ray: %d %s engine actor(s), %d thread(s) and %s CPU(s) reserved each, batch size %d",
                  layout.count, layout.kind, layout.threads, layout.resources["num_cpus"], self.batch_size)
 
@@ -257,7 +278,7 @@ class RayExecutor:
             self._start_workers()
         self._started = self._last_report = time.monotonic()
         self._attempts = {pj.job.id: 0 for pj in jobs}
-        self._pending: deque[list[PlannedJob]] = deque(batches(jobs, self.batch_size))
+        self._pending = deque(batches(jobs, self.batch_size))
         done: set[str] = set()
         while self._pending or self._gen or self._stage or self._probes:
             self._dispatch()
@@ -267,7 +288,7 @@ class RayExecutor:
                 while self._pending:
                     results += [(pj, Outcome("failed", error=error)) for pj in self._pending.popleft()]
             refs = [*self._gen, *self._stage, *self._probes]
-            ready, _ = ray.wait(refs, num_returns=1, timeout=self.wait_timeout) if refs else ([], [])
+            ready, _ = ray.wait(refs, num_returns=1, timeout=self.options.wait_timeout) if refs else ([], [])
             if ready:  # take everything that is ready, not one per loop
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             fatal: EngineError | None = None
@@ -299,7 +320,7 @@ class RayExecutor:
         failed, keep = [], []
         for pj in batch:
             self._attempts[pj.job.id] += 1
-            if self._attempts[pj.job.id] > self.max_retries:
+            if self._attempts[pj.job.id] > self.options.max_retries:
                 failed.append((pj, Outcome("failed", error=f"lost {self._attempts[pj.job.id]} times: {error}")))
             else:
                 keep.append(pj)
@@ -310,7 +331,7 @@ class RayExecutor:
 
     def _dispatch(self) -> None:
         while self._pending and len(self._stage) < self._backlog:
-            ready = [w for w in self._pool if w.state == "ok" and w.queued < self.queue_depth]
+            ready = [w for w in self._pool if w.state == "ok" and w.queued < self.options.queue_depth]
             if not ready:
                 return
             w = min(ready, key=lambda w: w.queued)
@@ -329,7 +350,7 @@ class RayExecutor:
         w.queued -= 1
         w.last_progress = time.monotonic()
         try:
-            meta = ray.get(ref, timeout=self.get_timeout)
+            meta = ray.get(ref, timeout=self.options.get_timeout)
         except ray.exceptions.RayActorError as exc:
             self._lost(w, f"died ({type(exc).__name__})")
             return self._again(call.batch, f"engine worker {w.name} died ({type(exc).__name__})")
@@ -345,7 +366,7 @@ class RayExecutor:
         w.busy += meta["seconds"]
         w.span = max(w.span, meta["span"])
         for pj, image in zip(call.batch, call.images, strict=True):
-            sref = self._stage_fn.remote(pj.job, image, meta, w.handle, self.get_timeout)
+            sref = self._stage_fn.remote(pj.job, image, meta, w.handle, self.options.get_timeout)
             self._stage[sref] = _StageCall(pj, w.name, time.monotonic())
         return []
 
@@ -353,7 +374,7 @@ class RayExecutor:
         ray = self._ray
         call = self._stage.pop(ref)
         try:
-            result = ray.get(ref, timeout=self.get_timeout)
+            result = ray.get(ref, timeout=self.options.get_timeout)
         except ray.exceptions.RayTaskError as exc:  # stage_job catches stage errors; this is a bug
             return [(call.pj, Outcome("failed", error=f"stage task: {type(exc.cause).__name__}: {exc.cause}",
                                       engine_info={"worker": call.worker}))]
@@ -385,9 +406,9 @@ class RayExecutor:
         ray = self._ray
         w = self._probes.pop(ref)
         try:
-            info = ray.get(ref, timeout=self.get_timeout)
+            info = ray.get(ref, timeout=self.options.get_timeout)
         except ray.exceptions.ActorUnavailableError:  # between death and restart: ask again shortly
-            if time.monotonic() - w.lost_at < max(self.batch_timeout, 60.0):
+            if time.monotonic() - w.lost_at < max(self.options.batch_timeout, 60.0):
                 w.probe_after = time.monotonic() + 0.5
                 return
             w.state = "dead"
@@ -406,12 +427,12 @@ class RayExecutor:
         for w in self._pool:
             if w.state == "probing" and w.probe_after is not None and now >= w.probe_after:
                 self._probe(w)
-            if w.state == "ok" and w.queued and now - w.last_progress > self.batch_timeout:
+            if w.state == "ok" and w.queued and now - w.last_progress > self.options.batch_timeout:
                 self._ray.kill(w.handle, no_restart=False)  # its calls fail and their jobs are retried
                 self._lost(w, f"made no progress for {now - w.last_progress:.0f} s: restarting it")
         for ref, call in list(self._stage.items()):
-            if now - call.started > self.stage_timeout:
-                log.warning("stage task for %s ran over %.0f s: cancelling it", call.pj.job.id, self.stage_timeout)
+            if now - call.started > self.options.stage_timeout:
+                log.warning("stage task for %s ran over %.0f s: cancelling it", call.pj.job.id, self.options.stage_timeout)
                 call.started = now
                 self._ray.cancel(ref, force=True)
 
@@ -419,7 +440,7 @@ class RayExecutor:
 
     def _report(self, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and now - self._last_report < self.report_every:
+        if not final and now - self._last_report < self.options.report_every:
             return
         self._last_report = now
         wall = max(now - self._started, 1e-9)
