@@ -23,7 +23,8 @@ class ExportStage(Stage):
         "formats": Param(list, ["png"], "file formats, any of " + ", ".join(FORMATS), choices=FORMATS, item=str),
         "naming": Param(str, "{role}", "file name template without extension; placeholders {asset}, {role}, "
                         "{suffix} (the preset's suffix for the role)"),
-        "preset": Param(str, "none", "engine preset: sets naming and the normal-map Y convention",
+        "preset": Param(str, "none", "engine preset: sets naming and the normal-map Y convention; unity-hdrp "
+                        "adds HDRP's mask map (role mask), unity-urp URP's metallic map (role metallic_smoothness)",
                         choices=("none", *tex_export.PRESETS)),
         "normal_y": Param(str, "auto", "normal-map green channel: opengl (Y+), directx (Y-), "
                           "auto = the preset's, else as made", choices=("auto", "opengl", "directx")),
@@ -53,11 +54,11 @@ class ExportStage(Stage):
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         p = self.resolve(params)
-        normal_y_made = (asset.metrics.get("pbr") or {}).get("normal_y", "opengl")
+        pbr = asset.metrics.get("pbr") or {}
         try:
             files, metrics = tex_export.export_images(
-                asset.images, asset_id=asset.id, options=p, normal_y_made=normal_y_made,
-                periodic=asset.kind == "textures")
+                asset.images, asset_id=asset.id, options=p, normal_y_made=pbr.get("normal_y", "opengl"),
+                periodic=asset.kind == "textures", metallic=float(pbr.get("metallic", 0.0)))
         except ValueError as exc:
             raise StageFailure(str(exc)) from None
         # Outputs describe themselves: PNGs carry what made them (only inputs that are in the asset's key,

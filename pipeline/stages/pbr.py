@@ -38,7 +38,7 @@ class PbrStage(Stage):
         "roughness_contrast": Param(float, 0.4, "how much bright/raised areas are smoother", min=0.0, max=2.0),
         "ao_strength": Param(float, 0.8, "AO darkening of cavities", min=0.0, max=1.0),
         "ao_radius": Param(float, 0.03, "AO neighbourhood as a fraction of the size", min=0.001, max=0.25),
-        "metallic": Param(float, 0.0, "constant metallic value for ORM", min=0.0, max=1.0),
+        "metallic": Param(float, 0.0, "constant metallic value for ORM and the Unity packed maps", min=0.0, max=1.0),
         "orm": Param(bool, False, "also pack ORM (R = AO, G = roughness, B = metallic)"),
     }
 
@@ -69,5 +69,5 @@ class PbrStage(Stage):
         if p["orm"]:
             out["orm"] = pbr.pack_orm(ao, rough, p["metallic"])
         seams = {r: {a: round(v, 4) for a, v in seam_scores(img, "xy").items()} for r, img in out.items()}
-        metrics = {"normal_y": p["normal_y"], "maps": sorted(out), "seam": seams}
+        metrics = {"normal_y": p["normal_y"], "metallic": p["metallic"], "maps": sorted(out), "seam": seams}
         return StageResult(images=out, metrics=metrics)

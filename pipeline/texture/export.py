@@ -3,16 +3,28 @@ colour space, format encoders and DDS mip chains. Pure: returns bytes, writes no
 
 Engine presets set the file naming and the normal-map green-channel convention:
 
-======== ========================= ============ ==============================================
-preset   naming                    normal Y     suffixes (albedo normal height roughness ao orm)
-======== ========================= ============ ==============================================
-unity    ``{asset}_{suffix}``      OpenGL (Y+)  Albedo Normal Height Roughness Occlusion ORM
-unreal   ``T_{asset}_{suffix}``    DirectX (Y-) D N H R AO ORM
-godot    ``{asset}_{suffix}``      OpenGL (Y+)  albedo normal height roughness ao orm
-======== ========================= ============ ==============================================
+========== ===================== ============ ==============================================
+preset     naming                normal Y     suffixes (albedo normal height roughness ao orm)
+========== ===================== ============ ==============================================
+unity      ``{asset}_{suffix}``  OpenGL (Y+)  Albedo Normal Height Roughness Occlusion ORM
+unity-hdrp ``{asset}_{suffix}``  OpenGL (Y+)  the same, plus MaskMap
+unity-urp  ``{asset}_{suffix}``  OpenGL (Y+)  the same, plus MetallicSmoothness
+unreal     ``T_{asset}_{suffix}`` DirectX (Y-) D N H R AO ORM
+godot      ``{asset}_{suffix}``  OpenGL (Y+)  albedo normal height roughness ao orm
+========== ===================== ============ ==============================================
 
 An explicit ``naming`` other than the default ``{role}`` wins over the preset's, and so does an
-explicit ``normal_y``.
+explicit ``normal_y``. Unity reads tangent-space normals as OpenGL (Y+) in every render pipeline.
+
+The Unity presets add a packed map made from ``roughness`` (and ``ao`` when made), since Unity's Lit
+shaders take smoothness from a packed map's alpha, never from a roughness map:
+
+- ``unity-hdrp``: role ``mask``, HDRP's mask map: R metallic, G AO, B detail mask (1: a detail map, if the
+  material has one, applies everywhere), A smoothness = 1 - roughness.
+- ``unity-urp``: role ``metallic_smoothness``, URP's (and the built-in Standard shader's) metallic map:
+  RGB metallic, A smoothness = 1 - roughness.
+
+Metallic is the ``metallic`` role when a stage made one, else the pbr stage's constant ``metallic``.
 """
 
 from __future__ import annotations
@@ -42,6 +54,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "unreal": {"naming": "T_{asset}_{suffix}", "normal_y": "directx",
                "suffix": {"albedo": "D", "normal": "N", "height": "H", "roughness": "R", "ao": "AO",
                           "orm": "ORM", "metallic": "M"}},
+    "unity-hdrp": {"naming": "{asset}_{suffix}", "normal_y": "opengl", "pack": "mask",
+                   "suffix": {"albedo": "Albedo", "normal": "Normal", "height": "Height", "roughness": "Roughness",
+                              "ao": "Occlusion", "orm": "ORM", "metallic": "Metallic", "mask": "MaskMap"}},
+    "unity-urp": {"naming": "{asset}_{suffix}", "normal_y": "opengl", "pack": "metallic_smoothness",
+                  "suffix": {"albedo": "Albedo", "normal": "Normal", "height": "Height", "roughness": "Roughness",
+                             "ao": "Occlusion", "orm": "ORM", "metallic": "Metallic",
+                             "metallic_smoothness": "MetallicSmoothness"}},
     "godot": {"naming": "{asset}_{suffix}", "normal_y": "opengl",
               "suffix": {"albedo": "albedo", "normal": "normal", "height": "height", "roughness": "roughness",
                          "ao": "ao", "orm": "orm", "metallic": "metallic"}},
@@ -79,8 +98,27 @@ def dds_format_for(role: str, channels: int, choice: str) -> str:
     return choice + "_srgb" if srgb else choice
 
 
+def unity_packed(kind: str, images: dict[str, np.ndarray], metallic: float = 0.0) -> np.ndarray:
+    """Unity's packed map (``mask``: HDRP's RGBA = metallic, AO, detail mask, smoothness; ``metallic_smoothness``:
+    URP/Standard's RGB = metallic, A = smoothness) from ``roughness``, ``ao`` (1 when absent) and ``metallic``
+    (the role when present, else the constant)."""
+    rough = np.asarray(images["roughness"], np.float32)[..., :1]
+    h, w = rough.shape[:2]
+
+    def channel(role: str, default: float) -> np.ndarray:
+        if role in images:
+            return np.asarray(images[role], np.float32)[..., :1]
+        return np.full((h, w, 1), default, np.float32)
+
+    metal, smooth = channel("metallic", metallic), 1.0 - rough
+    if kind == "mask":
+        return np.concatenate([metal, channel("ao", 1.0), np.ones_like(rough), smooth], axis=2)
+    return np.concatenate([metal, metal, metal, smooth], axis=2)
+
+
 def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[str, Any],
-                  normal_y_made: str = "opengl", periodic: bool = True) -> tuple[dict[str, bytes], dict[str, Any]]:
+                  normal_y_made: str = "opengl", periodic: bool = True,
+                  metallic: float = 0.0) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Encode ``images`` per ``options`` (the export stage's params); returns (files, metrics).
 
     With ``periodic`` (textures), each role's metrics carry its seam scores (``seam``), DDS mip chains
@@ -91,11 +129,13 @@ def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[st
     ``power_of_two: check``, or a DDS format that needs a missing library.
     """
     o = {**DEFAULTS, **options}
+    preset = PRESETS.get(o["preset"], {})
+    if preset.get("pack") and "roughness" in images:  # the packed map of a Unity preset
+        images = {**images, preset["pack"]: unity_packed(preset["pack"], images, metallic)}
     roles = list(o["roles"]) or list(images)
     missing = [r for r in roles if r not in images]
     if missing:
         raise ValueError(f"role {missing[0]!r} is not made by the stages; available: {', '.join(images)}")
-    preset = PRESETS.get(o["preset"], {})
     naming = preset["naming"] if preset and o["naming"] == "{role}" else o["naming"]
     target_y = o["normal_y"] if o["normal_y"] != "auto" else preset.get("normal_y", normal_y_made)
     formats = list(dict.fromkeys(o["formats"]))
