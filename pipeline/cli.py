@@ -3,7 +3,7 @@
 Heavy imports (torch, ray, OCR) happen inside commands, never at module import, so ``zpipe --help``
 and ``zpipe validate`` start fast on machines without a GPU stack.
 Exit codes: 0 ok, 1 some assets failed (or the build could not run), 2 invalid input or usage,
-70 a bug in zpipe (see :data:`EXIT_CODES`, the one place that maps errors to codes), 130 interrupted.
+70 a bug in zpipe (see :data:`zpipe.exits.EXIT_CODES`, the one place that maps errors to codes), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,53 +17,8 @@ import traceback
 import click
 
 from zpipe import __version__
+from zpipe.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, classify, failed_answer
 from zpipe.std_streams import open_missing, silence
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
-
-
-def _plural(n: int, what: str) -> str:
-    return f"{n} {what}{'s' if n != 1 else ''}"
-
-
-def _recipe_message(exc) -> str:
-    files = sorted({i.file for i in exc.issues if not i.file.startswith("--set")}) or ["the recipe"]
-    return f"{exc}\n{_plural(len(exc.issues), 'problem')} in {', '.join(files)}"
-
-
-def _hook_message(exc) -> str:
-    return "\n".join(f"error: {p}" for p in exc.problems) + f"\n{_plural(len(exc.problems), 'problem')} in the request"
-
-
-def _os_message(exc: OSError) -> str:
-    where = f": {exc.filename}" if exc.filename else ""
-    return (f"error: {exc.strerror or exc}{where}; check that the folder exists, is writable "
-            "(--out, the request's store and target) and has free space")
-
-
-# Every error a command may end with, in one place: (module, class, exit code, message). The class is
-# looked up in sys.modules, so this table imports nothing: an error of a module that was never
-# imported cannot have been raised. The first match wins; anything else is a bug (exit 70).
-EXIT_CODES = (
-    ("zpipe.recipe.errors", "RecipeError", EXIT_INVALID, _recipe_message),
-    ("zpipe.engine.base", "EngineError", EXIT_INVALID, lambda e: f"error: {e}"),
-    ("zpipe.hook", "HookError", EXIT_INVALID, _hook_message),
-    ("zpipe.store", "LockBusy", EXIT_FAILED, lambda e: f"error: {e}; run again later, or without --no-wait to "
-                                                       "wait for it"),
-    ("zpipe.store", "StoreError", EXIT_FAILED, lambda e: f"error: {e}"),
-    ("builtins", "OSError", EXIT_FAILED, _os_message),
-    ("builtins", "KeyboardInterrupt", EXIT_INTERRUPTED,
-     lambda e: "interrupted: finished assets are kept in staging; run the same command to resume"),
-)
-
-
-def classify(exc: BaseException) -> tuple[int, str | None]:
-    """The exit code and message for ``exc``; (70, None) for an error that is a bug in zpipe."""
-    for module, name, code, message in EXIT_CODES:
-        cls = getattr(sys.modules.get(module), name, None)
-        if cls is not None and isinstance(exc, cls):
-            return code, message(exc)
-    return EXIT_BUG, None
 
 
 class InvalidInput(click.ClickException):
@@ -154,7 +109,7 @@ class _Command(click.Command):
 
 
 class _Main(click.Group):
-    """Ends every command with the exit code of :data:`EXIT_CODES` and a message, never a trace."""
+    """Ends every command with the exit code of :data:`zpipe.exits.EXIT_CODES` and a message, never a trace."""
 
     def main(self, *args, **kwargs):
         open_missing()
@@ -353,7 +308,7 @@ def hook_export(request_path, out, as_json):
         answer = export(read_request(request_path), out, on_event=progress)
     except BaseException as exc:  # the caller reads stdout: it gets an answer whatever happened
         if as_json:
-            click.echo(json.dumps(_failed_answer(exc), ensure_ascii=False))
+            click.echo(json.dumps(failed_answer(exc), ensure_ascii=False))
         raise
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
@@ -362,18 +317,6 @@ def hook_export(request_path, out, as_json):
             where = ", ".join(f"{role} {path}" for role, path in m["files"].items()) or m.get("error", "")
             click.echo(f"{m['status']:7} {name}: {where}")
     sys.exit(EXIT_OK if answer["ok"] else EXIT_FAILED)
-
-
-def _failed_answer(exc: BaseException) -> dict:
-    """The hook's JSON answer when no material could be built: the problems, as stderr says them."""
-    from zpipe.hook import PROTOCOL_VERSION
-
-    code, message = classify(exc)
-    problems = list(getattr(exc, "problems", None) or [])
-    if not problems:
-        problems = [line.removeprefix("error: ") for line in (message or "").splitlines()] or \
-            [f"internal error ({type(exc).__name__}: {exc}); this is a bug in zpipe, please report it"]
-    return {"version": PROTOCOL_VERSION, "ok": False, "exit_code": code, "error": problems[0], "errors": problems}
 
 
 @main.command()

@@ -18,12 +18,12 @@ log = logging.getLogger(__name__)
 
 def _cli_failure(exc: BaseException) -> tuple[int, bytes]:
     """The exit code and the JSON answer the CLI prints when ``exc`` ends the request."""
-    from zpipe.cli import EXIT_BUG, _failed_answer, classify
+    from zpipe.exits import EXIT_BUG, classify, failed_answer
 
     code, _ = classify(exc)
     if code == EXIT_BUG:
         log.error("hook request failed", exc_info=exc)
-    return code, (json.dumps(_failed_answer(exc), ensure_ascii=False) + "\n").encode()
+    return code, (json.dumps(failed_answer(exc), ensure_ascii=False) + "\n").encode()
 
 
 def refusal(problems: list[str]) -> tuple[int, bytes]:
@@ -63,7 +63,7 @@ def parse(body: bytes, base: Path, out: Path, roots: list[Path]):
 
 def run(request, out: Path, executor: Any, on_event: Callable[[dict[str, Any]], None]) -> tuple[int, bytes]:
     """Export ``request`` as the CLI does; returns (exit code, the CLI's stdout bytes)."""
-    from zpipe.cli import EXIT_FAILED, EXIT_OK
+    from zpipe.exits import EXIT_FAILED, EXIT_OK
     from zpipe.hook import export
 
     try:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zpipe.cli import EXIT_BUG, classify, main
+from zpipe.cli import main
+from zpipe.exits import EXIT_BUG, classify
 
 RECIPE = "name: demo\nsize: 64\nengine: procedural\nprompt: '{m} stone'\nmatrix: {m: [a, b, c, d, e, f, g, h]}\n"
 
