@@ -39,26 +39,47 @@ def test_editor_script_compiles_against_unity_stubs(tmp_path):
     assert "class ZpipeTexturePostprocessor : AssetPostprocessor" in text
 
 
-def test_editor_script_under_mono_against_the_real_cli(tmp_path, zpipe_cmd):
+SUFFIX = {"albedo": "Albedo", "normal": "Normal", "height": "Height", "roughness": "Roughness", "ao": "Occlusion",
+          "mask": "MaskMap", "metallic_smoothness": "MetallicSmoothness"}
+# Where each map goes in the Lit shader of each pipeline (None: no slot; roughness is in the packed map's alpha).
+SLOTS = {
+    "unity-hdrp": {"albedo": "_BaseColorMap", "normal": "_NormalMap", "mask": "_MaskMap", "height": "_HeightMap",
+                   "roughness": None, "ao": None},
+    "unity-urp": {"albedo": "_BaseMap", "normal": "_BumpMap", "metallic_smoothness": "_MetallicGlossMap",
+                  "ao": "_OcclusionMap", "height": "_ParallaxMap", "roughness": None},
+}
+KEYWORDS = {"unity-hdrp": "_HEIGHTMAP,_MASKMAP,_NORMALMAP,_NORMALMAP_TANGENT_SPACE",
+            "unity-urp": "_METALLICGLOSSMAP,_METALLICSPECGLOSSMAP,_NORMALMAP,_OCCLUSIONMAP,_PARALLAXMAP"}
+
+
+@pytest.mark.parametrize("preset", ["unity-hdrp", "unity-urp"])
+def test_editor_script_under_mono_against_the_real_cli(tmp_path, zpipe_cmd, preset):
     if len(zpipe_cmd) != 1:
         pytest.skip("needs the installed zpipe console script")
     exe = tmp_path / "harness.exe"
     mcs(exe, *sorted(STUBS.glob("*.cs")), SCRIPT, library=False)
     target, store = tmp_path / "Assets" / "ZpipeTextures", tmp_path / "store"
-    p = subprocess.run(["mono", str(exe), zpipe_cmd[0], str(target), str(store)], capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(["mono", str(exe), zpipe_cmd[0], str(target), str(store), preset], capture_output=True,
+                       text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
     request = json.loads(next(ln for ln in lines if ln.startswith("request "))[len("request "):])
     assert request["version"] == 1 and request["materials"][0] == {"name": 'Stone "A"', "description": "granite",
                                                                    "size": 64}
+    assert request["output"] == {"formats": ["png"], "preset": preset, "naming": "{suffix}"}
     assert "exit 0" in lines and "answer 1 True" in lines
     assert [ln for ln in lines if ln.startswith("result ")] == ['result Stone "A"|built', "result Bricks|built"]
+    # every map the preset makes is assigned to its slot, with the keywords that turn the slots on
+    assigned = [ln.split(" ", 1)[1].split("|") for ln in lines if ln.startswith("assign ")]
+    assert sorted(assigned) == sorted([[role, slot or "-"] for role, slot in SLOTS[preset].items()] * 2)
+    assert [ln for ln in lines if ln.startswith("keywords ")] == [f"keywords {KEYWORDS[preset]}"] * 2
+    if preset == "unity-urp":  # smoothness = alpha x the slider: the slider goes to 1
+        assert [ln for ln in lines if ln.startswith("float ")] == ["float _Smoothness=1"] * 2
     maps = [ln.split(" ", 1)[1].split("|") for ln in lines if ln.startswith("map ")]
-    assert len(maps) == 10
+    assert len(maps) == 2 * len(SLOTS[preset])
     for role, path, space, kind, srgb, wrap in maps:
         assert Path(path).is_file() and Path(path).parent.parent == target, path
-        assert Path(path).name == f"{role}.png"
+        assert Path(path).name == f"{SUFFIX[role]}.png"
         assert wrap == "Repeat"
         assert kind == ("NormalMap" if role == "normal" else "Default")
         assert srgb == ("True" if role == "albedo" else "False") and space == ("srgb" if role == "albedo" else "linear")

@@ -3,9 +3,13 @@
 // Assets > zpipe > Build Textures for Selected Materials: writes a hook-protocol request (version 1,
 // docs/hook-protocol.md), runs `zpipe hook export --request FILE --json` (the CLI path is set under
 // Assets > zpipe > Settings, stored in EditorPrefs), and imports the returned files, which zpipe puts in
-// Assets/ZpipeTextures/<material>/. The AssetPostprocessor below sets the importer options of every file
-// there: normal maps as NormalMap, sRGB off for data maps (normal, roughness, AO, height), wrap mode Repeat.
-// Then the maps are assigned to the material where its shader has the slot (Standard / URP / HDRP names).
+// Assets/ZpipeTextures/<material>/. The request asks for the export preset of the project's render
+// pipeline: unity-hdrp (adds HDRP's mask map: metallic, AO, detail mask, smoothness) or unity-urp (adds the
+// metallic map with smoothness in alpha, also read by the built-in Standard shader), with OpenGL normals.
+// The AssetPostprocessor below sets the importer options of every file there: normal maps as NormalMap,
+// sRGB on for the albedo only (data maps: normal, roughness, AO, height, mask, metallic), wrap mode Repeat.
+// Then every map is assigned to the material where its shader has the slot (HDRP / URP / Standard names),
+// with the keywords that turn the slot on.
 //
 // A material's zpipe description is its importer's userData, e.g. {"description": "mossy granite", "size": 512}
 // or {"prompt": "…"}; without one, the material's name is the description. Put this file in an Editor folder.
@@ -95,13 +99,15 @@ namespace Zpipe.Editor
             return b.Append('}').ToString();
         }
 
-        public static string RequestJson(string target, string store, string engine, IList<string> materials)
+        public static string RequestJson(string target, string store, string engine, string preset, IList<string> materials)
         {
             var b = new StringBuilder("{\"version\": ").Append(ProtocolVersion);
             b.Append(", \"name\": \"unity\", \"target\": ").Append(Quote(target));
             if (!string.IsNullOrEmpty(store)) b.Append(", \"store\": ").Append(Quote(store));
             b.Append(", \"engine\": ").Append(Quote(string.IsNullOrEmpty(engine) ? "auto" : engine));
-            b.Append(", \"output\": {\"formats\": [\"png\"]}");
+            // files named by the preset's suffix (Albedo.png, MaskMap.png …) inside each material's folder
+            b.Append(", \"output\": {\"formats\": [\"png\"], \"preset\": ").Append(Quote(preset))
+             .Append(", \"naming\": \"{suffix}\"}");
             b.Append(", \"materials\": [").Append(string.Join(", ", materials)).Append("]}");
             return b.ToString();
         }
@@ -141,9 +147,29 @@ namespace Zpipe.Editor
             }
         }
 
+        /// <summary>The export preset for a render pipeline asset's type name (null: the built-in pipeline).</summary>
+        public static string PresetFor(string pipelineAssetType)
+        {
+            if (pipelineAssetType != null && pipelineAssetType.Contains("HDRenderPipeline")) return "unity-hdrp";
+            return "unity-urp";  // URP, and the built-in Standard shader, which reads the same metallic map layout
+        }
+
+        /// <summary>Only the albedo holds colour (sRGB); every other map is linear data.</summary>
         public static bool IsDataMap(string role)
         {
-            return role == "normal" || role == "roughness" || role == "ao" || role == "height" || role == "orm";
+            return role != "albedo";
+        }
+
+        /// <summary>The role of a file zpipe wrote with the preset's {suffix} naming (or named by role).</summary>
+        public static string RoleOfFileName(string stem)
+        {
+            switch (stem.ToLowerInvariant())
+            {
+                case "occlusion": return "ao";
+                case "maskmap": return "mask";
+                case "metallicsmoothness": return "metallic_smoothness";
+                default: return stem.ToLowerInvariant();
+            }
         }
     }
 
@@ -174,8 +200,10 @@ namespace Zpipe.Editor
                 entries.Add(ZpipeHook.MaterialJson(m.name, spec.description, spec.prompt, spec.size, spec.seed));
             }
             string target = Path.GetFullPath(Path.Combine(Application.dataPath, "ZpipeTextures"));
+            var pipeline = UnityEngine.Rendering.GraphicsSettings.currentRenderPipeline;
             string request = ZpipeHook.RequestJson(target, EditorPrefs.GetString(StoreKey, ""),
-                                                   EditorPrefs.GetString(EngineKey, "auto"), entries);
+                                                   EditorPrefs.GetString(EngineKey, "auto"),
+                                                   ZpipeHook.PresetFor(pipeline == null ? null : pipeline.GetType().Name), entries);
             string stdout, stderr;
             int code;
             try
@@ -235,23 +263,64 @@ namespace Zpipe.Editor
                 {
                     string p = AssetPathOf(map.path);
                     var tex = p == null ? null : AssetDatabase.LoadAssetAtPath<Texture2D>(p);
-                    if (tex == null) continue;
-                    if (map.role == "albedo") SetFirst(m, tex, "_BaseMap", "_BaseColorMap", "_MainTex");
-                    else if (map.role == "normal" && SetFirst(m, tex, "_BumpMap", "_NormalMap")) m.EnableKeyword("_NORMALMAP");
-                    else if (map.role == "ao") SetFirst(m, tex, "_OcclusionMap");
-                    // roughness: Unity's Lit shaders read smoothness from the metallic/mask map's alpha, so it
-                    // is imported (linear, repeat) but not assigned.
+                    if (tex != null) Assign(m, map.role, tex);
                 }
             }
             AssetDatabase.SaveAssets();
             UnityEngine.Debug.Log("zpipe: " + answer.results.Length + " material(s), " + (answer.ok ? "all built" : "some failed"));
         }
 
-        static bool SetFirst(Material m, Texture tex, params string[] names)
+        /// <summary>Put a map into the material's slot for its role (HDRP, URP or Standard property names) and
+        /// turn the slot on. Returns the property set, or null when the shader has no slot for it.</summary>
+        public static string Assign(Material m, string role, Texture tex)
+        {
+            string slot = null;
+            switch (role)
+            {
+                case "albedo":
+                    slot = SetFirst(m, tex, "_BaseColorMap", "_BaseMap", "_MainTex");
+                    break;
+                case "normal":
+                    slot = SetFirst(m, tex, "_NormalMap", "_BumpMap");
+                    if (slot != null) { m.EnableKeyword("_NORMALMAP"); if (slot == "_NormalMap") m.EnableKeyword("_NORMALMAP_TANGENT_SPACE"); }
+                    break;
+                case "mask":  // HDRP: metallic, AO, detail mask, smoothness
+                    slot = SetFirst(m, tex, "_MaskMap");
+                    if (slot != null) m.EnableKeyword("_MASKMAP");
+                    break;
+                case "metallic_smoothness":  // URP and Standard: smoothness = alpha x the slider, so the slider goes to 1
+                    slot = SetFirst(m, tex, "_MetallicGlossMap");
+                    if (slot != null)
+                    {
+                        m.EnableKeyword("_METALLICSPECGLOSSMAP");
+                        m.EnableKeyword("_METALLICGLOSSMAP");
+                        foreach (var scale in new[] { "_Smoothness", "_GlossMapScale" })
+                            if (m.HasProperty(scale)) m.SetFloat(scale, 1f);
+                    }
+                    break;
+                case "ao":  // URP and Standard; HDRP reads AO from the mask map
+                    if (!m.HasProperty("_MaskMap"))
+                    {
+                        slot = SetFirst(m, tex, "_OcclusionMap");
+                        if (slot != null) m.EnableKeyword("_OCCLUSIONMAP");
+                    }
+                    break;
+                case "height":
+                    slot = SetFirst(m, tex, "_HeightMap", "_ParallaxMap");
+                    if (slot == "_HeightMap") m.EnableKeyword("_HEIGHTMAP");
+                    else if (slot != null) m.EnableKeyword("_PARALLAXMAP");
+                    break;
+                // roughness and orm: Unity's Lit shaders read smoothness from the packed map above, so these are
+                // imported (linear, repeat) but have no slot.
+            }
+            return slot;
+        }
+
+        static string SetFirst(Material m, Texture tex, params string[] names)
         {
             foreach (var n in names)
-                if (m.HasProperty(n)) { m.SetTexture(n, tex); return true; }
-            return false;
+                if (m.HasProperty(n)) { m.SetTexture(n, tex); return n; }
+            return null;
         }
 
         [MenuItem("Assets/zpipe/Settings/Set zpipe CLI Path…")]
@@ -276,7 +345,7 @@ namespace Zpipe.Editor
             string role;
             if (ZpipeTextures.Pending.TryGetValue(assetPath, out role)) return role;
             if (!assetPath.StartsWith(ZpipeTextures.Folder + "/")) return null;
-            return Path.GetFileNameWithoutExtension(assetPath).ToLowerInvariant();  // zpipe names files by role
+            return ZpipeHook.RoleOfFileName(Path.GetFileNameWithoutExtension(assetPath));
         }
 
         void OnPreprocessTexture()

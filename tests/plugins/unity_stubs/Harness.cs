@@ -1,6 +1,7 @@
 // Test driver (mono): builds a request with ZpipeHook, runs the real zpipe CLI, reads the answer with the
 // same answer classes as the editor script, and runs the postprocessor on each returned file.
-// Usage: mono harness.exe ZPIPE_CLI TARGET STORE  -> prints "result NAME STATUS" and "map ROLE PATH TYPE SRGB WRAP".
+// Usage: mono harness.exe ZPIPE_CLI TARGET STORE [PRESET] -> prints "result NAME|STATUS", "assign ROLE|SLOT",
+// "keywords K1,K2", "float NAME=VALUE" and "map ROLE|PATH|SPACE|TYPE|SRGB|WRAP".
 using System;
 using System.Collections.Generic;
 using System.Reflection;
@@ -15,7 +16,8 @@ public static class Harness
             ZpipeHook.MaterialJson("Stone \"A\"", "granite", null, 64, -1),
             ZpipeHook.MaterialJson("Bricks", null, "red brick wall", 64, 5),
         };
-        string request = ZpipeHook.RequestJson(args[1], args[2], "procedural", mats);
+        string preset = args.Length > 3 ? args[3] : "unity-hdrp";
+        string request = ZpipeHook.RequestJson(args[1], args[2], "procedural", preset, mats);
         Console.WriteLine("request " + request);
         string stdout, stderr;
         int code = ZpipeHook.Run(args[0], request, 300, out stdout, out stderr);
@@ -23,9 +25,24 @@ public static class Harness
         var answer = UnityEngine.JsonUtility.FromJson<ZpipeAnswer>(stdout);
         Console.WriteLine("answer " + answer.version + " " + answer.ok);
         var pre = typeof(ZpipeTexturePostprocessor).GetMethod("OnPreprocessTexture", BindingFlags.Instance | BindingFlags.NonPublic);
+        // the Lit shader's slots of the pipeline the preset is for
+        var slots = preset == "unity-hdrp"
+            ? new[] { "_BaseColorMap", "_NormalMap", "_MaskMap", "_HeightMap" }
+            : new[] { "_BaseMap", "_BumpMap", "_MetallicGlossMap", "_OcclusionMap", "_ParallaxMap", "_Smoothness" };
         foreach (var r in answer.results)
         {
             Console.WriteLine("result " + r.name + "|" + r.status);
+            var material = new UnityEngine.Material();
+            foreach (var slot in slots) material.Properties.Add(slot);
+            foreach (var m in r.maps)
+            {
+                var tex = new UnityEngine.Texture2D { name = m.role };
+                Console.WriteLine("assign " + m.role + "|" + (ZpipeTextures.Assign(material, m.role, tex) ?? "-"));
+            }
+            var keywords = new List<string>(material.Keywords);
+            keywords.Sort(StringComparer.Ordinal);
+            Console.WriteLine("keywords " + string.Join(",", keywords));
+            foreach (var f in material.Floats) Console.WriteLine("float " + f.Key + "=" + f.Value);
             foreach (var m in r.maps)
             {
                 string assetPath = "Assets/ZpipeTextures/" + System.IO.Path.GetFileName(r.folder) + "/" + System.IO.Path.GetFileName(m.path);

@@ -22,8 +22,12 @@ namespace UnityEngine
         public readonly HashSet<string> Keywords = new HashSet<string>();
         public bool HasProperty(string name) { return Properties.Contains(name); }
         public void SetTexture(string name, Texture value) { Textures[name] = value; }
+        public readonly Dictionary<string, float> Floats = new Dictionary<string, float>();
         public void EnableKeyword(string keyword) { Keywords.Add(keyword); }
+        public void SetFloat(string name, float value) { Floats[name] = value; }
     }
+
+    public class ScriptableObject : Object { }
 
     public enum TextureWrapMode { Repeat = 0, Clamp = 1, Mirror = 2, MirrorOnce = 3 }
 
@@ -73,5 +77,15 @@ namespace UnityEngine
             }
             return obj;
         }
+    }
+}
+
+namespace UnityEngine.Rendering
+{
+    public abstract class RenderPipelineAsset : UnityEngine.ScriptableObject { }
+
+    public static class GraphicsSettings
+    {
+        public static RenderPipelineAsset currentRenderPipeline;  // null: the built-in render pipeline
     }
 }
