@@ -18,7 +18,7 @@ from zpipe.texture.formats import FORMATS, png_add_text
 
 class ExportStage(Stage):
     name = "export"
-    doc = "Write each role as files (PNG 8/16, JPEG, WebP, TGA, DDS) with per-role colour space."
+    doc = "Write each role as files (PNG 8/16, JPEG, WebP, TGA, DDS, EXR) with per-role colour space."
     params = {
         "formats": Param(list, ["png"], "file formats, any of " + ", ".join(FORMATS), choices=FORMATS, item=str),
         "naming": Param(str, "{role}", "file name template without extension; placeholders {asset}, {role}, "

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from zpipe.texture import dds, wrap
+from zpipe.texture import dds, exr, wrap
 from zpipe.texture.formats import (
     EXTENSIONS,
     colour_space,
@@ -140,7 +140,7 @@ def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[st
     target_y = o["normal_y"] if o["normal_y"] != "auto" else preset.get("normal_y", normal_y_made)
     formats = list(dict.fromkeys(o["formats"]))
     if not formats:
-        raise ValueError("output formats is empty; list at least one of png, png16, jpeg, webp, tga, dds")
+        raise ValueError("output formats is empty; list at least one of png, png16, jpeg, webp, tga, dds, exr")
 
     files: dict[str, bytes] = {}
     metrics: dict[str, Any] = {}
@@ -204,6 +204,10 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
         return encode_webp(img, int(o["webp_quality"]), bool(o["webp_lossless"])), info
     if fmt == "tga":
         return encode_tga(img, bool(o["tga_rle"])), info
+    if fmt == "exr":
+        data, exr_info = exr.encode_exr(img, role, srgb=space == "srgb")
+        info.update(exr_info)
+        return data, info
     if fmt == "dds":
         pix = dds_format_for(role, c, o["dds_format"])
         levels = wrap.mip_chain(img, wrap=periodic) if o["mipmaps"] else [img]

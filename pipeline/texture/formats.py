@@ -1,7 +1,7 @@
 """Texture file encoders (bytes out, no file I/O) and file-name rules; reading back is :mod:`zpipe.texture.readback`.
 
 Formats: ``png`` (8-bit), ``png16`` (16-bit), ``jpeg``, ``webp``, ``tga``; ``dds`` lives in
-:mod:`zpipe.texture.dds`. Images are float32 (H, W, C) in [0, 1] with C = 1, 2, 3 or 4.
+:mod:`zpipe.texture.dds`, ``exr`` in :mod:`zpipe.texture.exr`. Images are float32 (H, W, C) in [0, 1] with C = 1, 2, 3 or 4.
 
 Colour space is recorded, not converted: engine outputs (albedo, posters) are already
 sRGB-encoded values and data maps (normal, height, roughness, ao, orm) hold linear values, so
@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-FORMATS = ("png", "png16", "jpeg", "webp", "tga", "dds")
-EXTENSIONS = {"png": ".png", "png16": ".png", "jpeg": ".jpg", "webp": ".webp", "tga": ".tga", "dds": ".dds"}
+FORMATS = ("png", "png16", "jpeg", "webp", "tga", "dds", "exr")
+EXTENSIONS = {"png": ".png", "png16": ".png", "jpeg": ".jpg", "webp": ".webp", "tga": ".tga", "dds": ".dds",
+              "exr": ".exr"}
 
 # Roles whose values are sRGB-encoded colour; every other role is linear data.
 SRGB_ROLES = frozenset({"albedo", "basecolor", "base_color", "diffuse", "emissive", "emission", "poster",

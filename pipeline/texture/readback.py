@@ -16,12 +16,16 @@ from zpipe.texture import dds
 
 
 def decode(data: bytes, name: str = "") -> np.ndarray:
-    """Read an image file's bytes back to float32 (H, W, C) in [0, 1] (8/16-bit PNG, JPEG, WebP, TGA, DDS).
+    """Read an image file's bytes back to float32 (H, W, C) in [0, 1] (8/16-bit PNG, JPEG, WebP, TGA, DDS, EXR).
 
     Colour-space tags are ignored: values come back as stored. Block-compressed DDS needs Pillow's
     decoder (BC1 sRGB is not supported there).
     """
     lower = name.lower()
+    if lower.endswith(".exr") or data[:4] == b"\x76\x2f\x31\x01":
+        from zpipe.texture.exr import decode_exr  # noqa: PLC0415 - OpenEXR loads only for EXR files
+
+        return decode_exr(data)  # linear values (colour roles were converted at export)
     if lower.endswith(".dds"):
         info = dds.read_header(data)
         if info.format in ("r8", "rg8", "rgba8", "rgba8_srgb", "r16"):
