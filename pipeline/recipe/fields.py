@@ -46,8 +46,17 @@ TOP_ONLY: dict[str, Param] = {
     "kind": Param(str, "textures", "textures or posters.", choices=KINDS),
     "id": Param(str, None, "Id template for matrix assets, e.g. '{material}_{variant}'."),
 }
-# size, engine, matrix, assets, stages, output and the text roles have their own checks.
-SPECIAL = ("size", "engine", "matrix", "assets", "stages", "output", *TEXT_ROLES)
+# Checked before anything is expanded or allocated; a recipe that means more raises them.
+LIMITS: dict[str, Param] = {
+    "assets": Param(int, 10_000, "Most assets a recipe makes (matrix combinations and assets, times seeds).",
+                    min=1, max=10_000_000),
+    "values": Param(int, 200_000, "Most values the YAML document holds once its aliases are expanded.",
+                    min=1, max=100_000_000),
+    "pixels": Param(int, 8192 * 8192, "Most pixels of an image after any stage (resize, upscale).",
+                    min=64 * 64, max=65536 * 65536),
+}
+# size, engine, matrix, assets, stages, output, limits and the text roles have their own checks.
+SPECIAL = ("size", "engine", "matrix", "assets", "stages", "output", "limits", *TEXT_ROLES)
 ASSET_ONLY: dict[str, Param] = {
     "id": Param(str, None, "Asset id: its folder name.", required=True),
     "vars": Param(dict, None, "Values for the prompt's {placeholders}."),

@@ -9,11 +9,10 @@ import hashlib
 import math
 import re
 import string
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from zpipe.params import Param
 from zpipe.recipe import fields as F
@@ -88,15 +87,25 @@ def _kind(value: Any) -> str:
 def parse_override(text: str) -> tuple[tuple, Any]:
     """``assets[2].prompt=a b`` or ``output.formats=[png, jpeg]`` -> (path, value); ValueError if malformed."""
     key, sep, raw = text.partition("=")
+    text = text if len(text) <= 80 else text[:60] + "…"  # as messages show it
     if not sep or not key.strip():
         raise ValueError(f"--set {text!r}: expected KEY.PATH=VALUE")
     path: list = []
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", key.strip()):
-        path.append(int(part[1:-1]) if part.startswith("[") else int(part) if part.isdigit() else part)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        digits = part.strip("[]")
+        if digits.isdigit() and len(digits) > 9:
+            raise ValueError(f"--set {text!r}: index {digits[:12]}… is too large")
+        path.append(int(digits) if part.startswith("[") or digits.isdigit() else part)
+    if not path:
+        raise ValueError(f"--set {text!r}: expected KEY.PATH=VALUE (no key in {key!r})")
+    if not raw.strip():
+        return tuple(path), ""
+    try:  # the same loader as recipes: no tags, no alias bombs, no 5000-digit numbers
+        value, _ = load_yaml(raw, f"--set {text}")
+    except RecipeError as exc:
+        if not exc.issues[0].message.startswith("YAML"):
+            raise ValueError(f"--set {text!r}: {exc.issues[0].message}") from None
+        value = raw  # not YAML: the text as written
     return tuple(path), value
 
 
@@ -280,146 +289,260 @@ def _derive_seed(base: int, asset_id: str) -> int:
     return (base + int.from_bytes(hashlib.sha256(asset_id.encode()).digest()[:4], "big")) % 2**32
 
 
-def _placeholders(template: str) -> list[str]:
+def _template(c: _Checker, path: tuple, template: str) -> list[tuple[str, str | None]] | None:
+    """A template as (literal text, placeholder name or None) parts; None (and an issue) when malformed.
+
+    Only plain ``{name}`` placeholders: a format spec (``{id:>2000000000}``) or a conversion could raise
+    or ask for gigabytes, and a recipe has no use for them.
+    """
+    fix = "write placeholders as {name}; double braces {{ }} for literal ones"
     try:
-        return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parsed = list(string.Formatter().parse(template))
     except ValueError:
-        return ["{"]
+        c.error(path, "malformed {placeholder}", fix)
+        return None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec or conversion:
+            c.error(path, f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}: format "
+                    "specs and conversions are not supported", fix)
+            return None
+        if not name.isidentifier():
+            c.error(path, "malformed {placeholder}", fix)
+            return None
+    return [(literal, name) for literal, name, _, _ in parsed]
+
+
+def _substitute(parts: list[tuple[str, str | None]], values: dict[str, str]) -> str:
+    return "".join(literal + (values[name] if name is not None else "") for literal, name in parts)
 
 
 def _fill(c: _Checker, path: tuple, template: str, values: dict[str, Any]) -> str | None:
-    names = _placeholders(template)
-    if "{" in names or any(n == "" or not n.isidentifier() for n in names):
-        c.error(path, "malformed {placeholder}", "write placeholders as {name}; double braces {{ }} for literal ones")
+    parts = _template(c, path, template)
+    if parts is None:
         return None
-    missing = [n for n in names if n not in values]
+    missing = [n for _, n in parts if n is not None and n not in values]
     if missing:
         known = ", ".join(sorted(values)) or "none"
         c.error(path, f"unknown placeholder {{{missing[0]}}}", f"placeholders available here: {known}")
         return None
-    return template.format(**{k: str(v) for k, v in values.items()})
+    return _substitute(parts, {k: str(v) for k, v in values.items()})
+
+
+@dataclass
+class _Top:
+    """The recipe-wide settings that every asset starts from (checked once)."""
+
+    data: dict
+    params: dict[str, Any]  # TOP_ONLY and COMMON keys: the value written, else the default
+    kind: str
+    engine: str
+    engine_options: dict[str, Any]
+    size: tuple[int, int] | None
+    stages: list[StageSpec] | None  # None: not written (posters then get their text stages)
+    output: dict[str, Any]
+    text: dict[str, dict | None]
+    limits: dict[str, int]
 
 
 def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
     if not isinstance(data, dict):
         c.error((), f"a recipe must be a mapping, got {_kind(data)}", "start from a stock recipe in recipes/")
         return None
-    allowed = {**F.TOP_ONLY, **F.COMMON}.keys() | set(F.SPECIAL)
-    c.mapping((), data, allowed, "recipe keys")
-    top = {k: c.param((k,), spec, data[k]) if k in data else spec.default
-           for k, spec in {**F.TOP_ONLY, **F.COMMON}.items()}
+    top = _check_top(c, data)
+    sources = _asset_sources(c, top)
+    jobs = _expand_jobs(c, top, sources)
+    _check_outputs(c, top, jobs)
+    if c.issues:
+        return None
+    return Recipe(name=top.params["name"], kind=top.kind, path=path_str, sha256=sha, engine=top.engine,
+                  engine_options=top.engine_options, jobs=tuple(jobs))
+
+
+def _check_top(c: _Checker, data: dict) -> _Top:
+    c.mapping((), data, {**F.TOP_ONLY, **F.COMMON}.keys() | set(F.SPECIAL), "recipe keys")
+    params = {k: c.param((k,), spec, data[k]) if k in data else spec.default
+              for k, spec in {**F.TOP_ONLY, **F.COMMON}.items()}
     for k, spec in F.TOP_ONLY.items():
         if spec.required and k not in data:
             c.error((k,), f"missing required key {k!r}", _fix_for(spec))
-    name, kind = top["name"], top["kind"] or "textures"
-    if isinstance(name, str):
-        _check_id(c, ("name",), name, "recipe name")
+    if isinstance(params["name"], str):
+        _check_id(c, ("name",), params["name"], "recipe name")
+    kind = params["kind"] or "textures"
     engine, engine_options = _check_engine(c, data.get("engine", "auto"))
-    size = _check_size(c, ("size",), data.get("size", 1024), kind)
-    stages_default = _check_stages(c, ("stages",), data["stages"], kind) if "stages" in data else None
     output = {}
     try:
         output = _check_stage_params(c, ("output",), data.get("output"), _stage_class("export"), "output options")
     except (KeyError, ImportError) as exc:
         c.error(("output",), f"the export stage is not available ({exc})", "reinstall zpipe")
-    text_default = {r: _check_text_line(c, (r,), data[r]) for r in F.TEXT_ROLES if r in data}
+    limits = _check_params(c, ("limits",), data.get("limits"), F.LIMITS, "limits")
+    return _Top(data=data, params=params, kind=kind, engine=engine, engine_options=engine_options,
+                size=_check_size(c, ("size",), data.get("size", 1024), kind),
+                stages=_check_stages(c, ("stages",), data["stages"], kind) if "stages" in data else None,
+                output=output, text={r: _check_text_line(c, (r,), data[r]) for r in F.TEXT_ROLES if r in data},
+                limits={k: v if v is not None else F.LIMITS[k].default for k, v in limits.items()})
 
-    matrix = data.get("matrix")
-    assets = data.get("assets")
+
+def _asset_sources(c: _Checker, top: _Top) -> list[tuple[tuple, dict, dict]]:
+    """The assets before expansion: (path, the asset's own keys, placeholder values) for each matrix
+    combination and each `assets:` entry. The asset count is checked before anything is expanded."""
+    matrix, assets = top.data.get("matrix"), top.data.get("assets")
     if matrix is None and assets is None:
         c.error((), "the recipe defines no assets", "add a `matrix:` or an `assets:` list")
-    raw_jobs: list[tuple[tuple, dict, dict]] = []  # (path, overrides, placeholder values)
-    if matrix is not None:
-        raw_jobs += _expand_matrix(c, matrix, top["id"])
-    if assets is not None:
-        if not isinstance(assets, list) or not assets:
-            c.error(("assets",), "expected a non-empty list of assets" if isinstance(assets, list)
-                    else f"expected a list of assets, got {_kind(assets)}", "list assets as `- id: NAME` entries")
-        else:
-            for i, a in enumerate(assets):
-                p = ("assets", i)
-                if not isinstance(a, dict):
-                    c.error(p, f"expected an asset mapping, got {_kind(a)}", "write `- id: NAME` plus overrides")
-                    continue
-                c.mapping(p, a, {**F.COMMON, **F.ASSET_ONLY}.keys() | {"size", "stages", *F.TEXT_ROLES}, "asset keys")
-                if "id" not in a:
-                    c.error(p + ("id",), "missing required key 'id'", "give every asset an `id`")
-                    continue
-                aid = c.param(p + ("id",), F.ASSET_ONLY["id"], a["id"])
-                vars_ = c.param(p + ("vars",), F.ASSET_ONLY["vars"], a["vars"]) if "vars" in a else {}
-                for k, v in (vars_ or {}).items():
-                    if isinstance(v, (dict, list)) or v is None or (isinstance(v, float) and not math.isfinite(v)):
-                        c.error(p + ("vars", k), "vars values must be plain words or numbers", f"write `{k}: a`")
-                        vars_ = None
-                if aid is not None and _check_id(c, p + ("id",), aid, "asset id"):
-                    raw_jobs.append((p, a, {"id": aid, **(vars_ or {})}))
+    if assets is not None and (not isinstance(assets, list) or not assets):
+        c.error(("assets",), "expected a non-empty list of assets" if isinstance(assets, list)
+                else f"expected a list of assets, got {_kind(assets)}", "list assets as `- id: NAME` entries")
+        assets = None
+    axes = _matrix_axes(c, matrix) if matrix is not None else None
+    if not _within_asset_limit(c, top, axes, assets or []):
+        return []
+    sources = _expand_matrix(c, axes, top.params["id"]) if axes else []
+    for i, a in enumerate(assets or []):
+        source = _asset_entry(c, ("assets", i), a)
+        if source is not None:
+            sources.append(source)
+    return sources
 
+
+def _within_asset_limit(c: _Checker, top: _Top, axes: dict[str, list] | None, assets: list) -> bool:
+    def seeds(a: Any) -> int:
+        n = a.get("seeds") if isinstance(a, dict) else None
+        n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else top.params["seeds"]
+        return n if isinstance(n, int) else 1
+
+    count = (math.prod(len(v) for v in axes.values()) * seeds({}) if axes else 0) + sum(seeds(a) for a in assets)
+    limit = top.limits["assets"]
+    if count > limit:
+        c.error(("matrix",) if axes else ("assets",), f"the recipe makes {count:,} assets (matrix combinations and "
+                f"assets, times seeds); the limit is {limit:,}",
+                "split the recipe, or raise the limit with `limits: {assets: N}` if you mean it")
+        return False
+    return True
+
+
+def _asset_entry(c: _Checker, p: tuple, a: Any) -> tuple[tuple, dict, dict] | None:
+    if not isinstance(a, dict):
+        c.error(p, f"expected an asset mapping, got {_kind(a)}", "write `- id: NAME` plus overrides")
+        return None
+    c.mapping(p, a, {**F.COMMON, **F.ASSET_ONLY}.keys() | {"size", "stages", *F.TEXT_ROLES}, "asset keys")
+    if "id" not in a:
+        c.error(p + ("id",), "missing required key 'id'", "give every asset an `id`")
+        return None
+    aid = c.param(p + ("id",), F.ASSET_ONLY["id"], a["id"])
+    vars_ = c.param(p + ("vars",), F.ASSET_ONLY["vars"], a["vars"]) if "vars" in a else {}
+    for k, v in (vars_ or {}).items():
+        if not _plain(v):
+            c.error(p + ("vars", k), "vars values must be plain words or numbers", f"write `{k}: a`")
+            vars_ = None
+    if aid is None or not _check_id(c, p + ("id",), aid, "asset id"):
+        return None
+    return p, a, {"id": aid, **(vars_ or {})}
+
+
+def _plain(v: Any) -> bool:
+    return not (isinstance(v, (dict, list)) or v is None or (isinstance(v, float) and not math.isfinite(v)))
+
+
+def _expand_jobs(c: _Checker, top: _Top, sources: list[tuple[tuple, dict, dict]]) -> list[Job]:
     jobs: list[Job] = []
     seen: dict[str, tuple[tuple, str]] = {}
-    for p, a, values in raw_jobs:
-        def get(k: str, p=p, a=a) -> Any:  # the asset's override, else the top-level value
-            return c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top[k]
+    for p, a, values in sources:
+        jobs += _asset_jobs(c, top, p, a, values, seen)
+    return jobs
 
-        asset_size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else size
-        if "stages" in a:
-            stages = _check_stages(c, p + ("stages",), a["stages"], kind)
-        elif "stages" in data:
-            stages = stages_default
-        else:  # posters: the default text stages follow this asset's `text` mode
-            stages = _default_stages(get("text"), kind)
-        lines = []
-        for role in F.TEXT_ROLES:
-            line = _check_text_line(c, p + (role,), a[role]) if role in a else text_default.get(role)
-            if line:
-                lines.append({"role": role, **line})
-        template = get("prompt") if kind == "textures" else (get("style") or get("prompt"))
-        if template is None:
-            c.error(p + ("prompt",), "no prompt", "set `prompt:` at the top level or on this asset"
-                    if kind == "textures" else "set `style:` (the poster's look) at the top level or on this asset")
-            continue
-        prompt_path = p + ("prompt",) if "prompt" in a else p + ("style",) if "style" in a else \
-            ("prompt",) if "prompt" in data else ("style",)
-        base_prompt = _fill(c, prompt_path, template, values)
-        if kind == "posters" and not lines:
-            c.error(p, "a poster needs text", "add `title:` (and optionally `subtitle:`, `body:`)")
-        nseeds = get("seeds") or 1
-        ids = [values["id"]] if nseeds == 1 else [f"{values['id']}_s{k + 1}" for k in range(nseeds)]
-        for jid in ids:
-            folded = jid.casefold()  # Rock and rock are one folder on macOS and Windows
-            if folded in seen:
-                other_path, other_id = seen[folded]
-                same = "" if other_id == jid else f" ({other_id!r} differs only in case)"
-                c.error(p, f"duplicate asset id {jid!r}{same} (also at {format_path(other_path)})",
-                        "give every asset a distinct id")
-            seen.setdefault(folded, (p, jid))
-        if base_prompt is None or asset_size is None or c.issues:
-            continue
-        base_seed = a["seed"] if isinstance(a.get("seed"), int) else None
-        for k, jid in enumerate(ids):
-            seed = (base_seed + k) if base_seed is not None else _derive_seed(top["seed"] or 0, jid)
-            fields: dict[str, Any] = {"vars": {k2: v for k2, v in values.items() if k2 != "id"}}
-            prompt = base_prompt
-            if kind == "posters":
-                fields.update(lines=lines, style=base_prompt, text=get("text"), fallback=get("fallback"),
-                              candidates=get("candidates"))
-                prompt = _poster_prompt(base_prompt, lines, *asset_size, typeset=get("text") == "typeset")
-                _check_font_coverage(c, p, lines, stages)
-            tile = get("tile") or ("xy" if kind == "textures" else "none")
-            jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=asset_size[0],
-                            height=asset_size[1], steps=get("steps"), tile=tile, stages=tuple(stages),
-                            output=output, fields=fields))
-    naming = output.get("naming") or ""
+
+def _asset_jobs(c: _Checker, top: _Top, p: tuple, a: dict, values: dict,
+                seen: dict[str, tuple[tuple, str]]) -> list[Job]:
+    """One asset's jobs (one per seed): its own keys over the top-level ones."""
+    def get(k: str) -> Any:  # the asset's override, else the top-level value
+        return c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top.params[k]
+
+    kind = top.kind
+    size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else top.size
+    if "stages" in a:
+        stages = _check_stages(c, p + ("stages",), a["stages"], kind)
+    elif top.stages is not None:
+        stages = top.stages
+    else:  # posters: the default text stages follow this asset's `text` mode
+        stages = _default_stages(get("text"), kind)
+    lines = []
+    for role in F.TEXT_ROLES:
+        line = _check_text_line(c, p + (role,), a[role]) if role in a else top.text.get(role)
+        if line:
+            lines.append({"role": role, **line})
+    base_prompt = _asset_prompt(c, top, p, a, get, values)
+    if kind == "posters" and not lines:
+        c.error(p, "a poster needs text", "add `title:` (and optionally `subtitle:`, `body:`)")
+    ids = _seed_ids(c, p, values["id"], get("seeds") or 1, seen)
+    base_seed = get("seed") if "seed" in a else None
+    if base_prompt is None or size is None or c.issues:
+        return []
+    jobs = []
+    for k, jid in enumerate(ids):
+        seed = (base_seed + k) if base_seed is not None else _derive_seed(top.params["seed"] or 0, jid)
+        fields: dict[str, Any] = {"vars": {k2: v for k2, v in values.items() if k2 != "id"}}
+        prompt = base_prompt
+        if kind == "posters":
+            fields.update(lines=lines, style=base_prompt, text=get("text"), fallback=get("fallback"),
+                          candidates=get("candidates"))
+            prompt = _poster_prompt(base_prompt, lines, *size, typeset=get("text") == "typeset")
+            _check_font_coverage(c, p, lines, stages)
+        tile = get("tile") or ("xy" if kind == "textures" else "none")
+        jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=size[0], height=size[1],
+                        steps=get("steps"), tile=tile, stages=tuple(stages), output=top.output, fields=fields))
+    return jobs
+
+
+def _asset_prompt(c: _Checker, top: _Top, p: tuple, a: dict, get, values: dict) -> str | None:
+    template = get("prompt") if top.kind == "textures" else (get("style") or get("prompt"))
+    if template is None:
+        c.error(p + ("prompt",), "no prompt", "set `prompt:` at the top level or on this asset"
+                if top.kind == "textures" else "set `style:` (the poster's look) at the top level or on this asset")
+        return None
+    prompt_path = p + ("prompt",) if "prompt" in a else p + ("style",) if "style" in a else \
+        ("prompt",) if "prompt" in top.data else ("style",)
+    return _fill(c, prompt_path, template, values)
+
+
+def _seed_ids(c: _Checker, p: tuple, aid: str, nseeds: int, seen: dict[str, tuple[tuple, str]]) -> list[str]:
+    ids = [aid] if nseeds == 1 else [f"{aid}_s{k + 1}" for k in range(nseeds)]
+    for jid in ids:
+        folded = jid.casefold()  # Rock and rock are one folder on macOS and Windows
+        if folded in seen:
+            other_path, other_id = seen[folded]
+            same = "" if other_id == jid else f" ({other_id!r} differs only in case)"
+            c.error(p, f"duplicate asset id {jid!r}{same} (also at {format_path(other_path)})",
+                    "give every asset a distinct id")
+        seen.setdefault(folded, (p, jid))
+    return ids
+
+
+def _check_outputs(c: _Checker, top: _Top, jobs: list[Job]) -> None:
+    """What the stages will make of each job: distinct file names, image sizes within the limit."""
+    naming = top.output.get("naming") or ""
     if "{role}" not in naming and "{suffix}" not in naming:
         many = [j.id for j in jobs if any(s.name == "pbr" for s in j.stages)]
         if many:
             c.error(("output", "naming"), f"naming {naming!r} gives every map of {many[0]!r} the same file name "
                     "(the pbr stage adds height, normal, roughness and ao)", "put {role} or {suffix} in it")
-    if output.get("power_of_two") == "check":
+    _check_stage_sizes(c, jobs, top.limits["pixels"])
+    if top.output.get("power_of_two") == "check":
         _check_power_of_two(c, jobs)
-    if c.issues:
-        return None
-    return Recipe(name=name, kind=kind, path=path_str, sha256=sha, engine=engine, engine_options=engine_options,
-                  jobs=tuple(jobs))
+
+
+def _check_stage_sizes(c: _Checker, jobs: list[Job], max_pixels: int) -> None:
+    """An image that a stage would make too large (``resize: {scale: 16}`` then ``upscale: 4``) is a recipe
+    error, found before a build asks for gigabytes."""
+    for j in jobs:
+        size: tuple[int, int] | None = (j.width, j.height)
+        for s in j.stages:
+            size = _stage_class(s.name).output_size(s.params, size) if size else None
+            if size and size[0] * size[1] > max_pixels:
+                c.error(("stages",), f"asset {j.id!r}: the {s.name} stage makes a {size[0]}x{size[1]} image, over "
+                        f"the limit of {max_pixels:,} pixels", "lower its scale or factor, or raise "
+                        "`limits: {pixels: N}` if the machine has the memory (about 12 bytes a pixel per map)")
+                return
 
 
 def _check_power_of_two(c: _Checker, jobs: list[Job]) -> None:
@@ -466,12 +589,12 @@ def _check_font_coverage(c: _Checker, path: tuple, lines: list[dict], stages: li
                 return
 
 
-def _expand_matrix(c: _Checker, matrix: Any, id_template: str | None) -> list[tuple[tuple, dict, dict]]:
+def _matrix_axes(c: _Checker, matrix: Any) -> dict[str, list] | None:
     if not isinstance(matrix, dict) or not matrix:
         c.error(("matrix",), "the matrix is empty" if isinstance(matrix, dict) else
                 f"expected a mapping of lists, got {_kind(matrix)}",
                 "write e.g. `matrix: {material: [granite, slate], variant: [clean, mossy]}`")
-        return []
+        return None
     axes: dict[str, list] = {}
     for key, values in matrix.items():
         if not key.isidentifier():
@@ -479,23 +602,27 @@ def _expand_matrix(c: _Checker, matrix: Any, id_template: str | None) -> list[tu
                     "use letters, digits and '_'")
         elif not isinstance(values, list) or not values:
             c.error(("matrix", key), "expected a non-empty list of values", f"write `{key}: [a, b]`")
-        elif any(isinstance(v, (dict, list)) or v is None or (isinstance(v, float) and not math.isfinite(v))
-                 for v in values):
+        elif not all(_plain(v) for v in values):
             c.error(("matrix", key), "matrix values must be plain words or numbers", f"write `{key}: [a, b]`")
         else:
             axes[key] = values
-    if len(axes) != len(matrix):
-        return []
+    return axes if len(axes) == len(matrix) else None
+
+
+def _expand_matrix(c: _Checker, axes: dict[str, list], id_template: str | None) -> list[tuple[tuple, dict, dict]]:
     template = id_template or "_".join(f"{{{k}}}" for k in axes)
+    parts = _template(c, ("id",), template)
+    if parts is None:
+        return []
+    names = [n for _, n in parts if n is not None]
+    if any(n not in axes for n in names):
+        c.error(("id",), f"the id template uses an unknown placeholder ({', '.join(names)})",
+                f"placeholders available: {', '.join(axes)}")
+        return []
     out = []
     for combo in product(*axes.values()):
         values = dict(zip(axes, combo))
-        names = _placeholders(template)
-        if any(n not in values for n in names):
-            c.error(("id",), f"the id template uses an unknown placeholder ({', '.join(names)})",
-                    f"placeholders available: {', '.join(axes)}")
-            return []
-        aid = template.format(**{k: _slug(v) for k, v in values.items()})
+        aid = _substitute(parts, {k: _slug(v) for k, v in values.items()})
         if not _check_id(c, ("id",), aid, "matrix asset id"):
             return []
         out.append((("matrix",), {}, {"id": aid, **values}))
