@@ -145,7 +145,7 @@ def run(preset: str, size: int, args) -> list[dict]:
     import diffusers
     import transformers
 
-    from zpipe.engine.zimage.pipeline import Job
+    from zpipe.engine.zimage.pipeline import BatchItem
 
     device, dtype = args.device, {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     dit, te, vae = diffusers_models(preset, dtype, device)
@@ -188,7 +188,7 @@ def run(preset: str, size: int, args) -> list[dict]:
         our_out: list = [None]
 
         def our_e2e():
-            our_out[0] = ours([Job(p, i) for i, p in enumerate(prompts)], size, size, args.steps)
+            our_out[0] = ours([BatchItem(p, i) for i, p in enumerate(prompts)], size, size, args.steps)
 
         # The DiTs are warm from the step timing; e2e runs are long on CPU, so no extra warm-up there.
         e2e_warmup = 1 if device != "cpu" else 0

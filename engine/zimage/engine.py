@@ -170,7 +170,7 @@ class ZImageEngine:
     def generate(self, requests: list[Request]) -> list[Generated]:
         import torch
 
-        from zpipe.engine.zimage.pipeline import Job
+        from zpipe.engine.zimage.pipeline import BatchItem
 
         out: list[Generated | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = {}
@@ -188,7 +188,7 @@ class ZImageEngine:
                 part = idxs[start : start + self.max_batch]
                 first = requests[part[0]]
                 jobs = [
-                    Job(
+                    BatchItem(
                         prompt=requests[i].prompt,
                         seed=requests[i].seed,
                         init=None if requests[i].init_image is None

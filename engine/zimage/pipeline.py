@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Job:
+class BatchItem:
     """One image of a batch. ``init`` (3, H, W) and ``mask`` (H, W) are float tensors in [0, 1]."""
 
     prompt: str
@@ -181,14 +181,14 @@ class ZImagePipeline:
     @torch.no_grad()
     def __call__(
         self,
-        jobs: Sequence[Job],
+        items: Sequence[BatchItem],
         height: int,
         width: int,
         steps: int = 8,
         tile: str = "none",
         strength: float = 1.0,
     ) -> torch.Tensor:
-        """Images (B, 3, H, W) float32 in [0, 1], one per job; all jobs share size, steps and mode."""
+        """Images (B, 3, H, W) float32 in [0, 1], one per item; all items share size, steps and mode."""
         self.timings = Timings()
         f = self.vae.cfg.downscale
         h, w = latent_size(height, width, f)
@@ -196,20 +196,20 @@ class ZImagePipeline:
             raise ValueError(f"size {width}x{height} must be a multiple of {2 * f}")
         if h == 0 or w == 0:
             raise ValueError(f"size {width}x{height} is too small")
-        caps = self._phase("text_encoder", lambda: self.encode_prompts([j.prompt for j in jobs]))
-        gens = [torch.Generator("cpu").manual_seed(j.seed) for j in jobs]
+        caps = self._phase("text_encoder", lambda: self.encode_prompts([j.prompt for j in items]))
+        gens = [torch.Generator("cpu").manual_seed(j.seed) for j in items]
         schedule = zimage_schedule(steps, self.shift)
         x0 = mask = None
-        if jobs[0].init is not None:
-            init = torch.stack([j.init for j in jobs])
+        if items[0].init is not None:
+            init = torch.stack([j.init for j in items])
             x0 = self._phase("vae_encode", lambda: self.encode_images(init, gens, tile))
             schedule = schedule.tail(img2img_start(steps, strength))
         # The noise comes after the posterior sample in each image's generator (diffusers' order).
         noise = torch.cat([torch.randn((1, 16, h, w), generator=g, dtype=torch.float32) for g in gens])
         noise = noise.to(self.device)
         schedule = schedule.to(self.device)
-        if jobs[0].mask is not None:
-            m = torch.stack([j.mask for j in jobs])[:, None].float()  # (B, 1, H, W)
+        if items[0].mask is not None:
+            m = torch.stack([j.mask for j in items])[:, None].float()  # (B, 1, H, W)
             m = (m >= 0.5).float()  # binarised like the reference (1 = repaint)
             mask = F.interpolate(m, size=(h, w), mode="nearest").to(self.device)  # (B, 1, h, w)
         latents = noise if x0 is None else schedule.sigmas[0] * noise + (1 - schedule.sigmas[0]) * x0
@@ -224,7 +224,7 @@ class ZImagePipeline:
             if schedule.steps == 0:
                 return latents.float()
             cond = self.dit.prepare(caps, (h // 2, w // 2), tile)
-            shifts = self._jitter(jobs, schedule.steps, h, w, tile) if self.seam_jitter and tile != "none" else None
+            shifts = self._jitter(items, schedule.steps, h, w, tile) if self.seam_jitter and tile != "none" else None
             return sample_euler(self._model(cond, shifts), latents, schedule,
                                 after_step=after_step if mask is not None else None)
 
@@ -233,11 +233,11 @@ class ZImagePipeline:
         return self._phase("vae_decode", lambda: self.decode(final, tile)).cpu()
 
     @staticmethod
-    def _jitter(jobs, steps: int, h: int, w: int, tile: str) -> list[list[tuple[int, int]]]:
+    def _jitter(items, steps: int, h: int, w: int, tile: str) -> list[list[tuple[int, int]]]:
         """Per image and step, a roll offset in whole DiT tokens (2 latent pixels) on the tiled axes,
         drawn from the image's seed so that it does not depend on the batch."""
         out = []
-        for j in jobs:
+        for j in items:
             g = torch.Generator("cpu").manual_seed(j.seed ^ 0x5EA3)
             rows = torch.randint(0, h // 2, (steps,), generator=g).tolist() if "y" in tile else [0] * steps
             cols = torch.randint(0, w // 2, (steps,), generator=g).tolist() if "x" in tile else [0] * steps

@@ -27,7 +27,7 @@ from zpipe import __version__
 from zpipe.serve import browse, hook_route
 from zpipe.serve.engines import EnginePool
 from zpipe.serve.paths import Forbidden, check_name, check_version, resolve_in
-from zpipe.serve.queue import BuildError, BuildQueue, Job
+from zpipe.serve.queue import BuildError, BuildQueue, QueuedJob
 from zpipe.serve.review import ReviewStore
 from zpipe.store import RecipeStore, StoreError
 
@@ -312,7 +312,7 @@ def create_app(config: ServeConfig) -> Starlette:
         job = jobs().submit("build", recipe.name, lambda job: _run_build(job, recipe, out, pool, force, kwargs))
         return JSONResponse(job.to_json(), 202, headers={"Location": f"/api/builds/{job.id}"})
 
-    def job_of(request: Request) -> Job:
+    def job_of(request: Request) -> QueuedJob:
         job = jobs().get(request.path_params["id"])
         if job is None:
             raise HTTPError(404, f"no build {request.path_params['id']!r}")
@@ -466,7 +466,7 @@ def _load_submitted(body: dict[str, Any], config: ServeConfig):
         raise HTTPError(422, str(exc)) from None
 
 
-def _run_build(job: Job, recipe, out: Path, pool: EnginePool, force: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _run_build(job: QueuedJob, recipe, out: Path, pool: EnginePool, force: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
     from zpipe.build import build
     from zpipe.engine.base import EngineError
 

@@ -24,11 +24,13 @@ class Cancelled(Exception):
 
 
 @dataclass
-class Job:
+class QueuedJob:
+    """A build or hook request in the server's queue (not a recipe's :class:`zpipe.recipe.Job`)."""
+
     id: str
     kind: str  # "build" | "hook"
     label: str  # the recipe name, or the hook request's name
-    work: Callable[[Job], Any]  # runs in the worker thread; its return value is the job's result
+    work: Callable[[QueuedJob], Any]  # runs in the worker thread; its return value is the job's result
     state: str = "queued"
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -65,16 +67,16 @@ class Job:
 class BuildQueue:
     def __init__(self, keep: int = 200):
         self.keep = keep  # finished jobs remembered for status queries
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, QueuedJob] = {}
         self._order = itertools.count()
-        self._pending: list[Job] = []
+        self._pending: list[QueuedJob] = []
         self._cv = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="zpipe-build-queue", daemon=True)
         self._thread.start()
 
-    def submit(self, kind: str, label: str, work: Callable[[Job], Any]) -> Job:
-        job = Job(f"{next(self._order):04d}-{uuid.uuid4().hex[:8]}", kind, label, work)
+    def submit(self, kind: str, label: str, work: Callable[[QueuedJob], Any]) -> QueuedJob:
+        job = QueuedJob(f"{next(self._order):04d}-{uuid.uuid4().hex[:8]}", kind, label, work)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
@@ -84,13 +86,13 @@ class BuildQueue:
             self._cv.notify_all()
         return job
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str) -> QueuedJob | None:
         return self._jobs.get(job_id)
 
-    def jobs(self) -> list[Job]:
+    def jobs(self) -> list[QueuedJob]:
         return list(self._jobs.values())
 
-    def cancel(self, job_id: str) -> Job | None:
+    def cancel(self, job_id: str) -> QueuedJob | None:
         """A queued job is dropped at once; a running one stops at its next event (between assets)."""
         with self._cv:
             job = self._jobs.get(job_id)
@@ -120,7 +122,7 @@ class BuildQueue:
         for job in finished[: max(0, len(finished) - self.keep)]:
             del self._jobs[job.id]
 
-    def _finish(self, job: Job, state: str, result: Any = None, error: str | None = None) -> None:
+    def _finish(self, job: QueuedJob, state: str, result: Any = None, error: str | None = None) -> None:
         job.state, job.result, job.error, job.finished = state, result, error, time.time()
         if error is not None and state != "done":
             job.future.set_exception(Cancelled(error) if state == "cancelled" else RuntimeError(error))
