@@ -389,6 +389,9 @@ def _answer_material(mat: Material, asset: dict[str, Any] | None, version_dir: P
     normal = export.get("normal")
     if isinstance(normal, dict) and normal.get("normal_y"):
         entry["normal_y"] = normal["normal_y"]
+    depth = ((asset.get("metrics") or {}).get("pbr") or {}).get("depth")
+    if "height" in files and isinstance(depth, (int, float)):
+        entry["height_scale"] = depth  # height 0..1 spans `depth` x the texture's width
     return entry
 
 

@@ -2,8 +2,9 @@
 
 Definitions and conventions: :mod:`zpipe.texture.pbr`. Adds the roles ``height`` (exported 16-bit by
 default), ``normal``, ``roughness``, ``ao`` and, with ``orm: true``, ``orm`` (R = AO, G = roughness,
-B = metallic). Metrics: the normal convention (``normal_y``, read by export to flip for a preset) and
-seam scores per map.
+B = metallic). Metrics: the normal convention (``normal_y``, read by export to flip for a preset), the
+relief ``depth`` the height map spans (a fraction of the width: DCCs use it as displacement scale),
+``metallic`` and seam scores per map.
 """
 
 from __future__ import annotations
@@ -69,5 +70,6 @@ class PbrStage(Stage):
         if p["orm"]:
             out["orm"] = pbr.pack_orm(ao, rough, p["metallic"])
         seams = {r: {a: round(v, 4) for a, v in seam_scores(img, "xy").items()} for r, img in out.items()}
-        metrics = {"normal_y": p["normal_y"], "metallic": p["metallic"], "maps": sorted(out), "seam": seams}
+        metrics = {"normal_y": p["normal_y"], "metallic": p["metallic"], "depth": p["depth"], "maps": sorted(out),
+                   "seam": seams}
         return StageResult(images=out, metrics=metrics)

@@ -44,7 +44,7 @@ def zmat(name, **props):
     return mat
 
 
-stone = zmat("Stone", source="description", text="granite")
+stone = zmat("Stone", source="description", text="granite", map_height=True)
 bricks = zmat("Bricks.001", source="prompt", text="red brick wall", map_ao=False, map_roughness=False)
 other = zmat("Unselected", source="description", text="slate")
 plain = bpy.data.materials.new("Plain")  # zpipe not enabled: skipped
@@ -92,6 +92,12 @@ assert nmap.bl_idname == "ShaderNodeNormalMap"
 tex(linked_from(nmap.inputs["Color"]), "normal", srgb=False)
 out = next(n for n in stone.node_tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial")
 assert linked_from(out.inputs["Surface"]) == bsdf
+# height -> Displacement node -> Material Output's Displacement, scale from the answer (pbr's depth)
+disp = linked_from(out.inputs["Displacement"])
+assert disp.bl_idname == "ShaderNodeDisplacement", disp.bl_idname
+height_path, _ = tex(linked_from(disp.inputs["Height"]), "height", srgb=False)
+assert abs(disp.inputs["Scale"].default_value - 0.02) < 1e-6, disp.inputs["Scale"].default_value
+assert disp.inputs["Midlevel"].default_value == 0.5
 
 # Bricks.001: albedo straight into Base Color, a normal map, no roughness / AO
 bsdf = bsdf_of(bricks)
@@ -109,8 +115,15 @@ assert not os.path.exists(os.path.join(target, "Unselected"))
 n_nodes = len(stone.node_tree.nodes)
 answer, wired = zpipe_blender.export_materials([stone, bricks], cli, target, store, "procedural")
 assert {n: m["status"] for n, m in answer["materials"].items()} == {"Stone": "reused", "Bricks.001": "reused"}, answer
-assert wired == {"Stone": ["albedo", "ao", "roughness", "normal"], "Bricks.001": ["albedo", "normal"]}, wired
+assert wired == {"Stone": ["albedo", "ao", "roughness", "normal", "height"], "Bricks.001": ["albedo", "normal"]}, wired
+assert answer["materials"]["Stone"]["height_scale"] == 0.02 and "height_scale" not in answer["materials"]["Bricks.001"]
 assert len(stone.node_tree.nodes) == n_nodes
+assert not bsdf_of(bricks).id_data.nodes.get("zpipe displacement")
+
+# a height_scale in the answer sets the Displacement node's scale
+zpipe_blender.wire_material(stone, dict(answer["materials"]["Stone"], height_scale=0.1))
+disp = linked_from(out.inputs["Displacement"])
+assert abs(disp.inputs["Scale"].default_value - 0.1) < 1e-6 and len(stone.node_tree.nodes) == n_nodes
 
 # a DirectX normal map gets its green channel flipped before the Normal Map node
 entry = dict(answer["materials"]["Bricks.001"], normal_y="directx")

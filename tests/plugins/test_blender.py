@@ -52,6 +52,8 @@ def test_protocol_module_round_trip_with_the_real_cli(tmp_path, zpipe_cmd):
         "name": "Stone", "description": "granite", "size": 64, "maps": ["albedo", "normal"]}
     answer = protocol.run_hook(cli, request, timeout=120)
     assert answer["ok"] and set(answer["materials"]["Stone"]["files"]) == {"albedo", "normal"}
+    assert "height_scale" not in answer["materials"]["Stone"]  # no height map, no displacement scale
+    assert answer["materials"]["Ref"]["height_scale"] == 0.02  # the default maps include height: pbr's depth
     assert answer["materials"]["Stone"]["files"]["normal"] == str(tmp_path / "tex" / "Stone" / "normal.png")
     bad = protocol.make_request([protocol.material_entry("X", "prompt", "p", size=100)], str(tmp_path / "tex"),
                                 store=str(tmp_path / "store"), engine="procedural")
@@ -74,6 +76,6 @@ def test_addon_in_real_blender(tmp_path, zpipe_cmd):
                         str(tmp_path)], capture_output=True, text=True, timeout=600, env=env)
     assert p.returncode == 0 and "BLENDER OK" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
     wired = json.loads(next(line for line in p.stdout.splitlines() if line.startswith("{")))["wired"]
-    assert wired["Stone"] == ["albedo", "ao", "roughness", "normal"]
+    assert wired["Stone"] == ["albedo", "ao", "roughness", "normal", "height"]
     assert (tmp_path / "textures" / "Stone" / "albedo.png").is_file()
     assert sys.executable != bpy_python

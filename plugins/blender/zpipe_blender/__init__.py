@@ -8,6 +8,10 @@ hook protocol (docs/hook-protocol.md), and wires the returned maps into the Prin
 * albedo -> Base Color (multiplied by AO through a Mix node when there is an AO map),
 * normal -> Normal Map node -> Normal (a DirectX normal map gets its green channel flipped first),
 * roughness -> Roughness,
+* height -> Displacement node (mid-level 0.5, scale = the answer's ``height_scale``: the relief the map
+  spans as a fraction of the texture's width) -> the Material Output's Displacement. The material's
+  displacement method stays the user's: "Bump Only" (the default) shades it as bump, "Displacement and
+  Bump" moves subdivided geometry in Cycles,
 * every image Non-Color except the albedo (sRGB), extension REPEAT.
 
 Nodes the add-on makes are named ``zpipe …`` and replaced on the next build; other nodes are left alone.
@@ -38,6 +42,8 @@ from . import protocol  # noqa: E402
 
 NODE_PREFIX = "zpipe "
 DATA_MAPS = ("normal", "roughness", "ao", "height")
+# The pbr stage's default depth, for answers from zpipe versions that did not report height_scale.
+DEFAULT_HEIGHT_SCALE = 0.02
 
 
 # --- settings ------------------------------------------------------------------------------------------
@@ -121,17 +127,19 @@ def wire_material(mat, entry):
     for node in [n for n in nodes if n.name.startswith(NODE_PREFIX)]:
         nodes.remove(node)
     bsdf = next((n for n in nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
+    outputs = [n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"]
+    out = next((n for n in outputs if n.is_active_output), outputs[0] if outputs else None)
+    if out is None:
+        out = nodes.new("ShaderNodeOutputMaterial")
     if bsdf is None:
         bsdf = nodes.new("ShaderNodeBsdfPrincipled")
         bsdf.name = NODE_PREFIX + "principled"
-        out = next((n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"), None) \
-            or nodes.new("ShaderNodeOutputMaterial")
         links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
     files = entry.get("files", {})
     x, y = bsdf.location.x - 700, bsdf.location.y + 300
     wired = []
     tex = {role: _tex_node(nodes, role, files[role], x, y - 300 * i)
-           for i, role in enumerate(r for r in ("albedo", "ao", "roughness", "normal") if r in files)}
+           for i, role in enumerate(r for r in ("albedo", "ao", "roughness", "normal", "height") if r in files)}
     if "albedo" in tex:
         colour = tex["albedo"].outputs["Color"]
         if "ao" in tex:
@@ -170,6 +178,15 @@ def wire_material(mat, entry):
         links.new(colour, nmap.inputs["Color"])
         links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
         wired.append("normal")
+    if "height" in tex:
+        disp = nodes.new("ShaderNodeDisplacement")
+        disp.name = disp.label = NODE_PREFIX + "displacement"
+        disp.location = (x + 350, y - 1200)
+        disp.inputs["Midlevel"].default_value = 0.5
+        disp.inputs["Scale"].default_value = float(entry.get("height_scale", DEFAULT_HEIGHT_SCALE))
+        links.new(tex["height"].outputs["Color"], disp.inputs["Height"])
+        links.new(disp.outputs["Displacement"], out.inputs["Displacement"])
+        wired.append("height")
     return wired
 
 
