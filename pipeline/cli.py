@@ -624,7 +624,7 @@ def serve(host, port, out, roots, token, idle_seconds, executor, address, device
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"zpipe serve: http://{shown}:{port}/  (out {config.out}; roots {', '.join(map(str, config.roots))})",
                err=True)
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 @main.group()

@@ -35,7 +35,7 @@ const badge = (text) => h("span", { class: `badge ${text}` }, text);
 const when = (t) => (t ? new Date(typeof t === "number" ? t * 1000 : t).toLocaleString() : "");
 
 function img(src, alt, attrs = {}) {  // an image that never shows as broken: a failed one becomes a note
-  const el = h("img", { src, alt, loading: "lazy", ...attrs });
+  const el = h("img", { src, alt, ...attrs });
   el.addEventListener("error", () => el.replaceWith(h("span", { class: "muted" }, `(${alt}: no preview)`)));
   return el;
 }
@@ -183,7 +183,7 @@ async function asset(name, v, id) {
       style: { backgroundImage: `url("${fileUrl(name, data.version, web.albedo)}")` } });
     const canvas = h("canvas", { class: "preview", id: "preview3d", width: 1024, height: 512 });
     parts.push(h("div", { class: "row" }, h("div", {}, h("h3", {}, "Tiled 2×2"), tile),
-      h("div", {}, h("h3", {}, "Material (plane and sphere)"), canvas)));
+      h("div", {}, h("h3", {}, "Material (plane and sphere; drag to turn)"), canvas)));
     const urls = Object.fromEntries(Object.entries(web).map(([role, rel]) => [role, fileUrl(name, data.version, rel)]));
     import("./viewer.js").then((m) => m.materialPreview(canvas, urls))
       .catch((err) => canvas.replaceWith(h("p", { class: "error" }, `3D preview: ${err.message}`)));
@@ -267,9 +267,9 @@ async function diff(name, oldV, newV) {
       h("td", {}, JSON.stringify(x)), h("td", {}, JSON.stringify(y)))));
   view.replaceChildren(h("h1", {}, `${name}: ${d.old} → ${d.new}`),
     h("p", {}, `${d.counts.changed} changed, ${d.counts.added} added, ${d.counts.removed} removed, ${d.counts.unchanged} unchanged`),
-    d.assets.map((a) => h("div", { class: "panel diff-asset", "data-asset": a.id }, h("h3", {}, a.id, " ", badge(a.change)),
+    ...d.assets.map((a) => h("div", { class: "panel diff-asset", "data-asset": a.id }, h("h3", {}, a.id, " ", badge(a.change)),
       h("div", { class: "side" }, h("div", {}, h("div", { class: "muted" }, d.old), side(d.old, a.old)),
-        h("div", {}, h("div", { class: "muted" }, d.new), side(d.new, a.new))), changes(a))));
+        h("div", {}, h("div", { class: "muted" }, d.new), side(d.new, a.new))), a.change === "changed" ? changes(a) : "")));
 }
 
 // --- routing --------------------------------------------------------------------------------------

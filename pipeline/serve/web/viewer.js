@@ -21,7 +21,7 @@ export function materialPreview(canvas, urls) {
   const loader = new TextureLoader();
   const load = (role, repeat) => {
     if (!urls[role]) return null;
-    const t = loader.load(urls[role], () => draw());
+    const t = loader.load(urls[role], () => requestAnimationFrame(draw));
     t.wrapS = t.wrapT = RepeatWrapping;
     t.repeat.set(...repeat);
     t.colorSpace = role === "albedo" ? SRGBColorSpace : NoColorSpace;  // data maps are linear
@@ -32,23 +32,27 @@ export function materialPreview(canvas, urls) {
     aoMap: load("ao", repeat), displacementMap: load("height", repeat), displacementScale: 0.06,
     displacementBias: -0.03, roughness: 1, metalness: 0,
   });
-  const plane = new Mesh(new PlaneGeometry(2, 2, 128, 128), material([1, 1]));
+  const plane = new Mesh(new PlaneGeometry(2, 2, 96, 96), material([1, 1]));
   plane.position.set(-1.25, 0, 0);
   plane.rotation.x = -0.5;
-  const sphere = new Mesh(new SphereGeometry(0.95, 128, 64), material([2, 1]));
+  const sphere = new Mesh(new SphereGeometry(0.95, 96, 48), material([2, 1]));
   sphere.position.set(1.25, 0, 0);
   scene.add(plane, sphere);
 
-  let frame = 0;
-  function draw() { renderer.render(scene, camera); }
-  function tick() {
-    if (!canvas.isConnected) { renderer.dispose(); return; }  // the page moved on
-    sphere.rotation.y += 0.004;
-    if (++frame % 2 === 0) draw();
-    requestAnimationFrame(tick);
-  }
+  // Drawn when a map arrives and while the user drags (no render loop: software GL stays idle).
+  let drag = null;
+  function draw() { if (canvas.isConnected) renderer.render(scene, camera); }
+  canvas.addEventListener("pointerdown", (e) => { drag = e.clientX; canvas.setPointerCapture(e.pointerId); });
+  canvas.addEventListener("pointerup", () => { drag = null; });
+  canvas.addEventListener("pointermove", (e) => {
+    if (drag === null) return;
+    const turn = (e.clientX - drag) * 0.01;
+    drag = e.clientX;
+    sphere.rotation.y += turn;
+    plane.rotation.z += turn;
+    requestAnimationFrame(draw);
+  });
   draw();
-  requestAnimationFrame(tick);
   canvas.dataset.ready = "1";
   return renderer;
 }
