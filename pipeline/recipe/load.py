@@ -16,70 +16,16 @@ from typing import Any
 
 from zpipe.params import Param
 from zpipe.recipe import fields as F
-from zpipe.recipe.errors import Issue, RecipeError, did_you_mean, format_path
+from zpipe.recipe.checker import Checker, fix_for, kind_of
+from zpipe.recipe.errors import Issue, RecipeError, format_path
 from zpipe.recipe.model import Job, Recipe, StageSpec
-from zpipe.recipe.yaml_loader import KEY, Locations, load_yaml
+from zpipe.recipe.yaml_loader import load_yaml
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # Names Windows cannot create, plus names the store itself uses inside a recipe folder.
 RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10)),
             "latest"}
 ID_FIX = "use letters, digits, '_' and '-' only (no '/', '..' or dots), starting with a letter or digit"
-
-
-class _Checker:
-    """Collects issues with locations while walking the document."""
-
-    def __init__(self, filename: str, locations: Locations, overridden: dict[tuple, str]):
-        self.filename = filename
-        self.locations = locations
-        self.overridden = overridden
-        self.issues: list[Issue] = []
-
-    def error(self, path: tuple, message: str, fix: str = "", at_key: bool = False) -> None:
-        for n in range(len(path), -1, -1):
-            if path[:n] in self.overridden:  # "--set size=3" or "--engine zimage"
-                self._add(Issue(self.overridden[path[:n]], 0, 0, format_path(path), message, fix))
-                return
-        line, col = self.locations.get(path + (KEY,), (0, 0)) if at_key else (0, 0)
-        for n in range(len(path), -1, -1) if not line else ():  # nearest located ancestor (a missing key points at its parent)
-            if path[:n] in self.locations:
-                line, col = self.locations[path[:n]]
-                break
-        self._add(Issue(self.filename, line, col, format_path(path) if path else "", message, fix))
-
-    def _add(self, issue: Issue) -> None:
-        # A top-level field shared by every asset (a prompt's placeholder typo) is one problem, not one per asset.
-        if not any(i.file == issue.file and i.line == issue.line and i.path == issue.path and i.message == issue.message
-                   for i in self.issues):
-            self.issues.append(issue)
-
-    def param(self, path: tuple, spec: Param, value: Any) -> Any:
-        value, problem = spec.check(value)
-        if problem:
-            self.error(path, problem, _fix_for(spec))
-            return None
-        return value
-
-    def mapping(self, path: tuple, value: Any, allowed, what: str) -> dict:
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping of {what}, got {_kind(value)}", f"write {what} as `key: value` lines")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.error(path + (key,), f"unknown key {key!r}", did_you_mean(key, allowed), at_key=True)
-        return value
-
-
-def _fix_for(spec: Param) -> str:
-    return f"set it to {spec.describe()}" + (f" ({spec.doc.rstrip('.')})" if spec.doc else "")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false", int: "an integer",
-            float: "a number"}.get(type(value), type(value).__name__)
 
 
 # --- overrides -----------------------------------------------------------------------------------
@@ -143,7 +89,7 @@ def apply_overrides(data: Any, overrides: list[str]) -> tuple[Any, dict[tuple, s
 
 # --- the checks ----------------------------------------------------------------------------------
 
-def _check_id(c: _Checker, path: tuple, value: str, what: str) -> bool:
+def _check_id(c: Checker, path: tuple, value: str, what: str) -> bool:
     if not ID_RE.match(value) or value.lower() in RESERVED:
         problem = "is reserved" if value.lower() in RESERVED else "cannot be used as a folder name"
         c.error(path, f"{what} {value!r} {problem}", ID_FIX)
@@ -151,7 +97,7 @@ def _check_id(c: _Checker, path: tuple, value: str, what: str) -> bool:
     return True
 
 
-def _check_size(c: _Checker, path: tuple, value: Any, kind: str) -> tuple[int, int] | None:
+def _check_size(c: Checker, path: tuple, value: Any, kind: str) -> tuple[int, int] | None:
     presets = ", ".join(F.SIZE_PRESETS)
     fix = f"write a number like 1024, [width, height], 'WIDTHxHEIGHT' or a preset ({presets})"
     if isinstance(value, str) and value in F.SIZE_PRESETS:
@@ -164,7 +110,7 @@ def _check_size(c: _Checker, path: tuple, value: Any, kind: str) -> tuple[int, i
                                                            for v in value):
         w, h = value
     else:
-        shown = repr(value) if isinstance(value, str) else _kind(value)
+        shown = repr(value) if isinstance(value, str) else kind_of(value)
         c.error(path, f"expected a size, got {shown}", fix)
         return None
     bad = [v for v in (w, h) if v % 16 or not 64 <= v <= 8192]
@@ -175,11 +121,11 @@ def _check_size(c: _Checker, path: tuple, value: Any, kind: str) -> tuple[int, i
     return w, h
 
 
-def _check_engine(c: _Checker, value: Any) -> tuple[str, dict]:
+def _check_engine(c: Checker, value: Any) -> tuple[str, dict]:
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict):
-        c.error(("engine",), f"expected an engine name or mapping, got {_kind(value)}",
+        c.error(("engine",), f"expected an engine name or mapping, got {kind_of(value)}",
                 "write `engine: auto` or `engine: {name: z-image-turbo, model: PATH}`")
         return "auto", {}
     c.mapping(("engine",), value, F.ENGINE_OPTIONS, "engine options")
@@ -210,34 +156,19 @@ def _stage_class(name: str):
     return registry.get(name)
 
 
-def _check_stage_params(c: _Checker, path: tuple, params: Any, cls, what: str) -> dict:
-    out = _check_params(c, path, params, cls.params, what)
+def _check_stage_params(c: Checker, path: tuple, params: Any, cls, what: str) -> dict:
+    out = c.params(path, params, cls.params, what)
     if all(v is not None or cls.params[k].default is None for k, v in out.items()):
         for key, problem in cls.check(out).items():
             c.error(path + (key,), problem)
     return out
 
 
-def _check_params(c: _Checker, path: tuple, params: Any, schema: dict[str, Param], what: str) -> dict:
-    if params is None:
-        params = {}
-    params = c.mapping(path, params, schema, what)
-    out = {}
-    for key, spec in schema.items():
-        if key in params:
-            out[key] = c.param(path + (key,), spec, params[key])
-        elif spec.required:
-            c.error(path + (key,), f"missing required key {key!r}", _fix_for(spec))
-        else:
-            out[key] = spec.default
-    return out
-
-
-def _check_stages(c: _Checker, path: tuple, value: Any, kind: str) -> list[StageSpec]:
+def _check_stages(c: Checker, path: tuple, value: Any, kind: str) -> list[StageSpec]:
     from zpipe.stages import registry
 
     if not isinstance(value, list):
-        c.error(path, f"expected a list of stages, got {_kind(value)}", "write `stages: [tile, {pbr: {...}}]`")
+        c.error(path, f"expected a list of stages, got {kind_of(value)}", "write `stages: [tile, {pbr: {...}}]`")
         return []
     out = []
     for i, entry in enumerate(value):
@@ -268,13 +199,13 @@ def _check_stages(c: _Checker, path: tuple, value: Any, kind: str) -> list[Stage
     return out
 
 
-def _check_text_line(c: _Checker, path: tuple, value: Any) -> dict | None:
+def _check_text_line(c: Checker, path: tuple, value: Any) -> dict | None:
     if isinstance(value, str):
         value = {"text": value}
     if not isinstance(value, dict):
-        c.error(path, f"expected text or {{text, lang, placement}}, got {_kind(value)}", "write `title: 春节快乐`")
+        c.error(path, f"expected text or {{text, lang, placement}}, got {kind_of(value)}", "write `title: 春节快乐`")
         return None
-    line = _check_params(c, path, value, F.TEXT_LINE, "text line options")
+    line = c.params(path, value, F.TEXT_LINE, "text line options")
     if line.get("text") is not None and not line["text"].strip():
         c.error(path + ("text",), "text is empty", "write the text to show, or remove the line")
     return line
@@ -289,7 +220,7 @@ def _derive_seed(base: int, asset_id: str) -> int:
     return (base + int.from_bytes(hashlib.sha256(asset_id.encode()).digest()[:4], "big")) % 2**32
 
 
-def _template(c: _Checker, path: tuple, template: str) -> list[tuple[str, str | None]] | None:
+def _template(c: Checker, path: tuple, template: str) -> list[tuple[str, str | None]] | None:
     """A template as (literal text, placeholder name or None) parts; None (and an issue) when malformed.
 
     Only plain ``{name}`` placeholders: a format spec (``{id:>2000000000}``) or a conversion could raise
@@ -318,7 +249,7 @@ def _substitute(parts: list[tuple[str, str | None]], values: dict[str, str]) -> 
     return "".join(literal + (values[name] if name is not None else "") for literal, name in parts)
 
 
-def _fill(c: _Checker, path: tuple, template: str, values: dict[str, Any]) -> str | None:
+def _fill(c: Checker, path: tuple, template: str, values: dict[str, Any]) -> str | None:
     parts = _template(c, path, template)
     if parts is None:
         return None
@@ -346,9 +277,9 @@ class _Top:
     limits: dict[str, int]
 
 
-def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
+def _validate(c: Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
     if not isinstance(data, dict):
-        c.error((), f"a recipe must be a mapping, got {_kind(data)}", "start from a stock recipe in recipes/")
+        c.error((), f"a recipe must be a mapping, got {kind_of(data)}", "start from a stock recipe in recipes/")
         return None
     top = _check_top(c, data)
     sources = _asset_sources(c, top)
@@ -360,13 +291,13 @@ def _validate(c: _Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
                   engine_options=top.engine_options, jobs=tuple(jobs))
 
 
-def _check_top(c: _Checker, data: dict) -> _Top:
+def _check_top(c: Checker, data: dict) -> _Top:
     c.mapping((), data, {**F.TOP_ONLY, **F.COMMON}.keys() | set(F.SPECIAL), "recipe keys")
     params = {k: c.param((k,), spec, data[k]) if k in data else spec.default
               for k, spec in {**F.TOP_ONLY, **F.COMMON}.items()}
     for k, spec in F.TOP_ONLY.items():
         if spec.required and k not in data:
-            c.error((k,), f"missing required key {k!r}", _fix_for(spec))
+            c.error((k,), f"missing required key {k!r}", fix_for(spec))
     if isinstance(params["name"], str):
         _check_id(c, ("name",), params["name"], "recipe name")
     kind = params["kind"] or "textures"
@@ -376,7 +307,7 @@ def _check_top(c: _Checker, data: dict) -> _Top:
         output = _check_stage_params(c, ("output",), data.get("output"), _stage_class("export"), "output options")
     except (KeyError, ImportError) as exc:
         c.error(("output",), f"the export stage is not available ({exc})", "reinstall zpipe")
-    limits = _check_params(c, ("limits",), data.get("limits"), F.LIMITS, "limits")
+    limits = c.params(("limits",), data.get("limits"), F.LIMITS, "limits")
     return _Top(data=data, params=params, kind=kind, engine=engine, engine_options=engine_options,
                 size=_check_size(c, ("size",), data.get("size", 1024), kind),
                 stages=_check_stages(c, ("stages",), data["stages"], kind) if "stages" in data else None,
@@ -384,7 +315,7 @@ def _check_top(c: _Checker, data: dict) -> _Top:
                 limits={k: v if v is not None else F.LIMITS[k].default for k, v in limits.items()})
 
 
-def _asset_sources(c: _Checker, top: _Top) -> list[tuple[tuple, dict, dict]]:
+def _asset_sources(c: Checker, top: _Top) -> list[tuple[tuple, dict, dict]]:
     """The assets before expansion: (path, the asset's own keys, placeholder values) for each matrix
     combination and each `assets:` entry. The asset count is checked before anything is expanded."""
     matrix, assets = top.data.get("matrix"), top.data.get("assets")
@@ -392,7 +323,7 @@ def _asset_sources(c: _Checker, top: _Top) -> list[tuple[tuple, dict, dict]]:
         c.error((), "the recipe defines no assets", "add a `matrix:` or an `assets:` list")
     if assets is not None and (not isinstance(assets, list) or not assets):
         c.error(("assets",), "expected a non-empty list of assets" if isinstance(assets, list)
-                else f"expected a list of assets, got {_kind(assets)}", "list assets as `- id: NAME` entries")
+                else f"expected a list of assets, got {kind_of(assets)}", "list assets as `- id: NAME` entries")
         assets = None
     axes = _matrix_axes(c, matrix) if matrix is not None else None
     if not _within_asset_limit(c, top, axes, assets or []):
@@ -405,7 +336,7 @@ def _asset_sources(c: _Checker, top: _Top) -> list[tuple[tuple, dict, dict]]:
     return sources
 
 
-def _within_asset_limit(c: _Checker, top: _Top, axes: dict[str, list] | None, assets: list) -> bool:
+def _within_asset_limit(c: Checker, top: _Top, axes: dict[str, list] | None, assets: list) -> bool:
     def seeds(a: Any) -> int:
         n = a.get("seeds") if isinstance(a, dict) else None
         n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else top.params["seeds"]
@@ -421,9 +352,9 @@ def _within_asset_limit(c: _Checker, top: _Top, axes: dict[str, list] | None, as
     return True
 
 
-def _asset_entry(c: _Checker, p: tuple, a: Any) -> tuple[tuple, dict, dict] | None:
+def _asset_entry(c: Checker, p: tuple, a: Any) -> tuple[tuple, dict, dict] | None:
     if not isinstance(a, dict):
-        c.error(p, f"expected an asset mapping, got {_kind(a)}", "write `- id: NAME` plus overrides")
+        c.error(p, f"expected an asset mapping, got {kind_of(a)}", "write `- id: NAME` plus overrides")
         return None
     c.mapping(p, a, {**F.COMMON, **F.ASSET_ONLY}.keys() | {"size", "stages", *F.TEXT_ROLES}, "asset keys")
     if "id" not in a:
@@ -444,7 +375,7 @@ def _plain(v: Any) -> bool:
     return not (isinstance(v, (dict, list)) or v is None or (isinstance(v, float) and not math.isfinite(v)))
 
 
-def _expand_jobs(c: _Checker, top: _Top, sources: list[tuple[tuple, dict, dict]]) -> list[Job]:
+def _expand_jobs(c: Checker, top: _Top, sources: list[tuple[tuple, dict, dict]]) -> list[Job]:
     jobs: list[Job] = []
     seen: dict[str, tuple[tuple, str]] = {}
     for p, a, values in sources:
@@ -452,7 +383,7 @@ def _expand_jobs(c: _Checker, top: _Top, sources: list[tuple[tuple, dict, dict]]
     return jobs
 
 
-def _asset_jobs(c: _Checker, top: _Top, p: tuple, a: dict, values: dict,
+def _asset_jobs(c: Checker, top: _Top, p: tuple, a: dict, values: dict,
                 seen: dict[str, tuple[tuple, str]]) -> list[Job]:
     """One asset's jobs (one per seed): its own keys over the top-level ones."""
     def get(k: str) -> Any:  # the asset's override, else the top-level value
@@ -494,7 +425,7 @@ def _asset_jobs(c: _Checker, top: _Top, p: tuple, a: dict, values: dict,
     return jobs
 
 
-def _asset_prompt(c: _Checker, top: _Top, p: tuple, a: dict, get, values: dict) -> str | None:
+def _asset_prompt(c: Checker, top: _Top, p: tuple, a: dict, get, values: dict) -> str | None:
     template = get("prompt") if top.kind == "textures" else (get("style") or get("prompt"))
     if template is None:
         c.error(p + ("prompt",), "no prompt", "set `prompt:` at the top level or on this asset"
@@ -505,7 +436,7 @@ def _asset_prompt(c: _Checker, top: _Top, p: tuple, a: dict, get, values: dict) 
     return _fill(c, prompt_path, template, values)
 
 
-def _seed_ids(c: _Checker, p: tuple, aid: str, nseeds: int, seen: dict[str, tuple[tuple, str]]) -> list[str]:
+def _seed_ids(c: Checker, p: tuple, aid: str, nseeds: int, seen: dict[str, tuple[tuple, str]]) -> list[str]:
     ids = [aid] if nseeds == 1 else [f"{aid}_s{k + 1}" for k in range(nseeds)]
     for jid in ids:
         folded = jid.casefold()  # Rock and rock are one folder on macOS and Windows
@@ -518,7 +449,7 @@ def _seed_ids(c: _Checker, p: tuple, aid: str, nseeds: int, seen: dict[str, tupl
     return ids
 
 
-def _check_outputs(c: _Checker, top: _Top, jobs: list[Job]) -> None:
+def _check_outputs(c: Checker, top: _Top, jobs: list[Job]) -> None:
     """What the stages will make of each job: distinct file names, image sizes within the limit."""
     naming = top.output.get("naming") or ""
     if "{role}" not in naming and "{suffix}" not in naming:
@@ -531,7 +462,7 @@ def _check_outputs(c: _Checker, top: _Top, jobs: list[Job]) -> None:
         _check_power_of_two(c, jobs)
 
 
-def _check_stage_sizes(c: _Checker, jobs: list[Job], max_pixels: int) -> None:
+def _check_stage_sizes(c: Checker, jobs: list[Job], max_pixels: int) -> None:
     """An image that a stage would make too large (``resize: {scale: 16}`` then ``upscale: 4``) is a recipe
     error, found before a build asks for gigabytes."""
     for j in jobs:
@@ -545,7 +476,7 @@ def _check_stage_sizes(c: _Checker, jobs: list[Job], max_pixels: int) -> None:
                 return
 
 
-def _check_power_of_two(c: _Checker, jobs: list[Job]) -> None:
+def _check_power_of_two(c: Checker, jobs: list[Job]) -> None:
     """`power_of_two: check` fails at export; catch the sizes that the stages' parameters already decide."""
     bad = []
     for j in jobs:
@@ -576,7 +507,7 @@ def _poster_prompt(style: str, lines: list[dict], width: int, height: int, types
     return (compose_background_prompt if typeset else compose_prompt)(style, lines, width, height)
 
 
-def _check_font_coverage(c: _Checker, path: tuple, lines: list[dict], stages: list[StageSpec]) -> None:
+def _check_font_coverage(c: Checker, path: tuple, lines: list[dict], stages: list[StageSpec]) -> None:
     """A poster whose text the fonts cannot draw is a recipe error, found before anything is built."""
     from zpipe.text.fonts import coverage_problem
 
@@ -589,10 +520,10 @@ def _check_font_coverage(c: _Checker, path: tuple, lines: list[dict], stages: li
                 return
 
 
-def _matrix_axes(c: _Checker, matrix: Any) -> dict[str, list] | None:
+def _matrix_axes(c: Checker, matrix: Any) -> dict[str, list] | None:
     if not isinstance(matrix, dict) or not matrix:
         c.error(("matrix",), "the matrix is empty" if isinstance(matrix, dict) else
-                f"expected a mapping of lists, got {_kind(matrix)}",
+                f"expected a mapping of lists, got {kind_of(matrix)}",
                 "write e.g. `matrix: {material: [granite, slate], variant: [clean, mossy]}`")
         return None
     axes: dict[str, list] = {}
@@ -609,7 +540,7 @@ def _matrix_axes(c: _Checker, matrix: Any) -> dict[str, list] | None:
     return axes if len(axes) == len(matrix) else None
 
 
-def _expand_matrix(c: _Checker, axes: dict[str, list], id_template: str | None) -> list[tuple[tuple, dict, dict]]:
+def _expand_matrix(c: Checker, axes: dict[str, list], id_template: str | None) -> list[tuple[tuple, dict, dict]]:
     template = id_template or "_".join(f"{{{k}}}" for k in axes)
     parts = _template(c, ("id",), template)
     if parts is None:
@@ -655,7 +586,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, engine: st
                 overridden[("engine",)] = f"--engine {engine}"
     except ValueError as exc:
         raise RecipeError([Issue(path_str, 0, 0, "", str(exc), "write --set KEY.PATH=VALUE")]) from None
-    checker = _Checker(path_str, locations, overridden)
+    checker = Checker(path_str, locations, overridden)
     recipe = _validate(checker, data, path_str, hashlib.sha256(raw).hexdigest())
     if checker.issues:
         raise RecipeError(sorted(checker.issues, key=lambda i: (i.file, i.line, i.column)))

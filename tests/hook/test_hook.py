@@ -142,18 +142,29 @@ def test_a_failed_material_exits_1_and_says_why(tmp_path):
     ({**request(ROCK), "version": 2}, "speaks hook protocol 2, this zpipe speaks 1; update zpipe"),
     (request(), "materials: expected a non-empty list of materials, got an empty list"),
     (request(ROCK, {"name": "Rock.001", "prompt": "x"}), "materials[1] (Rock.001).name: duplicate name"),
-    (request({"name": "A", "promt": "x"}), "materials[0].promt: unknown key; did you mean 'prompt'?"),
+    (request({"name": "A", "promt": "x"}), "materials[0] (A).promt: unknown key 'promt'; did you mean 'prompt'?"),
     (request({"name": "A"}), "materials[0] (A): give exactly one of prompt, description or recipe"),
     (request({"name": "A", "prompt": "x", "size": 100}),
      "materials[0] (A).size: size 100x100 is invalid: width and height must be multiples of 16"),
-    (request({"name": "A", "prompt": "x", "maps": ["albedo", "glow"]}), "materials[0] (A).maps: unknown map 'glow'"),
+    (request({"name": "A", "prompt": "x", "maps": ["albedo", "glow"]}), "materials[0] (A).maps: expected a list of 'albedo', 'normal', 'roughness', 'ao', 'height', got 'glow'"),
     (request({"name": "A", "recipe": "missing.yaml"}), "materials[0] (A).recipe: no such file"),
     (request({"name": "A", "prompt": "x", "stages": ["blurr"]}), "unknown stage 'blurr'"),
-    ({**request(ROCK), "target": 3}, "target: expected the folder to put the files in (a string), got an integer"),
+    ({**request(ROCK), "target": 3}, "target: expected a string, got 3; set it to a string (The folder to put the files in)"),
     ({**request(ROCK), "engine": "foo"}, "engine.name: expected one of 'auto', 'procedural', 'z-image-turbo', got 'foo'"),
     ({**request(ROCK), "output": {"formats": ["bmp"]}}, "output.formats: expected a list of 'png'"),
+    (request({"name": "A", "prompt": "x", "seed": -5}), "materials[0] (A).seed: expected an integer in [0, 4294967295]"),
+    (request({"name": "A", "prompt": "x", "seed": 2**64 + 5}), "materials[0] (A).seed: expected an integer in"),
+    (request({"name": "A", "prompt": "x", "seed": True}), "materials[0] (A).seed: expected an integer in"),
+    (request({"name": "A", "prompt": "x", "seed": 1.5}), "materials[0] (A).seed: expected an integer in"),
+    (request({"name": "A", "prompt": "x", "seed": [1]}), "materials[0] (A).seed: expected an integer in"),
+    (request({"name": "A", "prompt": "x"}, defaults={"seed": "abc"}), "defaults.seed: expected an integer in"),
+    (request({"name": "A", "recipe": "lib.yaml", "set": ["....=1"]}), "--set '....=1': expected KEY.PATH=VALUE"),
+    (request({"name": "A", "recipe": "fmt.yaml"}), "prompt: {id:>2000000000}: format specs and conversions"),
+    (request({"name": "A", "prompt": "x"}, link="move"), "link: expected one of 'copy', 'hardlink', 'symlink'"),
 ])
 def test_bad_requests_exit_2_with_a_clear_message(tmp_path, req, expected):
+    (tmp_path / "lib.yaml").write_text(RECIPE)
+    (tmp_path / "fmt.yaml").write_text("name: f\nprompt: '{id:>2000000000}'\nassets: [{id: a}]\n")
     r, a = hook(req, tmp_path)
     assert r.exit_code == 2, r.output
     assert expected in r.stderr and "Traceback" not in r.output
@@ -181,3 +192,19 @@ def test_installed_cli_not_json_and_stdin(tmp_path, zpipe_cmd):
     assert p.returncode == 0, p.stderr
     answer = json.loads(p.stdout)
     assert Path(answer["materials"]["Rock.001"]["files"]["normal"]).is_file()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"version": 1, "target": "t", "materials": [{"name": "A", "prompt": "x", "seed": ' + "9" * 5001 + "}]}",
+     "no field of a request takes such a number"),
+    ('{"version": 1, "target": "t", "materials": [{"name": "A", "prompt": "x"}], "link": "copy"' + " " * 17_000_000
+     + "}", "over 16 MiB"),
+])
+def test_hostile_request_text_is_a_json_answer_and_exit_2(tmp_path, text, expected):
+    path = tmp_path / "request.json"
+    path.write_text(text, encoding="utf-8")
+    r = CliRunner().invoke(main, ["hook", "export", "--request", str(path), "--json"])
+    assert r.exit_code == 2 and expected in r.stderr, r.output[-500:]
+    answer = json.loads(r.stdout)
+    assert answer["ok"] is False and expected in answer["error"] and answer["exit_code"] == 2
