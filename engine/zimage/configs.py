@@ -36,7 +36,6 @@ class DiTConfig:
     n_heads: int = 30
     n_kv_heads: int = 30
     norm_eps: float = 1e-5
-    qk_norm: bool = True
     cap_feat_dim: int = 2560
     rope_theta: float = 256.0
     t_scale: float = 1000.0
@@ -84,6 +83,8 @@ class DiTConfig:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DiTConfig:
+        if raw.get("qk_norm", True) is not True:  # the attention always normalises q and k, as released
+            raise EngineError("DiT config: only qk_norm true is supported")
         return cls(**_pick(cls, raw))
 
 

@@ -198,3 +198,11 @@ def test_comfy_key_variants():
     assert text_encoder_key("model.layers.2.mlp.up_proj.weight", last_layer=5) == "layers.2.mlp.up_proj.weight"
     assert text_encoder_key("layers.5.mlp.up_proj.weight", last_layer=5) is None  # never read
     assert text_encoder_key("lm_head.weight", last_layer=5) is None
+
+
+def test_dit_config_refuses_what_the_engine_does_not_do():
+    from zpipe.engine.zimage.configs import DiTConfig
+
+    assert DiTConfig.from_dict({"qk_norm": True, "_class_name": "ZImageTransformer2DModel"}) == DiTConfig()
+    with pytest.raises(EngineError, match="qk_norm"):
+        DiTConfig.from_dict({"qk_norm": False})
