@@ -14,14 +14,7 @@ import torch
 from torch import nn
 
 from zpipe.engine.base import EngineError
-from zpipe.engine.zimage.files import (  # noqa: F401  (re-exported: the loader's public surface)
-    PICKLE_SUFFIXES,
-    file_fingerprint,
-    header_shapes,
-    read_header,
-    refuse_pickle,
-    shard_files,
-)
+from zpipe.engine.zimage.files import header_shapes, read_header
 
 Mapper = Callable[[str, torch.Tensor], Iterable[tuple[str, torch.Tensor]]]
 
