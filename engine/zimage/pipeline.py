@@ -189,6 +189,20 @@ class ZImagePipeline:
         strength: float = 1.0,
     ) -> torch.Tensor:
         """Images (B, 3, H, W) float32 in [0, 1], one per item; all items share size, steps and mode."""
+        final = self.latents(items, height, width, steps, tile, strength)
+        return self._phase("vae_decode", lambda: self.decode(final, tile)).cpu()
+
+    @torch.no_grad()
+    def latents(
+        self,
+        items: Sequence[BatchItem],
+        height: int,
+        width: int,
+        steps: int = 8,
+        tile: str = "none",
+        strength: float = 1.0,
+    ) -> torch.Tensor:
+        """The denoised latents (B, 16, H/8, W/8) of :meth:`__call__`, before the VAE decodes them."""
         self.timings = Timings()
         f = self.vae.cfg.downscale
         h, w = latent_size(height, width, f)
@@ -228,9 +242,7 @@ class ZImagePipeline:
             return sample_euler(self._model(cond, shifts), latents, schedule,
                                 after_step=after_step if mask is not None else None)
 
-        final = self._phase("dit", denoise)
-        self.last_latents = final
-        return self._phase("vae_decode", lambda: self.decode(final, tile)).cpu()
+        return self._phase("dit", denoise)
 
     @staticmethod
     def _jitter(items, steps: int, h: int, w: int, tile: str) -> list[list[tuple[int, int]]]:

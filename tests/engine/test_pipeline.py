@@ -68,9 +68,9 @@ def test_mixed_shapes_are_grouped_and_returned_in_order(engine):
 def test_img2img_at_strength_zero_returns_the_input_latents(engine):
     pipe = engine.pipeline
     img = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
-    pipe([BatchItem("x", 5, init=img)], 32, 32, strength=0.0)
+    got = pipe.latents([BatchItem("x", 5, init=img)], 32, 32, strength=0.0)
     want = pipe.encode_images(img[None], [torch.Generator("cpu").manual_seed(5)], "none")
-    assert torch.equal(pipe.last_latents, want)
+    assert torch.equal(got, want)
 
 
 def test_img2img_matches_diffusers(engine, diffusers_ckpt, tiny_models):
@@ -89,9 +89,9 @@ def test_inpainting_keeps_the_unmasked_region(engine):
     img = torch.rand(3, 32, 64, generator=torch.Generator().manual_seed(1))
     mask = torch.zeros(32, 64)
     mask[:, 32:] = 1.0  # repaint the right half
-    pipe([BatchItem("x", 3, init=img, mask=mask)], 32, 64, strength=1.0)
+    got = pipe.latents([BatchItem("x", 3, init=img, mask=mask)], 32, 64, strength=1.0)
     x0 = pipe.encode_images(img[None], [torch.Generator("cpu").manual_seed(3)], "none")
-    left, right = pipe.last_latents[..., :4], pipe.last_latents[..., 4:]
+    left, right = got[..., :4], got[..., 4:]
     assert torch.equal(left, x0[..., :4])
     assert (right - x0[..., 4:]).abs().max() > 1e-2
 
