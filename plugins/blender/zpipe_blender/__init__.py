@@ -41,7 +41,6 @@ from bpy.props import (  # noqa: E402
 from . import protocol  # noqa: E402
 
 NODE_PREFIX = "zpipe "
-DATA_MAPS = ("normal", "roughness", "ao", "height")
 # The pbr stage's default depth, for answers from zpipe versions that did not report height_scale.
 DEFAULT_HEIGHT_SCALE = 0.02
 
