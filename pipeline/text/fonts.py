@@ -270,20 +270,6 @@ def font_for(ch: str, chain: Sequence[FontFace]) -> FontFace:
     raise FontCoverageError([ch], chain)
 
 
-def runs(text: str, chain: Sequence[FontFace]) -> list[tuple[str, FontFace]]:
-    """Split ``text`` into maximal runs drawn with the same font."""
-    out: list[tuple[str, FontFace]] = []
-    for ch in text:
-        face = font_for(ch, chain)
-        if ch.isspace() and out:
-            face = out[-1][1]
-        if out and out[-1][1] == face:
-            out[-1] = (out[-1][0] + ch, face)
-        else:
-            out.append((ch, face))
-    return out
-
-
 def coverage_problem(texts: Iterable[str], font: str | None = None,
                      fallbacks: Iterable[str] | None = None) -> str | None:
     """For recipe validation: the message of the font or coverage error typesetting ``texts`` with

@@ -6,9 +6,9 @@ from zpipe.text.fonts import (
     FontError,
     check_coverage,
     default_font,
+    font_for,
     resolve_chain,
     resolve_font,
-    runs,
 )
 
 
@@ -36,8 +36,8 @@ def test_fallback_chain_covers_what_the_first_font_lacks(box_font):
     chain = resolve_chain(str(box_font))  # box font, then the default CJK font
     assert [f.name for f in chain] == ["Zpipe Test Boxes", DEFAULT_FAMILY]
     check_coverage(["龙年 🐉 大吉 क"], chain)  # no error: each character has a font
-    assert [(t, f.name) for t, f in runs("龙🐉 क!", chain)] == [
-        ("龙", DEFAULT_FAMILY), ("🐉 क", "Zpipe Test Boxes"), ("!", DEFAULT_FAMILY)]
+    assert [font_for(ch, chain).name for ch in "龙🐉क!"] == [
+        DEFAULT_FAMILY, "Zpipe Test Boxes", "Zpipe Test Boxes", DEFAULT_FAMILY]
     with pytest.raises(FontCoverageError) as err:
         check_coverage(["ॐ and 龙"], resolve_chain(str(box_font), []))
     assert str(err.value).startswith(
