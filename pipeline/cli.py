@@ -277,12 +277,14 @@ def _finish_run(result, reports, fail_on: str, run_warnings: list[str]) -> int:
     return code
 
 
-@main.group()
-def hook():
-    """DCC export hooks (Blender, Unity): JSON request in, files and a JSON answer out.
+_DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "docs")
 
-    The protocol (request and answer fields, versions) is in docs/hook-protocol.md.
-    """
+
+@main.group(help="DCC export hooks (Blender, Unity): JSON request in, files and a JSON answer out.\n\n"
+                 "The protocol (request and answer fields, versions, the `zpipe serve` route) is in "
+                 f"{os.path.join(_DOCS, 'hook-protocol.md')}")
+def hook():
+    pass
 
 
 @hook.command("export")
@@ -592,9 +594,9 @@ def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_j
 def serve(host, port, out, roots, token, idle_seconds, executor, address, devices):
     """Serve builds, the hook protocol and the review page, with engines kept loaded between builds.
 
-    \b
-    Open http://127.0.0.1:8765/ for the review page; the JSON API and the hook protocol are in
-    the package's docs (zpipe/docs/serve.md, zpipe/docs/hook-protocol.md).
+    Open http://127.0.0.1:8765/ for the review page. The JSON API and the options' details are in
+    zpipe/docs/serve.md, the hook protocol in zpipe/docs/hook-protocol.md (`zpipe hook --help` prints
+    their installed folder).
     """
     from pathlib import Path
 

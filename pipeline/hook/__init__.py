@@ -1,7 +1,7 @@
 """The DCC hook protocol: a JSON request in, materials built (or reused), a JSON answer out.
 
 ``zpipe hook export --request request.json --json`` is what the Blender add-on and the Unity editor
-script call. The protocol is documented, with its version history, in ``docs/hook-protocol.md``; this
+script call. The protocol is documented, with its version history, in ``zpipe/docs/hook-protocol.md`` (``pipeline/docs`` in the repository); this
 package is its only implementation: :mod:`.request` checks a request (:func:`read_request`,
 :func:`parse_request`), :mod:`.recipe` makes the generated recipe, :mod:`.export` builds it through the
 store and :mod:`.place` puts each material's files in ``<target>/<material>/``.

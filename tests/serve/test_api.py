@@ -152,3 +152,13 @@ def test_browse_pages_diff_and_thumbnails(client, folders):
     assert changes == {"brick": "removed", "slate": "added"} and d["unchanged"] == ["granite"]
     detail = client.get("/api/recipes/tiny/versions/latest/assets/granite").json()
     assert detail["asset"]["status"] == "reused" and detail["version"] == "v0002"
+
+
+def test_hook_help_names_the_protocol_doc_shipped_in_the_package():
+    import re
+    from pathlib import Path
+
+    r = CliRunner().invoke(main, ["hook", "--help"], terminal_width=400)
+    path = Path(re.search(r"(\S+hook-protocol\.md)", r.output).group(1))
+    assert path.is_file() and "POST /hook" in path.read_text(encoding="utf-8")
+    assert (path.parent / "serve.md").is_file()

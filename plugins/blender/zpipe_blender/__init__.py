@@ -3,7 +3,7 @@
 Material Properties > zpipe: describe a material (a prompt, a short description, or a recipe asset),
 then *Build zpipe textures* (or File > Export > zpipe textures). The add-on calls the zpipe CLI at the
 path set in its preferences (Blender's Python is separate: the add-on never imports zpipe), using the
-hook protocol (docs/hook-protocol.md), and wires the returned maps into the Principled BSDF:
+hook protocol (pipeline/docs/hook-protocol.md), and wires the returned maps into the Principled BSDF:
 
 * albedo -> Base Color (multiplied by AO through a Mix node when there is an AO map),
 * normal -> Normal Map node -> Normal (a DirectX normal map gets its green channel flipped first),

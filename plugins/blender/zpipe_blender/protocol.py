@@ -2,7 +2,7 @@
 
 Blender's Python is not zpipe's: the add-on never imports zpipe. It writes a request file, runs the zpipe
 CLI (``zpipe hook export --request FILE --json``) at a configurable path, and reads the JSON answer.
-Protocol: docs/hook-protocol.md in the zpipe repository (version 1).
+Protocol: pipeline/docs/hook-protocol.md in the zpipe repository (version 1).
 """
 
 from __future__ import annotations

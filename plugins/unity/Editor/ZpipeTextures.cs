@@ -1,7 +1,7 @@
 // zpipe textures for Unity: build the selected materials' textures with the zpipe CLI and import them.
 //
 // Assets > zpipe > Build Textures for Selected Materials: writes a hook-protocol request (version 1,
-// docs/hook-protocol.md), runs `zpipe hook export --request FILE --json` (the CLI path is set under
+// pipeline/docs/hook-protocol.md), runs `zpipe hook export --request FILE --json` (the CLI path is set under
 // Assets > zpipe > Settings, stored in EditorPrefs), and imports the returned files, which zpipe puts in
 // Assets/ZpipeTextures/<material>/. The request asks for the export preset of the project's render
 // pipeline: unity-hdrp (adds HDRP's mask map: metallic, AO, detail mask, smoothness) or unity-urp (adds the
