@@ -532,7 +532,9 @@ def models(ctx, model, as_json):
         size = f"{row['bytes'] / 2**30:.2f} GiB" if row["bytes"] else ""
         status = f"ok ({row['layout']}, {size})" if row["ok"] else f"BROKEN: {row['problem']}"
         click.echo(f"{row['source']:<9} {row['path']}\n          {status}")
-    sys.exit(EXIT_OK if any(r["ok"] for r in rows) else EXIT_FAILED)
+    # a folder of another model is invalid input (2); a broken or missing download, a failure (1)
+    sys.exit(EXIT_OK if any(r["ok"] for r in rows) else
+             EXIT_INVALID if rows and all(r.get("foreign") for r in rows) else EXIT_FAILED)
 
 
 @models.command("pull")
@@ -547,11 +549,24 @@ def models_pull(local_dir, revision):
     click.echo(f"downloaded to {path}")
 
 
+def _check_bench_size(value: str) -> str:
+    w, _, h = value.strip().lower().partition("x")
+    try:
+        sides = [int(w), int(h or w)]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected WxH or N, e.g. 1024 or 1344x768", param_hint="--size") from None
+    if any(n % 16 or not 64 <= n <= 8192 for n in sides):
+        raise click.BadParameter(f"{value!r}: width and height must be multiples of 16 from 64 to 8192",
+                                 param_hint="--size")
+    return f"{sides[0]}x{sides[1]}"
+
+
 @main.command()
 @click.option("--preset", type=click.Choice(["full", "medium", "tiny"]), default="full", show_default=True,
               help="Random-weight model shapes (full = the released 6B model).")
 @click.option("--model", default=None, metavar="PATH", help="Time a real checkpoint folder instead.")
-@click.option("--size", default="1024", show_default=True, help="WxH or N.")
+@click.option("--size", default="1024", show_default=True, callback=lambda ctx, param, v: _check_bench_size(v),
+              help="WxH or N: multiples of 16 from 64 to 8192.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default=None, help="cuda, cuda:N, mps or cpu (default: the first available).")

@@ -47,11 +47,14 @@ class ModelSpec:
 
 def _json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise EngineError(f"{path}: file not found; the model folder is incomplete") from None
-    except json.JSONDecodeError as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise EngineError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise EngineError(f"{path}: not a config (a JSON object); download it again")
+    return data
 
 
 def _diffusers_spec(root: Path, source: str) -> ModelSpec:
@@ -175,14 +178,49 @@ def find_model(options: dict | None = None) -> ModelSpec:
     return spec
 
 
+class NotZImageModel(EngineError):
+    """Well-formed weights of another model: the folder is not a Z-Image checkpoint (invalid input)."""
+
+
+# Keys that every Z-Image checkpoint has (after the layouts' prefixes are removed): a folder of another
+# model's safetensors fails here, at discovery, not with a KeyError halfway through loading.
+SIGNATURES = {
+    "transformer": (("model.diffusion_model.", "diffusion_model."),
+                    ("cap_embedder.1.weight", "layers.0.attention.", ("x_embedder.weight", "all_x_embedder.2-1."))),
+    "text encoder": (("model.",), ("embed_tokens.weight", "layers.0.self_attn.q_norm.weight")),
+    "VAE": (("first_stage_model.", "vae."), ("encoder.conv_in.weight", "decoder.conv_in.weight")),
+}
+
+
 def validate(spec: ModelSpec) -> None:
-    """Cheap checks: every file exists and its safetensors header parses and fits the file size."""
+    """Cheap checks: every file exists, its safetensors header parses and fits the file size, and each
+    component holds the keys of a Z-Image checkpoint."""
     from zpipe.engine.zimage.files import read_header
 
-    for f in [*spec.dit, *spec.text_encoder, *spec.vae]:
-        read_header(f)
+    for what, files in (("transformer", spec.dit), ("text encoder", spec.text_encoder), ("VAE", spec.vae)):
+        keys: set[str] = set()
+        for f in files:
+            keys.update(k for k in read_header(f)[0] if k != "__metadata__")
+        _check_signature(what, files, keys)
     if not spec.tokenizer.is_file():
         raise EngineError(f"{spec.tokenizer}: file not found")
+
+
+def _check_signature(what: str, files: tuple[Path, ...], keys: set[str]) -> None:
+    prefixes, required = SIGNATURES[what]
+    names = set()
+    for k in keys:
+        for prefix in prefixes:
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+                break
+        names.add(k)
+    for need in required:
+        options = need if isinstance(need, tuple) else (need,)
+        if not any(n == o or (o.endswith(".") and n.startswith(o)) for o in options for n in names):
+            where = files[0] if len(files) == 1 else files[0].parent
+            raise NotZImageModel(f"{where}: not a Z-Image model: the {what} has no {options[0]!r} weights; "
+                                 "point engine.model (or $ZPIPE_MODEL) at a Z-Image-Turbo checkpoint")
 
 
 def fingerprint(spec: ModelSpec, loras: list[tuple[Path, float]] = ()) -> str:
@@ -222,7 +260,7 @@ def list_models(options: dict | None = None) -> list[dict[str, Any]]:
             size = sum(f.stat().st_size for f in spec.files())
             row.update(layout=spec.layout, ok=True, problem=None, bytes=size)
         except EngineError as exc:
-            row.update(layout=None, ok=False, problem=str(exc), bytes=None)
+            row.update(layout=None, ok=False, problem=str(exc), bytes=None, foreign=isinstance(exc, NotZImageModel))
         rows.append(row)
     return rows
 

@@ -50,13 +50,39 @@ def read_header(path: str | Path) -> tuple[dict, int]:
                           "download it again")
     try:
         header = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError):
         raise EngineError(f"{path}: not a safetensors file (header is not JSON)") from None
+    problem = _header_problem(header)
+    if problem:
+        raise EngineError(f"{path}: not a safetensors file ({problem}); download it again")
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     if size < 8 + n + end:
         raise EngineError(f"{path}: truncated safetensors file: expected {8 + n + end} bytes, found {size}; "
                           "download it again")
     return header, 8 + n
+
+
+def _header_problem(header) -> str | None:
+    """What makes a parsed header unusable: zpipe reads dtype, shape and data_offsets of every entry."""
+    if not isinstance(header, dict):
+        return "the header is not a JSON object"
+    for key, v in header.items():
+        if key == "__metadata__":
+            if not isinstance(v, dict):
+                return "__metadata__ is not an object"
+            continue
+        offsets = v.get("data_offsets") if isinstance(v, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_count(n) for n in offsets)
+                and offsets[0] <= offsets[1]):
+            return f"tensor {key!r} has no valid data_offsets"
+        if not (isinstance(v.get("shape"), list) and all(_count(n) for n in v["shape"])
+                and isinstance(v.get("dtype"), str)):
+            return f"tensor {key!r} has no valid shape and dtype"
+    return None
+
+
+def _count(n) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 0
 
 
 def header_shapes(files: Iterable[Path]) -> dict[str, tuple[int, ...]]:
@@ -74,8 +100,11 @@ def shard_files(folder: Path, stem: str) -> list[Path]:
     if index.is_file():
         try:
             weight_map = json.loads(index.read_text())["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise EngineError(f"{index}: unreadable index ({exc}); download it again") from None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) and "/" not in v and "\\" not in v
+                                                        for v in weight_map.values()):
+            raise EngineError(f"{index}: weight_map is not an object of shard file names; download it again")
         files = [folder / name for name in sorted(set(weight_map.values()))]
         missing = [str(f) for f in files if not f.is_file()]
         if missing:

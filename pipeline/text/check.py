@@ -17,6 +17,7 @@ readings at different crop scales) before the verdict.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from zpipe.text.match import check_rule, match_lines, normalize, summarize
+
+MAX_PIXELS = 8192 * 8192  # the largest image a recipe makes
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -33,10 +36,17 @@ def load_image(path: str | Path) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"image not found: {p}")
+    too_big = f"{p} declares more than the {MAX_PIXELS:,} pixels that a poster check reads (a decompression bomb?)"
     try:
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            return np.asarray(im, dtype=np.float32) / 255.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
+            with Image.open(p) as im:
+                if im.width * im.height > MAX_PIXELS:  # a tiny file may declare gigapixels
+                    raise ValueError(f"{too_big}: {im.width}x{im.height}; check a smaller image")
+                im = im.convert("RGB")
+                return np.asarray(im, dtype=np.float32) / 255.0
+    except Image.DecompressionBombError:
+        raise ValueError(f"{too_big}; check a smaller image") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{p} is not an image Pillow can read ({exc}); use PNG, JPEG or WebP") from None
 
