@@ -6,19 +6,26 @@
   the torus with wrap-around overlaps (:mod:`zpipe.texture.refine`), so no seam appears at tile
   boundaries or at the texture's border. Needs ``Capability.IMG2IMG``.
 - ``auto`` (default): ``refine`` when the engine can do img2img, else ``lanczos``.
+- ``model: PATH``: an ESRGAN-family network (RRDBNet: Real-ESRGAN, 4x-UltraSharp …) from a
+  ``.safetensors`` file upscales the colour role (albedo or poster) in tiles that wrap around for
+  textures (:mod:`zpipe.texture.esrgan`; needs torch); data maps get Lanczos. When the model's scale is
+  not ``factor``, its output is resampled (wrap-aware area/Lanczos) to ``factor``.
 
 Metrics: factor, size, the method used (and why), tiles, and seam scores before/after per role.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zpipe.engine.base import Capability, Request
 from zpipe.params import Param
-from zpipe.stages.base import Asset, Stage, StageContext, StageResult
+from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
 from zpipe.texture import wrap
 from zpipe.texture.export import renormalise
 from zpipe.texture.refine import refine_tiled
@@ -31,7 +38,8 @@ def _scores(img: np.ndarray) -> dict[str, float]:
 
 class UpscaleStage(Stage):
     name = "upscale"
-    doc = "Upscale x2/x4 with wrap-aware Lanczos, optionally refined by tiled img2img on the torus."
+    doc = ("Upscale x2/x4 with wrap-aware Lanczos, optionally refined by tiled img2img on the torus, or with an "
+           "ESRGAN-family model (RRDBNet, safetensors) in wrap-around tiles.")
     params = {
         "factor": Param(int, 2, "scale factor", choices=(2, 4)),
         "mode": Param(str, "auto", "lanczos, refine (Lanczos + tiled img2img), or auto (refine when the "
@@ -42,7 +50,29 @@ class UpscaleStage(Stage):
         "overlap": Param(float, 0.25, "refine tile overlap, as a fraction of the tile", min=0.1, max=0.5),
         "wrap": Param(str, "auto", "treat images as periodic: auto (textures yes, posters no), yes, no",
                       choices=("auto", "yes", "no")),
+        "model": Param(str, "", "ESRGAN-family (RRDBNet) .safetensors weights for the colour role, e.g. "
+                       "Real-ESRGAN x4plus or 4x-UltraSharp (pickle files are refused); replaces mode"),
+        "model_tile": Param(int, 256, "model: tile size in input pixels (smaller uses less memory)",
+                            min=32, max=4096),
     }
+
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, str]:
+        model = params.get("model") or ""
+        if not model:
+            return {}
+        path = Path(model).expanduser()
+        if path.suffix.lower() != ".safetensors":
+            return {"model": f"{model} is not a .safetensors file; pickle checkpoints (.pth, .pt, .ckpt) can run "
+                             "code when loaded: convert it once to .safetensors"}
+        if not path.is_file():
+            return {"model": f"{model} does not exist; give the path of an ESRGAN .safetensors file"}
+        return {}
+
+    @classmethod
+    def key_inputs(cls, params: dict[str, Any]) -> dict[str, Any]:
+        model = params.get("model") or ""
+        return {"model_sha256": _file_sha256(str(Path(model).expanduser()))} if model else {}
 
     @classmethod
     def output_size(cls, params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int] | None:
@@ -54,7 +84,7 @@ class UpscaleStage(Stage):
         f = int(p["factor"])
         periodic = p["wrap"] == "yes" or (p["wrap"] == "auto" and asset.kind == "textures")
         can_refine = Capability.IMG2IMG in ctx.capabilities
-        mode = p["mode"]
+        mode = "model" if p["model"] else p["mode"]
         metrics: dict[str, Any] = {"factor": f, "wrap": periodic}
         if mode == "auto":
             mode = "refine" if can_refine else "lanczos"
@@ -76,6 +106,8 @@ class UpscaleStage(Stage):
         if mode == "refine" and color_role is not None:
             out[color_role], tiles = self._refine(out[color_role], asset, p, ctx, periodic)
             metrics["tiles"] = tiles
+        if mode == "model" and color_role is not None:
+            out[color_role], metrics["model_scale"] = _model_upscale(asset.images[color_role], p, f, periodic)
         metrics["method"] = mode
         first = next(iter(out.values()), None)
         if first is not None:
@@ -110,3 +142,48 @@ class UpscaleStage(Stage):
         res = image.copy()
         res[..., :3] = np.clip(done, 0, 1)
         return res, 1
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: str) -> str:
+    """The model file's content hash (it is part of the cache key), remembered per path, size and mtime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def _model_upscale(image: np.ndarray, p: dict[str, Any], factor: int, periodic: bool) -> tuple[np.ndarray, int]:
+    """The colour role through the ESRGAN model (RGB; an alpha channel gets Lanczos), at ``factor``."""
+    try:
+        import torch  # noqa: PLC0415 - only recipes that name a model need torch
+
+        from zpipe.texture import esrgan  # noqa: PLC0415
+    except ImportError:
+        raise StageFailure("upscale.model needs torch: pip install 'zpipe[zimage]'") from None
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        net = esrgan.cached_model(Path(p["model"]).expanduser(), device)
+    except esrgan.ModelError as exc:
+        raise StageFailure(str(exc)) from None
+    h, w = image.shape[:2]
+    rgb = image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
+    up = esrgan.upscale(net, rgb, tile=int(p["model_tile"]), wrap=periodic, device=device)
+    if net.scale != factor:
+        up = wrap.resize(up, w * factor, h * factor, "auto", wrap=periodic)
+    if image.shape[2] == 4:
+        alpha = wrap.resize(image[..., 3:], w * factor, h * factor, "lanczos", wrap=periodic)
+        up = np.concatenate([up, alpha], axis=2)
+    elif image.shape[2] < 3:
+        up = up.mean(axis=2, keepdims=True)
+    return up.astype(np.float32), net.scale
