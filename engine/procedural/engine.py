@@ -8,14 +8,17 @@ from typing import Any
 import numpy as np
 
 from zpipe.engine.base import Capability, EngineError, Generated, Request
+from zpipe.params import Param
 
 # Bump whenever any output byte can change (it enters the content key through the fingerprint).
 VERSION = "1.11.0"
 
-# option -> (default, lowest, highest)
-OPTIONS: dict[str, tuple[float, float, float]] = {
-    "shading": (1.0, 0.0, 2.0),  # strength of the baked relief light; 0 gives a flat albedo
-    "scale": (1.0, 0.25, 4.0),  # feature size multiplier (2 = features twice as large)
+# The recipe's `engine` options this engine reads (recipe validation checks them against these).
+OPTIONS: dict[str, Param] = {
+    "shading": Param(float, 1.0, "Procedural: strength of the baked relief light (0 = flat albedo).",
+                     min=0.0, max=2.0),
+    "scale": Param(float, 1.0, "Procedural: feature size multiplier (2 = features twice as large).",
+                   min=0.25, max=4.0),
 }
 
 
@@ -25,6 +28,7 @@ class ProceduralEngine:
     name = "procedural"
     version = VERSION
     capabilities = frozenset({Capability.TEXT2IMG, Capability.TILE})
+    options = OPTIONS
 
     def __init__(self, shading: float = 1.0, scale: float = 1.0):
         self.shading = float(shading)
@@ -40,18 +44,15 @@ class ProceduralEngine:
                 f"{', '.join(repr(u) for u in unknown)}; known options: {', '.join(sorted(OPTIONS))}"
             )
         values: dict[str, float] = {}
-        for key, (default, lo, hi) in OPTIONS.items():
-            v = options.get(key, default)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise EngineError(f"procedural engine: option {key!r} must be a number, got {v!r}")
-            if not lo <= float(v) <= hi:
-                raise EngineError(f"procedural engine: option {key!r} must be between {lo} and {hi}, got {v!r}")
-            values[key] = float(v)
+        for key, decl in OPTIONS.items():
+            values[key], err = decl.check(options.get(key, decl.default))
+            if err:
+                raise EngineError(f"procedural engine: option {key!r}: {err}")
         return cls(**values)
 
     def fingerprint(self) -> str:
         extra = "".join(
-            f";{k}={getattr(self, k):g}" for k, (default, _, _) in sorted(OPTIONS.items()) if getattr(self, k) != default
+            f";{k}={getattr(self, k):g}" for k, decl in sorted(OPTIONS.items()) if getattr(self, k) != decl.default
         )
         return f"procedural-{self.version}{extra}"
 

@@ -3,20 +3,7 @@
 Importing this module is cheap (no torch): the registry calls :meth:`ZImageEngine.available` to decide
 whether ``engine: auto`` can use Z-Image, and that only reads file headers.
 
-Recipe options (the ``engine`` mapping without ``name``):
-
-    model: PATH            checkpoint folder (diffusers layout or ComfyUI models/ folder); else $ZPIPE_MODEL,
-                           else the Hugging Face cache. Never downloaded implicitly.
-    dtype: bf16|fp16|fp32  default bf16 on a GPU, fp32 on CPU (the VAE runs in fp32 unless vae_dtype is set)
-    device: cuda|mps|cpu   default: the first available
-    loras: [{path, scale}] merged into the DiT at load time
-    compile: false         torch.compile the transformer blocks (per-shape warm-up; opt-in); a mode name
-                           such as "reduce-overhead" (CUDA graphs) or "max-autotune" picks that mode
-    offload_text_encoder: false   keep the text encoder on the CPU between batches (16 GB cards)
-    vae_batch: 1           images per VAE decode call
-    vae_tile: 128          decode latents larger than this (latent px per side, 1024 px) in tiles
-    max_batch: 4           images per DiT forward
-    seam_jitter: false     roll the latent between steps when tiling
+Its recipe options (the ``engine`` mapping without ``name``) are declared once, in :data:`OPTIONS`.
 """
 
 from __future__ import annotations
@@ -26,11 +13,29 @@ import logging
 import numpy as np
 
 from zpipe.engine.base import Capability, EngineError, Generated, Request
+from zpipe.params import Param
 
 log = logging.getLogger(__name__)
 
-KNOWN_OPTIONS = {"model", "dtype", "vae_dtype", "device", "loras", "compile", "offload_text_encoder",
-                 "vae_batch", "vae_tile", "max_batch", "seam_jitter"}
+# The recipe's `engine` options this engine reads (recipe validation checks them against these).
+OPTIONS: dict[str, Param] = {
+    "model": Param(str, None, "Z-Image: checkpoint folder (diffusers layout or ComfyUI models/ folder); else "
+                   "$ZPIPE_MODEL, else the Hugging Face cache. Never downloaded implicitly."),
+    "dtype": Param(str, None, "Z-Image: bf16, fp16 or fp32 (default bf16 on GPU, fp32 on CPU).",
+                   choices=("bf16", "fp16", "fp32")),
+    "vae_dtype": Param(str, "fp32", "Z-Image: the VAE's dtype.", choices=("bf16", "fp16", "fp32")),
+    "device": Param(str, None, "Z-Image: cuda, cuda:N, mps or cpu (default: the first available)."),
+    "loras": Param(list, None, "Z-Image: [{path, scale}] LoRA files merged into the DiT."),
+    "compile": Param(object, False, "Z-Image: torch.compile the transformer blocks (opt-in); a mode name "
+                     "such as reduce-overhead (CUDA graphs) picks that mode.",
+                     choices=(False, True, "default", "reduce-overhead", "max-autotune")),
+    "offload_text_encoder": Param(bool, False, "Z-Image: keep the text encoder on the CPU between batches."),
+    "vae_batch": Param(int, 1, "Z-Image: images per VAE decode call.", min=1, max=64),
+    "vae_tile": Param(int, 128, "Z-Image: decode latents larger than this (latent px per side) in tiles.",
+                      min=16, max=1024),
+    "max_batch": Param(int, 4, "Z-Image: images per DiT forward.", min=1, max=64),
+    "seam_jitter": Param(bool, False, "Z-Image: roll the latent between steps when tiling."),
+}
 DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
           "fp32": "float32", "float32": "float32"}
 
@@ -90,6 +95,7 @@ class ZImageEngine:
     name = "z-image-turbo"
     version = "1.0"
     capabilities = frozenset({Capability.TEXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.TILE})
+    options = OPTIONS
 
     def __init__(self, spec, pipeline, loras: list[tuple[str, float]], max_batch: int = 4) -> None:
         self.spec = spec
@@ -118,16 +124,17 @@ class ZImageEngine:
         from zpipe.engine.zimage.tokenizer import PromptTokenizer
 
         options = dict(options or {})
-        unknown = sorted(set(options) - KNOWN_OPTIONS)
+        unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             log.warning("engine z-image-turbo: ignoring unknown option(s) %s (known: %s)", ", ".join(unknown),
-                        ", ".join(sorted(KNOWN_OPTIONS)))
+                        ", ".join(sorted(OPTIONS)))
+        options = {k: options.get(k, decl.default) for k, decl in OPTIONS.items()}
         spec = find_model(options)
         device = pick_device(options.get("device"))
         dtype = pick_dtype(options.get("dtype"), device)
-        vae_dtype = pick_dtype(options.get("vae_dtype", "fp32"), device, "vae_dtype")
+        vae_dtype = pick_dtype(options["vae_dtype"], device, "vae_dtype")
         loras = _lora_list(options)
-        offload = bool(options.get("offload_text_encoder", False))
+        offload = bool(options["offload_text_encoder"])
 
         dit = weights.load_dit(spec, dtype, device)
         if loras:
@@ -147,10 +154,10 @@ class ZImageEngine:
             raise EngineError(f"{spec.root}/scheduler/scheduler_config.json: dynamic shifting is not supported")
         pipe = ZImagePipeline(
             dit, te, PromptTokenizer(spec.tokenizer), vae, device, shift=shift, offload_text_encoder=offload,
-            vae_batch=int(options.get("vae_batch", 1)), vae_tile=int(options.get("vae_tile", 128)),
-            seam_jitter=bool(options.get("seam_jitter", False)),
+            vae_batch=int(options["vae_batch"]), vae_tile=int(options["vae_tile"]),
+            seam_jitter=bool(options["seam_jitter"]),
         )
-        engine = cls(spec, pipe, loras, int(options.get("max_batch", 4)))
+        engine = cls(spec, pipe, loras, int(options["max_batch"]))
         engine._fingerprint = _fingerprint(spec, loras, device, dtype)
         return engine
 

@@ -3,11 +3,11 @@ reference are written from."""
 
 from __future__ import annotations
 
-from zpipe.engine.registry import ENGINE_NAMES  # names only: the registry imports no engine
+from zpipe.engine.base import TILE_MODES
+from zpipe.engine.registry import ENGINE_NAMES, ENGINES, engine_class
 from zpipe.params import Param
 
 KINDS = ("textures", "posters")
-TILE_MODES = ("none", "x", "y", "xy")
 
 # Poster size presets, all multiples of 16 (A-series keeps the 1:√2 ratio to within a few pixels).
 SIZE_PRESETS: dict[str, tuple[int, int]] = {
@@ -61,34 +61,18 @@ ASSET_ONLY: dict[str, Param] = {
     "id": Param(str, None, "Asset id: its folder name.", required=True),
     "vars": Param(dict, None, "Values for the prompt's {placeholders}."),
 }
+# The engine mapping: `name`, the executor's `batch_size`, and each engine's own options, which the
+# engine declares (its `options`; importing an engine's module imports no torch).
+_DECLARED = {name: engine_class(name).options for name in ENGINES}
 ENGINE_OPTIONS: dict[str, Param] = {
     "name": Param(str, "auto", "auto, procedural or z-image-turbo.", choices=ENGINE_NAMES),
     "batch_size": Param(int, 4, "Requests per engine call (grouped by size).", min=1, max=64),
-    "model": Param(str, None, "Z-Image: checkpoint folder (diffusers layout or ComfyUI models/ folder)."),
-    "dtype": Param(str, None, "Z-Image: bf16, fp16 or fp32 (default bf16 on GPU, fp32 on CPU).",
-                   choices=("bf16", "fp16", "fp32")),
-    "vae_dtype": Param(str, "fp32", "Z-Image: the VAE's dtype.", choices=("bf16", "fp16", "fp32")),
-    "device": Param(str, None, "Z-Image: cuda, cuda:N, mps or cpu (default: the first available)."),
-    "loras": Param(list, None, "Z-Image: [{path, scale}] LoRA files merged into the DiT."),
-    "compile": Param(object, False, "Z-Image: torch.compile the transformer blocks (opt-in); a mode name "
-                     "such as reduce-overhead (CUDA graphs) picks that mode.",
-                     choices=(False, True, "default", "reduce-overhead", "max-autotune")),
-    "offload_text_encoder": Param(bool, False, "Z-Image: keep the text encoder on the CPU between batches."),
-    "vae_batch": Param(int, 1, "Z-Image: images per VAE decode call.", min=1, max=64),
-    "vae_tile": Param(int, 128, "Z-Image: decode latents larger than this (latent px per side) in tiles.",
-                      min=16, max=1024),
-    "max_batch": Param(int, 4, "Z-Image: images per DiT forward.", min=1, max=64),
-    "seam_jitter": Param(bool, False, "Z-Image: roll the latent between steps when tiling."),
-    "shading": Param(float, 1.0, "Procedural: strength of the baked relief light (0 = flat albedo).",
-                     min=0.0, max=2.0),
-    "scale": Param(float, 1.0, "Procedural: feature size multiplier.", min=0.25, max=4.0),
+    **{key: decl for options in _DECLARED.values() for key, decl in options.items()},
 }
 # Which engine reads each option ("*": the executor). An engine is only handed its own options, so
 # `engine: auto` may carry Z-Image settings and still fall back to the procedural engine.
 ENGINE_OPTION_OWNER: dict[str, str] = {
-    "batch_size": "*", "shading": "procedural", "scale": "procedural",
-    **{k: "z-image-turbo" for k in ("model", "dtype", "vae_dtype", "device", "loras", "compile",
-                                     "offload_text_encoder", "vae_batch", "vae_tile", "max_batch", "seam_jitter")},
+    "batch_size": "*", **{key: name for name, options in _DECLARED.items() for key in options},
 }
 
 

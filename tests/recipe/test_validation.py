@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zpipe.cli import main
+from zpipe.engine.base import EngineError
 from zpipe.plan import job_key
 from zpipe.recipe import RecipeError, load_recipe
 
@@ -232,14 +233,27 @@ def test_typeset_posters_ask_the_engine_for_a_text_free_background(write_recipe)
     assert [s.name for s in typeset.stages] == ["typeset", "glyph_check"]
 
 
-def test_recipe_engine_options_are_exactly_what_the_engines_read():
-    from zpipe.engine.procedural.engine import OPTIONS as PROCEDURAL
-    from zpipe.engine.zimage.engine import KNOWN_OPTIONS as ZIMAGE
+def test_recipe_engine_options_are_exactly_what_the_engines_declare():
+    from zpipe.engine.registry import ENGINES, engine_class
     from zpipe.recipe.fields import ENGINE_OPTION_OWNER, ENGINE_OPTIONS
 
+    owner: dict[str, str] = {}
+    for name in ENGINES:
+        for key in engine_class(name).options:
+            assert key not in owner, f"{key} is declared by {owner[key]} and {name}"
+            owner[key] = name
+    assert ENGINE_OPTION_OWNER == {"batch_size": "*", **owner}
     assert set(ENGINE_OPTIONS) == {"name"} | set(ENGINE_OPTION_OWNER)
-    assert {k for k, v in ENGINE_OPTION_OWNER.items() if v == "z-image-turbo"} == set(ZIMAGE)
-    assert {k for k, v in ENGINE_OPTION_OWNER.items() if v == "procedural"} == set(PROCEDURAL)
+
+
+def test_an_engine_checks_its_options_with_its_own_declarations(write_recipe):
+    from zpipe.engine.procedural.engine import OPTIONS, ProceduralEngine
+
+    assert ProceduralEngine.from_options({}).scale == OPTIONS["scale"].default
+    with pytest.raises(EngineError, match=r"option 'scale': expected a number in \[0.25, 4.0\], got 9.0"):
+        ProceduralEngine.from_options({"scale": 9.0})
+    with pytest.raises(RecipeError, match=r"engine.scale.*expected a number in \[0.25, 4.0\], got 9.0"):
+        load_recipe(write_recipe("name: r\nengine: {name: procedural, scale: 9.0}\nassets: [{id: a, prompt: x}]\n"))
 
 
 def test_readme_documents_every_recipe_key():
