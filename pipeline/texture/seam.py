@@ -1,23 +1,10 @@
 """The wrap-seam score: how visible the seam is when a texture is tiled, per axis.
 
-Definition (scale-independent, documented in the README):
-
-    seam_x = mean |I[:, 0] - I[:, W-1]|  /  mean over interior column pairs of mean |I[:, j+1] - I[:, j]|
-
-i.e. the gradient across the wrap seam (what a half-offset brings to the centre of the image)
-divided by the image's typical gradient between neighbouring columns. ``seam_y`` is the same over rows.
-A periodic image scores about 1 (its seam is just another interior edge); a visible seam scores well
-above 1. Gradients are taken on luminance after a light blur, so a seam is not confused with pixel noise,
-and the ratio does not change when the image's contrast is scaled.
-
-Scale independence: a step at the seam is one pixel wide at any resolution while the gradients of smooth
-content shrink as the image grows, so a raw per-pixel ratio would grow with the size. The score is
-therefore measured at a canonical resolution: an axis longer than ``CANONICAL`` (256) pixels is first
-area-averaged down to 256. Area averaging with cell boundaries on 0 and the image size never mixes the
-two sides of the wrap seam, so the seam survives intact. Resizing an image within sizes of 256 px and up
-leaves its score about the same (tested). Shorter axes are scored at their own resolution (upsampling
-cannot help: box upsampling makes stairs whose steps line up with the seam, interpolation spreads the
-seam like any edge), so on small images a seam between smooth regions scores lower than at 256 px.
+Defined in docs/textures.md ("The seam score"): the luminance step across the wrap seam, over a 2-column
+band after a light wrap blur, against the mean (``seam_score``) or the 99th percentile (``seam_peak``) of
+the other bands. A periodic image scores about 1, a visible seam well above. Axes longer than
+``CANONICAL`` (256) pixels are first area-averaged to 256 with cell boundaries on 0 and the size, which
+never mixes the two sides of the seam, so the score does not depend on the size from 256 px up.
 """
 
 from __future__ import annotations
@@ -49,6 +36,9 @@ def _area_resample(img: np.ndarray, axis: int, m: int) -> np.ndarray:
 
 
 def _canonical(img: np.ndarray) -> np.ndarray:
+    """Axes longer than CANONICAL area-averaged down to it. Shorter axes stay as they are: upsampling cannot
+    help (box upsampling makes stairs whose steps line up with the seam, interpolation spreads the seam like
+    any edge)."""
     h, w = img.shape
     if w > CANONICAL:
         img = _area_resample(img, 1, CANONICAL)
