@@ -68,7 +68,7 @@ def timed_build(r, out: Path, executor: str, options: dict | None = None) -> tup
 
 def executor_only(r, out: Path, name: str) -> float:
     """Seconds for an executor to hand over every outcome of ``r`` (nothing is written)."""
-    from zpipe.build import make_executor
+    from zpipe.executors.choose import make_executor
     from zpipe.plan import make_plan
     from zpipe.store import RecipeStore
 

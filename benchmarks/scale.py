@@ -31,16 +31,21 @@ RECIPE = """\
 name: scale
 engine: procedural
 size: 64
-prompt: "weathered stone texture, variant {n}"
-id: "stone_{n}"
+prompt: "weathered stone texture, {material}, variant {n}"
+id: "{material}_{n}"
 matrix:
+  material: [{materials}]
   n: [{values}]
 """
 
 
 def write_recipe(folder: Path, n: int) -> Path:
+    """A recipe of ``n`` assets as studios write them: a matrix of a few lists (materials x variants)."""
+    materials = min(n, 100)
+    text = (RECIPE.replace("{materials}", ", ".join(f"m{i}" for i in range(materials)))
+            .replace("{values}", ", ".join(str(i) for i in range(n // materials))))
     path = folder / f"scale_{n}.yaml"
-    path.write_text(RECIPE.replace("{values}", ", ".join(str(i) for i in range(n))), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 

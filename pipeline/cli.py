@@ -70,6 +70,26 @@ def _load(path: str, overrides: tuple[str, ...] = (), engine: str | None = None)
     return load_recipe(path, list(overrides), engine)
 
 
+only_option = click.option(
+    "--only", "only", multiple=True, metavar="ID_OR_GLOB",
+    help="Build only these assets (ids or globs such as 'granite_*'; repeatable or comma-separated); the "
+         "others keep what the latest version has.")
+
+
+def _selection(recipe, only: tuple[str, ...]) -> list[str] | None:
+    """The --only patterns, checked against the recipe's ids (a pattern matching nothing is a usage error)."""
+    from zpipe.plan import SelectionError, select
+
+    patterns = [p.strip() for item in only for p in item.split(",") if p.strip()]
+    if not patterns:
+        return None
+    try:
+        select(recipe.jobs, patterns)
+    except SelectionError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--only "), param_hint="--only") from None
+    return patterns
+
+
 recipe_options = [
     click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
                  help="Override a recipe field, e.g. --set size=512 --set assets[0].seed=7 (repeatable)."),
@@ -176,26 +196,32 @@ def validate(recipes, overrides, engine):
 @_apply([*recipe_options, out_option])
 @click.option("--force", is_flag=True, help="Plan as if nothing could be reused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(recipe, overrides, engine, out, force, as_json):
-    """Show what `zpipe run` would build, reuse or resume, without building."""
+@only_option
+def plan(recipe, overrides, engine, out, force, as_json, only):
+    """Show what `zpipe run` would build, reuse (and from which version) or resume, without building."""
     from zpipe.plan import make_plan
     from zpipe.store import RecipeStore
 
     r = _load(recipe, overrides, engine)
-    p = make_plan(r, RecipeStore(out, r.name), force=force)
+    p = make_plan(r, RecipeStore(out, r.name), force=force, only=_selection(r, only))
     if as_json:
         click.echo(json.dumps({"recipe": r.name, "engine": p.engine, "latest": p.latest, "removed": p.removed,
                                "up_to_date": p.up_to_date,
-                               "jobs": [{"id": j.job.id, "key": j.key, "action": j.action} for j in p.jobs]},
+                               "jobs": [{"id": j.job.id, "key": j.key, "action": j.action, "from": j.origin or None}
+                                        for j in p.jobs]},
                               indent=2, ensure_ascii=False))
         return
     for j in p.jobs:
-        click.echo(f"{j.action:7} {j.job.id:32} {j.key[:12]}  {j.job.width}x{j.job.height} seed {j.job.seed}")
+        origin = f"  from {j.origin}" if j.origin else ""
+        click.echo(f"{j.action:7} {j.job.id:32} {j.key[:12]}  {j.job.width}x{j.job.height} seed {j.job.seed}{origin}")
     for rid in p.removed:
         click.echo(f"{'remove':7} {rid}")
     eng = p.engine["name"] + (f" (auto: {p.engine['fallback']})" if p.engine.get("fallback") else "")
-    click.echo(f"{r.name}: {p.count('build')} to build, {p.count('resume')} to resume, {p.count('reuse')} reused, "
-               f"{len(p.removed)} removed; engine {eng}" + ("; up to date" if p.up_to_date else ""))
+    older = sum(1 for j in p.jobs if j.action == "reuse" and j.origin != p.latest)
+    carried = f", {p.count('carry')} kept as they are (not in --only)" if only else ""
+    click.echo(f"{r.name}: {p.count('build')} to build, {p.count('resume')} to resume, {p.count('reuse')} reused"
+               f"{f' ({older} from older versions)' if older else ''}{carried}, {len(p.removed)} removed; "
+               f"engine {eng}" + ("; up to date" if p.up_to_date else ""))
 
 
 @main.command()
@@ -213,13 +239,15 @@ def plan(recipe, overrides, engine, out, force, as_json):
 @click.option("--fail-on", type=click.Choice(["failures", "warnings"]), default="failures", show_default=True,
               help="Exit 1 on failed assets; `warnings` also on warnings (engine fallback, repaired seams, "
                    "typeset fallback, stage warnings).")
-def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices, reports, fail_on):
+@only_option
+def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices, reports, fail_on, only):
     """Build RECIPE into OUT/<name>/vNNNN, rebuilding only what changed."""
     from zpipe.build import build
     from zpipe.executors.choose import choose_executor
     from zpipe.report.progress import EventPrinter
 
     r = _load(recipe, overrides, engine)
+    selection = _selection(r, only)
     try:
         name, options = choose_executor(executor, address, devices)
     except ValueError as exc:
@@ -234,7 +262,7 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
 
     try:
         result = build(r, out, force=force, wait=not no_wait, executor=name, executor_options=options,
-                       on_event=on_event)
+                       on_event=on_event, only=selection)
     finally:
         printer.close()
     sys.exit(_finish_run(result, reports, fail_on, run_warnings))
@@ -429,11 +457,25 @@ def diff(target, old, new, as_json, html_path):
 @click.argument("target", type=click.Path(file_okay=False))
 @click.option("--keep", type=click.IntRange(min=1), default=5, show_default=True, help="Versions to keep.")
 def gc(target, keep):
-    """Delete old versions of OUT/RECIPE, keeping the newest KEEP (and always the latest)."""
+    """Delete old versions of OUT/RECIPE, keeping the newest KEEP (and always the latest), and what is staged.
+
+    Files that a kept version still links (assets it reused) stay on disk; gc says what it freed.
+    """
     store = _store_at(target)
     with store.lock(wait=True):
-        removed = store.gc(keep)
-    click.echo(f"removed {len(removed)} version(s){': ' + ', '.join(removed) if removed else ''}")
+        freed = store.gc(keep)
+    names = ": " + ", ".join(freed.versions) if freed.versions else ""
+    versions = f"{len(freed.versions)} version{'s' if len(freed.versions) != 1 else ''}"
+    staged = f"{freed.staged} staged asset{'s' if freed.staged != 1 else ''}"
+    click.echo(f"removed {versions}{names}; {staged}; freed {_size(freed.bytes)}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
 
 
 @main.command()

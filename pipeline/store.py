@@ -2,7 +2,8 @@
 
 Layout of ``<out>/<recipe>/``::
 
-    v0001/ v0002/ …        published versions: manifest.json + one folder per asset (+ contact sheet)
+    v0001/ v0002/ …        published versions: manifest.json + one folder per asset (+ contact sheets);
+                           .keys lists each asset's key (the index that reuse from any version reads)
     latest -> v0002        symlink, swapped atomically
     LATEST                 the same, as text (for tools and filesystems without symlinks)
     .lock                  held (filelock: flock on POSIX, LockFileEx on Windows) by the one run writing
@@ -12,6 +13,13 @@ Layout of ``<out>/<recipe>/``::
 
 A crash at any moment leaves either the old or the new version visible, never half of one, and the
 finished assets of the interrupted run in ``.staging`` for the next run to pick up.
+
+The store is a content cache keyed by the asset key, as DVC's run-cache is: an asset whose key is in
+any kept version (or in staging) is linked in, not built (:meth:`RecipeStore.find`). Versions share
+files through hardlinks, so ``gc`` frees only what no kept version still links.
+
+Manifests are written as a stream, one asset per line (still one JSON document), so that neither a
+build nor a reader needs every asset's record at once (:meth:`RecipeStore.iter_assets`).
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ import platform
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +44,7 @@ from zpipe.integrity import asset_problems, stat_of
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 MANIFEST_FORMAT_VERSION = 1
+STREAM_MARK = ' "assets": ['  # the line after which a streamed manifest has one asset per line
 
 
 class StoreError(Exception):
@@ -88,6 +98,49 @@ def version_name(n: int) -> str:
     return f"v{n:04d}"
 
 
+# where a reused asset's files are: ("staging", key) or ("version", vNNNN, asset id)
+Source = tuple
+
+
+@dataclass
+class Freed:
+    """What ``gc`` removed: versions, staged assets, and the bytes that no kept version still links."""
+
+    versions: list[str]
+    staged: int
+    bytes: int
+
+
+def _freed_bytes(folders: list[Path]) -> int:
+    """Bytes that deleting ``folders`` gives back: files all of whose hardlinks are inside them (a file
+    that a kept version still links stays on disk)."""
+    seen: dict[tuple[int, int], list[int]] = {}  # (device, inode) -> [links found, links in all, size]
+    for folder in folders:
+        for dirpath, _, names in os.walk(folder):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    st = os.lstat(os.path.join(dirpath, name))
+                    entry = seen.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_size])
+                    entry[0] += 1
+    return sum(size for found, links, size in seen.values() if found >= links)
+
+
+def write_manifest(path: Path, head: dict[str, Any], assets: Iterable[dict[str, Any]]) -> None:
+    """Write a manifest as a stream: the head, then one asset per line; fsync, then rename into place."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        text = json.dumps({**head, "assets": []}, ensure_ascii=False, indent=1)
+        f.write(text[:text.rindex("[")] + "[")  # ends with STREAM_MARK
+        sep = "\n"
+        for asset in assets:
+            f.write(sep + json.dumps(asset, ensure_ascii=False, separators=(",", ":")))
+            sep = ",\n"
+        f.write("\n]\n}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 class RecipeStore:
     def __init__(self, out: str | os.PathLike, recipe_name: str):
         self.root = Path(out) / recipe_name
@@ -135,6 +188,93 @@ class RecipeStore:
     def latest_manifest(self) -> dict[str, Any] | None:
         latest = self.latest()
         return self.manifest(latest) if latest else None
+
+    def iter_assets(self, version: str) -> Iterator[dict[str, Any]]:
+        """A version's asset records in order, one at a time (streamed manifests are read line by line)."""
+        path = self.root / version / "manifest.json"
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.rstrip("\n") == STREAM_MARK:
+                        break
+                else:  # a manifest written whole (before streaming): read it whole
+                    yield from self.manifest(version)["assets"]
+                    return
+                for i, line in enumerate(f):
+                    line = line.strip()
+                    if line == "]":
+                        return
+                    if line:
+                        record = json.loads(line.rstrip(","))
+                        problem = _manifest_shape_problem({"assets": [record]})
+                        if problem:
+                            raise ValueError(problem.replace("assets[0]", f"assets[{i}]"))
+                        yield record
+                raise ValueError("the file ends inside the asset list")
+        except (OSError, ValueError, RecursionError) as exc:
+            raise StoreError(f"{path}: cannot read the manifest ({exc}); restore the folder from a backup, "
+                             f"or delete {self.root / version} so that the previous version is the latest") from None
+
+    def check_manifest(self, version: str) -> None:
+        """StoreError when the manifest is damaged; cheap for streamed manifests (their two ends)."""
+        path = self.root / version / "manifest.json"
+        with contextlib.suppress(OSError), open(path, "rb") as f:
+            start = f.read(1)
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 4))
+            if start == b"{" and f.read() == b"]\n}\n":
+                return
+        self.manifest(version)  # read it whole: raises the clear error when it is damaged
+
+    def keys(self, version: str) -> list[tuple[str, str, str]]:
+        """``(key, id, status)`` of each asset of ``version``, from its small ``.keys`` index."""
+        try:
+            text = (self.root / version / ".keys").read_text(encoding="utf-8")
+        except OSError:  # a version from before the index: read the manifest
+            return [(a["key"], a["id"], a.get("status", "")) for a in self.iter_assets(version)]
+        return [tuple(line.split("\t")) for line in text.splitlines() if line]  # type: ignore[misc]
+
+    def find(self, keys: set[str], skip: str | None = None) -> dict[str, Source]:
+        """Where each of ``keys`` can be linked from: staging, else the newest kept version that has it
+        (failed assets have no files). ``skip`` names a version already searched (the latest). The
+        caller checks the files (:meth:`intact`) before it links them."""
+        found: dict[str, Source] = {}
+        for key in keys & self.staged_keys():
+            found[key] = ("staging", key)
+        for version in reversed(self.versions()):
+            if len(found) == len(keys):
+                break
+            if version == skip:
+                continue
+            for key, aid, status in self.keys(version):
+                if key in keys and key not in found and status != "failed":
+                    found[key] = ("version", version, aid)
+        return found
+
+    def intact(self, version: str, wanted: dict[str, str], failed_ok: set[str] = frozenset()) -> dict[str, dict]:
+        """The records of ``version`` for ``wanted`` (key -> id) whose files still hold their bytes;
+        damaged ones are left out with a warning (their assets are rebuilt). Failed records are left
+        out too, unless their id is in ``failed_ok``."""
+        out: dict[str, dict[str, Any]] = {}
+        for record in self.iter_assets(version):
+            if wanted.get(record["key"]) != record["id"]:
+                continue
+            if record.get("status") == "failed":
+                if record["id"] in failed_ok:
+                    out[record["key"]] = record
+                continue
+            damaged = self.damaged_files(version, record)
+            for rel, why in damaged.items():
+                log.warning("%s in %s is %s; rebuilding %s", rel, version, why, record["id"])
+            if not damaged:
+                out[record["key"]] = record
+        return out
+
+    def source_dir(self, source: Source) -> Path:
+        return self.staging / source[1] if source[0] == "staging" else self.root / source[1] / source[2]
+
+    def next_version(self) -> str:
+        versions = self.versions()
+        return version_name(int(versions[-1][1:]) + 1 if versions else 1)
 
     def staged_keys(self) -> set[str]:
         """Keys of the staged assets whose record reads and whose files match it; the rest are rebuilt."""
@@ -213,35 +353,43 @@ class RecipeStore:
         os.rename(tmp, final)
         _fsync_dir(self.staging)
 
-    def publish(self, entries: list[dict[str, Any]], manifest_head: dict[str, Any],
-                extra_files: Callable[[dict, Path], dict[str, bytes]] | None = None) -> str:
+    def publish(self, entries: Iterable[tuple[dict[str, Any], Source | None]], manifest_head: dict[str, Any],
+                reports: Path | None = None) -> str:
         """Assemble a new version from staged and reused assets and make it visible atomically.
 
-        Each entry is a manifest asset record plus ``_source``: ("staging", key), ("version", name) or None
-        (failed assets have no files). Returns the new version's name.
+        ``entries`` yields ``(manifest asset record, source)`` in order, one at a time; the source is
+        where the asset's files are (None for failed assets, which have none). Staged files move in
+        (one rename per asset), reused ones are hardlinked. The files in ``reports`` (contact sheets,
+        index pages) move in too. Returns the new version's name.
         """
-        versions = self.versions()
-        name = version_name(int(versions[-1][1:]) + 1 if versions else 1)
+        name = self.next_version()
         tmp = self.staging / f"tmp-publish-{name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
-        assets = []
-        for entry in entries:
-            entry = dict(entry)
-            source = entry.pop("_source", None)
-            if source is not None:
-                src_dir = self.staging / source[1] if source[0] == "staging" else self.root / source[1] / entry["id"]
-                dst_dir = tmp / entry["id"]
-                dst_dir.mkdir()
-                for rel in entry.get("outputs", {}):
-                    link_or_copy(src_dir / Path(rel).name, dst_dir / Path(rel).name)
-                # what reuse checks first, before hashing (a hardlink shares its size and mtime)
-                entry["stat"] = {rel: stat_of(dst_dir / Path(rel).name) for rel in entry.get("outputs", {})}
-            assets.append(entry)
-        manifest = {"format_version": MANIFEST_FORMAT_VERSION, "version": name, **manifest_head, "assets": assets}
-        if extra_files:
-            for fname, data in extra_files(manifest, tmp).items():
-                atomic_write(tmp / fname, data)
-        atomic_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+        index: list[str] = []
+
+        def placed() -> Iterator[dict[str, Any]]:
+            for record, source in entries:
+                if source is not None and record.get("outputs"):
+                    record = dict(record)
+                    src_dir, dst_dir = self.source_dir(source), tmp / record["id"]
+                    if source[0] == "staging":  # staged files move in: nothing to copy or delete later
+                        os.rename(src_dir, dst_dir)
+                        os.unlink(dst_dir / "result.json")
+                    else:
+                        dst_dir.mkdir()
+                        for rel in record["outputs"]:
+                            link_or_copy(src_dir / Path(rel).name, dst_dir / Path(rel).name)
+                    # what reuse checks first, before hashing (a hardlink shares its size and mtime)
+                    record["stat"] = {rel: stat_of(dst_dir / Path(rel).name) for rel in record["outputs"]}
+                index.append(f"{record['key']}\t{record['id']}\t{record.get('status', '')}\n")
+                yield record
+
+        head = {"format_version": MANIFEST_FORMAT_VERSION, "version": name, **manifest_head}
+        write_manifest(tmp / "manifest.json", head, placed())
+        atomic_write(tmp / ".keys", "".join(index).encode())
+        if reports is not None and reports.is_dir():
+            for p in reports.iterdir():
+                os.replace(p, tmp / p.name)
         os.rename(tmp, self.root / name)  # the publish: one atomic rename
         _fsync_dir(self.root)
         self._point_latest(name)
@@ -269,14 +417,14 @@ class RecipeStore:
         """A run killed between the version rename and LATEST leaves a newer version than LATEST names:
         point LATEST at it (instead of rebuilding its assets into a duplicate version)."""
         versions = self.versions()
-        if not versions or not self.readable(versions[-1]):
-            return  # a damaged newest version is no publish to finish (gc and verify report it)
-        newest = versions[-1]
         named = None
         with contextlib.suppress(OSError, UnicodeDecodeError):
             named = (self.root / "LATEST").read_text(encoding="utf-8").strip()
-        if named == newest:
-            return
+        if not versions or named == versions[-1]:
+            return  # the usual case, decided without reading a manifest
+        newest = versions[-1]
+        if not self.readable(newest):
+            return  # a damaged newest version is no publish to finish (gc and verify report it)
         log.warning("finishing the interrupted publish of %s (LATEST said %s)", newest, named or "nothing")
         self._point_latest(newest)
 
@@ -286,30 +434,41 @@ class RecipeStore:
             for p in self.staging.iterdir():
                 shutil.rmtree(p, ignore_errors=True)
 
-    def gc(self, keep: int) -> list[str]:
-        """Delete all but the newest ``keep`` versions; never the latest, nor the newest readable one.
+    def gc(self, keep: int) -> Freed:
+        """Delete all but the newest ``keep`` versions (never the latest, nor the newest readable one),
+        and what is staged.
 
         Refuses (StoreError) while the latest version is damaged: deleting what may be the only good copy
-        is for a person to decide. Returns what was removed.
+        is for a person to decide. Files that a kept version still links (assets it reused) stay on
+        disk; the bytes counted as freed are those no kept version links.
         """
         keep = max(1, keep)
         versions = self.versions()
         latest = self.latest()
         if latest and not self.readable(latest):
             self.manifest(latest)  # raises the StoreError that names the damage and the fix
-        readable = [v for v in versions if self.readable(v)]
-        spared = {latest, *readable[-1:]}
-        doomed = [v for v in versions[:-keep] if v not in spared]
+        doomed = [v for v in versions[:-keep] if v != latest]
+        if doomed:  # the newest readable version is spared too (reading every manifest only when needed)
+            readable = [v for v in versions if self.readable(v)]
+            doomed = [v for v in doomed if v not in readable[-1:]]
+        trash = []
         for v in doomed:
-            trash = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
-            os.rename(self.root / v, trash)  # disappears atomically, then is deleted
-            shutil.rmtree(trash, ignore_errors=True)
+            t = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
+            os.rename(self.root / v, t)  # disappears atomically, then is deleted
+            trash.append(t)
+        staged = len(self.staged_keys())
+        if self.staging.is_dir():
+            for p in self.staging.iterdir():
+                t = self.root / f".trash-staging-{p.name[:16]}-{uuid.uuid4().hex[:6]}"
+                os.rename(p, t)
+                trash.append(t)
         for p in self.root.iterdir():  # leftovers of interrupted deletes and symlink swaps
-            if p.name.startswith((".trash-", ".latest-")):
-                if p.is_symlink() or p.is_file():
-                    p.unlink(missing_ok=True)
-                else:
-                    shutil.rmtree(p, ignore_errors=True)
-        self.prune_staging()
-        return doomed
-
+            if p.name.startswith((".trash-", ".latest-")) and p not in trash:
+                trash.append(p)
+        freed = _freed_bytes([p for p in trash if p.is_dir() and not p.is_symlink()])
+        for p in trash:
+            if p.is_symlink() or p.is_file():
+                p.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+        return Freed(doomed, staged, freed)

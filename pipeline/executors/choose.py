@@ -1,10 +1,11 @@
-"""Which executor a run uses, decided without importing torch or ray."""
+"""Which executor a run uses, decided without importing torch or ray, and making it."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 
@@ -40,3 +41,30 @@ def choose_executor(requested: str, address: str | None, devices: str | None) ->
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(options["devices"])
         return "local", {}
     return requested, options
+
+
+EXECUTORS = ("local", "ray")
+
+
+def check_executor(name: str | Callable[..., Any]) -> None:
+    """ValueError (a usage error) for a name that is no executor (a factory is always fine)."""
+    if not callable(name) and name not in EXECUTORS:
+        raise ValueError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)} "
+                         "(or choose_executor() to resolve 'auto')")
+
+
+def make_executor(name: str | Callable[..., Any], plan, **options):
+    """The executor ``name`` for ``plan`` (a :class:`zpipe.plan.Plan`); options as in its class doc.
+
+    ``name`` may be a factory ``f(plan, **options)``: ``zpipe serve`` lends executors whose engines stay
+    loaded between builds."""
+    check_executor(name)
+    if callable(name):
+        return name(plan, **options)
+    if name == "ray":
+        from zpipe.executors.ray_executor import RayExecutor
+
+        return RayExecutor(plan.engine["name"], plan.recipe.engine_options, **options)
+    from zpipe.executors.local import LocalExecutor
+
+    return LocalExecutor(plan.engine["name"], plan.recipe.engine_options, **options)

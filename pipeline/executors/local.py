@@ -29,7 +29,9 @@ def batches(jobs: list[PlannedJob], size: int) -> Iterator[list[PlannedJob]]:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, engine_name: str, engine_options: dict[str, Any]):
+    def __init__(self, engine_name: str, engine_options: dict[str, Any], **options: Any):
+        if options:
+            raise TypeError(f"the local executor takes no options {sorted(options)}")
         self.engine_name = engine_name
         self.engine_options = engine_options
         self._engine = None

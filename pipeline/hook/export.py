@@ -95,7 +95,9 @@ def export(request: HookRequest, out: str | os.PathLike | None = None, *, execut
                               "store": str(store), "materials": {}, "builds": []}
     placed: dict[str, dict[str, Any]] = {}
     for recipe, mats, _, _label in jobs:
-        result = zrun(recipe, out=store, executor=executor, on_event=emit)
+        # only the requested materials are built; the recipe's other assets stay as the store has them
+        result = zrun(recipe, out=store, executor=executor, on_event=emit,
+                      only=sorted({m.asset or m.folder for m in mats}))
         manifest = this_run(load_manifest(result.path), result.up_to_date)
         build = {"recipe": recipe.name, "version": result.version, "path": result.path,
                  "up_to_date": result.up_to_date, "ids": [a["id"] for a in manifest["assets"]],

@@ -1,27 +1,37 @@
-"""Contact sheets for a version: one PNG grid and an ``index.html``, and an HTML diff of two versions.
+"""Contact sheets for a version, in pages of bounded size, with ``index.html`` pages; and an HTML diff.
 
-``render(manifest, read)`` returns ``{"contact_sheet.png": bytes, "index.html": bytes}`` for the
-version described by ``manifest`` (the store's format); ``read(relpath)`` returns the bytes of a file
-of that version, with paths as in ``assets[i]["files"][role]`` (relative to the version folder, where
-``index.html`` is meant to be written, so its links are those same relative paths).
+:class:`Pages` makes them while a build runs: the build hands it each asset's record as soon as the
+asset is known (reused at the start, built as it finishes), a small pool renders the asset's card (a
+thumbnail) and its HTML, and each page is written as soon as its assets are all in. Memory stays
+flat in the asset count: waiting cards are kept on disk, a page holds ``PER_PAGE`` cards.
+
+Files (in the version folder): ``contact_sheet.png`` (page 1), ``contact_sheet-0002.png`` …, and
+``index.html`` (page 1), ``index-0002.html`` …, each page linking the others; images load lazily.
+``read(relpath)`` returns the bytes of a file of the asset, with paths as in
+``assets[i]["files"][role]`` (relative to the version folder, so the pages' links are those paths).
 
 Each asset shows a 2x2 tiled preview of its albedo (or poster), thumbnails of its maps, its seam scores
 per role and what the seam gate did. Failed assets are framed in red with their error. Everything taken
 from the manifest is HTML-escaped, and a file path that could leave the version folder is not linked.
 
-``render_diff(old, new, old_prefix, new_prefix)`` returns an HTML page listing assets added, removed
-and changed between two manifests; changed assets are shown side by side, their images loaded from
-``old_prefix + relpath`` and ``new_prefix + relpath`` (e.g. ``"../v0001/"`` and ``"../v0002/"``).
+``render(manifest, read)`` makes the same files for a whole manifest at once (``{name: bytes}``).
+``render_diff(old, new, old_prefix, new_prefix)`` returns an HTML page of the assets added, removed and
+changed between two manifests, images loaded from ``old_prefix + relpath`` and ``new_prefix + relpath``.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import logging
 import os
 import posixpath
+import tempfile
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,9 +41,13 @@ from zpipe.texture import wrap
 from zpipe.texture.formats import encode_png
 from zpipe.texture.readback import decode
 
-CARD_W = 320  # px of one asset card in the PNG
-THUMB = 60  # px of a map thumbnail in the PNG
-COLS = 4
+log = logging.getLogger(__name__)
+CARD_W = 192  # px of one asset card in the PNG
+THUMB = 34  # px of a map thumbnail in the PNG
+COLS = 10  # cards per row of a contact sheet page
+PER_PAGE = 100  # assets per contact sheet page and per index page
+HEAD = 30  # px of a page's title
+GAP = 6
 FAIL = (200, 40, 40)
 WEB_FORMATS = (".png", ".jpg", ".jpeg", ".webp")
 COLOUR_ROLES = ("albedo", "poster")
@@ -142,6 +156,12 @@ def glyph_summary(asset: dict[str, Any]) -> str:
 # ---- PNG ------------------------------------------------------------------------------------------
 
 def _font(size: int) -> ImageFont.ImageFont:
+    return _thread_font(size, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=64)
+def _thread_font(size: int, _thread: int) -> ImageFont.ImageFont:
+    """Loading a font costs more than drawing a card: once per size and thread (fonts are not shared)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType
@@ -153,8 +173,9 @@ def _card(asset: dict[str, Any], read: Callable[[str], bytes]) -> Image.Image:
     failed = asset.get("status") == "failed"
     main = _main_role(files)
     maps = [r for r in files if r != main]
-    rows_of_maps = (len(maps) + 4) // 5
-    height = CARD_W + rows_of_maps * (THUMB + 16) + 64
+    per_row = CARD_W // (THUMB + 4)
+    rows_of_maps = (len(maps) + per_row - 1) // per_row
+    height = CARD_W + rows_of_maps * (THUMB + 14) + 56
     card = Image.new("RGB", (CARD_W, height), (40, 40, 44) if not failed else (70, 20, 20))
     draw = ImageDraw.Draw(card)
     img = _load(read, files.get(main)) if main else None
@@ -166,48 +187,26 @@ def _card(asset: dict[str, Any], read: Callable[[str], bytes]) -> Image.Image:
         draw.rectangle([0, 0, CARD_W - 1, CARD_W - 1], fill=(60, 60, 60))
         draw.line([0, 0, CARD_W, CARD_W], fill=(90, 90, 90), width=2)
         draw.line([0, CARD_W, CARD_W, 0], fill=(90, 90, 90), width=2)
-    small = _font(11)
+    small = _font(10)
     seams = seam_table(asset)
     for i, role in enumerate(maps):
-        x, y = (i % 5) * (THUMB + 4), CARD_W + 4 + (i // 5) * (THUMB + 16)
+        x, y = (i % per_row) * (THUMB + 4), CARD_W + 4 + (i // per_row) * (THUMB + 14)
         m = _load(read, files[role])
         if m is not None:
             card.paste(Image.fromarray((np.clip(_thumb(m, THUMB), 0, 1) * 255 + 0.5).astype(np.uint8)), (x, y))
-        draw.text((x, y + THUMB), role[:10], fill=(220, 220, 220), font=small)
-    y = CARD_W + rows_of_maps * (THUMB + 16) + 6
-    draw.text((6, y), str(asset.get("id", "?"))[:44], fill=(255, 255, 255), font=_font(14))
+        draw.text((x, y + THUMB), role[:6], fill=(220, 220, 220), font=small)
+    y = CARD_W + rows_of_maps * (THUMB + 14) + 4
+    draw.text((4, y), str(asset.get("id", "?"))[:30], fill=(255, 255, 255), font=_font(12))
     main_seam = seams.get(main or "", {})
     line = f"{asset.get('status', '?')}"
     if main_seam:
         line += "  seam " + " ".join(f"{a}={v:.2f}" for a, v in main_seam.items())
-    draw.text((6, y + 18), line, fill=(255, 120, 120) if failed else (180, 220, 180), font=small)
+    draw.text((4, y + 16), line, fill=(255, 120, 120) if failed else (180, 220, 180), font=small)
     detail = str(asset.get("error") or "") if failed else (glyph_summary(asset) or gate_summary(asset))
-    draw.text((6, y + 34), detail[:60], fill=(255, 170, 170) if failed else (200, 200, 200), font=small)
+    draw.text((4, y + 30), detail[:38], fill=(255, 170, 170) if failed else (200, 200, 200), font=small)
     if failed:
         draw.rectangle([0, 0, CARD_W - 1, height - 1], outline=FAIL, width=4)
     return card
-
-
-def contact_sheet_png(manifest: dict[str, Any], read: Callable[[str], bytes]) -> bytes:
-    assets = manifest.get("assets") or []
-    # Decoding every map again dominates; the decoders release the GIL, so cards are made in threads.
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        cards = list(pool.map(lambda a: _card(a, read), assets))
-    gap, head = 8, 36
-    cols = max(1, min(COLS, len(cards)))
-    rows = [cards[i:i + cols] for i in range(0, len(cards), cols)]
-    width = cols * (CARD_W + gap) + gap
-    height = head + sum(max(c.height for c in row) + gap for row in rows) + gap
-    sheet = Image.new("RGB", (width, height), (24, 24, 26))
-    draw = ImageDraw.Draw(sheet)
-    draw.text((gap, 8), _title(manifest), fill=(255, 255, 255), font=_font(18))
-    y = head
-    for row in rows:
-        for i, card in enumerate(row):
-            sheet.paste(card, (gap + i * (CARD_W + gap), y))
-        y += max(c.height for c in row) + gap
-    arr = np.asarray(sheet, dtype=np.float32) / 255.0
-    return encode_png(arr, 8, "srgb", compression=6)
 
 
 def _title(manifest: dict[str, Any]) -> str:
@@ -222,7 +221,9 @@ def _title(manifest: dict[str, Any]) -> str:
 _CSS = """
 body{background:#18181a;color:#ddd;font:14px system-ui,sans-serif;margin:16px}
 h1{font-size:20px} .grid{display:flex;flex-wrap:wrap;gap:12px}
-.card{background:#28282c;border:3px solid #28282c;border-radius:6px;padding:8px;width:300px}
+.card{background:#28282c;border:3px solid #28282c;border-radius:6px;padding:8px;width:300px;
+content-visibility:auto;contain-intrinsic-size:300px 480px}
+nav{margin:8px 0}nav a,nav b{margin-right:6px}
 .card.failed{border-color:#c82828;background:#3a1818}
 .tiled{width:300px;height:300px;background-size:50% 50%;background-repeat:repeat;image-rendering:auto}
 .poster{max-width:300px}
@@ -270,7 +271,8 @@ def _asset_html(asset: dict[str, Any], prefix: str = "", read: Callable[[str], b
             parts.append(f'<a href="{_e(prefix + files[main])}"><div class="tiled" title="2x2 tiled preview" '
                          f'style="background-image:url(&quot;{_e(src)}&quot;)"></div></a>')
         elif src:
-            parts.append(f'<a href="{_e(prefix + files[main])}"><img class="poster" src="{_e(src)}" alt=""></a>')
+            parts.append(f'<a href="{_e(prefix + files[main])}"><img class="poster" loading="lazy" '
+                         f'src="{_e(src)}" alt=""></a>')
     parts.append(f'<div class="id">{_e(asset.get("id", "?"))}</div>')
     parts.append(f'<div class="small">{_e(asset.get("status", "?"))} · seed {_e(asset.get("seed", "?"))} · '
                  f'{_e((asset.get("engine") or {}).get("name", ""))}</div>')
@@ -283,7 +285,7 @@ def _asset_html(asset: dict[str, Any], prefix: str = "", read: Callable[[str], b
         parts.append('<div class="maps">')
         for role in maps:
             src = _src(files[role], prefix, read, 56)
-            img = f'<img src="{_e(src)}" alt="{_e(role)}">' if src else ""
+            img = f'<img loading="lazy" src="{_e(src)}" alt="{_e(role)}">' if src else ""
             parts.append(f'<figure><a href="{_e(prefix + files[role])}">{img}</a>{_e(role)}</figure>')
         parts.append("</div>")
     glyph = (asset.get("metrics") or {}).get("glyph_check") or {}
@@ -311,19 +313,24 @@ def _asset_html(asset: dict[str, Any], prefix: str = "", read: Callable[[str], b
     return "".join(parts)
 
 
-def index_html(manifest: dict[str, Any], read: Callable[[str], bytes] | None = None) -> str:
-    assets = manifest.get("assets") or []
-    failed = [a for a in assets if a.get("status") == "failed"]
+def _index_head(manifest: dict[str, Any]) -> str:
     recipe = manifest.get("recipe") or {}
-    body = [f"<h1>{_e(_title(manifest))}</h1>",
+    return (f"<h1>{_e(_title(manifest))}</h1>"
             f'<p class="small">recipe {_e(recipe.get("path", ""))} · sha256 {_e(str(recipe.get("sha256", ""))[:12])}'
             f' · created {_e(manifest.get("created", ""))} · zpipe {_e(manifest.get("zpipe_version", ""))} · '
-            f'<a href="contact_sheet.png">contact_sheet.png</a> · <a href="manifest.json">manifest.json</a></p>']
+            f'<a href="contact_sheet.png">contact_sheet.png</a> · <a href="manifest.json">manifest.json</a></p>')
+
+
+def index_html(manifest: dict[str, Any], read: Callable[[str], bytes] | None = None) -> str:
+    """One page of every asset of ``manifest`` (the paged form is what :class:`Pages` writes)."""
+    assets = manifest.get("assets") or []
+    failed = [a for a in assets if a.get("status") == "failed"]
+    body = [_index_head(manifest)]
     if failed:
         body.append('<p class="bad">Failed: ' + ", ".join(
             f'<a class="bad" href="#{_e(a.get("id", ""))}">{_e(a.get("id", "?"))}</a>' for a in failed) + "</p>")
     body.append('<div class="grid">' + "".join(_asset_html(a, "", read) for a in assets) + "</div>")
-    return _page(f"{recipe.get('name', '')} {manifest.get('version', '')}", "".join(body))
+    return _page(f"{(manifest.get('recipe') or {}).get('name', '')} {manifest.get('version', '')}", "".join(body))
 
 
 def _page(title: str, body: str) -> str:
@@ -331,10 +338,152 @@ def _page(title: str, body: str) -> str:
             f"<style>{_CSS}</style></head><body>{body}</body></html>\n")
 
 
+def sheet_name(page: int) -> str:
+    return "contact_sheet.png" if page == 1 else f"contact_sheet-{page:04d}.png"
+
+
+def index_name(page: int) -> str:
+    return "index.html" if page == 1 else f"index-{page:04d}.html"
+
+
+class Pages:
+    """The contact sheet and index pages of one version, made while its build runs (see the module doc).
+
+    ``add(position, asset, read)`` for every asset (position 0 … total-1, any order, each once), then
+    ``finish(manifest_head)`` writes the rest and returns the file names. Cards are rendered by a
+    pool of ``threads``; ``close()`` stops it (``finish`` does too).
+    """
+
+    def __init__(self, folder: Path, title: str, total: int, threads: int = 2):
+        self.folder = Path(folder)
+        self.cards = self.folder / ".cards"
+        self.cards.mkdir(parents=True, exist_ok=True)
+        self.title, self.total = title, total
+        self.pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="zpipe-sheet")
+        self._lock = threading.Lock()
+        self._waiting: dict[int, dict[int, tuple[int, int]]] = {}  # page -> {position: card size}
+        self._failed: list[tuple[int, str]] = []
+        self._futures: list[Future] = []
+        self._written: set[int] = set()
+
+    def add(self, position: int, asset: dict[str, Any], read: Callable[[str], bytes]) -> None:
+        if asset.get("status") == "failed":
+            self._failed.append((position, str(asset.get("id", "?"))))
+        self._futures.append(self._pool.submit(self._render, position, asset, read))
+        if len(self._futures) > 4 * PER_PAGE:  # keep only those still running (and raise a failed one's error)
+            done = [f for f in self._futures if f.done()]
+            for f in done:
+                f.result()
+            self._futures = [f for f in self._futures if not f.done()]
+
+    def _render(self, position: int, asset: dict[str, Any], read: Callable[[str], bytes]) -> None:
+        try:
+            card, snippet = _card(asset, read), _asset_html(asset, "", read)
+        except Exception:  # noqa: BLE001 - one odd record costs its card, not the report
+            log.exception("contact sheet: cannot draw %s", asset.get("id"))
+            card = Image.new("RGB", (CARD_W, CARD_W), (60, 60, 60))
+            snippet = f'<div class="card">{_e(asset.get("id", "?"))}</div>'
+        stem = self.cards / f"{position:08d}"
+        stem.with_suffix(".raw").write_bytes(card.tobytes())
+        stem.with_suffix(".html").write_text(snippet, encoding="utf-8")
+        page = position // PER_PAGE + 1
+        with self._lock:
+            waiting = self._waiting.setdefault(page, {})
+            waiting[position] = card.size
+            if len(waiting) < self._page_size(page):
+                return
+            del self._waiting[page]
+        self._compose(page, waiting)
+
+    def _page_size(self, page: int) -> int:
+        return min(PER_PAGE, self.total - (page - 1) * PER_PAGE) if self.total else 0
+
+    def _compose(self, page: int, sizes: dict[int, tuple[int, int]]) -> None:
+        """Write page ``page``'s sheet and the body of its index page, then drop its cards."""
+        order = sorted(sizes)
+        rows = [order[i:i + COLS] for i in range(0, len(order), COLS)]
+        heights = [max(sizes[p][1] for p in row) for row in rows]
+        width = min(COLS, len(order)) * (CARD_W + GAP) + GAP
+        sheet = Image.new("RGB", (max(width, 2 * CARD_W), HEAD + sum(h + GAP for h in heights) + GAP), (24, 24, 26))
+        ImageDraw.Draw(sheet).text((GAP, 6), f"{self.title} · page {page}/{self.pages}", fill=(255, 255, 255),
+                                   font=_font(16))
+        y = HEAD
+        body = []
+        for row, h in zip(rows, heights):
+            for i, position in enumerate(row):
+                stem = self.cards / f"{position:08d}"
+                card = Image.frombytes("RGB", sizes[position], stem.with_suffix(".raw").read_bytes())
+                sheet.paste(card, (GAP + i * (CARD_W + GAP), y))
+                body.append(stem.with_suffix(".html").read_text(encoding="utf-8"))
+            y += h + GAP
+        sheet.save(self.folder / sheet_name(page), "PNG", compress_level=6)
+        (self.cards / f"page-{page:08d}.html").write_text("".join(body), encoding="utf-8")
+        for position in order:
+            for suffix in (".raw", ".html"):
+                (self.cards / f"{position:08d}").with_suffix(suffix).unlink(missing_ok=True)
+        with self._lock:
+            self._written.add(page)
+
+    def finish(self, manifest_head: dict[str, Any]) -> list[str]:
+        """Wait for the cards, write what is left and the index pages; returns the file names."""
+        self._pool.shutdown(wait=True)
+        for f in self._futures:
+            f.result()
+        for page, sizes in sorted(self._waiting.items()):  # pages with fewer cards than expected
+            self._compose(page, sizes)
+        self._waiting.clear()
+        pages = sorted(self._written) or [1]
+        head = _index_head(manifest_head)
+        failed = ""
+        if self._failed:
+            failed = '<p class="bad">Failed: ' + ", ".join(
+                f'<a class="bad" href="{index_name(p // PER_PAGE + 1)}#{_e(aid)}">{_e(aid)}</a>'
+                for p, aid in sorted(self._failed)) + "</p>"
+        name = f"{(manifest_head.get('recipe') or {}).get('name', '')} {manifest_head.get('version', '')}"
+        written = []
+        for page in pages:
+            nav = ""
+            if len(pages) > 1:
+                nav = "<nav>pages: " + "".join(
+                    f"<b>{p}</b>" if p == page else f'<a href="{index_name(p)}">{p}</a>' for p in pages) + "</nav>"
+            part = self.cards / f"page-{page:08d}.html"
+            body = part.read_text(encoding="utf-8") if part.exists() else ""
+            sheet = (f'<p class="small"><a href="{sheet_name(page)}">{sheet_name(page)}</a></p>'
+                     if page > 1 else "")
+            html_text = _page(f"{name} ({page}/{len(pages)})" if len(pages) > 1 else name,
+                              head + failed + nav + sheet + f'<div class="grid">{body}</div>' + nav)
+            (self.folder / index_name(page)).write_text(html_text, encoding="utf-8")
+            written.append(index_name(page))
+            if (self.folder / sheet_name(page)).exists():
+                written.append(sheet_name(page))
+        self.close()
+        return written
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.cards.is_dir():
+            for p in self.cards.iterdir():
+                p.unlink(missing_ok=True)
+            self.cards.rmdir()
+
+
 def render(manifest: dict[str, Any], read: Callable[[str], bytes]) -> dict[str, bytes]:
-    """The contact sheet PNG and index.html of one version (see the module doc)."""
-    return {"contact_sheet.png": contact_sheet_png(manifest, read),
-            "index.html": index_html(manifest, read).encode("utf-8")}
+    """The contact sheet pages and index pages of one version, as ``{file name: bytes}``."""
+    assets = manifest.get("assets") or []
+    with tempfile.TemporaryDirectory(prefix="zpipe-sheet-") as tmp:
+        pages = Pages(Path(tmp), _short_title(manifest), len(assets), threads=min(4, os.cpu_count() or 1))
+        try:
+            for i, asset in enumerate(assets):
+                pages.add(i, asset, read)
+            names = pages.finish(manifest)
+        finally:
+            pages.close()
+        return {n: (Path(tmp) / n).read_bytes() for n in names}
+
+
+def _short_title(manifest: dict[str, Any]) -> str:
+    return f"{(manifest.get('recipe') or {}).get('name', '?')} {manifest.get('version', '')}"
 
 
 # ---- diff -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from zpipe.report.contact_sheet import render, render_diff, seam_table
+from zpipe.report.contact_sheet import CARD_W, GAP, HEAD, render, render_diff, seam_table
 from zpipe.stages.base import Asset, StageContext, apply
 from zpipe.stages.export import ExportStage
 from zpipe.stages.pbr import PbrStage
@@ -64,14 +64,15 @@ def test_render_png_and_html():
     out = render(manifest, lambda rel: files[rel])
     assert set(out) == {"contact_sheet.png", "index.html"}
     with Image.open(io.BytesIO(out["contact_sheet.png"])) as im:
-        assert im.format == "PNG" and im.width >= 3 * 320
+        assert im.format == "PNG" and im.width >= 3 * CARD_W
         sheet = np.asarray(im.convert("RGB")).astype(int)
     # the failed card (third) is framed in red
+    step, half = CARD_W + GAP, CARD_W // 2
     red = (sheet[..., 0] > 180) & (sheet[..., 1] < 60) & (sheet[..., 2] < 60)
-    assert red[:, 2 * 328:3 * 328 + 8].sum() > 1000 and red[:, :328].sum() == 0
+    assert red[:, 2 * step:3 * step + GAP].sum() > 500 and red[:, :step].sum() == 0
     # the 2x2 preview of the first card is the albedo tiled: its top-left and bottom-right quadrants match
-    q = sheet[36:36 + 160, 8:8 + 160]
-    assert np.abs(q - sheet[36 + 160:36 + 320, 8 + 160:8 + 320]).mean() < 1.0
+    q = sheet[HEAD:HEAD + half, GAP:GAP + half]
+    assert np.abs(q - sheet[HEAD + half:HEAD + CARD_W, GAP + half:GAP + CARD_W]).mean() < 1.0
     page = out["index.html"].decode()
     assert page.startswith("<!DOCTYPE html>")
     assert "granite_a/albedo.png" in page and "background-size:50% 50%" in page
