@@ -178,7 +178,8 @@ class _Build:
         ordered = [self.records[pj.job.id] for pj in plan.jobs]
         summary = {s: sum(1 for r, _ in ordered if r["status"] == s) for s in ("built", "reused", "failed")}
         failures = {r["id"]: r.get("error", "") for r, _ in ordered if r["status"] == "failed"}
-        if latest and not summary["built"] and not plan.removed and _same_result(
+        relinked = any(src is not None and src[:2] != ("version", latest) for _, src in ordered)
+        if latest and not summary["built"] and not plan.removed and not relinked and _same_result(
                 [r for r, _ in ordered], store.iter_assets(latest)):
             # Only assets that failed before were retried, and they failed again: nothing new to publish.
             store.prune_staging()

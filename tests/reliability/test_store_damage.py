@@ -126,8 +126,14 @@ def test_a_deleted_published_file_is_rebuilt(write_recipe, tmp_path):
     (root / "v0002" / "slate" / "albedo.png").unlink()
     r, done = build(path, out)
     assert r.exit_code == 0, r.output
-    assert (done["version"], done["built"]) == ("v0003", 1)
+    # slate's key is also in v0001, whose copy is intact: it is linked from there (reuse from any version)
+    assert (done["version"], done["built"], done["reused"]) == ("v0003", 0, 4)
     assert_manifest_matches_files(root / "v0003")
+    (root / "v0001" / "slate" / "albedo.png").unlink()  # with no intact copy left, it is rebuilt
+    (root / "v0003" / "slate" / "albedo.png").unlink()
+    r, done = build(path, out)
+    assert (done["version"], done["built"]) == ("v0004", 1)
+    assert_manifest_matches_files(root / "v0004")
 
 
 def test_hook_target_inside_the_store_is_refused(tmp_path):
