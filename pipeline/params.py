@@ -43,25 +43,31 @@ class Param:
         return text
 
     def check(self, value: Any) -> tuple[Any, str | None]:
+        """The value (an int where a number is declared becomes a float) and None, or the error as a fix."""
+        ok, value = self._coerced(value)
+        shown = self._violation(value) if ok else _show(value)
+        return value, None if shown is None else f"expected {self.describe()}, got {shown}"
+
+    def _coerced(self, value: Any) -> tuple[bool, Any]:
         ok, value = _coerce(self.type, value)
         if ok and self.type is list and self.item is not None:
             items = [_coerce(self.item, v) for v in value]
-            ok = all(i[0] for i in items)
-            value = [i[1] for i in items]
-        if not ok:
-            return value, f"expected {self.describe()}, got {_show(value)}"
-        if self.choices and self.type is list:
-            bad = [v for v in value if v not in self.choices]
+            return all(i[0] for i in items), [i[1] for i in items]
+        return ok, value
+
+    def _violation(self, value: Any) -> str | None:
+        """How a value of the declared type breaks the declaration, as the error shows it; None if it does not."""
+        if self.choices:
+            bad = [v for v in value if v not in self.choices] if self.type is list else \
+                [value] if value not in self.choices else []
             if bad:
-                return value, f"expected {self.describe()}, got {_show(bad[0])}"
-        elif self.choices and value not in self.choices:
-            return value, f"expected {self.describe()}, got {_show(value)}"
+                return _show(bad[0])
         if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
-            return value, f"expected {self.describe()}, got {_show(value)} (not a finite number)"
-        if self.type in (int, float):
-            if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-                return value, f"expected {self.describe()}, got {_show(value)}"
-        return value, None
+            return f"{_show(value)} (not a finite number)"
+        if self.type in (int, float) and ((self.min is not None and value < self.min) or
+                                          (self.max is not None and value > self.max)):
+            return _show(value)
+        return None
 
 
 def _coerce(kind: type, value: Any) -> tuple[bool, Any]:
