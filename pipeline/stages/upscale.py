@@ -36,6 +36,27 @@ def _scores(img: np.ndarray) -> dict[str, float]:
     return {a: round(v, 4) for a, v in seam_scores(img, "xy").items()}
 
 
+def _method(p: dict[str, Any], ctx: StageContext, metrics: dict[str, Any]) -> str:
+    """model, refine or lanczos: what ``mode`` means for this engine (a note in ``metrics`` if it falls back)."""
+    can_refine = Capability.IMG2IMG in ctx.capabilities
+    if p["model"]:
+        return "model"
+    if p["mode"] == "auto":
+        return "refine" if can_refine else "lanczos"
+    if p["mode"] == "refine" and not can_refine:
+        metrics["note"] = f"engine {ctx.engine_name or ''} cannot do img2img; used lanczos".replace("  ", " ")
+        return "lanczos"
+    return p["mode"]
+
+
+def _lanczos(role: str, img: np.ndarray, f: int, periodic: bool) -> np.ndarray:
+    h, w = img.shape[:2]
+    up = wrap.resize(img, w * f, h * f, "lanczos", wrap=periodic)
+    if role == "normal" and up.ndim == 3 and up.shape[2] >= 3:
+        up = renormalise(up)
+    return up
+
+
 class UpscaleStage(Stage):
     name = "upscale"
     doc = ("Upscale x2/x4 with wrap-aware Lanczos, optionally refined by tiled img2img on the torus, or with an "
@@ -83,29 +104,12 @@ class UpscaleStage(Stage):
         p = self.resolve(params)
         f = int(p["factor"])
         periodic = p["wrap"] == "yes" or (p["wrap"] == "auto" and asset.kind == "textures")
-        can_refine = Capability.IMG2IMG in ctx.capabilities
-        mode = "model" if p["model"] else p["mode"]
         metrics: dict[str, Any] = {"factor": f, "wrap": periodic}
-        if mode == "auto":
-            mode = "refine" if can_refine else "lanczos"
-        elif mode == "refine" and not can_refine:
-            metrics["note"] = f"engine {ctx.engine_name or ''} cannot do img2img; used lanczos".replace("  ", " ")
-            mode = "lanczos"
-        out: dict[str, np.ndarray] = {}
-        before: dict[str, dict[str, float]] = {}
-        after: dict[str, dict[str, float]] = {}
-        for role, img in asset.images.items():
-            h, w = img.shape[:2]
-            up = wrap.resize(img, w * f, h * f, "lanczos", wrap=periodic)
-            if role == "normal" and up.ndim == 3 and up.shape[2] >= 3:
-                up = renormalise(up)
-            out[role] = up
-            if periodic:
-                before[role] = _scores(img)
+        mode = _method(p, ctx, metrics)
+        out = {role: _lanczos(role, img, f, periodic) for role, img in asset.images.items()}
         color_role = "albedo" if "albedo" in out else ("poster" if "poster" in out else None)
         if mode == "refine" and color_role is not None:
-            out[color_role], tiles = self._refine(out[color_role], asset, p, ctx, periodic)
-            metrics["tiles"] = tiles
+            out[color_role], metrics["tiles"] = self._refine(out[color_role], asset, p, ctx, periodic)
         if mode == "model" and color_role is not None:
             out[color_role], metrics["model_scale"] = _model_upscale(asset.images[color_role], p, f, periodic)
         metrics["method"] = mode
@@ -113,8 +117,8 @@ class UpscaleStage(Stage):
         if first is not None:
             metrics["size"] = [int(first.shape[1]), int(first.shape[0])]
         if periodic:
-            after = {r: _scores(img) for r, img in out.items()}
-            metrics["seam_before"], metrics["seam_after"] = before, after
+            metrics["seam_before"] = {r: _scores(img) for r, img in asset.images.items()}
+            metrics["seam_after"] = {r: _scores(img) for r, img in out.items()}
         return StageResult(images=out, metrics=metrics)
 
     def _refine(self, image: np.ndarray, asset: Asset, p: dict[str, Any], ctx: StageContext,
