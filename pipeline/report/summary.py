@@ -116,23 +116,7 @@ def _ocr_rows(manifest: dict[str, Any]) -> list[str]:
 def markdown(manifest: dict[str, Any], version_dir: str | os.PathLike, base: str | os.PathLike) -> str:
     """The Markdown summary; links are relative to ``base`` (the folder the summary is written to)."""
     vdir, base = Path(version_dir).resolve(), Path(base).resolve()
-    c = counts(manifest)
-    recipe = manifest.get("recipe", {}).get("name", "?")
-    eng = manifest.get("engine") or {}
-    lines = [f"# zpipe: {recipe} {manifest.get('version', '')}", ""]
-    state = " (up to date: nothing changed, no new version)" if manifest.get("up_to_date") else ""
-    lines.append(f"**{c['built']} built, {c['reused']} reused, {c['failed']} failed**{state}")
-    lines.append("")
-    lines.append(f"- engine: {eng.get('name', '?')} {eng.get('version', '')}".rstrip())
-    lines.append(f"- created: {manifest.get('created', '?')}; zpipe {manifest.get('zpipe_version', '?')}")
-    lines.append(f"- folder: [{manifest.get('version', vdir.name)}]({_link(vdir, base)})")
-    sheets = contact_sheet_links(vdir)
-    if sheets:
-        lines.append("- contact sheet: " + ", ".join(f"[{p.name}]({_link(p, base)})" for p in sheets))
-    if manifest.get("removed"):
-        lines.append(f"- removed since {manifest.get('previous')}: {', '.join(manifest['removed'])}")
-    lines.append("")
-
+    lines = _header(manifest, vdir, base)
     failed = [a for a in manifest["assets"] if a.get("status") == "failed"]
     if failed:
         lines += ["## Failed", "", "| asset | error |", "|---|---|"]
@@ -153,15 +137,37 @@ def markdown(manifest: dict[str, Any], version_dir: str | os.PathLike, base: str
         lines += ["## OCR glyph check", "",
                   "| asset | status | path | expected | found | NED | line |", "|---|---|---|---|---|---|---|", *ocr, ""]
     lines += ["## Assets", "", "| asset | status | size | seconds | image |", "|---|---|---|---|---|"]
-    for a in manifest["assets"]:
-        main = main_file(a)
-        size = "×".join(str(v) for v in a.get("size", [])) or "–"
-        secs = sum(v for v in (a.get("timings") or {}).values() if isinstance(v, (int, float)))
-        secs_text = "–" if a.get("status") == "reused" else f"{secs:.2f}"
-        image = f"[{Path(main).name}]({_link(vdir / main, base)})" if main else "–"
-        lines.append(f"| {_cell(a['id'])} | {a.get('status')} | {size} | {secs_text} | {image} |")
+    lines += [_asset_row(a, vdir, base) for a in manifest["assets"]]
     lines.append("")
     return "\n".join(lines)
+
+
+def _header(manifest: dict[str, Any], vdir: Path, base: Path) -> list[str]:
+    c = counts(manifest)
+    recipe = manifest.get("recipe", {}).get("name", "?")
+    eng = manifest.get("engine") or {}
+    state = " (up to date: nothing changed, no new version)" if manifest.get("up_to_date") else ""
+    lines = [f"# zpipe: {recipe} {manifest.get('version', '')}", "",
+             f"**{c['built']} built, {c['reused']} reused, {c['failed']} failed**{state}", "",
+             f"- engine: {eng.get('name', '?')} {eng.get('version', '')}".rstrip(),
+             f"- created: {manifest.get('created', '?')}; zpipe {manifest.get('zpipe_version', '?')}",
+             f"- folder: [{manifest.get('version', vdir.name)}]({_link(vdir, base)})"]
+    sheets = contact_sheet_links(vdir)
+    if sheets:
+        lines.append("- contact sheet: " + ", ".join(f"[{p.name}]({_link(p, base)})" for p in sheets))
+    if manifest.get("removed"):
+        lines.append(f"- removed since {manifest.get('previous')}: {', '.join(manifest['removed'])}")
+    lines.append("")
+    return lines
+
+
+def _asset_row(a: dict[str, Any], vdir: Path, base: Path) -> str:
+    main = main_file(a)
+    size = "×".join(str(v) for v in a.get("size", [])) or "–"
+    secs = sum(v for v in (a.get("timings") or {}).values() if isinstance(v, (int, float)))
+    secs_text = "–" if a.get("status") == "reused" else f"{secs:.2f}"
+    image = f"[{Path(main).name}]({_link(vdir / main, base)})" if main else "–"
+    return f"| {_cell(a['id'])} | {a.get('status')} | {size} | {secs_text} | {image} |"
 
 
 # --- writing ---------------------------------------------------------------------------------------
