@@ -72,37 +72,46 @@ def junit_tree(manifest: dict[str, Any]) -> ET.Element:
         suite_attrs["timestamp"] = ts
     suite = ET.SubElement(root, "testsuite", suite_attrs)
     props = ET.SubElement(suite, "properties")
-    engine = manifest.get("engine") or {}
-    for name, value in (("recipe", recipe), ("recipe.path", (manifest.get("recipe") or {}).get("path")),
-                        ("recipe.sha256", (manifest.get("recipe") or {}).get("sha256")),
-                        ("version", manifest.get("version")), ("previous", manifest.get("previous")),
-                        ("engine", engine.get("name")), ("engine.version", engine.get("version")),
-                        ("engine.fallback", engine.get("fallback")), ("zpipe.version", manifest.get("zpipe_version")),
-                        ("built", c["built"]), ("reused", c["reused"]), ("failed", c["failed"]),
-                        ("up_to_date", "true" if manifest.get("up_to_date") else None)):
+    for name, value in _properties(manifest, recipe, c):
         if value is not None:
             ET.SubElement(props, "property", {"name": name, "value": _text(value)})
-    classname = f"zpipe.{recipe}"
     for a in assets:
-        case = ET.SubElement(suite, "testcase", {"name": _text(a["id"]), "classname": classname,
-                                                 "time": f"{_seconds(a):.3f}"})
-        out_lines = []
-        if a.get("status") == "failed":
-            error = a.get("error") or "failed"
-            stage = error.split(":", 1)[0].strip() if ":" in error else "zpipe"
-            fail = ET.SubElement(case, "failure", {"message": _text(error), "type": _text(stage)})
-            fail.text = _text(_failure_detail(a))
-        elif a.get("status") == "reused":
-            out_lines.append(f"reused (unchanged key {a.get('key', '')[:12]}): {', '.join(a.get('files', {}).values())}")
-        else:
-            out_lines.append(f"built: {', '.join(a.get('files', {}).values())}")
-        out_lines += [f"warning: {w}" for w in asset_warnings(a)]
-        if out_lines:
-            ET.SubElement(case, "system-out").text = _text("\n".join(out_lines))
+        _testcase(suite, a, f"zpipe.{recipe}")
     build_warnings = [msg for aid, msg in collect_warnings(manifest) if aid is None]
     ET.SubElement(suite, "system-out").text = _text("\n".join(f"warning: {w}" for w in build_warnings))
     ET.SubElement(suite, "system-err").text = ""
     return root
+
+
+def _properties(manifest: dict[str, Any], recipe: str, c: dict[str, int]) -> list[tuple[str, Any]]:
+    """The suite's properties, None where the manifest has no value."""
+    engine = manifest.get("engine") or {}
+    source = manifest.get("recipe") or {}
+    return [("recipe", recipe), ("recipe.path", source.get("path")), ("recipe.sha256", source.get("sha256")),
+            ("version", manifest.get("version")), ("previous", manifest.get("previous")),
+            ("engine", engine.get("name")), ("engine.version", engine.get("version")),
+            ("engine.fallback", engine.get("fallback")), ("zpipe.version", manifest.get("zpipe_version")),
+            ("built", c["built"]), ("reused", c["reused"]), ("failed", c["failed"]),
+            ("up_to_date", "true" if manifest.get("up_to_date") else None)]
+
+
+def _testcase(suite: ET.Element, a: dict[str, Any], classname: str) -> None:
+    """One asset: a failure (message: its error, type: the stage), or what it built or reused; its warnings."""
+    case = ET.SubElement(suite, "testcase", {"name": _text(a["id"]), "classname": classname,
+                                             "time": f"{_seconds(a):.3f}"})
+    out_lines = []
+    if a.get("status") == "failed":
+        error = a.get("error") or "failed"
+        stage = error.split(":", 1)[0].strip() if ":" in error else "zpipe"
+        fail = ET.SubElement(case, "failure", {"message": _text(error), "type": _text(stage)})
+        fail.text = _text(_failure_detail(a))
+    elif a.get("status") == "reused":
+        out_lines.append(f"reused (unchanged key {a.get('key', '')[:12]}): {', '.join(a.get('files', {}).values())}")
+    else:
+        out_lines.append(f"built: {', '.join(a.get('files', {}).values())}")
+    out_lines += [f"warning: {w}" for w in asset_warnings(a)]
+    if out_lines:
+        ET.SubElement(case, "system-out").text = _text("\n".join(out_lines))
 
 
 def junit_xml(manifest: dict[str, Any]) -> bytes:
