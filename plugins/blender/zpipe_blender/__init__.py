@@ -1,9 +1,11 @@
 """zpipe textures for Blender: build the selected materials' textures with zpipe and wire them in.
 
 Material Properties > zpipe: describe a material (a prompt, a short description, or a recipe asset),
-then *Build zpipe textures* (or File > Export > zpipe textures). The add-on calls the zpipe CLI at the
-path set in its preferences (Blender's Python is separate: the add-on never imports zpipe), using the
-hook protocol (pipeline/docs/hook-protocol.md), and wires the returned maps into the Principled BSDF:
+then *Build zpipe textures* (or File > Export > zpipe textures). The add-on sends the request to a running
+`zpipe serve` when one answers (its engine stays loaded), else calls the zpipe CLI at the path set in its
+preferences (Blender's Python is separate: the add-on never imports zpipe), using the hook protocol
+(pipeline/docs/hook-protocol.md). The build runs in the background: the panel shows its progress with a
+Cancel button (Esc cancels too) while Blender stays usable. Then the maps are wired into the Principled BSDF:
 
 * albedo -> Base Color (multiplied by AO through a Mix node when there is an AO map),
 * normal -> Normal Map node -> Normal (a DirectX normal map gets its green channel flipped first),
@@ -33,6 +35,7 @@ import bpy  # noqa: E402
 from bpy.props import (  # noqa: E402
     BoolProperty,
     EnumProperty,
+    FloatProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
@@ -62,9 +65,14 @@ class ZpipePreferences(bpy.types.AddonPreferences):
         ("z-image-turbo", "Z-Image-Turbo", "The AI engine (needs its weights)"),
         ("procedural", "Procedural", "Fast placeholder textures, no weights")])
     timeout: IntProperty(name="Timeout (s)", default=3600, min=10)
+    server: StringProperty(name="zpipe server", default="http://127.0.0.1:8765",
+                           description="A running `zpipe serve` (engine kept loaded); used when it answers and "
+                                       "the texture folder is inside its --root, else the CLI. Empty: always the CLI")
+    token: StringProperty(name="Server token", default="", subtype="PASSWORD",
+                          description="The server's --token, if it has one")
 
     def draw(self, context):
-        for prop in ("cli_path", "store", "target", "engine", "timeout"):
+        for prop in ("cli_path", "store", "target", "engine", "timeout", "server", "token"):
             self.layout.prop(self, prop)
 
 
@@ -189,8 +197,8 @@ def wire_material(mat, entry):
     return wired
 
 
-def export_materials(materials, cli, target, store="", engine="auto", timeout=3600):
-    """Build ``materials`` (those with zpipe enabled) and wire them. Returns (answer, {material: roles})."""
+def prepare_request(materials, target, store="", engine="auto"):
+    """The materials with zpipe enabled and the request for them (HookFailed says what to fix first)."""
     todo = [m for m in materials if m is not None and m.zpipe.enabled]
     if not todo:
         raise protocol.HookFailed("no selected material has 'Build with zpipe' enabled")
@@ -202,13 +210,24 @@ def export_materials(materials, cli, target, store="", engine="auto", timeout=36
         raise protocol.HookFailed("save the .blend file first, or set an absolute texture folder")
     request = protocol.make_request([material_entry(m) for m in todo], target,
                                     store=bpy.path.abspath(store) if store else None, engine=engine)
-    answer = protocol.run_hook(cli, request, timeout=timeout)
+    return todo, request
+
+
+def wire_answer(todo, answer):
+    """Wire every material of ``todo`` that has its files in ``answer``. Returns {material: roles}."""
     wired = {}
     for m in todo:
         entry = answer["materials"].get(m.name)
         if entry and entry.get("status") != "failed":
             wired[m.name] = wire_material(m, entry)
-    return answer, wired
+    return wired
+
+
+def export_materials(materials, cli, target, store="", engine="auto", timeout=3600, server=None, token=None):
+    """Build ``materials`` (those with zpipe enabled), waiting, and wire them. Returns (answer, {material: roles})."""
+    todo, request = prepare_request(materials, target, store, engine)
+    answer = protocol.run_hook(cli, request, timeout=timeout, server=server, token=token)
+    return answer, wire_answer(todo, answer)
 
 
 def selected_materials(context):
@@ -234,29 +253,113 @@ class ZPIPE_OT_build_textures(bpy.types.Operator):
         ("ACTIVE", "Active material", "The active object's active material"),
         ("ALL", "All", "Every material with zpipe enabled")])
 
-    def execute(self, context):
-        prefs = _prefs(context)
-        cli = prefs.cli_path if prefs else os.environ.get("ZPIPE_CLI", "zpipe")
+    _build = None
+    _todo = ()
+    _timer = None
+
+    def _materials(self, context):
         if self.scope == "ALL":
-            mats = list(bpy.data.materials)
-        elif self.scope == "ACTIVE":
-            mats = [context.object.active_material] if context.object else []
-        else:
-            mats = selected_materials(context)
+            return list(bpy.data.materials)
+        if self.scope == "ACTIVE":
+            return [context.object.active_material] if context.object else []
+        return selected_materials(context)
+
+    @staticmethod
+    def _settings(context):
+        prefs = _prefs(context)
+        cli = os.environ.get("ZPIPE_CLI") or (prefs.cli_path if prefs else "zpipe")
+        return {"cli": cli, "target": prefs.target if prefs else "//zpipe_textures",
+                "store": prefs.store if prefs else "", "engine": prefs.engine if prefs else "auto",
+                "timeout": prefs.timeout if prefs else 3600,
+                "server": os.environ.get("ZPIPE_SERVER", prefs.server if prefs else ""),
+                "token": (prefs.token if prefs else "") or os.environ.get("ZPIPE_TOKEN") or None}
+
+    def execute(self, context):
+        """Blocking: for scripts and background mode (the UI goes through invoke/modal)."""
+        cfg = self._settings(context)
         try:
-            answer, wired = export_materials(mats, os.environ.get("ZPIPE_CLI") or cli,
-                                             prefs.target if prefs else "//zpipe_textures",
-                                             prefs.store if prefs else "", prefs.engine if prefs else "auto",
-                                             prefs.timeout if prefs else 3600)
+            answer, _ = export_materials(self._materials(context), cfg["cli"], cfg["target"], cfg["store"],
+                                         cfg["engine"], cfg["timeout"], cfg["server"], cfg["token"])
         except protocol.HookFailed as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        self._summarise(answer)
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        """Start the build and return at once; a timer polls it (the UI stays live; Esc or Cancel stops it)."""
+        wm = context.window_manager
+        if wm.zpipe_running:
+            self.report({"WARNING"}, "a zpipe build is already running")
+            return {"CANCELLED"}
+        cfg = self._settings(context)
+        try:
+            self._todo, request = prepare_request(self._materials(context), cfg["target"], cfg["store"], cfg["engine"])
+            self._build = protocol.start_build(request, cfg["cli"], cfg["server"], cfg["token"], cfg["timeout"])
+        except protocol.HookFailed as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        wm.zpipe_running, wm.zpipe_cancel, wm.zpipe_progress = True, False, 0.0
+        wm.zpipe_status = f"zpipe ({self._build.via}): starting"
+        wm.progress_begin(0, 100)
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        wm = context.window_manager
+        if event.type == "ESC" or wm.zpipe_cancel:
+            self._build.cancel()
+            self._finish(context)
+            self.report({"WARNING"}, "zpipe: build cancelled (finished textures are kept for the next build)")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            done, fraction, message = self._build.poll()
+            if done:
+                answer = self._build.answer()
+        except protocol.HookFailed as exc:
+            self._finish(context)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        wm.zpipe_progress, wm.zpipe_status = fraction, f"zpipe ({self._build.via}): {message}"
+        wm.progress_update(int(fraction * 100))
+        for area in context.screen.areas if context.screen else []:
+            if area.type == "PROPERTIES":
+                area.tag_redraw()
+        if not done:
+            return {"PASS_THROUGH"}
+        self._finish(context)
+        wire_answer(self._todo, answer)
+        self._summarise(answer)
+        return {"FINISHED"}
+
+    def _finish(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        wm.zpipe_running, wm.zpipe_cancel = False, False
+
+    def _summarise(self, answer):
         failed = {n: e.get("error", "") for n, e in answer["materials"].items() if e.get("status") == "failed"}
         s = answer.get("summary", {})
         msg = f"zpipe: {s.get('built', 0)} built, {s.get('reused', 0)} reused, {len(failed)} failed"
         for name, error in failed.items():
             self.report({"WARNING"}, f"{name}: {error}")
         self.report({"WARNING"} if failed else {"INFO"}, msg)
+
+
+class ZPIPE_OT_cancel_build(bpy.types.Operator):
+    """Stop the running zpipe build (finished textures are kept for the next build)"""
+
+    bl_idname = "zpipe.cancel_build"
+    bl_label = "Cancel zpipe build"
+
+    def execute(self, context):
+        context.window_manager.zpipe_cancel = True
         return {"FINISHED"}
 
 
@@ -288,25 +391,44 @@ class ZPIPE_PT_material(bpy.types.Panel):
             row = col.row(align=True)
             for m in ("normal", "roughness", "ao", "height"):
                 row.prop(p, f"map_{m}", toggle=True)
-        self.layout.operator(ZPIPE_OT_build_textures.bl_idname, icon="TEXTURE")
+        wm = context.window_manager
+        if wm.zpipe_running:
+            row = self.layout.row()
+            if hasattr(row, "progress"):  # Blender 4.0+
+                row.progress(factor=wm.zpipe_progress, type="BAR", text=wm.zpipe_status)
+            else:
+                row.label(text=wm.zpipe_status)
+            row.operator(ZPIPE_OT_cancel_build.bl_idname, text="", icon="CANCEL")
+        else:
+            self.layout.operator(ZPIPE_OT_build_textures.bl_idname, icon="TEXTURE")
 
 
 def _export_menu(self, context):
     self.layout.operator(ZPIPE_OT_build_textures.bl_idname, text="zpipe textures (selected materials)")
 
 
-CLASSES = (ZpipePreferences, ZpipeMaterialProps, ZPIPE_OT_build_textures, ZPIPE_PT_material)
+CLASSES = (ZpipePreferences, ZpipeMaterialProps, ZPIPE_OT_build_textures, ZPIPE_OT_cancel_build, ZPIPE_PT_material)
+WM_PROPS = {  # the running build's state, for the panel's progress bar and the Cancel button
+    "zpipe_running": lambda: BoolProperty(default=False),
+    "zpipe_cancel": lambda: BoolProperty(default=False),
+    "zpipe_progress": lambda: FloatProperty(default=0.0, min=0.0, max=1.0),
+    "zpipe_status": lambda: StringProperty(default=""),
+}
 
 
 def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Material.zpipe = PointerProperty(type=ZpipeMaterialProps)
+    for name, prop in WM_PROPS.items():
+        setattr(bpy.types.WindowManager, name, prop())
     bpy.types.TOPBAR_MT_file_export.append(_export_menu)
 
 
 def unregister():
     bpy.types.TOPBAR_MT_file_export.remove(_export_menu)
     del bpy.types.Material.zpipe
+    for name in WM_PROPS:
+        delattr(bpy.types.WindowManager, name)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
