@@ -114,3 +114,32 @@ def test_cancel(protocol, cli, server, via):
     else:
         assert build.proc.poll() is not None  # the CLI process is gone
     assert not (server.out / "blender" / "v0001").exists()
+
+
+def test_unity_script_uses_the_server_and_reports_progress(cli, server):
+    """The Unity editor script (compiled with mono's mcs against the Unity stubs) through ZpipeHook.Start."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("mcs") or not shutil.which("mono"):
+        pytest.skip("mono's mcs is not installed (apt-get install mono-mcs)")
+    stubs = ADDON.parents[2] / "tests" / "plugins" / "unity_stubs"
+    exe = server.root / "harness.exe"
+    script = ADDON.parents[1] / "unity" / "Editor" / "ZpipeTextures.cs"
+    p = subprocess.run(["mcs", "-nologo", "-warnaserror+", f"-out:{exe}", "-r:System.Runtime.Serialization",
+                        "-r:System.Xml", *map(str, sorted(stubs.glob("*.cs"))), str(script)],
+                       capture_output=True, text=True, timeout=300)
+    if "CS0006" in p.stdout + p.stderr:
+        pytest.skip("mono's System.Runtime.Serialization is missing")
+    assert p.returncode == 0, p.stdout + p.stderr
+    for url, via in ((server.url, "server"), ("http://127.0.0.1:9", "CLI")):
+        target = server.root / "Assets" / via
+        run = subprocess.run(["mono", str(exe), cli, str(target), str(server.out), "unity-urp", url],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        lines = run.stdout.splitlines()
+        assert f"via {via}" in lines and "exit 0" in lines
+        progress = [float(ln.split()[1]) for ln in lines if ln.startswith("progress ")]
+        assert progress[-1] == 1.0 and progress == sorted(progress)
+        results = sorted(ln.split("|")[1] for ln in lines if ln.startswith("result "))
+        assert results == (["built", "built"] if via == "server" else ["reused", "reused"])  # the CLI: same store

@@ -1,8 +1,11 @@
 // zpipe textures for Unity: build the selected materials' textures with the zpipe CLI and import them.
 //
 // Assets > zpipe > Build Textures for Selected Materials: writes a hook-protocol request (version 1,
-// pipeline/docs/hook-protocol.md), runs `zpipe hook export --request FILE --json` (the CLI path is set under
-// Assets > zpipe > Settings, stored in EditorPrefs), and imports the returned files, which zpipe puts in
+// pipeline/docs/hook-protocol.md) and sends it to a running `zpipe serve` when one answers (its engine stays
+// loaded; Assets > zpipe > Settings sets its address, default http://127.0.0.1:8765), else runs
+// `zpipe hook export --request FILE --json` (the CLI path is set under Assets > zpipe > Settings, stored in
+// EditorPrefs). A cancelable progress bar shows the assets done so far (the server's progress, or the CLI's
+// per-asset lines) while it builds. Then it imports the returned files, which zpipe puts in
 // Assets/ZpipeTextures/<material>/. The request asks for the export preset of the project's render
 // pipeline: unity-hdrp (adds HDRP's mask map: metallic, AO, detail mask, smoothness) or unity-urp (adds the
 // metallic map with smoothness in alpha, also read by the built-in Standard shader), with OpenGL normals.
@@ -19,6 +22,8 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Net;
+using System.Threading;
 using System.Text;
 using UnityEditor;
 using UnityEngine;
@@ -52,6 +57,29 @@ namespace Zpipe.Editor
         public string error;
         public string[] errors;
         public ZpipeResult[] results;
+    }
+
+    [Serializable]
+    public class ZpipeProgress
+    {
+        public int done;
+        public int total;
+    }
+
+    /// <summary>A build of `zpipe serve` (GET /api/builds/ID).</summary>
+    [Serializable]
+    public class ZpipeBuildStatus
+    {
+        public string id;
+        public string state;
+        public ZpipeProgress progress;
+        public string error;
+    }
+
+    [Serializable]
+    public class ZpipeHealth
+    {
+        public int hook_protocol;
     }
 
     [Serializable]
@@ -112,38 +140,63 @@ namespace Zpipe.Editor
             return b.ToString();
         }
 
-        /// <summary>Run `CLI hook export --request FILE --json`; returns (exit code, stdout, stderr).</summary>
+        /// <summary>Run `CLI hook export --request FILE --json` and wait; returns (exit code, stdout, stderr).</summary>
         public static int Run(string cli, string requestJson, int timeoutSeconds, out string stdout, out string stderr)
         {
-            string requestPath = Path.Combine(Path.GetTempPath(), "zpipe-request-" + Guid.NewGuid().ToString("N") + ".json");
-            File.WriteAllText(requestPath, requestJson, new UTF8Encoding(false));
-            try
+            var build = new ZpipeCliBuild(cli, requestJson, timeoutSeconds);
+            float fraction;
+            string message;
+            while (!build.Poll(out fraction, out message)) Thread.Sleep(50);
+            return build.Finish(out stdout, out stderr);
+        }
+
+        /// <summary>Start an export without waiting: through `zpipe serve` at <paramref name="server"/> when it
+        /// answers and takes the request (a target inside its folders), else through the CLI.</summary>
+        public static ZpipeBuild Start(string cli, string server, string token, string requestJson, int timeoutSeconds)
+        {
+            if (!string.IsNullOrEmpty(server))
             {
-                var info = new ProcessStartInfo(cli, "hook export --json --request \"" + requestPath + "\"")
+                try
                 {
-                    UseShellExecute = false,
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                    CreateNoWindow = true,
-                    StandardOutputEncoding = Encoding.UTF8,
-                    StandardErrorEncoding = Encoding.UTF8,
-                };
-                using (var process = Process.Start(info))
-                {
-                    var err = process.StandardError.ReadToEndAsync();
-                    stdout = process.StandardOutput.ReadToEnd();
-                    if (!process.WaitForExit(timeoutSeconds * 1000))
-                    {
-                        process.Kill();
-                        throw new TimeoutException("zpipe did not finish in " + timeoutSeconds + " s");
-                    }
-                    stderr = err.Result;
-                    return process.ExitCode;
+                    string text, exit;
+                    if (Http("GET", server.TrimEnd('/') + "/api/health", token, null, 1000, out text, out exit) == 200 &&
+                        JsonUtility.FromJson<ZpipeHealth>(text).hook_protocol == ProtocolVersion)
+                        return new ZpipeServerBuild(server.TrimEnd('/'), token, requestJson);
                 }
+                catch (WebException) { }  // no server: the CLI
+                catch (ZpipeServerRefused) { }  // e.g. a target outside the server's folders: the CLI
             }
-            finally
+            return new ZpipeCliBuild(cli, requestJson, timeoutSeconds);
+        }
+
+        /// <summary>One HTTP request; returns the status code (HTTP errors are answers too; no server throws WebException).</summary>
+        public static int Http(string method, string url, string token, string body, int timeoutMs, out string text, out string exitCode)
+        {
+            var req = (HttpWebRequest)WebRequest.Create(url);
+            req.Method = method;
+            req.Timeout = timeoutMs;
+            req.Proxy = null;  // the server is local: never through a proxy
+            req.ContentType = "application/json";
+            if (!string.IsNullOrEmpty(token)) req.Headers["Authorization"] = "Bearer " + token;
+            if (body != null)
             {
-                File.Delete(requestPath);
+                var bytes = new UTF8Encoding(false).GetBytes(body);
+                req.ContentLength = bytes.Length;
+                using (var s = req.GetRequestStream()) s.Write(bytes, 0, bytes.Length);
+            }
+            HttpWebResponse resp;
+            try { resp = (HttpWebResponse)req.GetResponse(); }
+            catch (WebException e)
+            {
+                resp = e.Response as HttpWebResponse;
+                if (resp == null) throw;
+            }
+            using (resp)
+            using (var reader = new StreamReader(resp.GetResponseStream(), Encoding.UTF8))
+            {
+                text = reader.ReadToEnd();
+                exitCode = resp.Headers["X-Zpipe-Exit"];
+                return (int)resp.StatusCode;
             }
         }
 
@@ -173,10 +226,167 @@ namespace Zpipe.Editor
         }
     }
 
+    /// <summary>A running export; Poll() returns at once.</summary>
+    public abstract class ZpipeBuild
+    {
+        public string Via;
+        /// <summary>True once finished; the fraction done and a line for the progress bar.</summary>
+        public abstract bool Poll(out float fraction, out string message);
+        /// <summary>The exit code and the answer JSON, as `zpipe hook export --json` gives them.</summary>
+        public abstract int Finish(out string stdout, out string stderr);
+        public abstract void Cancel();
+    }
+
+    public class ZpipeServerRefused : Exception
+    {
+        public ZpipeServerRefused(string message) : base(message) { }
+    }
+
+    /// <summary>`zpipe hook export` as a child process; progress from its "zpipe hook: built NAME" lines.</summary>
+    public class ZpipeCliBuild : ZpipeBuild
+    {
+        readonly Process process;
+        readonly StringBuilder output = new StringBuilder(), errors = new StringBuilder();
+        readonly string requestPath;
+        readonly DateTime deadline;
+        readonly int total, timeoutSeconds;
+        int done;
+
+        public ZpipeCliBuild(string cli, string requestJson, int timeoutSeconds)
+        {
+            Via = "CLI";
+            this.timeoutSeconds = timeoutSeconds;
+            deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+            total = Math.Max(1, Count(requestJson, "\"name\": ") - 1);  // the materials (the request's own name aside)
+            requestPath = Path.Combine(Path.GetTempPath(), "zpipe-request-" + Guid.NewGuid().ToString("N") + ".json");
+            File.WriteAllText(requestPath, requestJson, new UTF8Encoding(false));
+            var info = new ProcessStartInfo(cli, "hook export --json --request \"" + requestPath + "\"")
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                CreateNoWindow = true,
+                StandardOutputEncoding = Encoding.UTF8,
+                StandardErrorEncoding = Encoding.UTF8,
+            };
+            process = new Process { StartInfo = info };
+            process.OutputDataReceived += (o, e) => { if (e.Data != null) lock (output) output.Append(e.Data).Append('\n'); };
+            process.ErrorDataReceived += (o, e) =>
+            {
+                if (e.Data == null) return;
+                lock (errors) errors.Append(e.Data).Append('\n');
+                if (e.Data.StartsWith("zpipe hook: built ") || e.Data.StartsWith("zpipe hook: reused ") ||
+                    e.Data.StartsWith("zpipe hook: failed ")) Interlocked.Increment(ref done);
+            };
+            try
+            {
+                process.Start();
+            }
+            catch (Exception)
+            {
+                File.Delete(requestPath);
+                throw;
+            }
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        static int Count(string text, string what)
+        {
+            int n = 0;
+            for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + 1, StringComparison.Ordinal)) n++;
+            return n;
+        }
+
+        public override bool Poll(out float fraction, out string message)
+        {
+            bool exited = process.HasExited;
+            if (!exited && DateTime.UtcNow > deadline)
+            {
+                Cancel();
+                throw new TimeoutException("zpipe did not finish in " + timeoutSeconds + " s");
+            }
+            fraction = exited ? 1f : Math.Min(1f, (float)done / total);  // an up-to-date build prints no lines
+            message = "zpipe (CLI): " + Math.Min(done, total) + "/" + total + " materials";
+            return exited;
+        }
+
+        public override int Finish(out string stdout, out string stderr)
+        {
+            process.WaitForExit();  // also waits for the output to be read to its end
+            File.Delete(requestPath);
+            lock (output) stdout = output.ToString();
+            lock (errors) stderr = errors.ToString();
+            return process.ExitCode;
+        }
+
+        public override void Cancel()
+        {
+            if (!process.HasExited) process.Kill();  // finished assets stay staged: the next build resumes
+            File.Delete(requestPath);
+        }
+    }
+
+    /// <summary>A request handed to `zpipe serve` (POST /hook?wait=0), polled at GET /api/builds/ID.</summary>
+    public class ZpipeServerBuild : ZpipeBuild
+    {
+        readonly string server, token, id;
+        string answer, exit;
+
+        public ZpipeServerBuild(string server, string token, string requestJson)
+        {
+            Via = "server";
+            this.server = server;
+            this.token = token;
+            string text;
+            int status = ZpipeHook.Http("POST", server + "/hook?wait=0", token, requestJson, 30000, out text, out exit);
+            if (status == 202) id = JsonUtility.FromJson<ZpipeBuildStatus>(text).id;
+            else if (status == 422) answer = text;  // a bad request: the same answer the CLI gives
+            else throw new ZpipeServerRefused("the server refused the request (" + status + "): " + text);
+        }
+
+        public override bool Poll(out float fraction, out string message)
+        {
+            if (answer != null)
+            {
+                fraction = 1f;
+                message = "zpipe: refused";
+                return true;
+            }
+            string text, ignored;
+            ZpipeHook.Http("GET", server + "/api/builds/" + id, token, null, 5000, out text, out ignored);
+            var job = JsonUtility.FromJson<ZpipeBuildStatus>(text);
+            var p = job.progress ?? new ZpipeProgress();
+            fraction = p.total > 0 ? (float)p.done / p.total : 0f;
+            message = "zpipe (server): " + job.state + ", " + p.done + "/" + p.total + " assets";
+            return job.state == "done" || job.state == "failed" || job.state == "cancelled";
+        }
+
+        public override int Finish(out string stdout, out string stderr)
+        {
+            stderr = "";
+            if (answer == null)
+                ZpipeHook.Http("GET", server + "/hook/" + id, token, null, 30000, out answer, out exit);
+            stdout = answer;
+            int code;
+            return int.TryParse(exit, out code) ? code : 2;
+        }
+
+        public override void Cancel()
+        {
+            if (id == null) return;
+            string text, ignored;
+            try { ZpipeHook.Http("DELETE", server + "/api/builds/" + id, token, null, 5000, out text, out ignored); }
+            catch (WebException) { }
+        }
+    }
+
     public static class ZpipeTextures
     {
         public const string Folder = "Assets/ZpipeTextures";
         const string CliKey = "zpipe.cli", StoreKey = "zpipe.store", EngineKey = "zpipe.engine";
+        const string ServerKey = "zpipe.server", TokenKey = "zpipe.token";
+        public const string DefaultServer = "http://127.0.0.1:8765";
 
         // asset path -> role, for files of the running export (the postprocessor reads it)
         internal static readonly Dictionary<string, string> Pending = new Dictionary<string, string>();
@@ -208,13 +418,27 @@ namespace Zpipe.Editor
             int code;
             try
             {
-                EditorUtility.DisplayProgressBar("zpipe", "Building " + materials.Length + " material(s)…", 0.5f);
-                code = ZpipeHook.Run(EditorPrefs.GetString(CliKey, "zpipe"), request, 3600, out stdout, out stderr);
+                var build = ZpipeHook.Start(EditorPrefs.GetString(CliKey, "zpipe"), EditorPrefs.GetString(ServerKey, DefaultServer),
+                                            EditorPrefs.GetString(TokenKey, ""), request, 3600);
+                float fraction = 0f;
+                string message = "zpipe: starting (" + build.Via + ")";
+                while (!build.Poll(out fraction, out message))
+                {
+                    if (EditorUtility.DisplayCancelableProgressBar("zpipe", message, fraction))
+                    {
+                        build.Cancel();
+                        EditorUtility.ClearProgressBar();
+                        UnityEngine.Debug.Log("zpipe: build cancelled (finished textures are kept for the next build)");
+                        return;
+                    }
+                    Thread.Sleep(100);
+                }
+                code = build.Finish(out stdout, out stderr);
             }
             catch (Exception e)
             {
                 EditorUtility.ClearProgressBar();
-                EditorUtility.DisplayDialog("zpipe", "Could not run the zpipe CLI (Assets > zpipe > Settings): " + e.Message, "OK");
+                EditorUtility.DisplayDialog("zpipe", "Could not run zpipe (Assets > zpipe > Settings): " + e.Message, "OK");
                 return;
             }
             EditorUtility.ClearProgressBar();
@@ -329,6 +553,12 @@ namespace Zpipe.Editor
             string path = EditorUtility.OpenFilePanel("The zpipe executable", "", "");
             if (!string.IsNullOrEmpty(path)) EditorPrefs.SetString(CliKey, path);
         }
+
+        [MenuItem("Assets/zpipe/Settings/Use No zpipe Server (always the CLI)")]
+        public static void NoServer() { EditorPrefs.SetString(ServerKey, ""); }
+
+        [MenuItem("Assets/zpipe/Settings/Use the zpipe Server at 127.0.0.1:8765")]
+        public static void LocalServer() { EditorPrefs.SetString(ServerKey, DefaultServer); }
 
         [MenuItem("Assets/zpipe/Settings/Use the Procedural Engine")]
         public static void UseProcedural() { EditorPrefs.SetString(EngineKey, "procedural"); }

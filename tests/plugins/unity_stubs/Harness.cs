@@ -1,6 +1,7 @@
 // Test driver (mono): builds a request with ZpipeHook, runs the real zpipe CLI, reads the answer with the
 // same answer classes as the editor script, and runs the postprocessor on each returned file.
-// Usage: mono harness.exe ZPIPE_CLI TARGET STORE [PRESET] -> prints "result NAME|STATUS", "assign ROLE|SLOT",
+// Usage: mono harness.exe ZPIPE_CLI TARGET STORE [PRESET [SERVER]] -> with SERVER, the export goes through
+// ZpipeHook.Start (the server when it answers, else the CLI) and prints "via SERVER|CLI" and "progress F" lines; prints "result NAME|STATUS", "assign ROLE|SLOT",
 // "keywords K1,K2", "float NAME=VALUE" and "map ROLE|PATH|SPACE|TYPE|SRGB|WRAP".
 using System;
 using System.Collections.Generic;
@@ -20,7 +21,23 @@ public static class Harness
         string request = ZpipeHook.RequestJson(args[1], args[2], "procedural", preset, mats);
         Console.WriteLine("request " + request);
         string stdout, stderr;
-        int code = ZpipeHook.Run(args[0], request, 300, out stdout, out stderr);
+        int code;
+        if (args.Length > 4)
+        {
+            var build = ZpipeHook.Start(args[0], args[4], "", request, 300);
+            Console.WriteLine("via " + build.Via);
+            float fraction;
+            string message;
+            while (!build.Poll(out fraction, out message))
+            {
+                Console.WriteLine("progress " + fraction.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                System.Threading.Thread.Sleep(20);
+            }
+            Console.WriteLine("progress " + fraction.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            code = build.Finish(out stdout, out stderr);
+        }
+        else
+            code = ZpipeHook.Run(args[0], request, 300, out stdout, out stderr);
         Console.WriteLine("exit " + code);
         var answer = UnityEngine.JsonUtility.FromJson<ZpipeAnswer>(stdout);
         Console.WriteLine("answer " + answer.version + " " + answer.ok);

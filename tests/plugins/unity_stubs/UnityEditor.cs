@@ -57,6 +57,7 @@ namespace UnityEditor
     {
         public static bool DisplayDialog(string title, string message, string ok) { Console.Error.WriteLine(message); return true; }
         public static bool DisplayProgressBar(string title, string info, float progress) { return false; }
+        public static bool DisplayCancelableProgressBar(string title, string info, float progress) { return false; }
         public static void ClearProgressBar() { }
         public static string OpenFilePanel(string title, string directory, string extension) { return ""; }
     }
