@@ -61,7 +61,7 @@ def _record(pj: PlannedJob, plan: Plan, outcome: Outcome) -> dict[str, Any]:
                     if isinstance(m, dict) for f in m.get("files", [])}
     for name, data in outcome.files.items():
         rel = f"{job.id}/{name}"
-        digest = sha256_hex(data)
+        digest = outcome.sha256.get(name) or sha256_hex(data)
         outputs[rel] = digest
         role = role_by_file.get(name, name.split(".", 1)[0])
         if role not in files:

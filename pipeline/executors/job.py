@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from zpipe.canonical import sha256_hex
 from zpipe.engine.base import Generated, Request
 from zpipe.recipe.model import Job, StageSpec
 from zpipe.stages import registry
@@ -30,6 +31,7 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     engine_info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    sha256: dict[str, str] = field(default_factory=dict)  # of each file, hashed where the stages ran
 
 
 def request_for(job: Job) -> Request:
@@ -63,4 +65,5 @@ def run_stages(job: Job, generated: Generated, generate: Callable[[list[Request]
                            error=f"{spec.name}: internal error: {type(exc).__name__}: {exc}")
         apply(asset, result, spec.name)
         timings[spec.name] = round(time.perf_counter() - t0, 4)
-    return Outcome("built", files=asset.files, metrics=asset.metrics, timings=timings, engine_info=generated.info)
+    return Outcome("built", files=asset.files, metrics=asset.metrics, timings=timings, engine_info=generated.info,
+                   sha256={name: sha256_hex(data) for name, data in asset.files.items()})
