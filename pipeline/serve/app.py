@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import inspect
 import json
 import logging
 import os
@@ -301,12 +300,14 @@ def create_app(config: ServeConfig) -> Starlette:
         only = body.get("only")
         kwargs: dict[str, Any] = {}
         if only:
-            from zpipe.build import build as build_fn
+            from zpipe.plan import SelectionError, select
 
             if not isinstance(only, list) or not all(isinstance(x, str) for x in only):
                 raise HTTPError(400, "only: expected a list of asset ids or globs")
-            if "only" not in inspect.signature(build_fn).parameters:
-                raise HTTPError(501, "only: this zpipe builds whole recipes (`zpipe run --only` is not available)")
+            try:
+                select(recipe.jobs, only)
+            except SelectionError as exc:
+                raise HTTPError(422, str(exc)) from None
             kwargs["only"] = only
         force = bool(body.get("force", False))
         job = jobs().submit("build", recipe.name, lambda job: _run_build(job, recipe, out, pool, force, kwargs))

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from tests.serve.conftest import RECIPE, make_client, sse_events, wait_build
@@ -53,6 +54,18 @@ def test_inline_yaml_overrides_and_validation_errors(client, folders):
     assert submit(client, {"recipe": "tiny.yaml", "yaml": "x"}).status_code == 400
     assert submit(client, {"recipe": "missing.yaml"}).status_code == 404
     assert submit(client, {"recipe": "tiny.yaml", "set": "size=1"}).status_code == 400
+
+
+def test_only_builds_the_selected_assets(client, folders):
+    wait_build(client, submit(client, {"recipe": "tiny.yaml"}).json()["id"])
+    job = submit(client, {"recipe": "tiny.yaml", "set": ["seed=5"], "only": ["gran*"]}).json()
+    result = wait_build(client, job["id"])["result"]
+    assert result["version"] == "v0002" and result["built"] == 1
+    d = client.get("/api/recipes/tiny/diff").json()
+    assert [a["id"] for a in d["assets"]] == ["granite"] and d["unchanged"] == ["brick"]
+    bad = submit(client, {"recipe": "tiny.yaml", "only": ["nothing*"]})
+    assert bad.status_code == 422 and "matches no asset" in bad.json()["error"]
+    assert submit(client, {"recipe": "tiny.yaml", "only": "granite"}).status_code == 400
 
 
 def test_engines_stay_resident_across_builds_and_drop_when_idle(folders):
@@ -162,3 +175,20 @@ def test_hook_help_names_the_protocol_doc_shipped_in_the_package():
     path = Path(re.search(r"(\S+hook-protocol\.md)", r.output).group(1))
     assert path.is_file() and "POST /hook" in path.read_text(encoding="utf-8")
     assert (path.parent / "serve.md").is_file()
+
+
+@pytest.mark.slow
+def test_the_ray_executor_stays_up_between_builds(folders, monkeypatch):
+    """With --executor ray the pool keeps the RayExecutor (its engine actors) from one build to the next."""
+    pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    out, roots = folders
+    with make_client(out, roots, executor="ray", executor_options={"num_cpus": 2, "workers": 1}) as client:
+        for size in (64, 96):
+            job = wait_build(client, submit(client, {"recipe": "tiny.yaml", "set": [f"size={size}"]}).json()["id"],
+                             timeout=300)
+            assert job["state"] == "done", job
+        eng = client.get("/api/engines").json()
+        assert eng["loads"] == 1 and eng["engines"][0]["executor"] == "ray" and eng["engines"][0]["builds"] == 2
+        manifest = client.get("/api/recipes/tiny/versions/latest").json()
+        assert {a["engine"]["info"]["worker"] for a in manifest["assets"]["items"]} == {"cpu0"}
