@@ -294,6 +294,10 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import json
 
+    from zpipe.engine.extras import require
+
+    require("zimage", "zpipe bench")
+
     ap = argparse.ArgumentParser(prog="python -m zpipe.engine.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="full", choices=["full", "medium", "tiny"])
     ap.add_argument("--model", default=None, help="a checkpoint folder instead of random weights")

@@ -620,13 +620,17 @@ def _check_bench_size(value: str) -> str:
 def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_json):
     """Time text encoding, each DiT step and the VAE decode; print TFLOP/s, MFU and peak memory per phase."""
     from zpipe.engine.bench import main as bench_main
+    from zpipe.engine.extras import MissingExtra
 
     argv = ["--preset", preset, "--size", size, "--batch", str(batch), "--steps", str(steps)]
     for flag, value in (("--model", model), ("--device", device), ("--dtype", dtype), ("--peak", peak)):
         if value:
             argv += [flag, value]
     argv += ["--compile"] * compile_ + ["--json"] * as_json
-    bench_main(argv)
+    try:
+        bench_main(argv)
+    except MissingExtra as exc:  # torch is not installed: one line naming the extra
+        _fail_invalid(f"error: {exc}")
 
 
 # ---- the server and the review (pipeline/serve; Starlette and uvicorn are imported by the command) ----

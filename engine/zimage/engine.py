@@ -63,6 +63,16 @@ def _lora_list(options: dict) -> list[tuple[str, float]]:
     return out
 
 
+def _require_extra() -> None:
+    """The engine needs the `zimage` extra (torch, safetensors, tokenizers): say so in one line."""
+    from zpipe.engine.extras import MissingExtra, require
+
+    try:
+        require("zimage", "the z-image-turbo engine")
+    except MissingExtra as exc:
+        raise EngineError(str(exc)) from None
+
+
 def pick_device(name: str | None) -> str:
     import torch
 
@@ -110,13 +120,15 @@ class ZImageEngine:
         from zpipe.engine.zimage.discovery import find_model
 
         try:
-            find_model(dict(options or {}))
+            find_model(dict(options or {}))  # no weights: installing the extra would not help, say that first
+            _require_extra()
         except EngineError as exc:
             return str(exc)
         return None
 
     @classmethod
     def from_options(cls, options: dict) -> ZImageEngine:
+        _require_extra()
         from zpipe.engine.zimage import weights
         from zpipe.engine.zimage.discovery import find_model
         from zpipe.engine.zimage.lora import merge_loras
@@ -166,6 +178,7 @@ class ZImageEngine:
         """The weights' fingerprint from file headers, without loading them: planning stays cheap."""
         from zpipe.engine.zimage.discovery import find_model
 
+        _require_extra()
         options = dict(options or {})
         spec, loras = find_model(options), _lora_list(options)
         device = pick_device(options.get("device"))

@@ -8,6 +8,8 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
+from zpipe.engine.extras import MissingExtra, missing, require
+
 
 def visible_gpus() -> int:
     """Count NVIDIA GPUs cheaply: CUDA_VISIBLE_DEVICES when set, else `nvidia-smi -L`."""
@@ -32,7 +34,8 @@ def choose_executor(requested: str, address: str | None, devices: str | None) ->
         options["devices"] = [d.strip() for d in devices.split(",") if d.strip()]
     if requested == "auto":
         gpus = len(options["devices"]) if "devices" in options else visible_gpus()
-        requested = "ray" if (address or gpus > 1) else "local"
+        # several GPUs use Ray only where the ray extra is installed; a cluster address always needs it
+        requested = "ray" if (address or (gpus > 1 and not missing("ray"))) else "local"
     if requested == "local":
         if address:
             raise ValueError("--address needs the Ray executor; drop --executor local")
@@ -40,6 +43,11 @@ def choose_executor(requested: str, address: str | None, devices: str | None) ->
             # One process, the chosen GPU(s): torch is not imported yet, so this decides what `cuda` means.
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(options["devices"])
         return "local", {}
+    if requested == "ray":
+        try:
+            require("ray", "the Ray executor")
+        except MissingExtra as exc:
+            raise ValueError(str(exc)) from None
     return requested, options
 
 

@@ -51,11 +51,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zpipe.engine.base import EngineError
+from zpipe.engine.extras import require
 from zpipe.executors.job import Outcome, request_for
 from zpipe.executors.local import batches
 from zpipe.executors.ray_layout import plan_layout
 from zpipe.executors.ray_worker import EngineWorker, Retry, stage_job, thread_env
 from zpipe.plan import PlannedJob
+
+require("ray", "the Ray executor")  # one clear line instead of Ray's ImportError at the first call
 
 log = logging.getLogger(__name__)
 
