@@ -29,7 +29,10 @@ def place(src: Path, dst: Path, mode: str, sha256: str | None) -> None:
         return
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
     if mode == "symlink":
-        os.symlink(src, tmp)
+        try:
+            os.symlink(src, tmp)
+        except OSError:  # Windows without the symlink right (no Developer Mode), FAT/exFAT: a copy instead
+            link_or_copy(src, tmp)
     else:
         link_or_copy(src, tmp)
     os.replace(tmp, dst)

@@ -17,6 +17,7 @@ from typing import Any
 from zpipe.params import Param
 from zpipe.recipe import fields as F
 from zpipe.recipe.checker import Checker, kind_of
+from zpipe.recipe.load import RESERVED
 
 PROTOCOL_VERSION = 1
 DEFAULT_NAME = "hook"
@@ -94,9 +95,9 @@ class HookRequest:
 
 
 def slug(name: str) -> str:
-    """A material name as a folder name and asset id: ``Material.001`` -> ``Material_001``."""
-    s = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:100]
-    return s or "material"
+    """A material name as a folder name and asset id: ``Material.001`` -> ``Material_001``, ``CON`` -> ``CON_``."""
+    s = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:100] or "material"
+    return f"{s}_" if s.lower() in RESERVED else s  # CON, NUL, COM1 …: Windows cannot make such folders
 
 
 def decode(text: str, source: str) -> Any:

@@ -96,3 +96,27 @@ def test_link_or_copy_copies_when_links_are_refused(tmp_path, monkeypatch):
     assert not Path(tmp_path / "b.png").samefile(src)
     with pytest.raises(FileNotFoundError):
         link_or_copy(tmp_path / "missing.png", tmp_path / "c.png")
+
+
+def test_hook_copies_where_symlinks_are_refused_and_avoids_reserved_folder_names(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from zpipe.cli import main
+
+    def refuse(*args, **kwargs):  # Windows without Developer Mode: WinError 1314, a PermissionError
+        raise PermissionError(1, "A required privilege is not held by the client")
+
+    monkeypatch.setattr(os, "symlink", refuse)
+    req = {"version": 1, "target": str(tmp_path / "tex"), "store": str(tmp_path / "store"), "engine": "procedural",
+           "link": "symlink", "defaults": {"size": 64, "maps": ["albedo", "roughness"]},
+           "materials": [{"name": "CON", "description": "granite"}, {"name": "nul.", "description": "slate"}]}
+    (tmp_path / "r.json").write_text(json.dumps(req))
+    r = CliRunner().invoke(main, ["hook", "export", "--request", str(tmp_path / "r.json"), "--json"])
+    assert r.exit_code == 0, r.output
+    answer = json.loads(r.stdout)
+    assert [Path(m["folder"]).name for m in answer["materials"].values()] == ["CON_", "nul_"]
+    for m in answer["materials"].values():
+        for path in m["files"].values():
+            assert Path(path).is_file() and not Path(path).is_symlink()
