@@ -156,3 +156,30 @@ def test_a_build_submitted_on_the_page_shows_progress_and_its_version(browser, s
     w.visit(f"{site.url}/#/r/tiny", "#diff-old")
     assert "v0003" in w.page.inner_text("main")
     assert w.problems == [], w.problems
+
+
+POSTER = """\
+name: poster
+kind: posters
+engine: procedural
+size: 512
+seed: 3
+text: typeset
+assets:
+  - id: tea
+    style: minimalist ink-wash poster of a mountain tea house
+    title: {text: 山间茶舍, lang: zh, placement: top}
+    subtitle: {text: Mountain Tea House, lang: en, placement: bottom}
+"""
+
+
+def test_a_posters_glyph_check_is_drawn_over_it(browser, site):
+    (site.root / "poster.yaml").write_text(POSTER, encoding="utf-8")
+    assert zpipe.run(site.root / "poster.yaml", site.out).exit_code == 0
+    w = Watch(browser.new_page())
+    w.visit(f"{site.url}/#/r/poster/v0001/tea", "#ocr-overlay rect")
+    boxes = w.page.eval_on_selector_all("#ocr-overlay rect", "els => els.map(e => [e.getAttribute('class'), "
+                                        "+e.getAttribute('width'), +e.getAttribute('height')])")
+    assert len(boxes) == 2 and all(cls == "ocr-pass" and wd > 50 and ht > 10 for cls, wd, ht in boxes), boxes
+    labels = w.page.eval_on_selector_all("#ocr-overlay text", "els => els.map(e => e.textContent)")
+    assert labels == ["pass “山间茶舍” NED 1.00", "pass “Mountain Tea House” NED 1.00"]

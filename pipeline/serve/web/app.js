@@ -14,7 +14,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -226,11 +226,11 @@ function posterView(name, v, a) {
         "stroke-width": Math.max(2, w / 300), class: b.pass ? "ocr-pass" : "ocr-fail" }, h("title", {}, b.label)),
       h("text", { x: x0, y: Math.max(y0 - 6, 14), fill: colour, "font-size": Math.max(14, w / 50) }, b.label)];
     }));
-  return h("div", {}, h("h3", {}, "Poster and glyph check ", verdict === undefined ? "" : badge(verdict ? "approved" : "failed")),
+  return h("div", {}, h("h3", {}, "Poster and glyph check ", verdict === undefined ? "" : badge(verdict ? "pass" : "fail")),
     h("div", { class: "poster" }, img(fileUrl(name, v, a.web.poster), "poster"), svg),
     h("table", {}, h("tr", {}, ["line", "found", "NED", "verdict"].map((t) => h("th", {}, t))),
       lines.map((l) => h("tr", {}, h("td", {}, l.expected), h("td", {}, l.found), h("td", {}, Number(l.ned ?? 0).toFixed(3)),
-        h("td", {}, badge(l.pass ? "built" : "failed"))))));
+        h("td", {}, badge(l.pass ? "pass" : "fail"))))));
 }
 
 function approvalForm(name, v, a, history) {
