@@ -192,3 +192,19 @@ def test_the_ray_executor_stays_up_between_builds(folders, monkeypatch):
         assert eng["loads"] == 1 and eng["engines"][0]["executor"] == "ray" and eng["engines"][0]["builds"] == 2
         manifest = client.get("/api/recipes/tiny/versions/latest").json()
         assert {a["engine"]["info"]["worker"] for a in manifest["assets"]["items"]} == {"cpu0"}
+
+
+def test_idle_engines_are_dropped_by_the_sweeper_and_events_resume(folders):
+    out, roots = folders
+    with make_client(out, roots, idle_seconds=0.3) as client:
+        job = submit(client, {"recipe": "tiny.yaml"}).json()
+        assert wait_build(client, job["id"])["state"] == "done"
+        deadline = time.monotonic() + 10
+        while client.get("/api/engines").json()["engines"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/api/engines").json() == {"idle_seconds": 0.3, "loads": 1, "engines": []}
+        # an event stream resumes after the last event a client saw (Last-Event-ID)
+        all_events = sse_events(client, job["id"])[0]
+        with client.stream("GET", f"/api/builds/{job['id']}/events", headers={"Last-Event-ID": "1"}) as r:
+            ids = [int(line[4:]) for line in r.iter_lines() if line.startswith("id: ")]
+        assert ids == list(range(2, len(all_events)))
