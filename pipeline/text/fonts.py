@@ -226,7 +226,9 @@ def resolve_font(spec: str | None = None) -> FontFace:
         for entry in cat:
             if entry[key].casefold() == want:
                 return FontFace(entry[0], entry[1], entry[3] or entry[2])
-    families = sorted({e[2] for e in cat})
+    bundled = default_font().path  # the families a user always has come first
+    families = sorted({(e[0] != bundled, e[2]) for e in cat})
+    families = list(dict.fromkeys(name for _, name in families))
     shown = ", ".join(families[:12]) + (", …" if len(families) > 12 else "")
     raise FontError(
         f"no font named {spec!r} is installed (known families: {shown or 'none'}); "
