@@ -38,6 +38,11 @@ def test_validate_catches_a_size_that_power_of_two_check_would_fail(write_recipe
     assert cli("validate", write_recipe(RECIPE.replace("size: 64", "size: 96"))).exit_code == 0
 
 
+def test_validate_catches_a_resize_without_a_size(write_recipe):
+    r = cli("validate", write_recipe(RECIPE + "stages: [resize]\n"))
+    assert r.exit_code == 2 and "resize needs width, height or scale" in r.output, r.output
+
+
 def test_verbose_flag_after_the_subcommand(write_recipe, tmp_path):
     root = logging.getLogger()
     before = root.level

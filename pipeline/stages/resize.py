@@ -45,6 +45,12 @@ class ResizeStage(Stage):
     }
 
     @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, str]:
+        if not (params.get("width") or params.get("height") or params.get("scale")):
+            return {"width": "resize needs width, height or scale; e.g. `- resize: {width: 512}`"}
+        return {}
+
+    @classmethod
     def output_size(cls, params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int] | None:
         if params.get("roles"):  # only some roles change: their sizes differ
             return None
