@@ -141,45 +141,45 @@ def tokens(prompt: str) -> list[str]:
     return re.findall(r"[a-z]+", prompt.lower())
 
 
+def _family(words: list[str]) -> str | None:
+    """The last material noun wins; without one, the last adjective that implies a family."""
+    nouns = [NOUNS[w] for w in words if w in NOUNS]
+    adjs = [ADJECTIVES[w] for w in words if w in ADJECTIVES]
+    return (nouns or adjs or [None])[-1]
+
+
+def _variant(w: str, family: str | None) -> str | None:
+    """The variant a word asks for. A noun of another family used as a modifier ("moss on stone") is one
+    too; the family's own noun, or its own variant ("mossy moss"), is not."""
+    v = VARIANT_WORDS.get(w)
+    if v is None or v == _OWN_VARIANT.get(family or "") or (w in NOUNS and NOUNS[w] == family):
+        return None
+    return v
+
+
+def _understood(w: str, family: str | None) -> bool:
+    return (w in NOUNS or w in ADJECTIVES or w in COLOUR_WORDS or w in SCALE_WORDS or w in STYLE_WORDS
+            or w in NEUTRAL_WORDS or w in FLAT_LIGHT_WORDS
+            or (w in VARIANT_WORDS and VARIANT_WORDS[w] != _OWN_VARIANT.get(family or "")))
+
+
 def parse(prompt: str) -> Parsed:
     words = tokens(prompt)
-    nouns = [(i, NOUNS[w]) for i, w in enumerate(words) if w in NOUNS]
-    adjs = [(i, ADJECTIVES[w]) for i, w in enumerate(words) if w in ADJECTIVES]
-    if nouns:
-        family = nouns[-1][1]
-    elif adjs:
-        family = adjs[-1][1]
-    else:
-        family = None
-
+    family = _family(words)
     matched: list[str] = []
     variants: list[str] = []
     colours: list[str] = []
     unknown: list[str] = []
     scale = 1.0
     for w in words:
-        hit = False
-        if w in NOUNS or w in ADJECTIVES:
-            hit = True
-        if w in VARIANT_WORDS and VARIANT_WORDS[w] != _OWN_VARIANT.get(family or ""):
-            v = VARIANT_WORDS[w]
-            # a noun of another family used as a modifier ("moss on stone") also becomes a variant
-            if w in NOUNS and NOUNS[w] == family:
-                pass
-            elif v not in variants:
-                variants.append(v)
-            hit = True
-        if w in COLOUR_WORDS:
-            colours.append(w)
-            hit = True
-        elif w in NOUN_COLOURS:
-            colours.append(NOUN_COLOURS[w])
-        if w in STYLE_WORDS or w in NEUTRAL_WORDS or w in FLAT_LIGHT_WORDS:
-            hit = True
-        if w in SCALE_WORDS:
-            scale *= SCALE_WORDS[w]
-            hit = True
-        if hit:
+        v = _variant(w, family)
+        if v is not None and v not in variants:
+            variants.append(v)
+        colour = w if w in COLOUR_WORDS else NOUN_COLOURS.get(w)
+        if colour:
+            colours.append(colour)
+        scale *= SCALE_WORDS.get(w, 1.0)
+        if _understood(w, family):
             if w not in matched:
                 matched.append(w)
         elif w not in FILLER and len(w) > 1:
