@@ -285,27 +285,12 @@ class RayExecutor:
         done: set[str] = set()
         while self._pending or self._gen or self._stage or self._probes:
             self._dispatch()
-            results: list[tuple[PlannedJob, Outcome]] = []
-            if self._pending and all(w.state == "dead" for w in self._pool):
-                error = "no engine workers left: every actor died and spent its restarts"
-                while self._pending:
-                    results += [(pj, Outcome("failed", error=error)) for pj in self._pending.popleft()]
+            results = self._fail_without_workers()
             refs = [*self._gen, *self._stage, *self._probes]
             ready, _ = ray.wait(refs, num_returns=1, timeout=self.options.wait_timeout) if refs else ([], [])
             if ready:  # take everything that is ready, not one per loop
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-            fatal: EngineError | None = None
-            for ref in ready:
-                if ref in self._probes:
-                    self._probe_done(ref)
-                elif ref in self._gen:
-                    try:
-                        results += self._batch_done(ref)
-                    except EngineError as exc:  # hand over what is finished first: it gets staged
-                        fatal = exc
-                        break
-                elif ref in self._stage:
-                    results += self._stage_done(ref)
+            fatal = self._take(ready, results)
             for pj, outcome in results:
                 if pj.job.id in done:  # a job is yielded once, whatever happened to its attempts
                     log.warning("dropping a second outcome for %s", pj.job.id)
@@ -317,6 +302,30 @@ class RayExecutor:
             self._check_stalls()
             self._report()
         self._report(final=True)
+
+    def _fail_without_workers(self) -> list[tuple[PlannedJob, Outcome]]:
+        """Every pending job fails once no actor is left to make it."""
+        results: list[tuple[PlannedJob, Outcome]] = []
+        if self._pending and all(w.state == "dead" for w in self._pool):
+            error = "no engine workers left: every actor died and spent its restarts"
+            while self._pending:
+                results += [(pj, Outcome("failed", error=error)) for pj in self._pending.popleft()]
+        return results
+
+    def _take(self, ready: list, results: list[tuple[PlannedJob, Outcome]]) -> EngineError | None:
+        """Handle the finished calls, adding outcomes to ``results``; an engine's configuration error stops
+        the handling and is returned, to be raised after what is finished is handed over (it gets staged)."""
+        for ref in ready:
+            if ref in self._probes:
+                self._probe_done(ref)
+            elif ref in self._gen:
+                try:
+                    results += self._batch_done(ref)
+                except EngineError as exc:
+                    return exc
+            elif ref in self._stage:
+                results += self._stage_done(ref)
+        return None
 
     def _again(self, batch: list[PlannedJob], error: str) -> list[tuple[PlannedJob, Outcome]]:
         """Queue jobs whose attempt was lost; those past the retry limit fail with ``error``."""
