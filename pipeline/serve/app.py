@@ -159,13 +159,6 @@ def create_app(config: ServeConfig) -> Starlette:
                 return a
         raise HTTPError(404, f"no asset {asset_id!r} in {manifest.get('version')}")
 
-    def decorate(name: str, version: str, asset: dict[str, Any], approvals: dict) -> dict[str, Any]:
-        d = approvals.get((asset["id"], asset.get("key", "")))
-        web = {role: f for role in asset.get("files", {}) if (f := browse.web_file(asset, role))}
-        return {**asset, "web": web, "review": {"status": d["decision"] if d else "pending",
-                                                 "comment": d["comment"] if d else "",
-                                                 "decided_in": d["version"] if d else None}}
-
     # -- info and browsing ----------------------------------------------------------------------
     @_json_errors
     async def health(request: Request) -> Response:
@@ -209,7 +202,7 @@ def create_app(config: ServeConfig) -> Starlette:
             raise HTTPError(400, "page and per_page are integers") from None
         approvals = reviews.current(name)
         status = request.query_params.get("status")
-        assets = [decorate(name, version, a, approvals) for a in m.get("assets", [])]
+        assets = [browse.with_review(a, approvals) for a in m.get("assets", [])]
         if status:
             assets = [a for a in assets if a["status"] == status or a["review"]["status"] == status]
         head = {k: v for k, v in m.items() if k != "assets"}
@@ -222,7 +215,7 @@ def create_app(config: ServeConfig) -> Starlette:
         version = version_of(store, request.path_params["version"])
         asset = asset_of(store.manifest(version), request.path_params["asset"])
         return JSONResponse({"recipe": name, "version": version,
-                             "asset": decorate(name, version, asset, reviews.current(name)),
+                             "asset": browse.with_review(asset, reviews.current(name)),
                              "history": reviews.history(name, asset["id"])})
 
     @_json_errors

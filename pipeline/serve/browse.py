@@ -66,6 +66,15 @@ def web_file(asset: dict[str, Any], role: str) -> str | None:
     return primary
 
 
+def with_review(asset: dict[str, Any], approvals: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """A manifest record as the page reads it: plus ``web`` (a viewable file per role) and ``review``."""
+    d = approvals.get((asset["id"], asset.get("key", "")))
+    web = {role: f for role in asset.get("files", {}) if (f := web_file(asset, role))}
+    return {**asset, "web": web, "review": {"status": d["decision"] if d else "pending",
+                                             "comment": d["comment"] if d else "",
+                                             "decided_in": d["version"] if d else None}}
+
+
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
