@@ -179,29 +179,15 @@ class ZImagePipeline:
         return model
 
     @torch.no_grad()
-    def __call__(
-        self,
-        items: Sequence[BatchItem],
-        height: int,
-        width: int,
-        steps: int = 8,
-        tile: str = "none",
-        strength: float = 1.0,
-    ) -> torch.Tensor:
+    def __call__(self, items: Sequence[BatchItem], height: int, width: int, steps: int = 8, tile: str = "none",
+                 strength: float = 1.0) -> torch.Tensor:
         """Images (B, 3, H, W) float32 in [0, 1], one per item; all items share size, steps and mode."""
         final = self.latents(items, height, width, steps, tile, strength)
         return self._phase("vae_decode", lambda: self.decode(final, tile)).cpu()
 
     @torch.no_grad()
-    def latents(
-        self,
-        items: Sequence[BatchItem],
-        height: int,
-        width: int,
-        steps: int = 8,
-        tile: str = "none",
-        strength: float = 1.0,
-    ) -> torch.Tensor:
+    def latents(self, items: Sequence[BatchItem], height: int, width: int, steps: int = 8, tile: str = "none",
+                strength: float = 1.0) -> torch.Tensor:
         """The denoised latents (B, 16, H/8, W/8) of :meth:`__call__`, before the VAE decodes them."""
         self.timings = Timings()
         f = self.vae.cfg.downscale
