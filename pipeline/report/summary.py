@@ -81,35 +81,38 @@ def _link(target: Path, base: Path) -> str:
     return rel.replace(os.sep, "/").replace(" ", "%20")
 
 
+def _row(values) -> str:
+    return "| " + " | ".join(_cell(v) for v in values) + " |"
+
+
+def _recorded(manifest: dict[str, Any], stage: str):
+    """(asset, the stage's metrics) for each asset that has them."""
+    for a in manifest["assets"]:
+        m = (a.get("metrics") or {}).get(stage)
+        if isinstance(m, dict):
+            yield a, m
+
+
 def _seam_rows(manifest: dict[str, Any]) -> list[str]:
     rows = []
-    for a in manifest["assets"]:
-        tile = (a.get("metrics") or {}).get("tile")
-        if not isinstance(tile, dict):
-            continue
+    for a, tile in _recorded(manifest, "tile"):
+        fix = "re-seeded" if tile.get("reseeds") else ("repaired" if tile.get("repaired") else "–")
         for role, per in (tile.get("scores") or {}).items():
             before = (tile.get("scores_before") or {}).get(role, {})
-            rows.append("| " + " | ".join(_cell(v) for v in (
-                a["id"], a["status"], role,
-                per.get("x", "–"), per.get("y", "–"),
-                "/".join(str(before.get(k)) for k in ("x", "y") if k in before) or "–",
-                tile.get("max_seam", "–"), "pass" if tile.get("passed") else "FAIL",
-                "re-seeded" if tile.get("reseeds") else ("repaired" if tile.get("repaired") else "–"))) + " |")
+            rows.append(_row((a["id"], a["status"], role, per.get("x", "–"), per.get("y", "–"),
+                              "/".join(str(before.get(k)) for k in ("x", "y") if k in before) or "–",
+                              tile.get("max_seam", "–"), "pass" if tile.get("passed") else "FAIL", fix)))
     return rows
 
 
 def _ocr_rows(manifest: dict[str, Any]) -> list[str]:
     rows = []
-    for a in manifest["assets"]:
-        g = (a.get("metrics") or {}).get("glyph_check")
-        if not isinstance(g, dict):
-            continue
+    for a, g in _recorded(manifest, "glyph_check"):
         for line in g.get("lines") or []:
             ned = line.get("ned")
-            rows.append("| " + " | ".join(_cell(v) for v in (
-                a["id"], a["status"], g.get("path", "–"), line.get("expected"), line.get("found"),
-                f"{ned:.3f}" if isinstance(ned, (int, float)) else "–",
-                "pass" if line.get("pass") else "FAIL")) + " |")
+            rows.append(_row((a["id"], a["status"], g.get("path", "–"), line.get("expected"), line.get("found"),
+                              f"{ned:.3f}" if isinstance(ned, (int, float)) else "–",
+                              "pass" if line.get("pass") else "FAIL")))
     return rows
 
 
