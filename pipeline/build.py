@@ -68,7 +68,8 @@ def _record(pj: PlannedJob, plan: Plan, outcome: Outcome) -> dict[str, Any]:
             files[role], sha[role] = rel, digest
     record = {"id": job.id, "key": pj.key, "status": outcome.status, "kind": job.kind, "engine": engine,
               "seed": job.seed, "prompt": job.prompt, "size": [job.width, job.height], "steps": job.steps,
-              "tile": job.tile, "files": files, "sha256": sha, "outputs": outputs,
+              "tile": job.tile, "stages": [[st.name, st.params] for st in job.stages], "output": job.output,
+              "files": files, "sha256": sha, "outputs": outputs,
               "metrics": outcome.metrics, "timings": outcome.timings}
     if outcome.error:
         record["error"] = outcome.error

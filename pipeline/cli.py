@@ -416,8 +416,9 @@ def _store_at(target: str):
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a side-by-side HTML page of changed assets.")
 def diff(target, old, new, as_json, html_path):
-    """Assets added, removed and changed between two versions (default: the last two)."""
-    from zpipe.report.diff import diff_manifests
+    """Assets added, removed and changed between two versions (default: the last two), and for each changed
+    asset what changed: prompt, seed, stage parameters, engine, files and metrics."""
+    from zpipe.report.diff import details, diff_manifests, text_lines
 
     store = _store_at(target)
     vs = store.versions()
@@ -432,12 +433,15 @@ def diff(target, old, new, as_json, html_path):
             _fail_invalid(f"error: no version {v!r} in {target}; versions: {', '.join(vs) or 'none'}")
     a, b = store.manifest(old), store.manifest(new)
     d = diff_manifests(a, b)
+    changes = details(a, b, d["changed"])
     if as_json:
-        click.echo(json.dumps({"old": old, "new": new, **d}, indent=2))
+        click.echo(json.dumps({"old": old, "new": new, **d, "details": changes}, indent=2, ensure_ascii=False))
     else:
         for kind in ("added", "removed", "changed"):
             for aid in d[kind]:
                 click.echo(f"{kind:8} {aid}")
+                for line in text_lines(changes[aid]) if kind == "changed" else []:
+                    click.echo(line)
         click.echo(f"{old} -> {new}: {len(d['added'])} added, {len(d['removed'])} removed, "
                    f"{len(d['changed'])} changed, {len(d['unchanged'])} unchanged")
     if html_path:
@@ -445,12 +449,26 @@ def diff(target, old, new, as_json, html_path):
 
         from zpipe.report.diff import diff_html
 
+        page = Path(html_path)
+        prefix = {v: _relative_url(store.root / v, page.parent) for v in (old, new)}
         try:
-            Path(html_path).write_text(diff_html(a, b, str(store.root / old), str(store.root / new)),
-                                       encoding="utf-8")
+            page.write_text(diff_html(a, b, prefix[old], prefix[new]), encoding="utf-8")
         except OSError as exc:
             _fail_invalid(f"error: cannot write {html_path}: {exc.strerror or exc}")
         click.echo(f"wrote {html_path}", err=True)
+
+
+def _relative_url(folder, page_dir) -> str:
+    """The URL of ``folder`` as seen from a page in ``page_dir``, ending with ``/`` (relative when it can be)."""
+    from pathlib import Path
+    from urllib.parse import quote
+
+    folder, page_dir = Path(folder).resolve(), Path(page_dir or ".").resolve()
+    try:
+        rel = os.path.relpath(folder, page_dir)
+    except ValueError:  # another drive (Windows): an absolute file URL
+        return folder.as_uri() + "/"
+    return quote(Path(rel).as_posix()) + "/"
 
 
 @main.command()

@@ -14,7 +14,8 @@ stages are slower than the engine, the engine waits instead of piling images up 
 that call the engine again (re-seeding, img2img) share it with the engine thread under a lock.
 
 Each job's stages see only their own image and seeds, so the files are byte-identical to a serial
-run (``stage_threads=0`` runs everything inline, one job after another). ``stats`` reports the engine's
+run (``stage_threads=0`` runs everything inline, one job after another), and outcomes are handed over
+in the same order. ``stats`` reports the engine's
 busy fraction like the Ray executor does.
 """
 
@@ -124,13 +125,14 @@ class LocalExecutor:
         pool = ThreadPoolExecutor(max_workers=self.stage_threads, thread_name_prefix="zpipe-stages")
         self._stop.clear()
 
-        def stage(pj: PlannedJob, gen, per_image: float) -> None:
+        def stage(seq: int, pj: PlannedJob, gen, per_image: float) -> None:
             try:
-                results.put((pj, self._stages(pj, gen, per_image)))
+                results.put((seq, pj, self._stages(pj, gen, per_image)))
             except BaseException as exc:  # noqa: BLE001 - run_stages catches stage errors; this is a bug
-                results.put((pj, Outcome("failed", error=f"internal error: {type(exc).__name__}: {exc}")))
+                results.put((seq, pj, Outcome("failed", error=f"internal error: {type(exc).__name__}: {exc}")))
 
         def produce() -> None:
+            seq = 0
             try:
                 for batch in batches(jobs, size):
                     for _ in batch:
@@ -142,21 +144,25 @@ class LocalExecutor:
                     generated, per_image, crash = self._batch(batch)
                     for i, pj in enumerate(batch):
                         if crash is None:
-                            pool.submit(stage, pj, generated[i], per_image)
+                            pool.submit(stage, seq, pj, generated[i], per_image)
                         else:
-                            results.put((pj, Outcome("failed", error=f"engine: {type(crash).__name__}: {crash}")))
+                            results.put((seq, pj, Outcome("failed", error=f"engine: {type(crash).__name__}: {crash}")))
+                        seq += 1
             except BaseException as exc:  # noqa: BLE001 - EngineError and the like: the driver raises it
                 results.put(exc)
 
         engine_thread = threading.Thread(target=produce, name="zpipe-engine", daemon=True)
         engine_thread.start()
+        ready: dict[int, tuple[PlannedJob, Outcome]] = {}
         try:
-            for _ in range(len(jobs)):
-                item = results.get()
-                if isinstance(item, BaseException):
-                    raise item
+            for seq in range(len(jobs)):  # handed over in batch order, as a serial run would: same events
+                while seq not in ready:
+                    item = results.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    ready[item[0]] = item[1:]
                 room.release()
-                yield item
+                yield ready.pop(seq)
         finally:
             self._stop.set()
             engine_thread.join(timeout=60)

@@ -16,7 +16,8 @@ from the manifest is HTML-escaped, and a file path that could leave the version 
 
 ``render(manifest, read)`` makes the same files for a whole manifest at once (``{name: bytes}``).
 ``render_diff(old, new, old_prefix, new_prefix)`` returns an HTML page of the assets added, removed and
-changed between two manifests, images loaded from ``old_prefix + relpath`` and ``new_prefix + relpath``.
+changed between two manifests, with what changed; images load from ``old_prefix + relpath`` and
+``new_prefix + relpath`` (prefixes end with ``/``).
 """
 
 from __future__ import annotations
@@ -486,35 +487,40 @@ def _short_title(manifest: dict[str, Any]) -> str:
     return f"{(manifest.get('recipe') or {}).get('name', '?')} {manifest.get('version', '')}"
 
 
-# ---- diff -----------------------------------------------------------------------------------------
+# ---- diff ---------------------------------------------------------------------------------------
 
-def _changed(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return (a.get("key") != b.get("key") or (a.get("sha256") or {}) != (b.get("sha256") or {})
-            or a.get("status") != b.get("status"))
+def _changes_table(changes: dict[str, Any]) -> str:
+    rows = [f"<tr><td>{_e(k)}</td><td>{_e(a)}</td><td>{_e(b)}</td></tr>" for k, (a, b) in changes["fields"].items()]
+    rows += [f"<tr><td>file {_e(name)}</td><td colspan=2>{_e(what)}</td></tr>" for name, what in changes["files"].items()]
+    rows += [f"<tr><td>metrics.{_e(k)}</td><td>{_e(a)}</td><td>{_e(b)}</td></tr>"
+             for k, (a, b) in changes["metrics"].items()]
+    return f"<table><tr><th>what</th><th>old</th><th>new</th></tr>{''.join(rows)}</table>" if rows else ""
 
 
 def render_diff(old: dict[str, Any], new: dict[str, Any], old_prefix: str, new_prefix: str) -> str:
-    """HTML page comparing two versions: added, removed, and changed assets side by side."""
+    """HTML page comparing two versions: added, removed, and changed assets side by side with what changed.
+    "Changed" is :func:`zpipe.report.diff.changed`, as in the text diff."""
+    from zpipe.report.diff import asset_changes, diff_manifests
+
+    d = diff_manifests(old, new)
     old_by = {a.get("id"): a for a in old.get("assets") or []}
     new_by = {a.get("id"): a for a in new.get("assets") or []}
-    added = [i for i in new_by if i not in old_by]
-    removed = [i for i in old_by if i not in new_by]
-    changed = [i for i in new_by if i in old_by and _changed(old_by[i], new_by[i])]
-    same = len(new_by) - len(added) - len(changed)
     ov, nv = old.get("version", "old"), new.get("version", "new")
     name = (new.get("recipe") or old.get("recipe") or {}).get("name", "")
     body = [f"<h1>{_e(name)}: {_e(ov)} → {_e(nv)}</h1>",
-            f'<p>{len(changed)} changed, {len(added)} added, {len(removed)} removed, {same} unchanged</p>']
-    if added:
+            f'<p>{len(d["changed"])} changed, {len(d["added"])} added, {len(d["removed"])} removed, '
+            f'{len(d["unchanged"])} unchanged</p>']
+    if d["added"]:
         body.append("<h2>Added</h2><div class=\"grid\">"
-                    + "".join(_asset_html(new_by[i], new_prefix) for i in added) + "</div>")
-    if removed:
+                    + "".join(_asset_html(new_by[i], new_prefix) for i in d["added"]) + "</div>")
+    if d["removed"]:
         body.append("<h2>Removed</h2><div class=\"grid\">"
-                    + "".join(_asset_html(old_by[i], old_prefix) for i in removed) + "</div>")
-    if changed:
+                    + "".join(_asset_html(old_by[i], old_prefix) for i in d["removed"]) + "</div>")
+    if d["changed"]:
         body.append("<h2>Changed</h2>")
-        for i in changed:
+        for i in d["changed"]:
             body.append(f'<div class="pair"><div><div class="small">{_e(ov)}</div>'
                         f"{_asset_html(old_by[i], old_prefix)}</div><div><div class=\"small\">{_e(nv)}</div>"
-                        f"{_asset_html(new_by[i], new_prefix)}</div></div>")
+                        f"{_asset_html(new_by[i], new_prefix)}</div>"
+                        f"<div>{_changes_table(asset_changes(old_by[i], new_by[i]))}</div></div>")
     return _page(f"{name} {ov} → {nv}", "".join(body))

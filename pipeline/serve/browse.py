@@ -13,7 +13,6 @@ from zpipe.store import RecipeStore
 
 THUMB_SIZES = (128, 256, 512)
 WEB_IMAGES = (".png", ".jpg", ".jpeg", ".webp")
-ASSET_FIELDS = ("status", "prompt", "seed", "size", "steps", "tile", "key", "error")
 
 
 def recipes(out: Path) -> list[dict[str, Any]]:
@@ -75,42 +74,8 @@ def with_review(asset: dict[str, Any], approvals: dict[tuple[str, str], dict[str
                                              "decided_in": d["version"] if d else None}}
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: value}
-
-
-def asset_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
-    """What differs between two records of one asset: fields, engine, files (by content) and metrics."""
-    old, new = old or {}, new or {}
-    fields = {f: [old.get(f), new.get(f)] for f in ASSET_FIELDS if old.get(f) != new.get(f)}
-    for k, (a, b) in _pairs(_flat(old.get("engine", {})), _flat(new.get("engine", {}))).items():
-        fields[f"engine.{k}"] = [a, b]
-    files = {}
-    oo, no = old.get("outputs", {}), new.get("outputs", {})
-    for rel in sorted(set(oo) | set(no)):
-        name = Path(rel).name
-        if rel not in oo:
-            files[name] = "added"
-        elif rel not in no:
-            files[name] = "removed"
-        elif oo[rel] != no[rel]:
-            files[name] = "changed"
-    metrics = {k: [a, b] for k, (a, b) in _pairs(_flat(old.get("metrics", {})), _flat(new.get("metrics", {}))).items()
-               if not isinstance(a, list) and not isinstance(b, list)}
-    return {"fields": fields, "files": files, "metrics": metrics}
-
-
-def _pairs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
-
-
 def diff(store: RecipeStore, old: str, new: str) -> dict[str, Any]:
-    from zpipe.report.diff import diff_manifests
+    from zpipe.report.diff import asset_changes, diff_manifests
 
     a, b = store.manifest(old), store.manifest(new)
     d = diff_manifests(a, b)

@@ -35,7 +35,7 @@ def test_api_round_trip(write_recipe, tmp_path):
     events = []
     result = zpipe.run(recipe, out=out, on_event=events.append)
     assert (result.version, result.built, result.reused, result.failed, result.exit_code) == ("v0001", 2, 0, 0, 0)
-    assert [e["event"] for e in events] == ["start", "asset_done", "asset_done", "done"]
+    assert [e["event"] for e in events] == ["start", "asset_done", "asset_done", "workers", "done"]
     assert result.manifest == json.loads((out / "api" / "v0001" / "manifest.json").read_text())
     again = zpipe.run(path, out=out, overrides=["size=80"])
     assert again.up_to_date and again.version == "v0001" and again.reused == 2
