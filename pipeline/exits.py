@@ -39,6 +39,7 @@ EXIT_CODES = (
     ("zpipe.store", "LockBusy", EXIT_FAILED, lambda e: f"error: {e}; run again later, or without --no-wait to "
                                                        "wait for it"),
     ("zpipe.store", "StoreError", EXIT_FAILED, lambda e: f"error: {e}"),
+    ("zpipe.executors.ray_executor", "ClusterError", EXIT_FAILED, lambda e: f"error: {e}"),
     ("builtins", "OSError", EXIT_FAILED, _os_message),
     ("builtins", "KeyboardInterrupt", EXIT_INTERRUPTED,
      lambda e: "interrupted: finished assets are kept in staging; run the same command to resume"),

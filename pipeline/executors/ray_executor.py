@@ -61,6 +61,39 @@ from zpipe.plan import PlannedJob
 require("ray", "the Ray executor")  # one clear line instead of Ray's ImportError at the first call
 
 log = logging.getLogger(__name__)
+CONNECT_TIMEOUT = 10.0  # seconds for a cluster address to answer at all
+REACH_FIX = ("start it with `ray start --head`, check --address / RAY_ADDRESS, and if the cluster uses token "
+             "authentication give this driver its token (RAY_AUTH_TOKEN, see `ray get-auth-token`)")
+
+
+class ClusterError(Exception):
+    """A local Ray cluster could not start (memory, disk): the build cannot run (exit 1)."""
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """EngineError within ``timeout`` seconds when nothing listens at ``address`` (``host:port`` or
+    ``ray://host:port``); ``auto`` and other forms are left to ``ray.init``."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+            # Ray's GCS and client server speak gRPC: an HTTP/2 server answers the client preface with a
+            # SETTINGS frame (type 4). A port that accepts and then says nothing (a proxy, another
+            # service) is no cluster either.
+            sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes(3) + b"\x04" + bytes(5))
+            frame = sock.recv(9)
+        why = None if len(frame) >= 4 and frame[3] == 4 else "the port is open but no Ray (gRPC) server answers"
+    except OSError as exc:
+        why = f"no answer in {timeout:.0f} s" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+    if why:
+        raise EngineError(f"cannot reach the Ray cluster at {address}: {why}; {REACH_FIX}")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _stage_task(job, generated, meta, engine, generate_timeout):
@@ -185,6 +218,7 @@ class RayExecutor:
         self.stats: dict[str, Any] = {}
         self._ray = None
         self._owns_cluster = False
+        self._sigterm: Any = None  # the SIGTERM handler to restore on close()
         # set when the actors start (they depend on the cluster's resources)
         self._pool: list[_Worker] = []
         self._stage_fn: Any = None
@@ -227,17 +261,31 @@ class RayExecutor:
         # SIGINT is blocked while ray.init spawns them: they inherit the blocked mask (so only the driver
         # sees Ctrl-C, and close() stops them with ray.shutdown()), while a Ctrl-C during ray.init stays
         # pending here and raises KeyboardInterrupt as soon as the mask is restored.
-        shield = not address and threading.current_thread() is threading.main_thread()
+        main_thread = threading.current_thread() is threading.main_thread()
+        shield = not address and main_thread and hasattr(signal, "pthread_sigmask")
+        wait_env = "RAY_gcs_server_port_wait_time_s"  # ray.init's connection attempts (about 1 s each)
+        bounded = bool(address) and wait_env not in os.environ
+        if address:
+            check_reachable(address)  # ray.init would retry for minutes, holding the store's lock
+            if bounded:
+                os.environ[wait_env] = str(int(CONNECT_TIMEOUT))
         if shield:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
-            raise EngineError(f"cannot reach the Ray cluster at {address or 'RAY_ADDRESS'}: {exc}; start it "
-                              "with `ray start --head`, check --address / RAY_ADDRESS, and if the cluster uses "
-                              "token authentication give this driver its token (RAY_AUTH_TOKEN, see "
-                              "`ray get-auth-token`)") from None
+            raise EngineError(f"cannot reach the Ray cluster at {address or 'RAY_ADDRESS'}: {exc}; "
+                              f"{REACH_FIX}") from None
+        except Exception as exc:  # noqa: BLE001 - Ray reports a failed start with many types
+            if address:
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise ClusterError(f"cannot start a local Ray cluster ({type(exc).__name__}: {first}); check the free "
+                               "memory and disk (Ray's object store takes 30% of memory), or build with "
+                               "--executor local") from None
         finally:
+            if bounded:
+                os.environ.pop(wait_env, None)
             if shield:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             if not address and opts.devices:
@@ -246,6 +294,8 @@ class RayExecutor:
                 else:
                     os.environ["CUDA_VISIBLE_DEVICES"] = env_before
         self._owns_cluster = True
+        if main_thread:  # Ray's core worker prints a C++ stack dump on SIGTERM: stop cleanly instead
+            self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
         return ray
 
     def _start_workers(self) -> None:
@@ -492,5 +542,8 @@ class RayExecutor:
             self._stage.clear()
             self._probes.clear()
             self._pool.clear()
+            if self._sigterm is not None:
+                signal.signal(signal.SIGTERM, self._sigterm)
+                self._sigterm = None
             if self._owns_cluster:
                 ray.shutdown()

@@ -34,6 +34,7 @@ def test_the_table_maps_errors_to_codes():
     assert classify(ZeroDivisionError()) == (EXIT_BUG, None)
 
 
+@pytest.mark.reaches_bug_handler
 def test_a_bug_is_one_line_naming_the_log_and_the_trace_only_under_v(write_recipe, tmp_path, monkeypatch):
     import zpipe.plan
 

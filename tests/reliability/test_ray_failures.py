@@ -1,0 +1,86 @@
+"""Ray failures end in seconds with a message: an unreachable cluster, a local cluster that cannot start,
+and SIGTERM (no C++ stack dump from Ray's core worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from zpipe.cli import main
+
+pytest.importorskip("ray")
+RECIPE = "name: t\nengine: {name: procedural, batch_size: 1}\nsize: 256\nprompt: '{m} stone'\n" \
+         "matrix: {m: [a, b, c, d, e, f, g, h, i, j, k, l]}\n"
+
+
+@pytest.fixture(autouse=True)
+def _ray_env(monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+
+
+def test_an_unreachable_address_is_a_message_in_seconds(write_recipe, tmp_path):
+    t = time.monotonic()
+    r = CliRunner().invoke(main, ["run", str(write_recipe(RECIPE)), "--out", str(tmp_path / "out"),
+                                  "--address", "127.0.0.1:1"])
+    assert r.exit_code == 2 and "cannot reach the Ray cluster at 127.0.0.1:1: Connection refused" in r.output
+    assert time.monotonic() - t < 60
+    assert not (tmp_path / "out" / "t" / "v0001").exists()
+
+
+def test_an_address_that_does_not_answer_ends_in_seconds(write_recipe, tmp_path):
+    # TEST-NET-2 is routed nowhere: the connection times out, or (behind a proxy that accepts every
+    # connection) Ray's attempts are bounded; either way a message in seconds, not minutes of retries.
+    t = time.monotonic()
+    r = CliRunner().invoke(main, ["run", str(write_recipe(RECIPE)), "--out", str(tmp_path / "out"),
+                                  "--address", "198.51.100.1:6379"])
+    assert r.exit_code == 2 and "cannot reach the Ray cluster" in r.output, r.output
+    assert time.monotonic() - t < 60
+    assert "RAY_gcs_server_port_wait_time_s" not in os.environ
+
+
+def test_an_open_port_that_is_not_ray_is_refused():
+    import socket
+    import threading
+
+    from zpipe.engine.base import EngineError
+    from zpipe.executors.ray_executor import check_reachable
+
+    server = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: server.accept()[0].recv(100), daemon=True).start()  # accepts, says nothing
+    with server, pytest.raises(EngineError, match="no answer in 1 s|no Ray"):
+        check_reachable(f"127.0.0.1:{server.getsockname()[1]}", timeout=1.0)
+
+
+def test_a_local_cluster_that_cannot_start_is_exit_1(write_recipe, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("RAY_TMPDIR", str(blocker))  # Ray cannot make its session folder
+    r = CliRunner().invoke(main, ["run", str(write_recipe(RECIPE)), "--out", str(tmp_path / "out"),
+                                  "--executor", "ray"])
+    assert r.exit_code == 1 and "error: cannot start a local Ray cluster (NotADirectoryError" in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+def test_sigterm_stops_cleanly_without_a_stack_dump(write_recipe, tmp_path, zpipe_cmd):
+    path = write_recipe(RECIPE)
+    proc = subprocess.Popen([*zpipe_cmd, "run", str(path), "--out", str(tmp_path / "out"), "--executor", "ray",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "asset_done":
+            break
+        assert time.monotonic() < deadline
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished assets are kept in staging" in err
+    assert "SIGTERM received" not in err and "*** " not in err and "Traceback" not in err, err
