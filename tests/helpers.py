@@ -1,5 +1,7 @@
 """Helpers shared by the tests (pyproject's pytest ``pythonpath`` puts this folder on the path).
 
+The CLI: :func:`run_cli` runs ``zpipe`` in this process, :func:`json_events` reads its ``--json`` lines,
+:data:`TILES_RECIPE` is a small procedural texture recipe (3 materials x 2 variants).
 Images: :func:`periodic_noise` tiles without a seam, :func:`seamed` is a window of a larger periodic field,
 so it is smooth inside with a seam where its borders meet. Stages: :func:`stage_params` checks given values
 the way recipe validation does, :func:`make_asset` wraps images as a job, :data:`NO_ENGINE` fails the test
@@ -8,13 +10,36 @@ if a stage calls the engine.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from zpipe.cli import main
 from zpipe.stages.base import Asset, Stage, StageContext
 from zpipe.texture import wrap
+
+TILES_RECIPE = """\
+name: tiles
+engine: procedural
+size: 64
+prompt: "{material} texture, {variant}"
+matrix:
+  material: [granite, slate, brick]
+  variant: [clean, mossy]
+"""
+
+
+def run_cli(*args: Any):
+    """``zpipe ARGS`` in this process; an exception other than the exit propagates (a CLI bug fails the test)."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def json_events(output: str) -> list[dict[str, Any]]:
+    """The JSON lines (``--json`` events) of a command's output."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def periodic_noise(n: int, seed: int = 0, c: int = 3) -> np.ndarray:

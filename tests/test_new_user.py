@@ -8,38 +8,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from zpipe.cli import main
+from helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = "name: demo\nengine: procedural\nsize: 64\nprompt: '{m} texture'\nmatrix: {m: [granite, slate, oak]}\n"
 
 
-def cli(*args):
-    return CliRunner().invoke(main, [*map(str, args)])
-
-
 def test_validate_catches_a_size_that_power_of_two_check_would_fail(write_recipe):
-    r = cli("validate", write_recipe(RECIPE.replace("size: 64", "size: 96") + "output: {power_of_two: check}\n"))
+    r = run_cli("validate", write_recipe(RECIPE.replace("size: 64", "size: 96") + "output: {power_of_two: check}\n"))
     assert r.exit_code == 2
     assert ("output.power_of_two: asset 'granite' (and 2 more) is exported at 96x96, not a power of two"
             in r.output)
     # Sizes the stages change are followed: 128 -> upscale x4 = 512 passes, 96 -> resize to 128 passes,
     # 80 -> upscale x2 = 160 fails.
     ok = RECIPE + "stages: [{upscale: {factor: 4}}]\noutput: {power_of_two: check}\n"
-    assert cli("validate", write_recipe(ok.replace("size: 64", "size: 128"))).exit_code == 0
+    assert run_cli("validate", write_recipe(ok.replace("size: 64", "size: 128"))).exit_code == 0
     resized = RECIPE.replace("size: 64", "size: 96") + "stages: [{resize: {width: 128}}]\noutput: {power_of_two: check}\n"
-    assert cli("validate", write_recipe(resized)).exit_code == 0
+    assert run_cli("validate", write_recipe(resized)).exit_code == 0
     bad = RECIPE.replace("size: 64", "size: 80") + "stages: [{upscale: {factor: 2}}]\noutput: {power_of_two: check}\n"
-    r = cli("validate", write_recipe(bad))
+    r = run_cli("validate", write_recipe(bad))
     assert r.exit_code == 2 and "exported at 160x160" in r.output
     # Without `check` the same size is fine (export resizes or leaves it).
-    assert cli("validate", write_recipe(RECIPE.replace("size: 64", "size: 96"))).exit_code == 0
+    assert run_cli("validate", write_recipe(RECIPE.replace("size: 64", "size: 96"))).exit_code == 0
 
 
 def test_validate_catches_a_resize_without_a_size(write_recipe):
-    r = cli("validate", write_recipe(RECIPE + "stages: [resize]\n"))
+    r = run_cli("validate", write_recipe(RECIPE + "stages: [resize]\n"))
     assert r.exit_code == 2 and "resize needs width, height or scale" in r.output, r.output
 
 
@@ -47,24 +41,24 @@ def test_verbose_flag_after_the_subcommand(write_recipe, tmp_path):
     root = logging.getLogger()
     before = root.level
     try:
-        r = cli("validate", write_recipe(RECIPE), "-vv")
+        r = run_cli("validate", write_recipe(RECIPE), "-vv")
         assert r.exit_code == 0, r.output
         assert root.level == logging.DEBUG
-        r = cli("-v", "plan", write_recipe(RECIPE), "--out", tmp_path)
+        r = run_cli("-v", "plan", write_recipe(RECIPE), "--out", tmp_path)
         assert r.exit_code == 0, r.output
         assert root.level == logging.INFO
-        assert cli("-v", "validate", write_recipe(RECIPE), "-v").exit_code == 0  # the counts add up
+        assert run_cli("-v", "validate", write_recipe(RECIPE), "-v").exit_code == 0  # the counts add up
         assert root.level == logging.DEBUG
-        assert cli("models", "pull", "--help").exit_code == 0 and "--verbose" in cli("models", "pull", "--help").output
+        assert run_cli("models", "pull", "--help").exit_code == 0 and "--verbose" in run_cli("models", "pull", "--help").output
     finally:
         root.setLevel(before)
 
 
 def test_versions_json(write_recipe, tmp_path):
     path = write_recipe(RECIPE)
-    assert cli("run", path, "--out", tmp_path).exit_code == 0
-    assert cli("run", path, "--out", tmp_path, "--set", "matrix.m=[granite]").exit_code == 0
-    r = cli("versions", tmp_path / "demo", "--json")
+    assert run_cli("run", path, "--out", tmp_path).exit_code == 0
+    assert run_cli("run", path, "--out", tmp_path, "--set", "matrix.m=[granite]").exit_code == 0
+    r = run_cli("versions", tmp_path / "demo", "--json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
     assert [(v["version"], v["latest"], v["assets"]) for v in rows] == [("v0001", False, 3), ("v0002", True, 1)]
@@ -82,30 +76,30 @@ def test_models_pull_without_network_is_one_line(tmp_path):
 
 
 def test_unknown_stage_says_a_plugin_may_be_missing(write_recipe):
-    r = cli("validate", write_recipe(RECIPE + "stages: [colour_grade]\n"))
+    r = run_cli("validate", write_recipe(RECIPE + "stages: [colour_grade]\n"))
     assert r.exit_code == 2
     assert "unknown stage 'colour_grade'" in r.output
     assert "plugin is not installed" in r.output and "`zpipe stages` lists the installed stages" in r.output
-    r = cli("stages", "colour_grade")
+    r = run_cli("stages", "colour_grade")
     assert r.exit_code == 2 and "`zpipe stages` lists the installed stages" in r.output
 
 
 def test_a_placeholder_typo_is_reported_once(write_recipe):
-    r = cli("validate", write_recipe(RECIPE.replace("'{m} texture'", "'{materal} texture'")))
+    r = run_cli("validate", write_recipe(RECIPE.replace("'{m} texture'", "'{materal} texture'")))
     assert r.exit_code == 2
     assert r.output.count("unknown placeholder {materal}") == 1, r.output
 
 
 def test_engine_option_errors_name_the_option(write_recipe):
-    r = cli("validate", write_recipe(RECIPE), "--engine", "zimage")
+    r = run_cli("validate", write_recipe(RECIPE), "--engine", "zimage")
     assert r.exit_code == 2
     assert r.output.startswith("--engine zimage: engine.name: expected one of"), r.output
     assert "--set" not in r.output
-    r = cli("validate", write_recipe(RECIPE), "--set", "size=3")
+    r = run_cli("validate", write_recipe(RECIPE), "--set", "size=3")
     assert r.output.startswith("--set size=3: size:"), r.output
 
 
 def test_out_help_shows_the_real_default():
-    r = cli("run", "--help")
+    r = run_cli("run", "--help")
     assert "[default: $ZPIPE_OUT, else ./out]" in " ".join(r.output.split())
     assert "(out)" not in r.output

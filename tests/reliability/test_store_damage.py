@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import run_cli
 
 from zpipe.cli import main
 from zpipe.store import RecipeStore
@@ -18,12 +19,8 @@ from zpipe.store import RecipeStore
 RECIPE = "name: t\nengine: procedural\nsize: 64\nprompt: '{m} stone'\nmatrix: {m: [granite, slate, basalt]}\n"
 
 
-def cli(*args):
-    return CliRunner().invoke(main, [*map(str, args)])
-
-
 def build(path, out, *extra):
-    r = cli("run", path, "--out", out, "--json", *extra)
+    r = run_cli("run", path, "--out", out, "--json", *extra)
     done = [json.loads(x) for x in r.output.splitlines() if x.startswith("{")]
     return r, (done[-1] if done else None)
 
@@ -50,7 +47,7 @@ def two_versions(write_recipe, tmp_path):
 def test_gc_refuses_while_the_latest_is_damaged_and_keeps_the_newest_readable(write_recipe, tmp_path):
     path, out, root = two_versions(write_recipe, tmp_path)
     (root / "v0002" / "manifest.json").write_text("{not json")
-    r = cli("gc", root, "--keep", "1")
+    r = run_cli("gc", root, "--keep", "1")
     assert r.exit_code == 1 and "v0002/manifest.json" in r.output and "Traceback" not in r.output
     assert RecipeStore(out, "t").versions() == ["v0001", "v0002"]
     # A damaged version newer than LATEST (a stray folder) is not the latest: the newest readable one stays.
@@ -58,9 +55,9 @@ def test_gc_refuses_while_the_latest_is_damaged_and_keeps_the_newest_readable(wr
     shutil.copytree(root / "v0001", root / "v0003")
     (root / "LATEST").write_text("v0003\n")
     (root / "v0003" / "manifest.json").write_text("[]")
-    assert cli("gc", root, "--keep", "1").exit_code == 1
+    assert run_cli("gc", root, "--keep", "1").exit_code == 1
     (root / "LATEST").write_text("v0001\n")
-    r = cli("gc", root, "--keep", "1")
+    r = run_cli("gc", root, "--keep", "1")
     assert r.exit_code == 0, r.output
     assert RecipeStore(out, "t").versions() == ["v0001", "v0003"]  # v0001: the newest readable and the latest
 
@@ -92,7 +89,7 @@ def test_an_edit_through_a_hardlink_is_rebuilt_not_published_and_verify_repairs_
     with open(a2, "r+b") as f:  # an edit in place: every version that links the file changes
         f.seek(200)
         f.write(b"\0" * 16)
-    r = cli("verify", root)
+    r = run_cli("verify", root)
     assert r.exit_code == 1 and "damaged: v0001/granite/albedo.png: changed" in r.output
     assert "damaged: v0002/granite/albedo.png: changed" in r.output and "2 damaged" in r.output
     # The next run rebuilds the damaged asset instead of publishing it under the old sha256.
@@ -100,7 +97,7 @@ def test_an_edit_through_a_hardlink_is_rebuilt_not_published_and_verify_repairs_
     assert r.exit_code == 0 and (done["version"], done["built"], done["reused"]) == ("v0003", 1, 3)
     assert_manifest_matches_files(root / "v0003")
     # --repair re-links the old versions from the intact rebuilt copy (same key, same bytes).
-    r = cli("verify", root, "--repair")
+    r = run_cli("verify", root, "--repair")
     assert r.exit_code == 0, r.output
     assert "repaired: v0001/granite/albedo.png" in r.output and "all intact" in r.output
     for v in ("v0001", "v0002", "v0003"):
@@ -113,7 +110,7 @@ def test_verify_repair_rebuilds_what_has_no_intact_copy(write_recipe, tmp_path):
     (root / "v0002" / "slate" / "albedo.png").write_bytes(b"not a png")  # a new file: v0001 keeps its bytes
     victim = root / "v0002" / "marble" / "albedo.png"  # built in v0002 only: no other copy
     victim.write_bytes(b"junk")
-    r = cli("verify", root, "--repair")
+    r = run_cli("verify", root, "--repair")
     assert r.exit_code == 0, r.output
     assert "repaired: v0002/marble/albedo.png" in r.output and "repaired: v0002/slate/albedo.png" in r.output
     assert RecipeStore(out, "t").versions() == ["v0001", "v0002", "v0003"]  # the rebuild
@@ -176,7 +173,7 @@ def test_a_manifest_of_the_wrong_shape_is_a_message(write_recipe, tmp_path, dama
     (out / "t" / "v0001" / "manifest.json").write_text(text)
     for args in (("run", path, "--out", out), ("versions", out / "t"), ("plan", path, "--out", out),
                  ("diff", out / "t", "v0001", "v0001")):
-        r = cli(*args)
+        r = run_cli(*args)
         assert r.exit_code == 1 and "v0001/manifest.json: " in r.output and "restore the folder" in r.output, args
         assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
 
@@ -188,7 +185,7 @@ def test_latest_replaced_by_a_folder_does_not_fail_a_build(write_recipe, tmp_pat
     path.write_text(RECIPE)
     r, done = build(path, out)
     assert r.exit_code == 0 and done["version"] == "v0003", r.output
-    assert r.exit_code == 0 and cli("versions", root).exit_code == 0
+    assert r.exit_code == 0 and run_cli("versions", root).exit_code == 0
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
@@ -196,7 +193,7 @@ def test_gc_on_a_read_only_store_is_a_message(write_recipe, tmp_path):
     path, out, root = two_versions(write_recipe, tmp_path)
     os.chmod(root, 0o555)
     try:
-        r = cli("gc", root, "--keep", "1")
+        r = run_cli("gc", root, "--keep", "1")
     finally:
         os.chmod(root, 0o755)
     assert r.exit_code == 1 and "Permission denied" in r.output and r.exception is None or \

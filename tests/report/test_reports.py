@@ -8,9 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli
 
-from zpipe.cli import main
 from zpipe.report.junit import junit_xml
 from zpipe.report.rules import collect_warnings
 from zpipe.report.summary import markdown, this_run
@@ -35,10 +34,6 @@ stages:
   - tile: {max_seam: 3.0}
   - pbr: {maps: [normal, roughness]}
 """
-
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

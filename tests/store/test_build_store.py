@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import TILES_RECIPE, json_events, run_cli
 
 from zpipe.cli import main
 from zpipe.plan import make_plan
@@ -18,31 +19,11 @@ from zpipe.store import RecipeStore
 
 REPO = Path(__file__).resolve().parents[2]
 
-RECIPE = """\
-name: tiles
-engine: procedural
-size: 64
-prompt: "{material} texture, {variant}"
-matrix:
-  material: [granite, slate, brick]
-  variant: [clean, mossy]
-"""
-
-
-def run_cli(*args):
-    result = CliRunner().invoke(main, [*map(str, args)], catch_exceptions=False)
-    return result
-
-
-def events(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-
-
 def test_first_run_builds_second_reuses_and_makes_no_version(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     r1 = run_cli("run", path, "--out", out, "--json")
     assert r1.exit_code == 0, r1.output
-    done = events(r1.output)[-1]
+    done = json_events(r1.output)[-1]
     assert done == {"event": "done", "version": "v0001", "path": str(out / "tiles" / "v0001"), "built": 6,
                     "reused": 0, "failed": 0, "up_to_date": False}
     root = out / "tiles"
@@ -57,17 +38,17 @@ def test_first_run_builds_second_reuses_and_makes_no_version(write_recipe, tmp_p
 
     r2 = run_cli("run", path, "--out", out, "--json")
     assert r2.exit_code == 0
-    assert events(r2.output)[-1]["up_to_date"] is True
+    assert json_events(r2.output)[-1]["up_to_date"] is True
     assert RecipeStore(out, "tiles").versions() == ["v0001"]
 
 
 def test_changing_one_prompt_rebuilds_one_asset(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE + "assets: [{id: extra, prompt: lava rock}]\n"), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE + "assets: [{id: extra, prompt: lava rock}]\n"), tmp_path / "out"
     assert run_cli("run", path, "--out", out).exit_code == 0
     path.write_text(path.read_text().replace("lava rock", "glowing lava rock"))
     r = run_cli("run", path, "--out", out, "--json")
     assert r.exit_code == 0
-    done = events(r.output)[-1]
+    done = json_events(r.output)[-1]
     assert (done["version"], done["built"], done["reused"]) == ("v0002", 1, 6)
     m1 = json.loads((out / "tiles" / "v0001" / "manifest.json").read_text())
     m2 = json.loads((out / "tiles" / "v0002" / "manifest.json").read_text())
@@ -84,24 +65,24 @@ def test_changing_one_prompt_rebuilds_one_asset(write_recipe, tmp_path):
     assert run_cli("gc", out / "tiles", "--keep", "1").exit_code == 0
     assert RecipeStore(out, "tiles").versions() == ["v0002"]
     # --force rebuilds everything into a new version.
-    done = events(run_cli("run", path, "--out", out, "--json", "--force").output)[-1]
+    done = json_events(run_cli("run", path, "--out", out, "--json", "--force").output)[-1]
     assert (done["version"], done["built"], done["reused"]) == ("v0003", 7, 0)
 
 
 def test_keys_stable_across_runs_and_key_order(write_recipe, tmp_path):
     store = RecipeStore(tmp_path / "out", "tiles")
-    a = make_plan(load_recipe(write_recipe(RECIPE, "a.yaml")), store)
+    a = make_plan(load_recipe(write_recipe(TILES_RECIPE, "a.yaml")), store)
     reordered = ("matrix:\n  material: [granite, slate, brick]\n  variant: [clean, mossy]\n"
                  "prompt: \"{material} texture, {variant}\"\nsize: 64\nengine: procedural\nname: tiles\n")
     b = make_plan(load_recipe(write_recipe(reordered, "b.yaml")), store)
     assert [(j.job.id, j.key) for j in a.jobs] == [(j.job.id, j.key) for j in b.jobs]
     # One asset's seed changes only that asset's key.
-    c = make_plan(load_recipe(write_recipe(RECIPE + "assets: [{id: one, seed: 5, prompt: x}]\n", "c.yaml")), store)
-    d = make_plan(load_recipe(write_recipe(RECIPE + "assets: [{id: one, seed: 6, prompt: x}]\n", "d.yaml")), store)
+    c = make_plan(load_recipe(write_recipe(TILES_RECIPE + "assets: [{id: one, seed: 5, prompt: x}]\n", "c.yaml")), store)
+    d = make_plan(load_recipe(write_recipe(TILES_RECIPE + "assets: [{id: one, seed: 6, prompt: x}]\n", "d.yaml")), store)
     diff = [x.job.id for x, y in zip(c.jobs, d.jobs) if x.key != y.key]
     assert diff == ["one"]
     # A stage parameter or output format changes every key.
-    e = make_plan(load_recipe(write_recipe(RECIPE + "output: {formats: [jpeg]}\n", "e.yaml")), store)
+    e = make_plan(load_recipe(write_recipe(TILES_RECIPE + "output: {formats: [jpeg]}\n", "e.yaml")), store)
     assert all(x.key != y.key for x, y in zip(a.jobs, e.jobs))
 
 
@@ -111,7 +92,7 @@ def _zpipe(zpipe_cmd, *args, **kw):
 
 
 def test_kill_9_mid_build_then_resume(write_recipe, tmp_path, zpipe_cmd):
-    text = RECIPE.replace("size: 64", "size: 512").replace("[clean, mossy]", "[clean, mossy, wet, cracked]")
+    text = TILES_RECIPE.replace("size: 64", "size: 512").replace("[clean, mossy]", "[clean, mossy, wet, cracked]")
     path, out = write_recipe(text.replace("engine: procedural", "engine: {name: procedural, batch_size: 1}")), \
         tmp_path / "out"
     proc = _zpipe(zpipe_cmd, "run", path, "--out", out, "--json")
@@ -133,7 +114,7 @@ def test_kill_9_mid_build_then_resume(write_recipe, tmp_path, zpipe_cmd):
     r = subprocess.run([*zpipe_cmd, "run", str(path), "--out", str(out), "--json"], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    evs = events(r.stdout)
+    evs = json_events(r.stdout)
     resumed = [e["id"] for e in evs if e["event"] == "asset_done" and e.get("resumed")]
     assert set(done_ids) <= set(resumed)
     assert evs[-1]["version"] == "v0001" and evs[-1]["built"] == 12
@@ -147,7 +128,7 @@ def test_kill_9_mid_build_then_resume(write_recipe, tmp_path, zpipe_cmd):
 
 
 def test_concurrent_runs_are_serialised(write_recipe, tmp_path, zpipe_cmd):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     store = RecipeStore(out, "tiles")
     with store.lock():
         busy = subprocess.run([*zpipe_cmd, "run", str(path), "--out", str(out), "--no-wait"], capture_output=True,
@@ -160,7 +141,7 @@ def test_concurrent_runs_are_serialised(write_recipe, tmp_path, zpipe_cmd):
         assert store.versions() == []  # it really waits while we hold the lock
     rest, _ = waiting.communicate(timeout=120)
     assert waiting.returncode == 0
-    assert events(rest)[-1]["version"] == "v0001"
+    assert json_events(rest)[-1]["version"] == "v0001"
 
 
 def test_real_subprocess_run_of_stock_recipe(tmp_path, zpipe_cmd):
@@ -168,7 +149,7 @@ def test_real_subprocess_run_of_stock_recipe(tmp_path, zpipe_cmd):
                         "--engine", "procedural", "--set", "size=256", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    done = events(r.stdout)[-1]
+    done = json_events(r.stdout)[-1]
     assert done["built"] == 24 and done["failed"] == 0
     assert "Traceback" not in r.stderr
 
@@ -185,17 +166,17 @@ def test_publish_survives_a_filesystem_without_symlinks(write_recipe, tmp_path, 
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "symlink", no_symlinks)
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     r = run_cli("run", path, "--out", out, "--json")
     assert r.exit_code == 0, r.output
     root = out / "tiles"
     assert (root / "LATEST").read_text() == "v0001\n" and not (root / "latest").exists()
     assert [p.name for p in root.iterdir() if p.name.startswith(".latest-")] == []
-    assert events(run_cli("run", path, "--out", out, "--json").output)[-1]["up_to_date"] is True
+    assert json_events(run_cli("run", path, "--out", out, "--json").output)[-1]["up_to_date"] is True
 
 
 def test_stale_staging_is_pruned_by_the_next_publish_and_by_gc(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     store = RecipeStore(out, "tiles")
     with store.lock():
         store.stage_asset("f" * 64, {"albedo.png": b"x"}, {"id": "old"})  # left by an interrupted, changed plan
@@ -210,7 +191,7 @@ def test_stale_staging_is_pruned_by_the_next_publish_and_by_gc(write_recipe, tmp
 
 
 def test_a_damaged_manifest_is_a_clear_error(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     assert run_cli("run", path, "--out", out).exit_code == 0
     (out / "tiles" / "v0001" / "manifest.json").write_text("{bad")
     r = CliRunner().invoke(main, ["run", str(path), "--out", str(out)])
@@ -221,7 +202,7 @@ def test_a_damaged_manifest_is_a_clear_error(write_recipe, tmp_path):
 def test_a_stage_version_bump_changes_only_the_keys_that_use_the_stage(write_recipe, tmp_path, monkeypatch):
     from zpipe.stages.tile import TileStage
 
-    text = RECIPE + "assets: [{id: tiled, prompt: slate, stages: [tile]}]\n"
+    text = TILES_RECIPE + "assets: [{id: tiled, prompt: slate, stages: [tile]}]\n"
     recipe = load_recipe(write_recipe(text))
     store = RecipeStore(tmp_path / "out", "tiles")
     before = {j.job.id: j.key for j in make_plan(recipe, store).jobs}

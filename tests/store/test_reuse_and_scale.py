@@ -6,45 +6,30 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
+from helpers import TILES_RECIPE, json_events, run_cli
 
 from zpipe.build import build
-from zpipe.cli import main
 from zpipe.recipe import load_recipe
 from zpipe.report import contact_sheet
 from zpipe.store import RecipeStore
 
-RECIPE = """\
-name: tiles
-engine: procedural
-size: 64
-prompt: "{material} texture, {variant}"
-matrix:
-  material: [granite, slate, brick]
-  variant: [clean, mossy]
-"""
-
-
-def cli(*args):
-    return CliRunner().invoke(main, [*map(str, args)], catch_exceptions=False)
-
 
 def done(output: str) -> dict:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")][-1]
+    return json_events(output)[-1]
 
 
 def test_going_back_to_earlier_settings_reuses_every_asset_from_that_version(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
-    assert done(cli("run", path, "-o", out, "--json").output)["built"] == 6
-    path.write_text(RECIPE.replace("texture,", "surface,"))
-    assert done(cli("run", path, "-o", out, "--json").output)["built"] == 6
-    path.write_text(RECIPE)  # back to v0001's settings
-    plan = json.loads(cli("plan", path, "-o", out, "--json").output)
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
+    assert done(run_cli("run", path, "-o", out, "--json").output)["built"] == 6
+    path.write_text(TILES_RECIPE.replace("texture,", "surface,"))
+    assert done(run_cli("run", path, "-o", out, "--json").output)["built"] == 6
+    path.write_text(TILES_RECIPE)  # back to v0001's settings
+    plan = json.loads(run_cli("plan", path, "-o", out, "--json").output)
     assert {(j["action"], j["from"]) for j in plan["jobs"]} == {("reuse", "v0001")}
     assert not plan["up_to_date"]  # the latest version (v0002) holds other assets
-    text = cli("plan", path, "-o", out).output
+    text = run_cli("plan", path, "-o", out).output
     assert "from v0001" in text and "6 reused (6 from older versions)" in text
-    d = done(cli("run", path, "-o", out, "--json").output)
+    d = done(run_cli("run", path, "-o", out, "--json").output)
     assert (d["version"], d["built"], d["reused"]) == ("v0003", 0, 6)
     root = out / "tiles"
     a1, a3 = root / "v0001" / "granite_clean" / "albedo.png", root / "v0003" / "granite_clean" / "albedo.png"
@@ -56,7 +41,7 @@ def test_going_back_to_earlier_settings_reuses_every_asset_from_that_version(wri
     # gc keeps what v0003 still links (v0001's files) and frees v0002's
     v2_bytes = sum(f.stat().st_size for f in (root / "v0002").rglob("*") if f.is_file() and f.suffix == ".png"
                    and f.parent != root / "v0002")
-    r = cli("gc", root, "--keep", "1")
+    r = run_cli("gc", root, "--keep", "1")
     assert r.exit_code == 0 and "removed 2 versions: v0001, v0002" in r.output
     freed = int(r.output.split("freed ")[1].split(".")[0].split()[0])
     assert "freed" in r.output and freed > 0
@@ -66,10 +51,10 @@ def test_going_back_to_earlier_settings_reuses_every_asset_from_that_version(wri
 
 
 def test_only_builds_the_selection_and_carries_the_rest_over(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
-    assert cli("run", path, "-o", out).exit_code == 0
-    path.write_text(RECIPE.replace("texture,", "surface,"))  # every asset changes
-    r = cli("run", path, "-o", out, "--json", "--only", "granite_*", "--only", "slate_clean")
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
+    assert run_cli("run", path, "-o", out).exit_code == 0
+    path.write_text(TILES_RECIPE.replace("texture,", "surface,"))  # every asset changes
+    r = run_cli("run", path, "-o", out, "--json", "--only", "granite_*", "--only", "slate_clean")
     assert r.exit_code == 0, r.output
     d = done(r.output)
     assert (d["version"], d["built"], d["reused"]) == ("v0002", 3, 3)
@@ -83,13 +68,13 @@ def test_only_builds_the_selection_and_carries_the_rest_over(write_recipe, tmp_p
         assert new[aid]["prompt"] == old[aid]["prompt"] and new[aid]["sha256"] == old[aid]["sha256"]
         assert new[aid]["key"] == old[aid]["key"] and new[aid]["status"] == "reused"
     # the same selection again: nothing to do
-    assert done(cli("run", path, "-o", out, "--json", "--only", "granite_*,slate_clean").output)["up_to_date"]
-    bad = cli("run", path, "-o", out, "--only", "granit")
+    assert done(run_cli("run", path, "-o", out, "--json", "--only", "granite_*,slate_clean").output)["up_to_date"]
+    bad = run_cli("run", path, "-o", out, "--only", "granit")
     assert bad.exit_code == 2 and "'granit' matches no asset" in bad.output and "granite_clean" in bad.output
 
 
 def test_manifest_is_streamed_one_asset_per_line_and_reads_back(write_recipe, tmp_path):
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     result = build(load_recipe(path), out)
     text = (out / "tiles" / "v0001" / "manifest.json").read_text()
     manifest = json.loads(text)
@@ -105,7 +90,7 @@ def test_manifest_is_streamed_one_asset_per_line_and_reads_back(write_recipe, tm
 def test_contact_sheets_and_index_come_in_pages(write_recipe, tmp_path, monkeypatch):
     monkeypatch.setattr(contact_sheet, "PER_PAGE", 4)
     monkeypatch.setattr(contact_sheet, "COLS", 2)
-    path, out = write_recipe(RECIPE), tmp_path / "out"
+    path, out = write_recipe(TILES_RECIPE), tmp_path / "out"
     build(load_recipe(path), out)
     v = out / "tiles" / "v0001"
     assert sorted(p.name for p in v.iterdir() if p.is_file()) == [
@@ -123,15 +108,15 @@ def test_contact_sheets_and_index_come_in_pages(write_recipe, tmp_path, monkeypa
 
 def test_an_unknown_executor_is_an_error(write_recipe, tmp_path):
     with pytest.raises(ValueError, match="unknown executor 'gpu'"):
-        build(load_recipe(write_recipe(RECIPE)), tmp_path / "out", executor="gpu")
+        build(load_recipe(write_recipe(TILES_RECIPE)), tmp_path / "out", executor="gpu")
 
 
 def test_a_hook_request_for_one_asset_of_a_recipe_builds_one_asset(write_recipe, tmp_path):
-    write_recipe(RECIPE, "lib.yaml")
+    write_recipe(TILES_RECIPE, "lib.yaml")
     request = {"version": 1, "target": "textures", "store": "store", "engine": "procedural",
                "materials": [{"name": "Floor", "recipe": "lib.yaml", "asset": "slate_mossy"}]}
     (tmp_path / "request.json").write_text(json.dumps(request))
-    r = cli("hook", "export", "--request", tmp_path / "request.json", "--json")
+    r = run_cli("hook", "export", "--request", tmp_path / "request.json", "--json")
     assert r.exit_code == 0, r.output
     answer = json.loads(r.stdout)
     assert answer["builds"][0]["built"] == 1 and answer["materials"]["Floor"]["status"] == "built"
@@ -162,7 +147,7 @@ def test_fast_keys_equal_the_reference_encoding(recipe, write_recipe, tmp_path):
 
     from zpipe.plan import describe_engine, make_plan
 
-    path = (write_recipe(RECIPE + 'assets: [{id: "odd_x", prompt: "naïve \\"quoted\\" 石", seed: 3, '
+    path = (write_recipe(TILES_RECIPE + 'assets: [{id: "odd_x", prompt: "naïve \\"quoted\\" 石", seed: 3, '
                                   'stages: [tile, {pbr: {normal_y: directx}}]}]\n')
             if recipe == "inline" else Path(__file__).resolve().parents[2] / "recipes" / recipe)
     r = load_recipe(path, engine="procedural")
