@@ -447,12 +447,12 @@ def diff(target, old, new, as_json, html_path):
     if html_path:
         from pathlib import Path
 
-        from zpipe.report.diff import diff_html
+        from zpipe.report.contact_sheet import render_diff
 
         page = Path(html_path)
         prefix = {v: _relative_url(store.root / v, page.parent) for v in (old, new)}
         try:
-            page.write_text(diff_html(a, b, prefix[old], prefix[new]), encoding="utf-8")
+            page.write_text(render_diff(a, b, prefix[old], prefix[new]), encoding="utf-8")
         except OSError as exc:
             _fail_invalid(f"error: cannot write {html_path}: {exc.strerror or exc}")
         click.echo(f"wrote {html_path}", err=True)

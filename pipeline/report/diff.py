@@ -105,11 +105,3 @@ def text_lines(changes: dict[str, Any], metrics: bool = True) -> list[str]:
     if metrics:
         lines += [f"    {'metrics.' + k:28} {_short(a)} -> {_short(b)}" for k, (a, b) in changes["metrics"].items()]
     return lines
-
-
-def diff_html(old: dict[str, Any], new: dict[str, Any], old_prefix: str, new_prefix: str) -> str:
-    """A side-by-side page of every changed, added or removed asset. The prefixes lead from the page's
-    folder to each version's folder and end with ``/`` (e.g. ``"../out/stone/v0001/"``)."""
-    from zpipe.report.contact_sheet import render_diff
-
-    return render_diff(old, new, old_prefix, new_prefix)
