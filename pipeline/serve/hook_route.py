@@ -41,16 +41,13 @@ def parse(body: bytes, base: Path, out: Path, roots: list[Path]):
     """The request, checked as the CLI checks it, then confined: its store must be the server's output root,
     its target and recipes inside the server's folders. Raises HookError (exit 2) or Forbidden (HTTP 403)."""
     from zpipe.hook import HookError, parse_request
+    from zpipe.hook.request import decode
 
     try:
-        data = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HookError([f"the request is not UTF-8: {exc}"]) from None
-    except json.JSONDecodeError as exc:
-        raise HookError([f"-:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) from None
-    except RecursionError:
-        raise HookError(["the request is nested too deeply"]) from None
-    request = parse_request(data, base)
+    request = parse_request(decode(text, "-"), base)  # the CLI's checks: deep JSON, huge numbers, size
     if request.store is not None and request.store != out:
         raise Forbidden(f"store {request.store}: this server builds into {out}; drop \"store\" from the request, "
                         "or start `zpipe serve --out` with that store")

@@ -208,3 +208,14 @@ def test_hostile_request_text_is_a_json_answer_and_exit_2(tmp_path, text, expect
     assert r.exit_code == 2 and expected in r.stderr, r.output[-500:]
     answer = json.loads(r.stdout)
     assert answer["ok"] is False and expected in answer["error"] and answer["exit_code"] == 2
+
+
+def test_a_deleted_store_file_is_rebuilt_not_a_bad_request(tmp_path):
+    r1, a1 = hook(request(ROCK), tmp_path)
+    assert r1.exit_code == 0
+    version = tmp_path / "store" / "hook" / a1["materials"]["Rock.001"]["version"]
+    (version / "Rock_001" / "normal.png").unlink()
+    r2, a2 = hook(request(ROCK), tmp_path)
+    assert r2.exit_code == 0, r2.output
+    assert a2["materials"]["Rock.001"]["status"] == "built" and a2["materials"]["Rock.001"]["version"] == "v0002"
+    check_files(a2, tmp_path / "store", "hook")
