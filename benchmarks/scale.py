@@ -31,6 +31,7 @@ RECIPE = """\
 name: scale
 engine: procedural
 size: 64
+limits: {assets: 1000000}
 prompt: "weathered stone texture, {material}, variant {n}"
 id: "{material}_{n}"
 matrix:

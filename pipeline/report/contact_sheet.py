@@ -366,11 +366,15 @@ class Pages:
         self._waiting: dict[int, dict[int, tuple[int, int]]] = {}  # page -> {position: card size}
         self._failed: list[tuple[int, str]] = []
         self._futures: list[Future] = []
+        # Back-pressure: ``add`` waits while this many cards are queued, so the cards keep pace with the
+        # build and the end of the build has only the last few to draw (not a backlog of thousands).
+        self._room = threading.Semaphore(4 * max(1, threads))
         self._written: set[int] = set()
 
     def add(self, position: int, asset: dict[str, Any], read: Callable[[str], bytes]) -> None:
         if asset.get("status") == "failed":
             self._failed.append((position, str(asset.get("id", "?"))))
+        self._room.acquire()
         self._futures.append(self._pool.submit(self._render, position, asset, read))
         if len(self._futures) > 4 * PER_PAGE:  # keep only those still running (and raise a failed one's error)
             done = [f for f in self._futures if f.done()]
@@ -385,6 +389,8 @@ class Pages:
             log.exception("contact sheet: cannot draw %s", asset.get("id"))
             card = Image.new("RGB", (CARD_W, CARD_W), (60, 60, 60))
             snippet = f'<div class="card">{_e(asset.get("id", "?"))}</div>'
+        finally:
+            self._room.release()
         stem = self.cards / f"{position:08d}"
         stem.with_suffix(".raw").write_bytes(card.tobytes())
         stem.with_suffix(".html").write_text(snippet, encoding="utf-8")
