@@ -5,6 +5,7 @@ Entry point: :func:`load_recipe`. The result is a :class:`Recipe` whose ``jobs``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -212,7 +213,12 @@ def _check_text_line(c: Checker, path: tuple, value: Any) -> dict | None:
 
 
 def _slug(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", str(value)).strip("_").lower() or "x"
+    return _slug_text(str(value))
+
+
+@functools.lru_cache(maxsize=65536)  # a matrix repeats each value in many ids
+def _slug_text(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
 
 
 def _derive_seed(base: int, asset_id: str) -> int:
@@ -228,7 +234,7 @@ def _template(c: Checker, path: tuple, template: str) -> list[tuple[str, str | N
     """
     fix = "write placeholders as {name}; double braces {{ }} for literal ones"
     try:
-        parsed = list(string.Formatter().parse(template))
+        parsed = _parse_template(template)
     except ValueError:
         c.error(path, "malformed {placeholder}", fix)
         return None
@@ -243,6 +249,11 @@ def _template(c: Checker, path: tuple, template: str) -> list[tuple[str, str | N
             c.error(path, "malformed {placeholder}", fix)
             return None
     return [(literal, name) for literal, name, _, _ in parsed]
+
+
+@functools.lru_cache(maxsize=4096)  # one template serves every asset of a matrix
+def _parse_template(template: str) -> tuple:
+    return tuple(string.Formatter().parse(template))
 
 
 def _substitute(parts: list[tuple[str, str | None]], values: dict[str, str]) -> str:
