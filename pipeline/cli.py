@@ -713,6 +713,24 @@ def review():
     """Approvals of built assets (made on the review page of `zpipe serve`)."""
 
 
+@review.command("export")
+@click.argument("target", type=click.Path(file_okay=False))
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--version", "version", default=None, help="The version to export (default: the latest).")
+def review_export(target, dest, version):
+    """Write DEST/index.html: the review page of OUT/RECIPE's version (and its diff with the previous one)
+    as one read-only file that opens without a server. Images stay in the version's folder (relative links)."""
+    from pathlib import Path
+
+    from zpipe.serve.static import export
+
+    store = _store_at(target)
+    version = version or store.latest()
+    if version not in store.versions():
+        _fail_invalid(f"error: no version {version!r} in {target}; versions: {', '.join(store.versions()) or 'none'}")
+    click.echo(str(export(store, version, Path(dest))))
+
+
 @review.command("list")
 @click.argument("target", type=click.Path(file_okay=False))
 @click.option("--version", "version", default=None, help="The version to list (default: the latest).")

@@ -183,3 +183,25 @@ def test_a_posters_glyph_check_is_drawn_over_it(browser, site):
     assert len(boxes) == 2 and all(cls == "ocr-pass" and wd > 50 and ht > 10 for cls, wd, ht in boxes), boxes
     labels = w.page.eval_on_selector_all("#ocr-overlay text", "els => els.map(e => e.textContent)")
     assert labels == ["pass “山间茶舍” NED 1.00", "pass “Mountain Tea House” NED 1.00"]
+
+
+def test_a_static_copy_opens_without_the_server(browser, site, tmp_path):
+    from click.testing import CliRunner
+
+    from zpipe.cli import main
+
+    r = CliRunner().invoke(main, ["review", "export", str(site.out / "tiny"), str(tmp_path / "copy")])
+    assert r.exit_code == 0, r.output
+    page = Path(r.stdout.strip())
+    site.stop()  # no server from here on
+    w = Watch(browser.new_page())
+    base = page.as_uri()
+    w.visit(f"{base}#/", "a[href='#/r/tiny']")
+    w.visit(f"{base}#/r/tiny/v0002", ".card img")
+    assert w.page.locator(".card").count() == 2 and w.page.locator("#build-form").count() == 0
+    for link in sorted({x for x in w.links() if "#/r/" in x}):
+        w.visit(link, "main h1")
+    w.visit(f"{base}#/r/tiny/v0002/granite", "#approval")
+    assert w.page.locator("#approval button").count() == 0  # read-only
+    w.visit(f"{base}#/diff/tiny/v0001/v0002", ".diff-asset img")
+    assert "1 added, 1 removed" in w.page.inner_text("main")

@@ -21,7 +21,30 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// A static copy (`zpipe review export`) carries the routes' answers in the page: read-only, no server.
+const staticBlock = document.getElementById("zpipe-static");
+const STATIC = staticBlock ? JSON.parse(staticBlock.textContent) : null;
+
+function staticApi(path, options) {
+  if (options.method && options.method !== "GET") throw new Error("this is a read-only copy: open it through zpipe serve to change it");
+  const [p, q] = path.split("?");
+  const params = new URLSearchParams(q || "");
+  const key = p.endsWith("/diff") ? `${p}:${params.get("old")}:${params.get("new")}`
+    : p.replace(/\/versions\/latest(\/|$)/, `/versions/${STATIC.version}$1`);
+  const data = STATIC.api[key];
+  if (data === undefined) throw new Error(`${p} is not in this copy of ${STATIC.recipe} ${STATIC.version}`);
+  if (!(data.assets && data.assets.all)) return data;
+  let items = data.assets.all;  // a version: filtered and paged here, as the server would
+  const status = params.get("status");
+  if (status) items = items.filter((a) => a.status === status || a.review.status === status);
+  const per = Math.max(1, Number(params.get("per_page")) || 48);
+  const pages = Math.max(1, Math.ceil(items.length / per));
+  const page = Math.min(Math.max(1, Number(params.get("page")) || 1), pages);
+  return { ...data, assets: { page, pages, per_page: per, total: items.length, items: items.slice((page - 1) * per, page * per) } };
+}
+
 async function api(path, options = {}) {
+  if (STATIC) return staticApi(path, options);
   const r = await fetch(path, { credentials: "same-origin", ...options,
     headers: { "Content-Type": "application/json", ...(options.headers || {}) } });
   const data = await r.json().catch(() => ({}));
@@ -29,8 +52,11 @@ async function api(path, options = {}) {
   return data;
 }
 
-const fileUrl = (recipe, version, rel) => `/files/${enc(recipe)}/${enc(version)}/${rel.split("/").map(enc).join("/")}`;
-const thumbUrl = (recipe, version, rel, size = 256) => `${fileUrl(recipe, version, rel).replace(/^\/files/, "/thumbs")}?size=${size}`;
+const relUrl = (rel) => rel.split("/").map(enc).join("/");
+const fileUrl = (recipe, version, rel) => (STATIC ? `${STATIC.files[version]}/${relUrl(rel)}`
+  : `/files/${enc(recipe)}/${enc(version)}/${relUrl(rel)}`);
+const thumbUrl = (recipe, version, rel, size = 256) => (STATIC ? fileUrl(recipe, version, rel)  // no thumbnails without the server
+  : `${fileUrl(recipe, version, rel).replace(/^\/files/, "/thumbs")}?size=${size}`);
 const badge = (text) => h("span", { class: `badge ${text}` }, text);
 const when = (t) => (t ? new Date(typeof t === "number" ? t * 1000 : t).toLocaleString() : "");
 
@@ -63,7 +89,7 @@ async function home() {
     h("td", {}, r.assets), h("td", { class: "muted" }, when(r.created)))));
   view.replaceChildren(h("h1", {}, "Recipes"),
     recipes.length ? list : h("p", { class: "muted" }, "No builds yet in this output root."),
-    buildForm(files), h("h2", {}, "Builds"), buildList(builds));
+    STATIC ? "" : [buildForm(files), h("h2", {}, "Builds"), buildList(builds)]);
 }
 
 function buildForm(files) {
@@ -185,7 +211,8 @@ async function asset(name, v, id) {
     parts.push(h("div", { class: "row" }, h("div", {}, h("h3", {}, "Tiled 2×2"), tile),
       h("div", {}, h("h3", {}, "Material (plane and sphere; drag to turn)"), canvas)));
     const urls = Object.fromEntries(Object.entries(web).map(([role, rel]) => [role, fileUrl(name, data.version, rel)]));
-    import("./viewer.js").then((m) => m.materialPreview(canvas, urls))
+    if (STATIC) canvas.replaceWith(h("p", { class: "muted" }, "The 3D preview needs the page of zpipe serve."));
+    else import("./viewer.js").then((m) => m.materialPreview(canvas, urls))
       .catch((err) => canvas.replaceWith(h("p", { class: "error" }, `3D preview: ${err.message}`)));
   }
   const files = Object.keys(a.outputs || {});
@@ -245,8 +272,8 @@ function approvalForm(name, v, a, history) {
   };
   return h("div", { class: "panel", id: "approval" }, h("h3", {}, "Review: ", badge(a.review.status)),
     a.review.comment ? h("p", {}, `“${a.review.comment}” (${a.review.decided_in})`) : "",
-    comment, h("div", {}, h("button", { class: "approve", onclick: decide("approved") }, "Approve"), " ",
-      h("button", { class: "reject", onclick: decide("rejected") }, "Reject"), " ", note),
+    STATIC ? "" : [comment, h("div", {}, h("button", { class: "approve", onclick: decide("approved") }, "Approve"), " ",
+      h("button", { class: "reject", onclick: decide("rejected") }, "Reject"), " ", note)],
     history.length ? h("table", {}, history.map((d) => h("tr", {}, h("td", {}, badge(d.decision)), h("td", {}, d.version),
       h("td", { class: "muted" }, (d.key || "").slice(0, 12)), h("td", {}, d.comment), h("td", { class: "muted" }, when(d.created))))) : "");
 }
