@@ -89,7 +89,7 @@ async function home() {
     h("td", {}, r.assets), h("td", { class: "muted" }, when(r.created)))));
   view.replaceChildren(h("h1", {}, "Recipes"),
     recipes.length ? list : h("p", { class: "muted" }, "No builds yet in this output root."),
-    STATIC ? "" : [buildForm(files), h("h2", {}, "Builds"), buildList(builds)]);
+    ...(STATIC ? [] : [buildForm(files), h("h2", {}, "Builds"), buildList(builds)]));
 }
 
 function buildForm(files) {
