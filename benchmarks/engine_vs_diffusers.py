@@ -3,7 +3,7 @@
     python benchmarks/engine_vs_diffusers.py [--configs tiny medium] [--device cpu] [--dtype fp32]
                                              [--repeat 5] [--steps 8] [--compile] [--compile-reference]
 
-Configs (random weights; the shapes of ``zpipe.engine.bench`` presets):
+Configs (random weights; the shapes of ``zpipe.engine.zimage.bench`` presets):
   tiny    dim 64, 2 layers, 64x64 px
   medium  dim 768, 8 layers + 2+2 refiners, 512x512 px (1024 image tokens)
   full    the released 6B shapes, 1024x1024 (GPU only; see benchmarks/gpu.sh)
@@ -82,9 +82,9 @@ def diffusers_models(preset: str, dtype, device):
     import diffusers
     import transformers
 
-    from zpipe.engine.bench import _presets
+    from zpipe.engine.zimage.bench import presets
 
-    dc, tc, vc = _presets()[preset]
+    dc, tc, vc = presets()[preset]
     torch.manual_seed(0)
     dit = diffusers.ZImageTransformer2DModel(
         in_channels=dc.in_channels, dim=dc.dim, n_layers=dc.n_layers, n_refiner_layers=dc.n_refiner_layers,

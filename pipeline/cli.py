@@ -565,15 +565,19 @@ def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, max_extra
     sys.exit(EXIT_OK if result["pass"] else EXIT_FAILED)
 
 
-# ---- Z-Image-Turbo weights and benchmarks (engine/zimage, engine/bench.py; imported lazily) ----
+# ---- Z-Image-Turbo weights and benchmarks (engine/zimage; imported lazily) ----
 
 
 @main.group(invoke_without_command=True)
 @click.option("--model", default=None, metavar="PATH", help="Also check this checkpoint folder (as engine.model).")
+@click.option("--size", default="1024", show_default=True, callback=lambda ctx, param, v: _check_bench_size(v),
+              help="Image size (WxH or N) for the memory plan.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Images per DiT forward.")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @click.pass_context
-def models(ctx, model, as_json):
-    """List the Z-Image-Turbo checkpoints zpipe finds, in search order, and validate them.
+def models(ctx, model, size, batch, as_json):
+    """List the Z-Image-Turbo checkpoints zpipe finds, in search order, and validate them; for each usable
+    one, the peak device memory of each memory mode (engine.memory) at --size and --batch.
 
     \b
     Search order: engine.model (or --model), $ZPIPE_MODEL, the Hugging Face cache.
@@ -583,7 +587,11 @@ def models(ctx, model, as_json):
         return
     from zpipe.engine.zimage.discovery import list_models
 
+    width, height = (int(n) for n in size.split("x"))
     rows = list_models({"model": model} if model else {})
+    for row in rows:
+        if row["ok"]:
+            row["memory"] = _memory_plans(row["path"], height, width, batch)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
@@ -592,9 +600,21 @@ def models(ctx, model, as_json):
         size = f"{row['bytes'] / 2**30:.2f} GiB" if row["bytes"] else ""
         status = f"ok ({row['layout']}, {size})" if row["ok"] else f"BROKEN: {row['problem']}"
         click.echo(f"{row['source']:<9} {row['path']}\n          {status}")
+        if row.get("memory"):
+            click.echo("          " + row["memory"]["text"].replace("\n", "\n          "))
     # a folder of another model is invalid input (2); a broken or missing download, a failure (1)
     sys.exit(EXIT_OK if any(r["ok"] for r in rows) else
              EXIT_INVALID if rows and all(r.get("foreign") for r in rows) else EXIT_FAILED)
+
+
+def _memory_plans(path: str, height: int, width: int, batch: int) -> dict:
+    from zpipe.engine.zimage.discovery import spec_at
+    from zpipe.engine.zimage.memory import format_plans, plan_all
+    from zpipe.engine.zimage.weights import network_configs
+
+    plans = plan_all(*network_configs(spec_at(path)), height=height, width=width, batch=batch)
+    return {"size": [width, height], "batch": batch, "peak_bytes": {p.mode: p.peak for p in plans},
+            "text": format_plans(plans, height, width, batch)}
 
 
 @models.command("pull")
@@ -632,23 +652,48 @@ def _check_bench_size(value: str) -> str:
 @click.option("--device", default=None, help="cuda, cuda:N, mps or cpu (default: the first available).")
 @click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp32"]), default=None,
               help="Default bf16 on a GPU, fp32 on CPU.")
+@click.option("--vae-dtype", type=click.Choice(["bf16", "fp16", "fp32"]), default="fp32", show_default=True)
+@click.option("--memory", type=click.Choice(["resident", "phased", "fp8"]), default="resident", show_default=True,
+              help="Memory mode (as engine.memory).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the transformer blocks.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed runs first.")
 @click.option("--peak", default=None, help="Device peak TFLOP/s for MFU, or 'measure' (a bf16 matmul test).")
+@click.option("--plan", "plan_only", is_flag=True,
+              help="Print the planned peak device memory of each memory mode and exit (loads nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def bench(preset, model, size, batch, steps, device, dtype, compile_, peak, as_json):
+def bench(preset, model, size, batch, steps, device, dtype, vae_dtype, memory, compile_, warmup, peak, plan_only,
+          as_json):
     """Time text encoding, each DiT step and the VAE decode; print TFLOP/s, MFU and peak memory per phase."""
-    from zpipe.engine.bench import main as bench_main
-    from zpipe.engine.extras import MissingExtra
+    from zpipe.engine.extras import MissingExtra, require
 
-    argv = ["--preset", preset, "--size", size, "--batch", str(batch), "--steps", str(steps)]
-    for flag, value in (("--model", model), ("--device", device), ("--dtype", dtype), ("--peak", peak)):
-        if value:
-            argv += [flag, value]
-    argv += ["--compile"] * compile_ + ["--json"] * as_json
     try:
-        bench_main(argv)
+        require("zimage", "zpipe bench")
     except MissingExtra as exc:  # torch is not installed: one line naming the extra
         _fail_invalid(f"error: {exc}")
+    from zpipe.engine.zimage import bench as zbench
+
+    width, height = (int(n) for n in size.split("x"))
+    if plan_only:
+        from zpipe.engine.zimage.memory import format_plans
+
+        plans = zbench.preset_plans(preset, height, width, batch, dtype or "bf16", vae_dtype, model)
+        click.echo(json.dumps([{"mode": p.mode, "peak_bytes": p.peak, "phases": p.phases,
+                                "weights": p.weights} for p in plans], indent=2) if as_json
+                   else format_plans(plans, height, width, batch))
+        return
+    peak_tflops = None
+    if peak == "measure":
+        from zpipe.engine.zimage.engine import pick_device
+
+        peak_tflops = zbench.measure_peak(pick_device(device), dtype or "bf16")
+    elif peak:
+        try:
+            peak_tflops = float(peak)
+        except ValueError:
+            _fail_invalid(f"error: --peak {peak!r}: expected a number of TFLOP/s or 'measure'")
+    r = zbench.run_bench(preset, model, height, width, batch, steps, device, dtype, compile_, warmup=warmup,
+                         peak_tflops=peak_tflops, memory=memory, vae_dtype=vae_dtype)
+    click.echo(json.dumps(r.as_dict(), indent=2) if as_json else zbench.format_report(r))
 
 
 # ---- the server and the review (pipeline/serve; Starlette and uvicorn are imported by the command) ----

@@ -19,10 +19,11 @@ from zpipe.recipe.model import Job, Recipe
 # own versions, see Stage.version). 2: PNG provenance chunks.
 ASSET_FORMAT_VERSION = 2
 
-# Engine options that do not enter keys as written: batching and offloading provably do not change bytes
-# (batching invariance is tested); the weights, LoRAs, device type and dtype enter through the engine's
-# fingerprint, resolved (where the files lie, `cuda:1` vs `cuda`, an unset dtype's default).
-NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "max_batch", "vae_batch", "offload_text_encoder",
+# Engine options that do not enter keys as written: batching and resident/phased memory provably do not
+# change bytes (batching invariance and phased = resident are tested); the weights, LoRAs, device type,
+# dtype and fp8 weights enter through the engine's fingerprint, resolved (where the files lie, `cuda:1` vs
+# `cuda`, an unset dtype's default).
+NON_KEY_ENGINE_OPTIONS = frozenset({"batch_size", "max_batch", "vae_batch", "memory",
                                     "model", "loras", "device", "dtype"})
 
 

@@ -11,6 +11,10 @@ Modules (each one concern; importing this package imports nothing):
     vae           the FLUX AutoencoderKL with wrap-around convolutions and a tiled decode
     sampler       the explicit 8-step flow-matching schedule and the Euler loop
     pipeline      text-to-image, img2img, inpainting, in phases, per-seed CPU-generator noise
+    residency     which networks sit on the device: resident, or text encoder and DiT taking turns
+    memory        the planner: peak device memory of each memory mode, from the configs (no torch)
+    fp8           weight-only fp8 e4m3 DiT projections (scaled_mm or per-layer dequantise), the fp8 cache
+    bench         ``zpipe bench``: per-phase timings, FLOP counts, MFU, random-weight presets
     files         torch-free safetensors headers, shard indexes, truncation checks, pickle refusal
     weights       strict loading on the meta device with assign=True; the three components
     keymaps       ComfyUI / LDM key conversions and configs inferred from shapes

@@ -215,15 +215,15 @@ class ZImageDiT(nn.Module):
     def prepare(self, caps: list[torch.Tensor], grid: tuple[int, int], tile: str = "none") -> Condition:
         """caps: B caption features (L_i, cap_feat_dim); grid: image tokens (rows, cols) = latent (h/2, w/2)."""
         cfg, dev = self.cfg, self.x_pad_token.device
-        cfg_mult = cfg.seq_multiple
+        pad_to = cfg.seq_multiple  # captions and image tokens are padded to a multiple of this
         rows, cols = grid
         if any(len(c) == 0 for c in caps):
             raise ValueError("every caption needs at least one token")
         lens = [len(c) for c in caps]
-        padded = [ceil_to(n, cfg_mult) for n in lens]  # Lp_i
+        padded = [ceil_to(n, pad_to) for n in lens]  # Lp_i
         lc = max(padded)
         n_img = rows * cols
-        n_img_p = ceil_to(n_img, cfg_mult)
+        n_img_p = ceil_to(n_img, pad_to)
         batch = len(caps)
         if lc + 1 >= cfg.axes_lens[0] or rows > cfg.axes_lens[1] or cols > cfg.axes_lens[2]:
             raise ValueError(f"caption of {max(lens)} tokens or image grid {rows}x{cols} exceeds the RoPE tables")

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 OPTIONS: dict[str, Param] = {
     "model": Param(str, None, "Z-Image: checkpoint folder (diffusers layout or ComfyUI models/ folder); else "
                    "$ZPIPE_MODEL, else the Hugging Face cache. Never downloaded implicitly."),
-    "dtype": Param(str, None, "Z-Image: bf16, fp16 or fp32 (default bf16 on GPU, fp32 on CPU).",
+    "dtype": Param(str, None, "Z-Image: bf16, fp16 or fp32 (default bf16 on GPU; fp32 on CPU, or bf16 where "
+                   "fp32 would not fit in RAM).",
                    choices=("bf16", "fp16", "fp32")),
     "vae_dtype": Param(str, "fp32", "Z-Image: the VAE's dtype.", choices=("bf16", "fp16", "fp32")),
     "device": Param(str, None, "Z-Image: cuda, cuda:N, mps or cpu (default: the first available)."),
@@ -29,7 +30,9 @@ OPTIONS: dict[str, Param] = {
     "compile": Param(object, False, "Z-Image: torch.compile the transformer blocks (opt-in); a mode name "
                      "such as reduce-overhead (CUDA graphs) picks that mode.",
                      choices=(False, True, "default", "reduce-overhead", "max-autotune")),
-    "offload_text_encoder": Param(bool, False, "Z-Image: keep the text encoder on the CPU between batches."),
+    "memory": Param(str, "auto", "Z-Image: resident, phased (text encoder and DiT take turns on the GPU: 16 GB "
+                    "cards) or fp8 (phased with fp8 DiT weights); auto picks resident or phased by free memory.",
+                    choices=("auto", "resident", "phased", "fp8")),
     "vae_batch": Param(int, 1, "Z-Image: images per VAE decode call.", min=1, max=64),
     "vae_tile": Param(int, 128, "Z-Image: decode latents larger than this (latent px per side) in tiles.",
                       min=16, max=1024),
@@ -40,15 +43,16 @@ DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float1
           "fp32": "float32", "float32": "float32"}
 
 
-def _fingerprint(spec, loras: list[tuple[str, float]], device: str, dtype) -> str:
-    """Weights + LoRAs, plus what else changes the bytes: the device type and the compute dtype
-    (cuda:0 and cuda:1 give the same bytes; cpu/fp32 and cuda/bf16 do not)."""
+def _fingerprint(spec, loras: list[tuple[str, float]], device: str, dtype, fp8: bool = False) -> str:
+    """Weights + LoRAs, plus what else changes the bytes: the device type, the compute dtype and fp8
+    weights (cuda:0 and cuda:1 give the same bytes; cpu/fp32 and cuda/bf16 do not; resident and phased
+    give the same bytes)."""
     from pathlib import Path
 
     from zpipe.engine.zimage.discovery import fingerprint
 
     weights = fingerprint(spec, [(Path(p), s) for p, s in loras])
-    return f"{weights}:{device.split(':')[0]}:{str(dtype).removeprefix('torch.')}"
+    return f"{weights}:{device.split(':')[0]}:{str(dtype).removeprefix('torch.')}" + (":fp8" if fp8 else "")
 
 
 def _lora_list(options: dict) -> list[tuple[str, float]]:
@@ -91,14 +95,84 @@ def pick_device(name: str | None) -> str:
     return "cpu"
 
 
-def pick_dtype(name: str | None, device: str, key: str = "dtype"):
+def pick_dtype(name: str | None, device: str, key: str = "dtype", configs=None):
+    """The named dtype; unset: bf16 on a GPU, fp32 on CPU unless the networks (``configs``) would not fit in
+    this machine's RAM in fp32 (the released model needs about 37 GiB), then bf16."""
     import torch
 
     if name is None:
-        return torch.float32 if device == "cpu" else torch.bfloat16
+        if device != "cpu":
+            return torch.bfloat16
+        if configs is not None and not _fp32_fits_in_ram(configs):
+            return torch.bfloat16
+        return torch.float32
     if str(name) not in DTYPES:
         raise EngineError(f"engine.{key} {name!r}: choose bf16, fp16 or fp32")
     return getattr(torch, DTYPES[str(name)])
+
+
+def _fp32_fits_in_ram(configs) -> bool:
+    from zpipe.engine.zimage.memory import host_memory_bytes, plan_memory
+
+    total = host_memory_bytes()
+    return total is None or plan_memory(*configs, "resident", dtype="fp32", unified=True).fits(total)
+
+
+def _memory_mode(requested: str, device: str, configs, dtype, vae_dtype, batch: int) -> str:
+    """The memory mode to load in, checked against free device memory (host RAM on CPU) before anything
+    loads; EngineError naming a mode that fits when the requested one does not."""
+    import torch
+
+    from zpipe.engine.zimage import memory
+
+    if requested not in ("auto", *memory.MODES):
+        raise EngineError(f"engine.memory {requested!r}: choose auto, {', '.join(memory.MODES)}")
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}
+    kw = dict(batch=batch, dtype=names[dtype], vae_dtype=names[vae_dtype])
+    if device.startswith("cuda"):
+        free = torch.cuda.mem_get_info(torch.device(device))[0]
+        plans = memory.plan_all(*configs, **kw)
+    else:  # CPU and Apple silicon: the device's memory is the host's, phases free none of it
+        free = memory.host_memory_bytes()
+        plans = memory.plan_all(*configs, unified=True, **kw)
+        if requested == "auto":
+            requested = "resident"
+        if free is None:
+            return requested
+    try:
+        mode = memory.pick_mode(plans, free, requested)
+    except ValueError as exc:
+        raise EngineError(f"engine.memory: {exc} (planned for {kw['batch']} image(s) of 1024x1024, "
+                          "see `zpipe bench --plan`)") from None
+    log.info("z-image: memory mode %s, planned peak %s GiB of %s GiB free", mode,
+             memory.gib(next(p.peak for p in plans if p.mode == mode)), memory.gib(free))
+    return mode
+
+
+def _load_dit(spec, loras, dtype, device: str, fp8: bool):
+    """The DiT in host memory: loaded, LoRAs merged, projections fused, optionally quantised to fp8, all on
+    the CPU one layer at a time (no device-side spike); the pipeline places it. An fp8 DiT is cached in a
+    file written once; later loads read only that file."""
+    from zpipe.engine.zimage import fp8 as fp8_mod
+    from zpipe.engine.zimage import weights
+    from zpipe.engine.zimage.lora import merge_loras
+
+    method = fp8_mod.pick_method(device)
+    if fp8:
+        cached = fp8_mod.cache_path(_fingerprint(spec, loras, "any", dtype))
+        if cached.is_file():
+            return fp8_mod.load_cache(fp8_mod.meta_fp8_dit(weights.dit_config(spec)[0]), cached, dtype, method).eval()
+    dit = weights.load_dit(spec, dtype, "cpu")
+    if loras:
+        merge_loras(dit, loras)
+    dit.fuse_projections()  # after the LoRA merge: fewer, larger GEMMs
+    if fp8:
+        fp8_mod.quantize_dit(dit, method)
+        try:
+            fp8_mod.save_cache(dit, cached)
+        except OSError as exc:  # a read-only or full cache folder costs time on the next load, nothing else
+            log.warning("could not write the fp8 cache %s: %s", cached, exc)
+    return dit
 
 
 class ZImageEngine:
@@ -131,7 +205,6 @@ class ZImageEngine:
         _require_extra()
         from zpipe.engine.zimage import weights
         from zpipe.engine.zimage.discovery import find_model
-        from zpipe.engine.zimage.lora import merge_loras
         from zpipe.engine.zimage.pipeline import ZImagePipeline
         from zpipe.engine.zimage.tokenizer import PromptTokenizer
 
@@ -143,18 +216,17 @@ class ZImageEngine:
         options = {k: options.get(k, decl.default) for k, decl in OPTIONS.items()}
         spec = find_model(options)
         device = pick_device(options.get("device"))
-        dtype = pick_dtype(options.get("dtype"), device)
+        configs = weights.network_configs(spec)
+        dtype = pick_dtype(options.get("dtype"), device, configs=configs)
         vae_dtype = pick_dtype(options["vae_dtype"], device, "vae_dtype")
         loras = _lora_list(options)
-        offload = bool(options["offload_text_encoder"])
+        max_batch = int(options["max_batch"])
+        mode = _memory_mode(str(options["memory"]), device, configs, dtype, vae_dtype, max_batch)
 
-        dit = weights.load_dit(spec, dtype, device)
-        if loras:
-            merge_loras(dit, loras)
-        dit.fuse_projections()  # after the LoRA merge: fewer, larger GEMMs
+        dit = _load_dit(spec, loras, dtype, device, fp8=mode == "fp8")
         if device == "mps":
             dit.complex_rope = False  # complex kernels are incomplete on MPS; the real form is exact too
-        te = weights.load_text_encoder(spec, dtype, "cpu" if offload else device)
+        te = weights.load_text_encoder(spec, dtype, "cpu" if mode != "resident" else device)
         vae = weights.load_vae(spec, vae_dtype, device)
         compile_opt = options.get("compile")
         if compile_opt:
@@ -165,24 +237,27 @@ class ZImageEngine:
         if spec.configs.get("scheduler", {}).get("use_dynamic_shifting"):
             raise EngineError(f"{spec.root}/scheduler/scheduler_config.json: dynamic shifting is not supported")
         pipe = ZImagePipeline(
-            dit, te, PromptTokenizer(spec.tokenizer), vae, device, shift=shift, offload_text_encoder=offload,
+            dit, te, PromptTokenizer(spec.tokenizer), vae, device, shift=shift, phased=mode != "resident",
             vae_batch=int(options["vae_batch"]), vae_tile=int(options["vae_tile"]),
             seam_jitter=bool(options["seam_jitter"]),
         )
-        engine = cls(spec, pipe, loras, int(options["max_batch"]))
-        engine._fingerprint = _fingerprint(spec, loras, device, dtype)
+        engine = cls(spec, pipe, loras, max_batch)
+        engine.memory_mode = mode
+        engine._fingerprint = _fingerprint(spec, loras, device, dtype, fp8=mode == "fp8")
         return engine
 
     @classmethod
     def fingerprint_for(cls, options: dict) -> str:
         """The weights' fingerprint from file headers, without loading them: planning stays cheap."""
         from zpipe.engine.zimage.discovery import find_model
+        from zpipe.engine.zimage.weights import network_configs
 
         _require_extra()
         options = dict(options or {})
         spec, loras = find_model(options), _lora_list(options)
         device = pick_device(options.get("device"))
-        return _fingerprint(spec, loras, device, pick_dtype(options.get("dtype"), device))
+        dtype = pick_dtype(options.get("dtype"), device, configs=network_configs(spec))
+        return _fingerprint(spec, loras, device, dtype, fp8=options.get("memory") == "fp8")
 
     def fingerprint(self) -> str:
         return self._fingerprint

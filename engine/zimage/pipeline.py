@@ -1,7 +1,8 @@
 """Text-to-image, img2img and inpainting with the Z-Image components, in phases.
 
-Per batch (one image size): encode every prompt (optionally with the text encoder moved to the device only
-for this phase), run the DiT for every step, then decode in micro-batches. Each image's randomness comes
+Per batch (one image size): encode every prompt, run the DiT for every step, then decode in micro-batches.
+With ``phased=True`` the text encoder and the DiT take turns on the device (:mod:`.residency`): prompts are
+encoded while the DiT is off it, the encoder's copy is dropped, then the DiT is placed. Each image's randomness comes
 from its own CPU generator seeded with its seed, drawn exactly like diffusers with a CPU generator, so an
 image never depends on its batch mates.
 
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from zpipe.engine.zimage.dit import ZImageDiT
+from zpipe.engine.zimage.residency import Residency
 from zpipe.engine.zimage.sampler import img2img_start, sample_euler, zimage_schedule
 from zpipe.engine.zimage.text_encoder import Qwen3Encoder
 from zpipe.engine.zimage.tokenizer import PromptTokenizer
@@ -61,7 +63,7 @@ class ZImagePipeline:
         device: str | torch.device = "cpu",
         *,
         shift: float = 3.0,
-        offload_text_encoder: bool = False,
+        phased: bool = False,
         vae_batch: int = 1,
         vae_tile: int = 128,
         prompt_cache: int = 256,
@@ -71,7 +73,7 @@ class ZImagePipeline:
         self.dit, self.text_encoder, self.tokenizer, self.vae = dit, text_encoder, tokenizer, vae
         self.device = torch.device(device)
         self.shift = shift
-        self.offload_text_encoder = offload_text_encoder
+        self.residency = Residency(self.device, {"text_encoder": text_encoder, "dit": dit, "vae": vae}, phased)
         self.vae_batch = max(1, vae_batch)
         self.vae_tile = vae_tile  # latents larger than this (latent pixels per side) decode in tiles
         self.seam_jitter = seam_jitter
@@ -100,9 +102,7 @@ class ZImagePipeline:
         """Caption features (L_i, hidden) per prompt, cached by prompt text."""
         todo = list(dict.fromkeys(p for p in prompts if p not in self._cache))
         if todo:
-            te = self.text_encoder
-            if self.offload_text_encoder:
-                te.to(self.device)
+            te = self.residency.use("text_encoder")  # phased: the DiT leaves the device first
             try:
                 tokens = self.tokenizer(todo)
                 # Micro-batches of similar lengths: little padding, bounded activation memory.
@@ -113,10 +113,7 @@ class ZImagePipeline:
                     for i, f in zip(part, te.encode([tokens[i] for i in part]), strict=True):
                         feats[i] = f
             finally:
-                if self.offload_text_encoder:
-                    te.to("cpu")
-                    if self.device.type == "cuda":
-                        torch.cuda.empty_cache()
+                self.residency.release("text_encoder")  # phased: free the encoder before the DiT comes
             fresh = {p: f.to(self.device) for p, f in zip(todo, feats, strict=True)}
         else:
             fresh = {}
@@ -223,6 +220,7 @@ class ZImagePipeline:
         def denoise():
             if schedule.steps == 0:
                 return latents.float()
+            self.residency.use("dit")
             cond = self.dit.prepare(caps, (h // 2, w // 2), tile)
             shifts = self._jitter(items, schedule.steps, h, w, tile) if self.seam_jitter and tile != "none" else None
             return sample_euler(self._model(cond, shifts), latents, schedule,

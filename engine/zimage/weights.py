@@ -87,27 +87,59 @@ def build_on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
 # ---- the three components of a checkpoint ----
 
 
-def load_dit(spec, dtype: torch.dtype, device="cpu"):
+def dit_config(spec):
     from zpipe.engine.zimage import keymaps
     from zpipe.engine.zimage.configs import DiTConfig
-    from zpipe.engine.zimage.dit import ZImageDiT
 
     if spec.layout == "comfyui":
-        cfg = DiTConfig.from_dict(keymaps.dit_config_from_shapes(header_shapes(spec.dit)))
-        mapper = keymaps.dit_from_comfy
-    else:
-        cfg, mapper = DiTConfig.from_dict(spec.configs["dit"]), None
+        return DiTConfig.from_dict(keymaps.dit_config_from_shapes(header_shapes(spec.dit))), keymaps.dit_from_comfy
+    return DiTConfig.from_dict(spec.configs["dit"]), None
+
+
+def text_encoder_config(spec):
+    from zpipe.engine.zimage import keymaps
+    from zpipe.engine.zimage.configs import Qwen3Config
+
+    raw = spec.configs.get("text_encoder") or keymaps.qwen3_config_from_shapes(header_shapes(spec.text_encoder))
+    return Qwen3Config.from_dict(raw)
+
+
+def vae_config(spec):
+    from zpipe.engine.zimage import keymaps
+    from zpipe.engine.zimage.configs import VAEConfig
+
+    shapes = header_shapes(spec.vae)
+    if keymaps.is_ldm_vae(list(shapes)):
+        cfg = VAEConfig.from_dict(spec.configs.get("vae") or keymaps.vae_config_from_shapes(shapes))
+        n = len(cfg.block_out_channels)
+
+        def mapper(key, tensor):
+            return keymaps.vae_from_ldm(key, tensor, n)
+
+        return cfg, mapper
+    if "vae" not in spec.configs:
+        raise EngineError(f"{spec.vae[0]}: a VAE in diffusers naming needs its config.json next to it")
+    return VAEConfig.from_dict(spec.configs["vae"]), None
+
+
+def network_configs(spec):
+    """(DiTConfig, Qwen3Config, VAEConfig) of a checkpoint, from its config.json files or tensor shapes."""
+    return dit_config(spec)[0], text_encoder_config(spec), vae_config(spec)[0]
+
+
+def load_dit(spec, dtype: torch.dtype, device="cpu"):
+    from zpipe.engine.zimage.dit import ZImageDiT
+
+    cfg, mapper = dit_config(spec)
     model = build_on_meta(lambda: ZImageDiT(cfg))
     return load_into(model, list(spec.dit), what="transformer", mapper=mapper, dtype=dtype, device=device).eval()
 
 
 def load_text_encoder(spec, dtype: torch.dtype, device="cpu"):
     from zpipe.engine.zimage import keymaps
-    from zpipe.engine.zimage.configs import Qwen3Config
     from zpipe.engine.zimage.text_encoder import Qwen3Encoder
 
-    raw = spec.configs.get("text_encoder") or keymaps.qwen3_config_from_shapes(header_shapes(spec.text_encoder))
-    cfg = Qwen3Config.from_dict(raw)
+    cfg = text_encoder_config(spec)
     last = cfg.num_hidden_layers - 1
 
     def mapper(key, tensor):
@@ -120,20 +152,8 @@ def load_text_encoder(spec, dtype: torch.dtype, device="cpu"):
 
 
 def load_vae(spec, dtype: torch.dtype, device="cpu"):
-    from zpipe.engine.zimage import keymaps
-    from zpipe.engine.zimage.configs import VAEConfig
     from zpipe.engine.zimage.vae import AutoencoderKL
 
-    shapes = header_shapes(spec.vae)
-    if keymaps.is_ldm_vae(list(shapes)):
-        cfg = VAEConfig.from_dict(spec.configs.get("vae") or keymaps.vae_config_from_shapes(shapes))
-        n = len(cfg.block_out_channels)
-
-        def mapper(key, tensor):
-            return keymaps.vae_from_ldm(key, tensor, n)
-    else:
-        if "vae" not in spec.configs:
-            raise EngineError(f"{spec.vae[0]}: a VAE in diffusers naming needs its config.json next to it")
-        cfg, mapper = VAEConfig.from_dict(spec.configs["vae"]), None
+    cfg, mapper = vae_config(spec)
     model = build_on_meta(lambda: AutoencoderKL(cfg))
     return load_into(model, list(spec.vae), what="VAE", mapper=mapper, dtype=dtype, device=device).eval()

@@ -93,3 +93,28 @@ def test_keys_follow_what_the_options_do_not_how_they_are_written(diffusers_ckpt
     assert key(", device: cpu, dtype: fp32, vae_tile: 128, compile: false, max_batch: 2") == plain
     assert key(", dtype: bf16") != plain
     assert key(", vae_dtype: bf16") != plain
+
+
+def test_bench_plan_and_models_print_each_memory_mode(diffusers_ckpt, tmp_path, monkeypatch):
+    res = CliRunner().invoke(main, ["bench", "--plan", "--preset", "full", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    plans = {p["mode"]: p for p in json.loads(res.output)}
+    assert set(plans) == {"resident", "phased", "fp8"}
+    assert plans["resident"]["peak_bytes"] > plans["phased"]["peak_bytes"] > plans["fp8"]["peak_bytes"]
+    text = CliRunner().invoke(main, ["bench", "--plan", "--preset", "full", "--size", "1024x768"]).output
+    assert "1024x768" in text and "phased" in text
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    res = CliRunner().invoke(main, ["models", "--model", str(diffusers_ckpt), "--size", "512", "--batch", "2"])
+    assert res.exit_code == 0, res.output
+    assert "peak device memory at 512x512, batch 2" in res.output and "fp8" in res.output
+    res = CliRunner().invoke(main, ["models", "--size", "big"])
+    assert res.exit_code == 2 and "'big'" in res.output
+
+
+def test_bench_runs_phased_and_fp8_through_the_pipeline():
+    for mode in ("phased", "fp8"):
+        res = CliRunner().invoke(main, ["bench", "--preset", "tiny", "--size", "64", "--steps", "2", "--device", "cpu",
+                                        "--memory", mode, "--warmup", "0", "--json"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert out["config"]["memory"] == mode and len(out["dit_step_seconds"]) == 2

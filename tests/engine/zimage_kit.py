@@ -179,3 +179,63 @@ def save_comfy_layout(root, dit, lm, vae) -> None:
     save_file(contig(vae_to_ldm(vae.state_dict(), len(vae.config.block_out_channels))),
               str(root / "vae" / "ae.safetensors"))
     make_tokenizer(root / "tokenizer")
+
+
+class LiveBytes:
+    """Peak bytes of tensors allocated inside the ``with`` block (CPU), counted per storage: a measured
+    allocation peak to check the memory planner against where no device allocator reports one.
+
+    Views of tensors made outside the block (weights, inputs) count nothing; a storage is freed when the
+    last tensor made on it inside the block is garbage-collected.
+    """
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.live = 0
+        self._refs: dict[int, int] = {}
+        self._size: dict[int, int] = {}
+        self._mode = None
+
+    def __enter__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        tracker = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                tracker._record((args, kwargs), out)
+                return out
+
+        self._mode = Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+
+    def _record(self, inputs, out) -> None:
+        import weakref
+
+        from torch.utils._pytree import tree_flatten
+
+        outside = {a.untyped_storage().data_ptr() for a in tree_flatten(inputs)[0] if isinstance(a, torch.Tensor)}
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, torch.Tensor):
+                continue
+            storage = t.untyped_storage()
+            ptr = storage.data_ptr()
+            if ptr == 0 or (ptr in outside and ptr not in self._refs):
+                continue
+            if ptr not in self._refs:
+                self._refs[ptr], self._size[ptr] = 0, storage.nbytes()
+                self.live += storage.nbytes()
+                self.peak = max(self.peak, self.live)
+            self._refs[ptr] += 1
+            weakref.finalize(t, self._drop, ptr)
+
+    def _drop(self, ptr: int) -> None:
+        self._refs[ptr] -= 1
+        if self._refs[ptr] == 0:
+            del self._refs[ptr]
+            self.live -= self._size.pop(ptr)

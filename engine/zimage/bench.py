@@ -1,4 +1,5 @@
-"""``zpipe bench``: time each phase of Z-Image-Turbo and compare with the roofline.
+"""``zpipe bench``: time each phase of Z-Image-Turbo and compare with the roofline (the CLI declares the
+options; this module does the work).
 
 Times text encoding, every DiT step and the VAE decode for a config (``full``, ``medium``, ``tiny`` random
 weights, or a real checkpoint), size and batch; reports peak device memory per phase, the achieved TFLOP/s
@@ -10,7 +11,6 @@ torch is imported inside the functions: importing this module is free.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +20,7 @@ PEAK_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "H800": 989.0, 
                "L40S": 362.0, "L4": 121.0, "RTX 4090": 165.2, "RTX 5090": 209.5, "RTX 3090": 71.0, "A10": 125.0}
 
 
-def _presets():
+def presets():
     from zpipe.engine.zimage.configs import DiTConfig, Qwen3Config, VAEConfig
 
     return {
@@ -140,22 +140,6 @@ def _sync(device) -> None:
         torch.mps.synchronize()
 
 
-@contextlib.contextmanager
-def _phase(result: BenchResult, name: str, device: str):
-    import torch
-
-    cuda = str(device).startswith("cuda")
-    _sync(device)
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    t = time.perf_counter()
-    yield
-    _sync(device)
-    result.seconds[name] = time.perf_counter() - t
-    if cuda:
-        result.peak_gib[name] = torch.cuda.max_memory_allocated() / 2**30
-
-
 def random_models(preset: str, device: str, dtype, seed: int = 0):
     """Random-weight DiT, text encoder and VAE of a preset, built directly on the device."""
     import torch
@@ -164,7 +148,7 @@ def random_models(preset: str, device: str, dtype, seed: int = 0):
     from zpipe.engine.zimage.text_encoder import Qwen3Encoder
     from zpipe.engine.zimage.vae import AutoencoderKL
 
-    dit_cfg, te_cfg, vae_cfg = _presets()[preset]
+    dit_cfg, te_cfg, vae_cfg = presets()[preset]
     torch.manual_seed(seed)
     models = []
     for cls, cfg, dt in ((ZImageDiT, dit_cfg, dtype), (Qwen3Encoder, te_cfg, dtype), (AutoencoderKL, vae_cfg, dtype)):
@@ -184,6 +168,21 @@ def random_models(preset: str, device: str, dtype, seed: int = 0):
     return models
 
 
+class FixedTokens:
+    """The tokenizer of random presets: prompt i of a call becomes ``tokens - i`` random ids (the lengths
+    differ, as real prompts do)."""
+
+    def __init__(self, vocab_size: int, tokens: int, seed: int = 0) -> None:
+        self.vocab_size, self.tokens, self.seed = vocab_size, tokens, seed
+
+    def __call__(self, prompts: list[str]) -> list[list[int]]:
+        import torch
+
+        g = torch.Generator("cpu").manual_seed(self.seed)
+        return [torch.randint(0, self.vocab_size, (max(1, self.tokens - i),), generator=g).tolist()
+                for i in range(len(prompts))]
+
+
 def run_bench(
     preset: str = "full",
     model: str | None = None,
@@ -197,83 +196,110 @@ def run_bench(
     prompt_tokens: int = 100,
     warmup: int = 1,
     peak_tflops: float | None = None,
+    memory: str = "resident",
+    vae_dtype: str | None = None,
 ) -> BenchResult:
+    """One warm-up and one timed call of the real :class:`ZImagePipeline` (phases, residency, fp8) on
+    ``batch`` prompts; every DiT step is timed on its own as well."""
     import torch
 
-    from zpipe.engine.zimage.engine import pick_device, pick_dtype
-    from zpipe.engine.zimage.pipeline import latent_size
-    from zpipe.engine.zimage.sampler import sample_euler, zimage_schedule
+    from zpipe.engine.zimage import fp8 as fp8_mod
+    from zpipe.engine.zimage.engine import _load_dit, pick_device, pick_dtype
+    from zpipe.engine.zimage.pipeline import BatchItem, ZImagePipeline
 
     device = pick_device(device)
     tdtype = pick_dtype(dtype, device)
+    vdtype = pick_dtype(vae_dtype or "fp32", device, "vae_dtype")
     if model:
         from zpipe.engine.zimage import weights
         from zpipe.engine.zimage.discovery import find_model
+        from zpipe.engine.zimage.tokenizer import PromptTokenizer
 
         spec = find_model({"model": model})
-        dit, te, vae = (weights.load_dit(spec, tdtype, device), weights.load_text_encoder(spec, tdtype, device),
-                        weights.load_vae(spec, tdtype, device))
+        dit = _load_dit(spec, [], tdtype, device, fp8=memory == "fp8")
+        te = weights.load_text_encoder(spec, tdtype, "cpu" if memory != "resident" else device)
+        vae = weights.load_vae(spec, vdtype, device)
+        tokenizer = PromptTokenizer(spec.tokenizer)
     else:
         dit, te, vae = random_models(preset, device, tdtype)
+        vae = vae.to(vdtype)
+        dit.fuse_projections()
+        if memory == "fp8":
+            fp8_mod.quantize_dit(dit, fp8_mod.pick_method(device))
+        tokenizer = FixedTokens(te.cfg.vocab_size, prompt_tokens)
     if compile:
         dit.compile_blocks()
+    pipe = ZImagePipeline(dit, te, tokenizer, vae, device, phased=memory != "resident", prompt_cache=0,
+                          vae_batch=batch)
     result = BenchResult(config=dict(preset=None if model else preset, model=model, height=height, width=width,
                                      batch=batch, steps=steps, device=device, dtype=str(tdtype).split(".")[-1],
-                                     compile=compile, prompt_tokens=prompt_tokens))
+                                     vae_dtype=str(vdtype).split(".")[-1], compile=compile, memory=memory,
+                                     prompt_tokens=prompt_tokens))
     result.device_name = torch.cuda.get_device_name() if device.startswith("cuda") else device
     result.peak_tflops = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in result.device_name), None)
 
-    h, w = latent_size(height, width, vae.cfg.downscale)
-    g = torch.Generator("cpu").manual_seed(0)
-    tokens = [torch.randint(0, te.cfg.vocab_size, (prompt_tokens - i,), generator=g).tolist() for i in range(batch)]
-    noise = torch.randn(batch, dit.cfg.in_channels, h, w, generator=g).to(device)
-    schedule = zimage_schedule(steps).to(device)
+    times: list[float] = []
+    forward = dit.forward
 
-    def one_run(record: bool):
-        target = result if record else BenchResult(config={})
-        with torch.no_grad():
-            with _phase(target, "text_encoder", device):
-                caps = te.encode(tokens)
-            with _phase(target, "dit", device):
-                cond = dit.prepare(caps, (h // 2, w // 2))
-                times: list[float] = []
+    def timed_forward(*args, **kwargs):
+        _sync(device)
+        start = time.perf_counter()
+        out = forward(*args, **kwargs)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+        return out
 
-                def model_fn(x, t):
-                    _sync(device)
-                    start = time.perf_counter()
-                    out = dit(x.to(dit.dtype), t, cond)
-                    _sync(device)
-                    times.append(time.perf_counter() - start)
-                    return out
-
-                latents = sample_euler(model_fn, noise, schedule)
-            with _phase(target, "vae_decode", device):
-                for chunk in latents.split(1):
-                    vae.decode(vae.from_model_latents(chunk.to(vae.dtype)))
-        if record:
-            result.step_seconds = times
-
-    for _ in range(warmup):
-        one_run(False)
-    one_run(True)
+    dit.forward = timed_forward
+    jobs = [BatchItem(f"prompt {i}", i) for i in range(batch)]
+    try:
+        for _ in range(warmup):
+            pipe(jobs, height, width, steps)
+        times.clear()
+        _sync(device)
+        start = time.perf_counter()
+        pipe(jobs, height, width, steps)
+        _sync(device)
+        wall = time.perf_counter() - start
+    finally:
+        del dit.forward
+    result.step_seconds = list(times)
+    result.seconds.update(pipe.timings.seconds)
+    result.peak_gib.update({k: v / 2**30 for k, v in pipe.timings.peak_bytes.items()})
+    caps_len = [len(t) for t in tokenizer([j.prompt for j in jobs])]
+    h, w = height // vae.cfg.downscale, width // vae.cfg.downscale
     n_img = (h // 2) * (w // 2)
-    caps_len = [len(t) for t in tokens]
     result.seconds["dit_steps"] = sum(result.step_seconds)
     result.flops["dit_steps"] = steps * sum(dit_flops(dit.cfg, n_img, n, include_context=False) for n in caps_len)
     result.flops["dit"] = result.flops["dit_steps"] + sum(dit_flops(dit.cfg, 0, n) - dit_flops(dit.cfg, 0, 0, False)
                                                           for n in caps_len)
     result.flops["text_encoder"] = sum(text_encoder_flops(te.cfg, n) for n in caps_len)
     result.flops["vae_decode"] = batch * vae_decode_flops(vae.cfg, height, width)
-    result.seconds["total"] = sum(result.seconds[p] for p in ("text_encoder", "dit", "vae_decode"))
+    result.seconds["total"] = wall
     return result
+
+
+def preset_plans(preset: str, height: int, width: int, batch: int, dtype: str = "bf16", vae_dtype: str = "fp32",
+                 model: str | None = None):
+    """The memory planner's numbers for a preset (or a checkpoint folder's configs)."""
+    from zpipe.engine.zimage.memory import plan_all
+
+    if model:
+        from zpipe.engine.zimage.discovery import find_model
+        from zpipe.engine.zimage.weights import network_configs
+
+        configs = network_configs(find_model({"model": model}))
+    else:
+        configs = presets()[preset]
+    return plan_all(*configs, height=height, width=width, batch=batch, dtype=dtype, vae_dtype=vae_dtype)
 
 
 def format_report(r: BenchResult) -> str:
     c = r.config
     lines = [f"z-image bench: {c.get('preset') or c.get('model')} {c['width']}x{c['height']} batch {c['batch']} "
-             f"steps {c['steps']} {c['dtype']} on {r.device_name}{' (compiled)' if c['compile'] else ''}"]
+             f"steps {c['steps']} {c['dtype']} (vae {c['vae_dtype']}) memory {c['memory']} on {r.device_name}"
+             f"{' (compiled)' if c['compile'] else ''}"]
     for phase in ("text_encoder", "dit", "vae_decode", "total"):
-        s = r.seconds.get(phase)
+        s = r.seconds.get(phase, 0.0)
         tf = r.tflops(phase)
         extra = f"  {tf:8.2f} TFLOP/s" if tf else ""
         if tf and r.peak_tflops:
@@ -285,44 +311,6 @@ def format_report(r: BenchResult) -> str:
         tf = r.tflops("dit_steps")
         mfu = f", MFU {100 * tf / r.peak_tflops:.1f}%" if tf and r.peak_tflops else ""
         lines.append(f"  dit steps (ms): {steps}  -> {tf:.2f} TFLOP/s{mfu}")
-    lines.append(f"  seconds per image: {r.seconds['total'] / c['batch']:.3f}")
+    lines.append(f"  seconds per image: {r.seconds['total'] / c['batch']:.3f}"
+                 + (f"  (peak {max(r.peak_gib.values()):.2f} GiB)" if r.peak_gib else ""))
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m zpipe.engine.bench``: the same as ``zpipe bench`` without the CLI."""
-    import argparse
-    import json
-
-    from zpipe.engine.extras import require
-
-    require("zimage", "zpipe bench")
-
-    ap = argparse.ArgumentParser(prog="python -m zpipe.engine.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="full", choices=["full", "medium", "tiny"])
-    ap.add_argument("--model", default=None, help="a checkpoint folder instead of random weights")
-    ap.add_argument("--size", default="1024", help="WxH or one number")
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--dtype", default=None, choices=["bf16", "fp16", "fp32"])
-    ap.add_argument("--compile", action="store_true")
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--peak", default=None, help="device peak TFLOP/s for MFU, or 'measure'")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args(argv)
-    w, _, h = a.size.partition("x")
-    peak = None
-    if a.peak == "measure":
-        from zpipe.engine.zimage.engine import pick_device
-
-        peak = measure_peak(pick_device(a.device), a.dtype or "bf16")
-    elif a.peak:
-        peak = float(a.peak)
-    r = run_bench(a.preset, a.model, int(h or w), int(w), a.batch, a.steps, a.device, a.dtype, a.compile,
-                  warmup=a.warmup, peak_tflops=peak)
-    print(json.dumps(r.as_dict(), indent=2) if a.json else format_report(r))
-
-
-if __name__ == "__main__":
-    main()
