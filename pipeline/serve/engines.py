@@ -158,10 +158,12 @@ class _LentLocal(LocalExecutor):
 
     def __init__(self, pool: EnginePool, key: str, engine_name: str, engine_options: dict[str, Any]):
         super().__init__(engine_name, engine_options)
-        self._pool, self._key, self._borrowed = pool, key, False
+        self._pool, self._key, self._borrowed, self._closed = pool, key, False, False
 
     @property
     def engine(self):
+        if self._closed:  # an engine thread still running after a cancel must not borrow the engine again
+            raise RuntimeError("the build's executor is closed")
         if not self._borrowed:  # on first use, as LocalExecutor: a fully reused build borrows nothing
             from zpipe.engine.registry import create
 
@@ -172,6 +174,8 @@ class _LentLocal(LocalExecutor):
         return self._engine
 
     def close(self) -> None:
+        super().close()  # stops the executor's engine thread before its next batch
+        self._closed = True
         if self._borrowed:
             self._borrowed, self._engine = False, None
             self._pool._release(self._key)
