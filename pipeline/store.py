@@ -238,6 +238,8 @@ class RecipeStore:
         (failed assets have no files). ``skip`` names a version already searched (the latest). The
         caller checks the files (:meth:`intact`) before it links them."""
         found: dict[str, Source] = {}
+        if not keys:
+            return found
         for key in keys & self.staged_keys():
             found[key] = ("staging", key)
         for version in reversed(self.versions()):
