@@ -99,11 +99,7 @@ def test_pages_load_with_no_broken_image_or_link(browser, site):
     assert "1 added, 1 removed" in diff_text and "slate" in diff_text and "brick" in diff_text
 
 
-def test_the_3d_material_preview_draws(browser, site):
-    w = Watch(browser.new_page())
-    w.visit(f"{site.url}/#/r/tiny/v0001/granite", "canvas#preview3d[data-ready]")
-    w.page.wait_for_timeout(1500)  # the textures load, then a frame is drawn with them
-    stats = w.page.evaluate("""() => {
+PIXELS = """() => {
         const src = document.getElementById('preview3d');
         const c = document.createElement('canvas'); c.width = src.width; c.height = src.height;
         const g = c.getContext('2d'); g.drawImage(src, 0, 0);
@@ -114,7 +110,15 @@ def test_the_3d_material_preview_draws(browser, site):
             if (i % 64 === 0) colours.add((d[i] >> 3) << 10 | (d[i + 1] >> 3) << 5 | (d[i + 2] >> 3));
         }
         return {lit: lit / (d.length / 4), colours: colours.size};
-    }""")
+    }"""
+
+
+def test_the_3d_material_preview_draws(browser, site):
+    w = Watch(browser.new_page())
+    w.visit(f"{site.url}/#/r/tiny/v0001/granite", "canvas#preview3d[data-ready]")
+    # the textures load, then a frame is drawn with them: wait (bounded) until the canvas shows them
+    w.page.wait_for_function(f"() => {{ const s = ({PIXELS})(); return s.lit > 0.15 && s.colours > 50; }}", timeout=60_000)
+    stats = w.page.evaluate(PIXELS)
     assert stats["lit"] > 0.15 and stats["colours"] > 50, stats  # the plane and the sphere, textured
     tiled = w.page.evaluate("getComputedStyle(document.getElementById('tiled')).backgroundImage")
     assert "/files/tiny/v0001/granite/albedo.png" in tiled
