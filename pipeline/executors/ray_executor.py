@@ -39,6 +39,7 @@ Fault tolerance:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -246,53 +247,23 @@ class RayExecutor:
                 log.warning("ray is already initialised in this process: --devices is not applied")
             return ray
         address = opts.address or os.environ.get("RAY_ADDRESS") or None  # ray.init would read it too
-        env_before = os.environ.get("CUDA_VISIBLE_DEVICES")
         kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
         if address:
             kwargs["address"] = address
         else:
             if opts.num_cpus:
                 kwargs["num_cpus"] = int(opts.num_cpus)
-            if opts.devices:  # the local raylet detects GPUs from CUDA_VISIBLE_DEVICES
-                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(opts.devices)
+            if opts.devices:
                 kwargs["num_gpus"] = len(opts.devices)
+        main_thread = threading.current_thread() is threading.main_thread()
         # A local instance's processes (GCS, raylet, workers) share our process group, so a terminal's
         # Ctrl-C would hit them too, mid-shutdown, and now and then crash Ray's core worker (exit 139).
         # SIGINT is blocked while ray.init spawns them: they inherit the blocked mask (so only the driver
         # sees Ctrl-C, and close() stops them with ray.shutdown()), while a Ctrl-C during ray.init stays
         # pending here and raises KeyboardInterrupt as soon as the mask is restored.
-        main_thread = threading.current_thread() is threading.main_thread()
         shield = not address and main_thread and hasattr(signal, "pthread_sigmask")
-        wait_env = "RAY_gcs_server_port_wait_time_s"  # ray.init's connection attempts (about 1 s each)
-        bounded = bool(address) and wait_env not in os.environ
-        if address:
-            check_reachable(address)  # ray.init would retry for minutes, holding the store's lock
-            if bounded:
-                os.environ[wait_env] = str(int(CONNECT_TIMEOUT))
-        if shield:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            ray.init(**kwargs)
-        except ConnectionError as exc:
-            raise EngineError(f"cannot reach the Ray cluster at {address or 'RAY_ADDRESS'}: {exc}; "
-                              f"{REACH_FIX}") from None
-        except Exception as exc:  # noqa: BLE001 - Ray reports a failed start with many types
-            if address:
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise ClusterError(f"cannot start a local Ray cluster ({type(exc).__name__}: {first}); check the free "
-                               "memory and disk (Ray's object store takes 30% of memory), or build with "
-                               "--executor local") from None
-        finally:
-            if bounded:
-                os.environ.pop(wait_env, None)
-            if shield:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            if not address and opts.devices:
-                if env_before is None:
-                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-                else:
-                    os.environ["CUDA_VISIBLE_DEVICES"] = env_before
+        with _visible_devices(None if address else opts.devices), _bounded_wait(address), _sigint_blocked(shield):
+            _init(ray, address, kwargs)
         self._owns_cluster = True
         if main_thread:  # Ray's core worker prints a C++ stack dump on SIGTERM: stop cleanly instead
             self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
@@ -547,3 +518,65 @@ class RayExecutor:
                 self._sigterm = None
             if self._owns_cluster:
                 ray.shutdown()
+
+
+def _init(ray, address: str | None, kwargs: dict[str, Any]) -> None:
+    """``ray.init``, with its failures as messages: an unreachable cluster, a local one that cannot start."""
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        raise EngineError(f"cannot reach the Ray cluster at {address or 'RAY_ADDRESS'}: {exc}; "
+                          f"{REACH_FIX}") from None
+    except Exception as exc:  # noqa: BLE001 - Ray reports a failed start with many types
+        if address:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ClusterError(f"cannot start a local Ray cluster ({type(exc).__name__}: {first}); check the free "
+                           "memory and disk (Ray's object store takes 30% of memory), or build with "
+                           "--executor local") from None
+
+
+@contextlib.contextmanager
+def _visible_devices(devices: tuple[str, ...] | None):
+    """The local raylet detects GPUs from CUDA_VISIBLE_DEVICES: set it while the cluster starts."""
+    if not devices:
+        yield
+        return
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
+@contextlib.contextmanager
+def _bounded_wait(address: str | None):
+    """A cluster address must answer first (ray.init would retry for minutes, holding the store's lock), and
+    ray.init's own connection attempts (about 1 s each) are capped, unless the user set that cap."""
+    wait_env = "RAY_gcs_server_port_wait_time_s"
+    bounded = bool(address) and wait_env not in os.environ
+    if address:
+        check_reachable(address)
+        if bounded:
+            os.environ[wait_env] = str(int(CONNECT_TIMEOUT))
+    try:
+        yield
+    finally:
+        if bounded:
+            os.environ.pop(wait_env, None)
+
+
+@contextlib.contextmanager
+def _sigint_blocked(on: bool):
+    if not on:
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
