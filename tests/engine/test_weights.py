@@ -64,31 +64,21 @@ def rewrite(path: Path, edit) -> None:
     save_file(sd, str(path))
 
 
-def test_missing_key_message(vae_copy):
+@pytest.mark.parametrize("edit, message", [
+    (lambda sd: sd.pop("decoder.conv_out.bias"),
+     "missing key 'decoder.conv_out.bias' (expected shape [3]); the VAE checkpoint is incomplete, download it again"),
+    (lambda sd: sd.__setitem__("decoder.conv_out.bias", torch.zeros(4)),
+     "key 'decoder.conv_out.bias' has shape [4], expected [3]; the config.json does not match the weights"),
+    (lambda sd: sd.__setitem__("decoder.extra.weight", torch.zeros(2, 2)),
+     "unexpected key 'decoder.extra.weight' (shape [2, 2]); this is not a Z-Image VAE checkpoint, or its "
+     "config.json does not match the weights"),
+], ids=["missing key", "wrong shape", "unexpected key"])
+def test_a_vae_file_that_does_not_match_names_the_key_and_the_fix(vae_copy, edit, message):
     f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
-    rewrite(f, lambda sd: sd.pop("decoder.conv_out.bias"))
+    rewrite(f, edit)
     with pytest.raises(EngineError) as e:
         weights.load_vae(discovery.spec_at(vae_copy), torch.float32)
-    assert str(e.value) == (f"{f}: missing key 'decoder.conv_out.bias' (expected shape [3]); "
-                            "the VAE checkpoint is incomplete, download it again")
-
-
-def test_wrong_shape_message(vae_copy):
-    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
-    rewrite(f, lambda sd: sd.__setitem__("decoder.conv_out.bias", torch.zeros(4)))
-    with pytest.raises(EngineError) as e:
-        weights.load_vae(discovery.spec_at(vae_copy), torch.float32)
-    assert str(e.value) == (f"{f}: key 'decoder.conv_out.bias' has shape [4], expected [3]; "
-                            "the config.json does not match the weights")
-
-
-def test_unexpected_key_message(vae_copy):
-    f = vae_copy / "vae" / "diffusion_pytorch_model.safetensors"
-    rewrite(f, lambda sd: sd.__setitem__("decoder.extra.weight", torch.zeros(2, 2)))
-    with pytest.raises(EngineError) as e:
-        weights.load_vae(discovery.spec_at(vae_copy), torch.float32)
-    assert str(e.value) == (f"{f}: unexpected key 'decoder.extra.weight' (shape [2, 2]); this is not a Z-Image "
-                            "VAE checkpoint, or its config.json does not match the weights")
+    assert str(e.value) == f"{f}: {message}"
 
 
 def test_truncated_file_message(vae_copy):
