@@ -34,6 +34,18 @@ def build(name: str, seed: int = 0):
     return ref, ours
 
 
+def inputs(seed: int, hw: tuple[int, int], cap_lens, dim: int = 24):
+    """Latents (B, 16, H, W) and one caption feature sequence per image, from one seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(cap_lens), 16, *hw, generator=g)
+    return x, [torch.randn(n, dim, generator=g) for n in cap_lens]
+
+
+def reference(ref, x: torch.Tensor, t: torch.Tensor, caps: list[torch.Tensor]) -> torch.Tensor:
+    """diffusers' output for a batch, in our (B, 16, H, W) layout."""
+    return torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+
+
 @pytest.mark.parametrize(
     "name, hw, cap_lens, ts",
     [
@@ -46,13 +58,10 @@ def build(name: str, seed: int = 0):
 )
 def test_dit_matches_diffusers(name, hw, cap_lens, ts):
     ref, ours = build(name)
-    g = torch.Generator().manual_seed(1)
-    b = len(cap_lens)
-    x = torch.randn(b, 16, *hw, generator=g)
-    caps = [torch.randn(n, ref.config.cap_feat_dim, generator=g) for n in cap_lens]
+    x, caps = inputs(1, hw, cap_lens, ref.config.cap_feat_dim)
     t = torch.tensor(ts)
     with torch.no_grad():
-        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        want = reference(ref, x, t, caps)
         got = ours(x, t, ours.prepare(caps, (hw[0] // 2, hw[1] // 2)))
     assert got.shape == want.shape
     assert rel_err(got, want) <= 1e-4
@@ -60,9 +69,7 @@ def test_dit_matches_diffusers(name, hw, cap_lens, ts):
 
 def test_batch_result_does_not_depend_on_batch_mates():
     _, ours = build("narrow")
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(3, 16, 8, 8, generator=g)
-    caps = [torch.randn(n, 16, generator=g) for n in (3, 50, 70)]
+    x, caps = inputs(2, (8, 8), (3, 50, 70), dim=16)
     t = torch.tensor([0.2, 0.4, 0.6])
     with torch.no_grad():
         batched = ours(x, t, ours.prepare(caps, (4, 4)))
@@ -73,8 +80,8 @@ def test_batch_result_does_not_depend_on_batch_mates():
 
 def test_pad_tokens_are_attended():
     _, ours = build("narrow")
-    g = torch.Generator().manual_seed(3)
-    x, caps, t = torch.randn(1, 16, 8, 8, generator=g), [torch.randn(5, 16, generator=g)], torch.tensor([0.3])
+    x, caps = inputs(3, (8, 8), (5,), dim=16)
+    t = torch.tensor([0.3])
     with torch.no_grad():
         before = ours(x, t, ours.prepare(caps, (4, 4)))
         ours.cap_pad_token.add_(1.0)
@@ -84,9 +91,8 @@ def test_pad_tokens_are_attended():
 
 def test_fused_projections_compute_the_same():
     ref, ours = build("doc")
-    g = torch.Generator().manual_seed(4)
-    x, t = torch.randn(2, 16, 8, 12, generator=g), torch.tensor([0.2, 0.8])
-    caps = [torch.randn(n, 24, generator=g) for n in (9, 45)]
+    x, caps = inputs(4, (8, 12), (9, 45))
+    t = torch.tensor([0.2, 0.8])
     with torch.no_grad():
         plain = ours(x, t, ours.prepare(caps, (4, 6)))
         ours.fuse_projections()
@@ -101,12 +107,11 @@ def test_bf16_follows_the_reference_dtype_plan():
     agree far below the bf16-vs-fp32 gap (about 1e-2 here)."""
     ref, ours = build("doc")
     ref, ours = ref.to(torch.bfloat16), ours.to(torch.bfloat16)
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(2, 16, 12, 20, generator=g).bfloat16()
-    caps = [torch.randn(n, 24, generator=g).bfloat16() for n in (7, 40)]
+    x, caps = inputs(1, (12, 20), (7, 40))
+    x, caps = x.bfloat16(), [c.bfloat16() for c in caps]
     t = torch.tensor([0.3, 0.7])
     with torch.no_grad():
-        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        want = reference(ref, x, t, caps)
         ours.fuse_projections()
         got = ours(x, t, ours.prepare(caps, (6, 10)))
     assert got.dtype == torch.bfloat16
@@ -115,11 +120,10 @@ def test_bf16_follows_the_reference_dtype_plan():
 
 def test_real_rope_path_used_under_compile_matches():
     ref, ours = build("doc")
-    g = torch.Generator().manual_seed(5)
-    x, t = torch.randn(2, 16, 10, 12, generator=g), torch.tensor([0.1, 0.6])
-    caps = [torch.randn(n, 24, generator=g) for n in (3, 50)]
+    x, caps = inputs(5, (10, 12), (3, 50))
+    t = torch.tensor([0.1, 0.6])
     with torch.no_grad():
-        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        want = reference(ref, x, t, caps)
         ours.complex_rope = False
         cond = ours.prepare(caps, (5, 6))
         assert cond.uni_rope[2] is None
@@ -158,12 +162,10 @@ def test_dit_on_onednn_gemms_matches_diffusers(monkeypatch, hw, cap_lens):
     monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
     ref, ours = build("doc")
     ours.fuse_projections()
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(len(cap_lens), 16, *hw, generator=g)
-    caps = [torch.randn(n, 24, generator=g) for n in cap_lens]
+    x, caps = inputs(3, hw, cap_lens)
     t = torch.linspace(0.1, 0.9, len(cap_lens))
     with torch.no_grad():
-        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        want = reference(ref, x, t, caps)
         cond = ours.prepare(caps, (hw[0] // 2, hw[1] // 2))
         monkeypatch.setattr(layers.torch.ops.mkldnn, "_linear_pointwise", lambda *a: calls.append(1) or real(*a))
         got = ours(x, t, cond)
@@ -180,11 +182,10 @@ def test_compiled_blocks_keep_onednn_gemms(monkeypatch):
     monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
     ref, ours = build("doc")
     ours.fuse_projections()
-    g = torch.Generator().manual_seed(4)
-    x, t = torch.randn(2, 16, 12, 20, generator=g), torch.tensor([0.2, 0.8])
-    caps = [torch.randn(n, 24, generator=g) for n in (7, 40)]
+    x, caps = inputs(4, (12, 20), (7, 40))
+    t = torch.tensor([0.2, 0.8])
     with torch.no_grad():
-        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        want = reference(ref, x, t, caps)
         ours.compile_blocks(fullgraph=True)
         got = ours(x, t, ours.prepare(caps, (6, 10)))
     assert hasattr(torch.ops.zpipe, "onednn_linear")
