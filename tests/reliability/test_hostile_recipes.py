@@ -90,20 +90,16 @@ aliases = st.sampled_from(["&a [*a]", "&a {k: *a}", "[&a x, *a, *a]", LAUGHS.rep
 @st.composite
 def hostile_recipes(draw) -> str:
     lines = ["name: fuzz", f"prompt: '{draw(templates)}'"]
-    if draw(st.booleans()):
-        lines.append(f"seed: {draw(numbers)}")
-    if draw(st.booleans()):
-        lines.append(f"id: '{draw(templates)}'")
-    if draw(st.booleans()):
-        lines.append(f"matrix: {{m: [a, b, {draw(numbers)}]}}")
-    if draw(st.booleans()):
-        lines.append(f"assets: [{{id: a, seed: {draw(numbers)}, size: {draw(numbers)}}}]")
-    if draw(st.booleans()):
-        lines.append(f"stages: {draw(nesting)}")
-    if draw(st.booleans()):
-        lines.append(f"extra: {draw(aliases)}")
-    if draw(st.booleans()):
-        lines.append(f"limits: {{assets: {draw(numbers)}, values: {draw(numbers)}}}")
+    optional = [
+        lambda: f"seed: {draw(numbers)}",
+        lambda: f"id: '{draw(templates)}'",
+        lambda: f"matrix: {{m: [a, b, {draw(numbers)}]}}",
+        lambda: f"assets: [{{id: a, seed: {draw(numbers)}, size: {draw(numbers)}}}]",
+        lambda: f"stages: {draw(nesting)}",
+        lambda: f"extra: {draw(aliases)}",
+        lambda: f"limits: {{assets: {draw(numbers)}, values: {draw(numbers)}}}",
+    ]
+    lines += [line() for line in optional if draw(st.booleans())]
     return "\n".join(draw(st.permutations(lines))) + "\n"
 
 
