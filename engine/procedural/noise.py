@@ -71,16 +71,8 @@ def _refine(p: np.ndarray, axis: int) -> np.ndarray:
     return out.reshape(shape)
 
 
-def fbm(
-    rng: np.random.Generator,
-    h: int,
-    w: int,
-    cell_y: float,
-    cell_x: float | None = None,
-    octaves: int = 6,
-    gain: float = 0.5,
-    min_cell: float = 1.5,
-) -> np.ndarray:
+def fbm(rng: np.random.Generator, h: int, w: int, cell_y: float, cell_x: float | None = None, octaves: int = 6,
+        gain: float = 0.5, min_cell: float = 1.5) -> np.ndarray:
     """Fractal value noise (about zero mean, unit standard deviation), periodic on h x w.
 
     The first octave has cells about ``cell_y`` x ``cell_x`` pixels (anisotropic when they differ);
@@ -134,15 +126,8 @@ class Cells:
         return np.asarray(values)[self.cid]
 
 
-def cellular(
-    rng: np.random.Generator,
-    h: int,
-    w: int,
-    cell_y: float,
-    cell_x: float | None = None,
-    jitter: float = 0.9,
-    offsets: bool = False,
-) -> Cells:
+def cellular(rng: np.random.Generator, h: int, w: int, cell_y: float, cell_x: float | None = None,
+             jitter: float = 0.9, offsets: bool = False) -> Cells:
     """Periodic Worley noise. Distances wrap around the image, so cells straddling an edge stay whole.
 
     Cells are about ``cell_y`` x ``cell_x`` pixels; distances are measured in cell units, so
