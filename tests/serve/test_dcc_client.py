@@ -143,3 +143,18 @@ def test_unity_script_uses_the_server_and_reports_progress(cli, server):
         assert progress[-1] == 1.0 and progress == sorted(progress)
         results = sorted(ln.split("|")[1] for ln in lines if ln.startswith("result "))
         assert results == (["built", "built"] if via == "server" else ["reused", "reused"])  # the CLI: same store
+
+
+@pytest.mark.blender
+def test_blender_build_session_in_real_blender(tmp_path, cli):
+    """The add-on's BuildSession (what the modal operator polls) in real Blender, via the server and the CLI."""
+    import os
+    import subprocess
+
+    bpy_python = os.environ.get("ZPIPE_BPY_PYTHON")
+    if not bpy_python:
+        pytest.skip("set ZPIPE_BPY_PYTHON to the bpy venv's python (bash tests/plugins/make_bpy_venv.sh)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    p = subprocess.run([bpy_python, str(Path(__file__).with_name("blender_session.py")), str(ADDON.parent), cli,
+                        str(tmp_path)], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0 and "SESSION OK" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]

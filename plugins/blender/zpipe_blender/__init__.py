@@ -223,6 +223,32 @@ def wire_answer(todo, answer):
     return wired
 
 
+class BuildSession:
+    """One build, polled without blocking: what the modal operator runs on its timer (and what tests drive).
+
+    ``settings``: cli, target, store, engine, timeout, server, token (as the preferences hold them).
+    """
+
+    def __init__(self, materials, settings):
+        self.todo, request = prepare_request(materials, settings["target"], settings.get("store", ""),
+                                             settings.get("engine", "auto"))
+        self.build = protocol.start_build(request, settings["cli"], settings.get("server"), settings.get("token"),
+                                          settings.get("timeout", 3600))
+        self.via = self.build.via
+        self.answer, self.wired = None, {}
+
+    def step(self):
+        """(finished, fraction done, message); once finished, the maps are wired and ``answer`` is set."""
+        done, fraction, message = self.build.poll()
+        if done:
+            self.answer = self.build.answer()
+            self.wired = wire_answer(self.todo, self.answer)
+        return done, fraction, message
+
+    def cancel(self):
+        self.build.cancel()
+
+
 def export_materials(materials, cli, target, store="", engine="auto", timeout=3600, server=None, token=None):
     """Build ``materials`` (those with zpipe enabled), waiting, and wire them. Returns (answer, {material: roles})."""
     todo, request = prepare_request(materials, target, store, engine)
@@ -253,8 +279,7 @@ class ZPIPE_OT_build_textures(bpy.types.Operator):
         ("ACTIVE", "Active material", "The active object's active material"),
         ("ALL", "All", "Every material with zpipe enabled")])
 
-    _build = None
-    _todo = ()
+    _session = None
     _timer = None
 
     def _materials(self, context):
@@ -292,15 +317,13 @@ class ZPIPE_OT_build_textures(bpy.types.Operator):
         if wm.zpipe_running:
             self.report({"WARNING"}, "a zpipe build is already running")
             return {"CANCELLED"}
-        cfg = self._settings(context)
         try:
-            self._todo, request = prepare_request(self._materials(context), cfg["target"], cfg["store"], cfg["engine"])
-            self._build = protocol.start_build(request, cfg["cli"], cfg["server"], cfg["token"], cfg["timeout"])
+            self._session = BuildSession(self._materials(context), self._settings(context))
         except protocol.HookFailed as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         wm.zpipe_running, wm.zpipe_cancel, wm.zpipe_progress = True, False, 0.0
-        wm.zpipe_status = f"zpipe ({self._build.via}): starting"
+        wm.zpipe_status = f"zpipe ({self._session.via}): starting"
         wm.progress_begin(0, 100)
         self._timer = wm.event_timer_add(0.25, window=context.window)
         wm.modal_handler_add(self)
@@ -309,21 +332,19 @@ class ZPIPE_OT_build_textures(bpy.types.Operator):
     def modal(self, context, event):
         wm = context.window_manager
         if event.type == "ESC" or wm.zpipe_cancel:
-            self._build.cancel()
+            self._session.cancel()
             self._finish(context)
             self.report({"WARNING"}, "zpipe: build cancelled (finished textures are kept for the next build)")
             return {"CANCELLED"}
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         try:
-            done, fraction, message = self._build.poll()
-            if done:
-                answer = self._build.answer()
+            done, fraction, message = self._session.step()
         except protocol.HookFailed as exc:
             self._finish(context)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        wm.zpipe_progress, wm.zpipe_status = fraction, f"zpipe ({self._build.via}): {message}"
+        wm.zpipe_progress, wm.zpipe_status = fraction, f"zpipe ({self._session.via}): {message}"
         wm.progress_update(int(fraction * 100))
         for area in context.screen.areas if context.screen else []:
             if area.type == "PROPERTIES":
@@ -331,8 +352,7 @@ class ZPIPE_OT_build_textures(bpy.types.Operator):
         if not done:
             return {"PASS_THROUGH"}
         self._finish(context)
-        wire_answer(self._todo, answer)
-        self._summarise(answer)
+        self._summarise(self._session.answer)
         return {"FINISHED"}
 
     def _finish(self, context):
