@@ -18,7 +18,7 @@ from zpipe.texture.formats import FORMATS, png_add_text
 
 class ExportStage(Stage):
     name = "export"
-    doc = "Write each role as files (PNG 8/16, JPEG, WebP, TGA, DDS, EXR) with per-role colour space."
+    doc = "Write each role as files (PNG 8/16, JPEG, WebP, TGA, DDS, KTX2, EXR) with per-role colour space."
     params = {
         "formats": Param(list, ["png"], "file formats, any of " + ", ".join(FORMATS), choices=FORMATS, item=str),
         "naming": Param(str, "{role}", "file name template without extension; placeholders {asset}, {role}, "
@@ -38,19 +38,29 @@ class ExportStage(Stage):
         "tga_rle": Param(bool, True, "run-length encoded TGA"),
         "power_of_two": Param(str, "off", "power-of-two sizes: off, check (fail when not), resize (to the "
                               "nearest power of two, wrap-aware)", choices=("off", "check", "resize")),
-        "mipmaps": Param(bool, True, "include a wrap-filtered mip chain in DDS files"),
+        "mipmaps": Param(bool, True, "include a wrap-filtered mip chain in DDS and KTX2 files"),
         "dds_format": Param(str, "auto", "DDS pixel format: auto (BC7 colour, BC5 normal, BC4 data when "
                             "available, else uncompressed), uncompressed (R8/RG8/RGBA8, R16 for height), "
                             "bc1, bc3, bc4, bc5, bc7",
                             choices=tex_export.DDS_FORMATS),
+        "ktx2": Param(dict, {}, "KTX2 options: codec (auto and bc1..bc7, uncompressed as for dds_format; etc1s "
+                      "or uastc: Basis Universal, needs the basisu encoder), etc1s_quality (1-255, default 128), "
+                      "uastc_level (0-4, default 2)"),
     }
 
     @classmethod
     def check(cls, params: dict[str, Any]) -> dict[str, str]:
         from zpipe.texture.formats import check_naming
 
+        problems = {}
         problem = check_naming(params["naming"]) if isinstance(params.get("naming"), str) else None
-        return {"naming": problem} if problem else {}
+        if problem:
+            problems["naming"] = problem
+        formats = params.get("formats") if isinstance(params.get("formats"), list) else []
+        ktx2 = tex_export.ktx2_problems(params.get("ktx2", {}), formats)
+        if ktx2:
+            problems["ktx2"] = "; ".join(ktx2)
+        return problems
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
         p = self.resolve(params)

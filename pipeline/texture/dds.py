@@ -49,7 +49,8 @@ def compressed_available() -> bool:
     return _etcpak() is not None
 
 
-def _base(fmt: str) -> str:
+def base_format(fmt: str) -> str:
+    """``bc7_srgb`` -> ``bc7``: the pixel format without its colour-space suffix."""
     return fmt[:-5] if fmt.endswith("_srgb") else fmt
 
 
@@ -62,9 +63,9 @@ def _pad_block(level: np.ndarray) -> np.ndarray:
     return level
 
 
-def _encode_level(level: np.ndarray, fmt: str) -> bytes:
-    """One mip level, float (h, w, c) in [0, 1], as the bytes of ``fmt``."""
-    base = _base(fmt)
+def encode_level(level: np.ndarray, fmt: str) -> bytes:
+    """One mip level, float (h, w, c) in [0, 1], as the bytes of ``fmt`` (shared with KTX2 export)."""
+    base = base_format(fmt)
     c = level.shape[2]
     if base == "r16":
         return to_uint(level[..., :1], 16).astype("<u2").tobytes()
@@ -111,7 +112,7 @@ def encode(levels: list[np.ndarray], fmt: str) -> bytes:
     if fmt not in DXGI:
         raise ValueError(f"unknown DDS format {fmt!r}; choose one of {', '.join(DXGI)}")
     h, w = levels[0].shape[:2]
-    base = _base(fmt)
+    base = base_format(fmt)
     compressed = base in BLOCK_BYTES
     if compressed:
         pitch = max(1, (w + 3) // 4) * BLOCK_BYTES[base]
@@ -133,7 +134,7 @@ def encode(levels: list[np.ndarray], fmt: str) -> bytes:
     # (alpha mode: 3 = opaque when the source has no alpha, 0 = unknown otherwise)
     alpha_mode = 0 if levels[0].shape[2] in (2, 4) else 3
     dx10 = struct.pack("<5I", DXGI[fmt], 3, 0, 1, alpha_mode)
-    body = b"".join(_encode_level(np.asarray(lv, dtype=np.float32), fmt) for lv in levels)
+    body = b"".join(encode_level(np.asarray(lv, dtype=np.float32), fmt) for lv in levels)
     return b"DDS " + header + dx10 + body
 
 
@@ -147,12 +148,12 @@ class DdsInfo:
 
     @property
     def channels(self) -> int:
-        base = _base(self.format)
+        base = base_format(self.format)
         return {"r8": 1, "r16": 1, "bc4": 1, "rg8": 2, "bc5": 2}.get(base, 4)
 
     @property
     def bits(self) -> int:
-        return 16 if _base(self.format) == "r16" else 8
+        return 16 if base_format(self.format) == "r16" else 8
 
     @property
     def srgb(self) -> bool:
@@ -160,7 +161,7 @@ class DdsInfo:
 
 
 def level_sizes(width: int, height: int, mip_count: int, fmt: str) -> list[int]:
-    base = _base(fmt)
+    base = base_format(fmt)
     out = []
     for i in range(mip_count):
         w, h = max(1, width >> i), max(1, height >> i)
@@ -194,7 +195,7 @@ def read_header(data: bytes) -> DdsInfo:
 def decode_uncompressed(data: bytes, level: int = 0) -> np.ndarray:
     """Pixels of one level of an uncompressed DDS written by :func:`encode`, as uint8/uint16 (h, w, c)."""
     info = read_header(data)
-    base = _base(info.format)
+    base = base_format(info.format)
     if base in BLOCK_BYTES:
         raise ValueError("block-compressed DDS: decode with a BCn decoder")
     sizes = level_sizes(info.width, info.height, info.mip_count, info.format)

@@ -1,5 +1,5 @@
 """Turn an asset's images into files: naming, engine presets, normal convention, power-of-two sizes,
-colour space, format encoders and DDS mip chains. Pure: returns bytes, writes nothing.
+colour space, format encoders and DDS/KTX2 mip chains. Pure: returns bytes, writes nothing.
 
 Engine presets set the file naming and the normal-map green-channel convention:
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from zpipe.texture import dds, exr, wrap
+from zpipe.texture import basisu, dds, exr, ktx2, wrap
 from zpipe.texture.formats import (
     EXTENSIONS,
     colour_space,
@@ -66,10 +66,18 @@ PRESETS: dict[str, dict[str, Any]] = {
                          "ao": "ao", "orm": "orm", "metallic": "metallic"}},
 }
 DDS_FORMATS = ("auto", "uncompressed", "bc1", "bc3", "bc4", "bc5", "bc7")
+KTX2_CODECS = (*DDS_FORMATS, *basisu.CODECS)
+# ``output.ktx2``: a mapping of these keys (key: (default, allowed values or (min, max)))
+KTX2_OPTIONS: dict[str, tuple[Any, tuple]] = {
+    "codec": ("auto", KTX2_CODECS),
+    "etc1s_quality": (128, (1, 255)),
+    "uastc_level": (2, (0, 4)),
+}
 DEFAULTS: dict[str, Any] = {
     "formats": ["png"], "naming": "{role}", "preset": "none", "normal_y": "auto", "roles": [],
     "bits16": ["height"], "jpeg_quality": 92, "webp_quality": 90, "webp_lossless": False,
     "png_compression": 1, "tga_rle": True, "power_of_two": "off", "mipmaps": True, "dds_format": "auto",
+    "ktx2": {},
 }
 
 
@@ -96,6 +104,28 @@ def dds_format_for(role: str, channels: int, choice: str) -> str:
     if choice in ("bc4", "bc5"):
         return choice
     return choice + "_srgb" if srgb else choice
+
+
+def ktx2_problems(value: Any, formats: list[str]) -> list[str]:
+    """What is wrong with ``output.ktx2`` (each phrased as a fix); [] when it is usable here."""
+    if not isinstance(value, dict):
+        return ["expected a mapping such as {codec: bc7}"]
+    problems = []
+    for key, given in value.items():
+        if key not in KTX2_OPTIONS:
+            problems.append(f"unknown ktx2 option {key!r}; use " + ", ".join(KTX2_OPTIONS))
+            continue
+        _, allowed = KTX2_OPTIONS[key]
+        if key == "codec":
+            if given not in allowed:
+                problems.append(f"ktx2 codec {given!r} is not one of " + ", ".join(allowed))
+        elif not isinstance(given, int) or isinstance(given, bool) or not allowed[0] <= given <= allowed[1]:
+            problems.append(f"ktx2 {key} must be an integer in [{allowed[0]}, {allowed[1]}], got {given!r}")
+    codec = value.get("codec", "auto")
+    if "ktx2" in formats and codec in basisu.CODECS and basisu.find() is None:
+        problems.append(f"ktx2 codec {codec} needs the Basis Universal encoder, which is not installed: "
+                        + basisu.INSTALL_HINT)
+    return problems
 
 
 def unity_packed(kind: str, images: dict[str, np.ndarray], metallic: float = 0.0) -> np.ndarray:
@@ -140,7 +170,12 @@ def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[st
     target_y = o["normal_y"] if o["normal_y"] != "auto" else preset.get("normal_y", normal_y_made)
     formats = list(dict.fromkeys(o["formats"]))
     if not formats:
-        raise ValueError("output formats is empty; list at least one of png, png16, jpeg, webp, tga, dds, exr")
+        raise ValueError("output formats is empty; list at least one of " + ", ".join(EXTENSIONS))
+
+    if "ktx2" in formats:
+        problems = ktx2_problems(o["ktx2"], formats)
+        if problems:
+            raise ValueError("output.ktx2: " + "; ".join(problems))
 
     files: dict[str, bytes] = {}
     metrics: dict[str, Any] = {}
@@ -208,6 +243,9 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
         data, exr_info = exr.encode_exr(img, role, srgb=space == "srgb")
         info.update(exr_info)
         return data, info
+    if fmt == "ktx2":
+        return _encode_ktx2(img, role, {**{k: d for k, (d, _) in KTX2_OPTIONS.items()}, **(o["ktx2"] or {})},
+                            bool(o["mipmaps"]), periodic, info)
     if fmt == "dds":
         pix = dds_format_for(role, c, o["dds_format"])
         levels = wrap.mip_chain(img, wrap=periodic) if o["mipmaps"] else [img]
@@ -215,9 +253,7 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
         hdr = dds.read_header(data)
         info.update(bits=hdr.bits, channels=hdr.channels, dxgi=pix, mips=hdr.mip_count,
                     colour_space="srgb" if hdr.srgb else colour_space(role))
-        scored = [lv for lv in levels[1:] if min(lv.shape[:2]) >= 16]
-        if periodic and scored:
-            info["mip_seam_max"] = round(max(max(seam_scores(lv, "xy").values()) for lv in scored), 4)
+        _mip_seams(levels, periodic, info)
         if periodic and pix.split("_")[0] in dds.BLOCK_BYTES:
             try:  # what the engine will sample: score the decoded level 0 (Pillow's BCn decoder)
                 decoded = decode(data, "x.dds")
@@ -227,3 +263,34 @@ def _encode(img: np.ndarray, role: str, fmt: str, o: dict[str, Any],
                 info["seam_compressed"] = {a: round(v, 4) for a, v in seam_scores(decoded, "xy").items()}
         return data, info
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def _mip_seams(levels: list[np.ndarray], periodic: bool, info: dict[str, Any]) -> None:
+    """Record the worst seam score over the mip levels of 16 px and more (``mip_seam_max``)."""
+    scored = [lv for lv in levels[1:] if min(lv.shape[:2]) >= 16]
+    if periodic and scored:
+        info["mip_seam_max"] = round(max(max(seam_scores(lv, "xy").values()) for lv in scored), 4)
+
+
+def _encode_ktx2(img: np.ndarray, role: str, k: dict[str, Any], mipmaps: bool, periodic: bool,
+                 info: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """KTX2: BCn or uncompressed levels from :mod:`zpipe.texture.ktx2`, or Basis (ETC1S/UASTC) from basisu."""
+    srgb = colour_space(role) == "srgb"
+    if k["codec"] in basisu.CODECS:
+        data, encoder = basisu.encode(img, k["codec"], srgb=srgb, normal=role == "normal", mipmaps=mipmaps,
+                                      wrap=periodic, etc1s_quality=k["etc1s_quality"], uastc_level=k["uastc_level"])
+        hdr = ktx2.read_header(data)
+        info.update(vk_format=hdr.format, codec=k["codec"], mips=len(hdr.levels), encoder=encoder,
+                    channels=4 if img.shape[2] in (2, 4) else 3)
+    else:
+        pix = dds_format_for(role, img.shape[2], k["codec"])
+        levels = wrap.mip_chain(img, wrap=periodic) if mipmaps else [img]
+        data = ktx2.encode(levels, pix)
+        hdr = ktx2.read_header(data)
+        base = dds.base_format(pix)
+        info.update(vk_format=pix, codec=base if base in dds.BLOCK_BYTES else "uncompressed", mips=len(levels),
+                    bits=16 if base == "r16" else 8,
+                    channels={"r8": 1, "r16": 1, "bc4": 1, "rg8": 2, "bc5": 2}.get(base, 4))
+        _mip_seams(levels, periodic, info)
+    info["colour_space"] = "srgb" if hdr.srgb else "linear"
+    return data, info

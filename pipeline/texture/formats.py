@@ -1,12 +1,14 @@
 """Texture file encoders (bytes out, no file I/O) and file-name rules; reading back is :mod:`zpipe.texture.readback`.
 
 Formats: ``png`` (8-bit), ``png16`` (16-bit), ``jpeg``, ``webp``, ``tga``; ``dds`` lives in
-:mod:`zpipe.texture.dds`, ``exr`` in :mod:`zpipe.texture.exr`. Images are float32 (H, W, C) in [0, 1] with C = 1, 2, 3 or 4.
+:mod:`zpipe.texture.dds`, ``ktx2`` in :mod:`zpipe.texture.ktx2` (Basis in :mod:`zpipe.texture.basisu`),
+``exr`` in :mod:`zpipe.texture.exr`. Images are float32 (H, W, C) in [0, 1] with C = 1, 2, 3 or 4.
 
 Colour space is recorded, not converted: engine outputs (albedo, posters) are already
 sRGB-encoded values and data maps (normal, height, roughness, ao, orm) hold linear values, so
 export writes the values as they are, tags colour PNGs with an ``sRGB`` chunk and leaves data maps
-untagged (see :func:`_tag_png`); DDS files carry it in the DXGI format (``*_SRGB`` or UNORM).
+untagged (see :func:`_tag_png`); DDS files carry it in the DXGI format (``*_SRGB`` or UNORM),
+KTX2 files in the Vulkan format and the DFD's transfer function.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-FORMATS = ("png", "png16", "jpeg", "webp", "tga", "dds", "exr")
+FORMATS = ("png", "png16", "jpeg", "webp", "tga", "dds", "ktx2", "exr")
 EXTENSIONS = {"png": ".png", "png16": ".png", "jpeg": ".jpg", "webp": ".webp", "tga": ".tga", "dds": ".dds",
-              "exr": ".exr"}
+              "ktx2": ".ktx2", "exr": ".exr"}
 
 # Roles whose values are sRGB-encoded colour; every other role is linear data.
 SRGB_ROLES = frozenset({"albedo", "basecolor", "base_color", "diffuse", "emissive", "emission", "poster",
