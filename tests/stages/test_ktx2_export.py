@@ -18,6 +18,7 @@ import subprocess
 from math import lcm
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -203,10 +204,10 @@ def test_basis_files_round_trip_through_the_transcoder(tmp_path, monkeypatch, co
         assert psnr > min_psnr, (name, psnr)
 
 
-def _recipe(tmp_path: Path, output: dict) -> Path:
+def _recipe(tmp_path: Path, output: dict, **more) -> Path:
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"name": "demo", "prompt": "stone", "size": 64, "assets": [{"id": "a"}],
-                                    "output": output}))
+                                    "output": output, **more}))
     return path
 
 
@@ -243,3 +244,24 @@ def test_ktx2_options_are_in_the_asset_key(tmp_path):
     keys = {key({"formats": ["ktx2"]}), key({"formats": ["ktx2"], "ktx2": {"codec": "bc1"}}),
             key({"formats": ["ktx2"], "ktx2": {"codec": "bc1"}, "mipmaps": False})}
     assert len(keys) == 3
+
+
+def test_zpipe_run_writes_ktx2_beside_png(tmp_path):
+    """Through the real build (zpipe run): the KTX2 level 0 decodes to the PNG written beside it."""
+    path, out = _recipe(tmp_path, {"formats": ["png", "ktx2"]}, stages=["pbr"]), tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--engine", "procedural"])
+    assert res.exit_code == 0, res.output
+    ktx = sorted(out.glob("demo/v0001/**/*.ktx2"))
+    assert {p.name for p in ktx} >= {"albedo.ktx2", "normal.ktx2", "height.ktx2"}
+    albedo, height = (next(p for p in ktx if p.name == n) for n in ("albedo.ktx2", "height.ktx2"))
+    parsed = _ktx_parse({p.name: p.read_bytes() for p in (albedo, height)}, tmp_path)
+    got = parsed["albedo.ktx2"]
+    assert got["vkFormat"] == VK["bc7_srgb"] and len(got["levels"]) == 7
+    png = cv2.imread(str(albedo.with_suffix(".png")), cv2.IMREAD_COLOR)[..., ::-1] / 255.0
+    back = _decode_bc(base64.b64decode(got["levels"][0]), VK["bc7_srgb"], 64, 64)[..., :3]
+    assert np.abs(back - png).mean() < 0.03
+    h16 = np.frombuffer(base64.b64decode(parsed["height.ktx2"]["levels"][0]), "<u2").reshape(64, 64)
+    assert np.array_equal(h16, cv2.imread(str(height.with_suffix(".png")), cv2.IMREAD_UNCHANGED))  # 16 bits, exact
+    manifest = json.loads((out / "demo" / "v0001" / "manifest.json").read_text())
+    (asset,) = manifest["assets"]
+    assert asset["metrics"]["export"]["albedo"]["files"]["albedo.ktx2"]["vk_format"] == "bc7_srgb"
