@@ -22,6 +22,7 @@ class Capability(str, enum.Enum):
     IMG2IMG = "img2img"
     INPAINT = "inpaint"
     TILE = "tile"  # can make images that wrap on the requested axes
+    TEXT = "text"  # draws legible text that the prompt quotes (posters); without it posters are typeset
 
 
 class EngineError(Exception):

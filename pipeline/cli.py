@@ -188,6 +188,11 @@ def validate(recipes, overrides, engine):
             click.echo(str(exc), err=True)
             continue
         click.echo(f"{path}: ok ({r.kind}, {len(r.jobs)} asset{'s' if len(r.jobs) != 1 else ''}, engine {r.engine})")
+        if r.kind == "posters":
+            from zpipe.text.poster import unverifiable_warnings
+
+            for warning in unverifiable_warnings(r):
+                click.echo(f"warning: {warning}", err=True)
     sys.exit(EXIT_INVALID if bad else EXIT_OK)
 
 
@@ -529,40 +534,66 @@ def verify(target, repair):
 
 
 @main.command("glyph-check")
-@click.argument("image", type=click.Path(dir_okay=False))
-@click.option("--expect", "expected", multiple=True, required=True, metavar="LINE",
-              help="A line of text the image must show (repeatable, one per line).")
-@click.option("--json", "as_json", is_flag=True, help='Print {"pass", "lines": [{expected, found, ned, exact}]}.')
+@click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--expect", "expected", multiple=True, metavar="LINE",
+              help="A line of text every IMAGE must show (repeatable, one per line).")
+@click.option("--list", "list_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML/JSON file of images and their lines: {image: [line, …]} or [{image, expect}].")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"pass", "verdict", "lines": [...], ...}; for several images {"images": [...], "summary"}.')
 @click.option("--rule", type=click.Choice(["exact", "ned"]), default="exact", show_default=True,
               help="exact: equal after normalisation; ned: NED ≥ --min-ned.")
 @click.option("--min-ned", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True)
 @click.option("--ignore-punct/--keep-punct", default=True, show_default=True,
-              help="Ignore punctuation (，。！“” etc.) when comparing; OCR often drops it.")
-@click.option("--max-extra-chars", type=click.IntRange(min=-1), default=-1, show_default=True,
-              help="Also fail when other text has more characters than this (-1: only report it).")
+              help="Ignore soft punctuation (，。“” etc.; OCR often drops it); meaningful marks always count.")
+@click.option("--max-extra-chars", type=click.IntRange(min=-1), default=1, show_default=True,
+              help="Fail when a confident box of other text has more characters than this (-1: only report it).")
+@click.option("--unverified", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
+              help="A line with characters the OCR cannot read (kana, €, …) fails, or passes with a warning.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="OCR threads (default $ZPIPE_OCR_THREADS, else up to 4).")
-def glyph_check(image, expected, as_json, rule, min_ned, ignore_punct, max_extra_chars, threads):
-    """OCR IMAGE and check it shows every --expect line. Exit 0 if all pass, 1 if not, 2 on bad input."""
-    from zpipe.text.check import check_image, load_image
+def glyph_check(images, expected, list_file, as_json, rule, min_ned, ignore_punct, max_extra_chars, unverified,
+                threads):
+    """OCR each IMAGE and check it shows every --expect line (or the lines --list gives it).
 
-    try:
-        arr = load_image(image)
-        result = check_image(arr, list(expected), rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
-                             max_extra_chars=max_extra_chars, threads=threads)
-    except ValueError as exc:
-        _fail_invalid(f"error: {exc}")
+    One verdict per image, then a summary. Exit 0 if every image passes, 1 if one fails, 2 if one is
+    missing or unreadable (the others are still checked) or the arguments are wrong.
+    """
+    from zpipe.text.batch import check_many, read_list
+
+    items = [(image, list(expected)) for image in images]
+    if images and not expected:
+        _fail_invalid("error: give the lines the images must show with --expect LINE (repeatable)")
+    if list_file:
+        try:
+            items += read_list(list_file)
+        except ValueError as exc:
+            _fail_invalid(f"error: {exc}")
+    if not items:
+        _fail_invalid("error: give IMAGE… with --expect LINE, or --list FILE")
+    entries, summary = check_many(items, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
+                                  max_extra_chars=max_extra_chars, unverified=unverified, threads=threads)
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        for line in result["lines"]:
-            mark = "pass" if line["pass"] else "FAIL"
+        out = entries[0] if len(entries) == 1 else {"images": entries, "summary": summary}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        sys.exit(summary["exit"])
+    for entry in entries:
+        if "error" in entry:
+            click.echo(f"{entry['image']}: ERROR {entry['error']}", err=True)
+            continue
+        for line in entry["lines"]:
+            mark = "pass" if line["pass"] else line.get("status", "fail").upper()
             click.echo(f"{mark}  {line['expected']!r}  found {line['found']!r}  NED {line['ned']:.3f}")
-        if result["unmatched"]:
-            click.echo(f"other text: {', '.join(repr(t) for t in result['unmatched'])}")
-        n_ok = sum(1 for line in result["lines"] if line["pass"])
-        click.echo(f"{image}: {n_ok}/{len(result['lines'])} lines pass")
-    sys.exit(EXIT_OK if result["pass"] else EXIT_FAILED)
+        if entry["extra_text"]:
+            click.echo(f"other text: {', '.join(repr(t) for t in entry['extra_text'])}")
+        for warning in entry["warnings"]:
+            click.echo(f"warning: {warning}", err=True)
+        n_ok = sum(1 for line in entry["lines"] if line["pass"])
+        click.echo(f"{entry['image']}: {entry['verdict'].upper()}, {n_ok}/{len(entry['lines'])} lines pass")
+    if len(entries) > 1:
+        click.echo(f"{summary['images']} images: {summary['pass']} pass, {summary['fail']} fail, "
+                   f"{summary['unverified']} unverified, {summary['error']} unreadable")
+    sys.exit(summary["exit"])
 
 
 # ---- Z-Image-Turbo weights and benchmarks (engine/zimage; imported lazily) ----

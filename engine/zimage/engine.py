@@ -178,7 +178,8 @@ def _load_dit(spec, loras, dtype, device: str, fp8: bool):
 class ZImageEngine:
     name = "z-image-turbo"
     version = "1.0"
-    capabilities = frozenset({Capability.TEXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.TILE})
+    capabilities = frozenset({Capability.TEXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.TILE,
+                              Capability.TEXT})
     options = OPTIONS
 
     def __init__(self, spec, pipeline, loras: list[tuple[str, float]], max_batch: int = 4) -> None:

@@ -9,12 +9,16 @@
   lines are typeset on it and the result is OCR-checked again.
 * ``text: typeset`` posters (typeset ran before this stage) are checked once; if no typeset stage
   ran, this stage typesets first.
+* An engine without ``Capability.TEXT`` (the procedural engine) cannot draw text: its image is
+  typeset at once, with no render candidates, and ``note`` in the metrics says so.
+* Lines with characters the OCR cannot read are ``unverified``: param ``unverified`` (``auto``:
+  fail for rendered text, warn for typeset text, whose font coverage was checked).
 * A poster that still fails raises StageFailure naming the line and what was read, carrying the
   metrics (``StageFailure.metrics``) so the manifest shows every candidate's scores.
 
 Metrics (manifest ``metrics.glyph_check``): ``pass``, ``rule``, ``path`` (render | typeset |
 fallback), ``lines`` (the kept image's per-line ``expected, found, ned, exact, pass``), ``mean_ned``,
-``unmatched``, ``extra_chars``, ``candidates`` (one entry per candidate: seed, pass, mean_ned,
+``unmatched``, ``extra_text``, ``extra_chars``, ``verdict``, ``warnings``, ``candidates`` (one entry per candidate: seed, pass, mean_ned,
 lines), ``chosen``; when this stage typeset the poster, ``typeset`` (``layout``, as the typeset
 stage records it) and for the fallback ``background`` (prompt, seed, stray_text).
 """
@@ -26,12 +30,13 @@ from typing import Any
 
 from zpipe.params import Param
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
-from zpipe.stages.typeset import (
+from zpipe.text.poster import (
     TYPESET_PARAMS,
     check_typeset_params,
     font_key,
     text_free_background,
     typeset_lines,
+    typeset_poster,
 )
 
 GOLDEN = 0x9E3779B1
@@ -44,15 +49,25 @@ def candidate_seed(base: int, k: int) -> int:
 
 
 def _rank(result: dict[str, Any]) -> tuple:
-    return (bool(result["pass"]), sum(1 for ln in result["lines"] if ln["pass"]), result["mean_ned"])
+    return (bool(result["pass"]), sum(1 for ln in result["lines"] if ln["pass"]), result["mean_ned"],
+            -len(result.get("extra_text", [])))
 
 
 def describe_failure(result: dict[str, Any]) -> str:
-    bad = [ln for ln in result["lines"] if not ln["pass"]]
-    if not bad and result.get("unmatched"):
-        return f"other text on the poster: {', '.join(repr(t) for t in result['unmatched'])}"
-    return "; ".join(f"{ln['expected']!r} read as {ln['found']!r} (NED {ln['ned']:.2f})" if ln["found"]
-                     else f"{ln['expected']!r} not found" for ln in bad)
+    parts = []
+    for ln in result["lines"]:
+        if ln["pass"]:
+            continue
+        if ln.get("status") == "unverified":
+            parts.append(f"{ln['expected']!r} is unverified: the OCR cannot read {''.join(ln['unverified'])!r} "
+                         "(set `unverified: warn` to accept it)")
+        elif ln["found"]:
+            parts.append(f"{ln['expected']!r} read as {ln['found']!r} (NED {ln['ned']:.2f})")
+        else:
+            parts.append(f"{ln['expected']!r} not found")
+    if result.get("extra_text") and result.get("verdict") == "fail":
+        parts.append(f"other text on the poster: {', '.join(repr(t) for t in result['extra_text'])}")
+    return "; ".join(parts)
 
 
 class GlyphCheckStage(Stage):
@@ -63,9 +78,15 @@ class GlyphCheckStage(Stage):
         "rule": Param(str, "exact", "Pass rule per line: exact (after normalisation) or ned (NED ≥ min_ned).",
                       choices=("exact", "ned")),
         "min_ned": Param(float, 0.9, "Lowest NED that passes under rule ned.", min=0.0, max=1.0),
-        "max_extra_chars": Param(int, -1, "Fail posters with more than this many characters of other text "
-                                          "(stray or garbled lettering); -1 = only report it.", min=-1),
-        "ignore_punct": Param(bool, True, "Ignore punctuation (，。！“” etc.; OCR often drops it) when comparing."),
+        "max_extra_chars": Param(int, 1, "Fail posters with a box of other text (read with confidence ≥ 0.8: "
+                                         "a stamp, a duplicated line, garbled lettering) longer than this many "
+                                         "characters; -1 = only report it.", min=-1),
+        "ignore_punct": Param(bool, True, "Ignore soft punctuation (，。“” quotes, brackets; OCR often drops it) "
+                                          "when comparing; meaningful marks (3.5, 10:30, %, &, ?, !) always count."),
+        "unverified": Param(str, "auto", "A line with characters the OCR cannot read (kana, hangul, €, rare "
+                                         "traditional forms): fail or warn; auto = fail for rendered text, warn "
+                                         "for text typeset with a font that covers it.",
+                            choices=("auto", "fail", "warn")),
         **TYPESET_PARAMS,  # used by the typeset fallback
     }
 
@@ -85,6 +106,7 @@ class GlyphCheckStage(Stage):
         return check_typeset_params(params)
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
+        from zpipe.engine.base import Capability
         from zpipe.text.check import check_image
         from zpipe.text.prompt import check_lines
 
@@ -95,11 +117,12 @@ class GlyphCheckStage(Stage):
         expected = [line["text"] for line in lines]
         p = self.resolve(params)
         rule, min_ned = p["rule"], float(p["min_ned"])
-        ignore_punct = bool(p["ignore_punct"])
+        policy = p["unverified"]
 
-        def check(image) -> dict[str, Any]:
-            return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct,
-                               max_extra_chars=int(p["max_extra_chars"]))
+        def check(image, typeset: bool) -> dict[str, Any]:
+            return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=bool(p["ignore_punct"]),
+                               max_extra_chars=int(p["max_extra_chars"]),
+                               unverified=("warn" if typeset else "fail") if policy == "auto" else policy)
 
         mode = asset.fields.get("text", "render")
         fallback = asset.fields.get("fallback", "typeset")
@@ -110,22 +133,29 @@ class GlyphCheckStage(Stage):
 
         image = asset.images["poster"]
         images: dict[str, Any] = {}
+        if mode != "typeset" and Capability.TEXT not in ctx.capabilities:
+            # Every render candidate of an engine that cannot draw text would fail: typeset at once,
+            # over the engine's image (which has no text in it).
+            out, layout = typeset_lines(image, lines, params)
+            best = check(out, typeset=True)
+            images = {"poster": out}
+            metrics.update(path="typeset", typeset={"layout": layout}, candidates=[], chosen=None,
+                           note=f"engine {ctx.engine_name or '(unnamed)'} cannot render text: typeset directly")
+            return self._finish(best, metrics, images, 0)
         if mode == "typeset" and "typeset" not in asset.metrics:
             # `text: typeset` but no typeset stage ran before this one: typeset here rather than
             # judge (and ship) the bare engine image.
-            from zpipe.stages.typeset import TypesetStage
-
-            ts = TypesetStage().run(asset, params, ctx)
-            image = images["poster"] = ts.images["poster"]
-            metrics["typeset"] = ts.metrics
-        result = check(image)
+            image, ts_metrics = typeset_poster(asset, params, ctx)
+            images["poster"] = image
+            metrics["typeset"] = ts_metrics
+        result = check(image, typeset=mode == "typeset")
         candidates = [{"seed": asset.seed, **_brief(result)}]
         best, best_image, chosen = result, image, 0
         if mode != "typeset":
             while not best["pass"] and len(candidates) < budget:
                 seed = candidate_seed(asset.seed, len(candidates))
                 img = ctx.generate([replace(ctx.request, seed=seed)])[0].image
-                res = check(img)
+                res = check(img, typeset=False)
                 candidates.append({"seed": seed, **_brief(res)})
                 if _rank(res) > _rank(best):
                     best, best_image, chosen = res, img, len(candidates) - 1
@@ -136,16 +166,19 @@ class GlyphCheckStage(Stage):
         if not best["pass"] and mode != "typeset" and fallback == "typeset":
             background, prompt, bg_seed, stray = self._background(asset, ctx)
             out, layout = typeset_lines(background, lines, params)
-            best = check(out)
+            best = check(out, typeset=True)
             images = {"poster": out}
             metrics.update(path="fallback", typeset={"layout": layout},
                            background={"prompt": prompt, "seed": bg_seed, "stray_text": stray})
+        return self._finish(best, metrics, images, len(candidates))
 
+    @staticmethod
+    def _finish(best: dict[str, Any], metrics: dict[str, Any], images: dict[str, Any], tried: int) -> StageResult:
         metrics.update(best)
         if not best["pass"]:
-            tried = f"{len(candidates)} candidate{'s' if len(candidates) != 1 else ''}"
-            where = {"render": f"no render passed ({tried}, fallback none)",
-                     "fallback": f"no render passed ({tried}) and the typeset fallback failed too",
+            n = f"{tried} candidate{'s' if tried != 1 else ''}"
+            where = {"render": f"no render passed ({n}, fallback none)",
+                     "fallback": f"no render passed ({n}) and the typeset fallback failed too",
                      "typeset": "the typeset poster failed"}[metrics["path"]]
             failure = StageFailure(f"{where}: {describe_failure(best)}")
             failure.metrics = metrics  # the executor records these in the manifest

@@ -6,94 +6,10 @@ the renderer behind ``glyph_check``'s ``fallback: typeset``. See :mod:`zpipe.tex
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from zpipe.params import Param
-from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
-
-TYPESET_PARAMS: dict[str, Param] = {
-    "font": Param(str, "", "Font file (.ttf/.otf/.ttc, `path#N` for face N) or family name; "
-                           "empty = Noto Sans CJK SC (bundled)."),
-    "fallback_fonts": Param(list, ["Noto Sans CJK SC"], "Fonts tried in order for characters `font` lacks.",
-                            item=str),
-    "colour": Param(str, "auto", "Text colour: '#RRGGBB', a CSS name, auto (white or near-black by contrast) "
-                                   "or accent (titles in a colour from the artwork, the rest auto)."),
-    "stroke": Param(float, 0.0, "Outline width as a fraction of the font size (0 = none).", min=0.0, max=0.2),
-    "stroke_colour": Param(str, "auto", "Outline colour ('auto' contrasts with the text)."),
-    "shadow": Param(float, 0.45, "Soft drop-shadow opacity under light text (0 = none).", min=0.0, max=1.0),
-    "align": Param(str, "center", "Horizontal alignment.", choices=("center", "left", "right")),
-    "scrim": Param(str, "auto", "Soft band behind text: auto (on busy or low-contrast backgrounds), on, none.",
-                   choices=("auto", "on", "none")),
-    "scale": Param(float, 1.0, "Multiplier on the role-based text sizes.", min=0.3, max=3.0),
-    "min_size": Param(int, 32, "Smallest font size in px when auto-fitting (OCR needs ≥ ~28).", min=8, max=400),
-}
-
-
-def check_typeset_params(params: dict[str, Any]) -> dict[str, str]:
-    """Validation-time problems with fonts and colours: {param: message naming the fix}."""
-    from zpipe.text.fonts import FontError, resolve_font
-    from zpipe.text.typeset import TypesetError, parse_colour
-
-    problems: dict[str, str] = {}
-    try:
-        resolve_font(params.get("font") or None)
-    except FontError as exc:
-        problems["font"] = str(exc)
-    for spec in params.get("fallback_fonts") or []:
-        try:
-            resolve_font(spec)
-        except FontError as exc:
-            problems["fallback_fonts"] = str(exc)
-            break
-    for key in ("colour", "stroke_colour"):
-        try:
-            parse_colour(params.get(key, "auto"), key)
-        except TypesetError as exc:
-            problems[key] = str(exc)
-    return problems
-
-
-def typeset_style(params: dict[str, Any]):
-    from zpipe.text.typeset import Style
-
-    return Style(colour=params.get("colour", "auto"), stroke=float(params.get("stroke", 0.0)),
-                 stroke_colour=params.get("stroke_colour", "auto"), shadow=float(params.get("shadow", 0.45)),
-                 align=params.get("align", "center"), scrim=params.get("scrim", "auto"),
-                 scale=float(params.get("scale", 1.0)), min_size=int(params.get("min_size", 32)))
-
-
-def typeset_lines(image, lines: list[dict], params: dict[str, Any]):
-    """Typeset ``lines`` over ``image``; user-fixable problems (fonts, fit, colours) -> StageFailure."""
-    from zpipe.text.fonts import FontError
-    from zpipe.text.typeset import TypesetError, typeset
-
-    fallbacks = params.get("fallback_fonts")
-    try:
-        return typeset(image, lines, font=params.get("font") or None,
-                       fallback_fonts=None if fallbacks is None else list(fallbacks), style=typeset_style(params))
-    except (FontError, TypesetError, ValueError) as exc:
-        raise StageFailure(str(exc)) from None
-
-
-def text_free_background(asset: Asset, ctx: StageContext, seed: int):
-    """Generate the poster's background without text (prompt from compose_background_prompt)."""
-    from zpipe.text.prompt import compose_background_prompt
-
-    prompt = compose_background_prompt(asset.fields.get("style", ""), asset.fields["lines"], asset.width, asset.height)
-    req = replace(ctx.request, prompt=prompt, seed=seed, kind="poster", init_image=None, mask=None, strength=1.0)
-    return ctx.generate([req])[0].image, prompt
-
-
-def font_key(params: dict[str, Any]) -> dict[str, Any]:
-    """The fonts the parameters resolve to here (name, file, version): a changed font changes the key."""
-    from zpipe.text.fonts import FontError, resolve_chain
-
-    try:
-        chain = resolve_chain(params.get("font") or None, params.get("fallback_fonts"))
-    except FontError as exc:  # reported by check(); keyed as the problem so that a fix changes the key
-        return {"fonts": str(exc)}
-    return {"fonts": [face.label() for face in chain]}
+from zpipe.stages.base import Asset, Stage, StageContext, StageResult
+from zpipe.text.poster import TYPESET_PARAMS, check_typeset_params, font_key, typeset_poster
 
 
 class TypesetStage(Stage):
@@ -111,17 +27,5 @@ class TypesetStage(Stage):
         return check_typeset_params(params)
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        lines = asset.fields.get("lines") or []
-        if not lines:
-            raise StageFailure("the poster has no text lines to typeset; add `title:` to the recipe")
-        image = asset.images["poster"]
-        metrics: dict[str, Any] = {}
-        # A background whose prompt quoted the text has the engine's own lettering in it; typesetting
-        # over that would double the text, so make a clean one (plan typeset posters with
-        # zpipe.text.prompt.compose_background_prompt to skip this extra generation).
-        if any(line["text"] in asset.prompt for line in lines):
-            image, prompt = text_free_background(asset, ctx, asset.seed)
-            metrics["background"] = {"regenerated": True, "prompt": prompt, "seed": asset.seed}
-        out, layout = typeset_lines(image, lines, params)
-        metrics["layout"] = layout
-        return StageResult(images={"poster": out}, metrics=metrics)
+        image, metrics = typeset_poster(asset, params, ctx)
+        return StageResult(images={"poster": image}, metrics=metrics)

@@ -1,128 +1,176 @@
 """Scoring recognised text against the lines a poster should carry.
 
-Normalisation (``normalize``), applied to both sides before any comparison:
+Comparison units (``units``). Both texts become a sequence of characters, each *hard* (it must be
+read back) or *soft* (it may be missing or extra at no cost):
 
-1. Unicode NFKC, which folds full-width Latin letters, digits and ASCII punctuation to half-width
-   (``ＡＢＣ１２３！`` -> ``ABC123!``) and compatibility ideographs to their unified forms;
-2. punctuation variants folded to one form (curly quotes -> straight, ``。`` -> ``.``, ``、`` -> ``,``,
-   the many middle dots -> ``·``, dashes -> ``-``), since OCR and fonts disagree on these;
-3. all whitespace removed (OCR drops or invents spaces; CJK has none);
-4. dashes and 一, which CJK fonts draw alike, told apart by context (``_dashes``): next to an
-   ideograph both are 一, elsewhere both are "-";
-5. Latin case folded (``casefold``), after capital ``I`` is folded to ``l``: in sans-serif faces
-   (Noto Sans, Helvetica-likes) the two are the same glyph, so no reader can tell "Is" from "ls".
+1. Unicode NFKC (full-width Latin, digits and punctuation to half-width: ``ＡＢＣ１２３！`` ->
+   ``ABC123!``, ``℃`` -> ``°C``); quote, bracket, full stop and comma variants folded to one form.
+2. Meaningful punctuation is hard: ``! ? & % # / @`` anywhere; any mark between two digits (3.5,
+   10:30, 1,000); ``- . +`` in front of a number (-20°C, .5); a full stop after a Latin word
+   (No. 5, "Open."); every dash. Symbols (¥ $ € ° + =) are always hard.
+3. Everything else that is punctuation is soft: the sentence marks ，。、；：, quotes, brackets,
+   middle dots, ellipses. OCR drops these small marks between boxes, and they do not change what a
+   poster says.
+4. Spacing is soft, except a space *read* between two Latin words of three letters or more ("Now
+   here" shown for "Nowhere"): OCR drops real spaces at times, and seldom invents one there.
+5. Look-alike *glyph classes* are compared as equal, but only while comparing: what was read is
+   never rewritten. The dashes and 一 (one glyph in CJK fonts: 10月12日—20日, 18:00一24:00), and
+   capital I, l, | and 丨 (one glyph in sans-serif faces). Latin case is folded.
 
-With ``ignore_punct=True`` (the default of the glyph check) punctuation (Unicode category P: ，。、！？
-“” · - and so on) is removed as well: OCR drops small marks that sit in the gap between two boxes,
-and a wrong comma is not the garbled text the check exists to catch. Symbols ($ ¥ + %) are kept.
+Distance. A weighted Levenshtein distance over the units: a hard unit inserted, deleted or
+substituted costs 1, a soft unit inserted or deleted costs 0. An expected soft mark read as a dash
+costs 0 (OCR reads a small comma as 一). ``NED`` follows AnyText's evaluation (Tuo et al. 2023)::
 
-NED. We follow AnyText's evaluation (Tuo et al. 2023, ``eval/eval_dgocr.py``), which reports the
-*normalised edit distance* as a similarity in [0, 1]::
+    ned(expected, found) = 1 - distance / max(hard length of expected, hard length of found)
 
-    ned(expected, found) = 1 - levenshtein(expected, found) / max(len(expected), len(found))
-
-on the normalised strings, with ``ned("", "") = 1``. 1.0 means identical; one wrong character in
-an 8-character line gives 0.875; an empty read gives 0.0.
+with ``ned = 1`` when both are empty; 1.0 means identical, one wrong character in eight gives 0.875.
 
 Unverifiable characters. The recogniser can only output the ~6,600 characters of its dictionary
-(no kana, hangul, €, rarer traditional forms such as 鬱). An expected character outside it can never
-be read back, so it is a wildcard — it matches any one character, or none, at no cost — and is
-listed in the line's ``unverified``; the rest of the line is still checked.
+(no kana, hangul, €, rarer traditional forms). An expected character outside it can never be read
+back: it matches any one character (or none) at no cost, and a line that needs such a character to
+match is ``unverified`` rather than passed; the caller's policy decides what that means.
 
-Matching (``match_lines``). OCR returns boxes, and one poster line may come back as several boxes
-(a wide title split at a gap, a body line wrapped over two rows). Boxes are put in reading order
-(rows top to bottom, left to right within a row); each expected line is matched to a *contiguous
-run* of boxes in that order, joined. Assignment is greedy by score: the (line, run) pair with the
-highest NED is taken first, its boxes are used up, and so on. A box is never split, so a stray
-extra character in the same box as a line is counted against that line.
+Matching (``match_lines``). Boxes are put in reading order (rows top to bottom, left to right);
+each expected line is matched to a *contiguous run* of boxes whose neighbours lie next to each other
+(the same row, a small gap apart, or the next row below, overlapping horizontally), joined. A box
+that holds two expected lines ("春节快乐  2026") is split first. Assignment is greedy by score.
+Boxes left over are other text; a confident one with two or more hard characters is reported in
+``extra_text``, which fails the poster unless allowed.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 RULES = ("exact", "ned")
+STATUSES = ("pass", "fail", "unverified")
+EXTRA_MIN_SCORE = 0.8  # other text read with at least this confidence counts as text, not texture
+DASHES = frozenset("-‐‑‒–—―−－一ー")
+ALWAYS_HARD = frozenset("!?&%#/@")
 
-_PUNCT_FOLD = str.maketrans(
+_FOLD = str.maketrans(
     {
         "“": '"', "”": '"', "„": '"', "‟": '"', "〝": '"', "〞": '"', "«": '"', "»": '"',
         "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'", "´": "'",
         "。": ".", "｡": ".", "、": ",", "､": ",",
         "・": "·", "･": "·", "•": "·", "‧": "·", "∙": "·", "⋅": "·", "●": "·",
-        "—": "-", "–": "-", "‐": "-", "‑": "-", "‒": "-", "―": "-", "−": "-", "－": "-",
         "〜": "~", "～": "~",
         "【": "[", "】": "]", "〔": "(", "〕": ")", "［": "[", "］": "]",
         "「": '"', "」": '"', "『": '"', "』": '"',
-        "《": "<", "》": ">", "〈": "<", "〉": ">",
-        "I": "l", "|": "l", "丨": "l",  # identical glyphs in sans-serif faces
     }
 )
+# Glyph classes compared as one key (never written back into what was read).
+_CLASS = {**{d: "-" for d in DASHES}, "I": "l", "|": "l", "丨": "l"}
 
 
-def normalize(text: str, ignore_punct: bool = False) -> str:
-    """The comparison form of ``text`` (see module doc)."""
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_FOLD)
-    text = "".join(ch for ch in text if not ch.isspace())
-    while True:  # removing punctuation can make new neighbours: repeat until stable
-        before = text
-        text = _dashes(text)
-        if ignore_punct:
-            text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "P")
-        if text == before:
-            return text.casefold()
+class Unit(NamedTuple):
+    key: str  # the comparison key (class-folded, case-folded)
+    soft: bool
 
 
-def _is_ideograph(ch: str) -> bool:
-    return unicodedata.category(ch) == "Lo" and unicodedata.name(ch, "").startswith("CJK")
+def _is_cjk(ch: str) -> bool:
+    from zpipe.text.prompt import is_cjk
+
+    return is_cjk(ch)
 
 
-def _dashes(text: str) -> str:
-    """A dash next to a CJK ideograph is drawn, and read, exactly like 一 (十月一日—五日): such dashes
-    become 一. 一 between two ASCII letters or digits (10:00一12:00 once ":" is seen as part of the
-    time, 3一5) is a misread dash and becomes "-"."""
-    out = list(text)
+def _latin_letter(ch: str) -> bool:
+    return ch.isalpha() and not _is_cjk(ch)
+
+
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "P" or ch in DASHES
+
+
+def _hard_punct(text: str, i: int) -> bool:
+    ch = text[i]
+    left = text[i - 1] if i > 0 else ""
+    right = text[i + 1] if i + 1 < len(text) else ""
+    if ch in DASHES or ch in ALWAYS_HARD:
+        return True
+    if left.isdigit() and right.isdigit():
+        return True
+    if ch in ".+" and right.isdigit() and not left.isdigit():
+        return True
+    return ch == "." and _latin_letter(left) and (right in ("", " ") or right.isdigit())
+
+
+def _word_len(text: str, i: int, step: int) -> int:
+    """Latin letters in a row from ``text[i + step]`` in direction ``step``."""
+    n, j = 0, i + step
+    while 0 <= j < len(text) and _latin_letter(text[j]):
+        n, j = n + 1, j + step
+    return n
+
+
+def units(text: str, strict: bool = False, read: bool = False) -> list[Unit]:
+    """The comparison units of ``text`` (see module doc); ``strict`` makes every mark hard. A space
+    between two Latin words is hard only in ``read`` text, and only between words of three letters
+    or more: OCR drops real spaces at times and now and then splits off a short piece ("Dai ly"),
+    but a space read inside "Now here" is evidence of two words."""
+    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    text = re.sub(r"°+", "°", text)
+    text = " ".join(text.split())  # whitespace runs -> one space, none at the ends
+    out: list[Unit] = []
     for i, ch in enumerate(text):
-        left = text[i - 1] if i > 0 else ""
-        right = text[i + 1] if i + 1 < len(text) else ""
-        if ch == "-" and any(c and c != "一" and _is_ideograph(c) for c in (left, right)):
-            out[i] = "一"
-        elif ch == "一" and left.isascii() and right.isascii() and left.isalnum() and right.isalnum():
-            out[i] = "-"
-    return "".join(out)
+        if ch == " ":
+            hard = read and _word_len(text, i, -1) >= 3 and _word_len(text, i, 1) >= 3
+            out.append(Unit(" ", not hard))
+            continue
+        soft = _is_punct(ch) and not strict and not _hard_punct(text, i)
+        out.append(Unit(_CLASS.get(ch, ch).casefold(), soft))
+    return out
 
 
-def edit_distance(a: str, b: str, wild: frozenset[str] = frozenset()) -> int:
-    """Levenshtein distance (unit-cost insert, delete, substitute).
+def normalize(text: str, ignore_punct: bool = True) -> str:
+    """The hard comparison keys of ``text`` as a string (soft units dropped unless ``ignore_punct``
+    is False, which keeps every mark)."""
+    return "".join(u.key for u in units(text, strict=not ignore_punct) if not u.soft)
 
-    Characters of ``a`` in ``wild`` (characters the OCR cannot output) match any one character of
-    ``b``, or nothing, at no cost.
-    """
-    if len(a) < len(b) and not wild:
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for ca in a:
-        free = ca in wild
+
+def hard_len(us: Sequence[Unit]) -> int:
+    return sum(1 for u in us if not u.soft)
+
+
+def distance(expected: Sequence[Unit], found: Sequence[Unit], wild: frozenset[str] = frozenset()) -> int:
+    """Weighted Levenshtein distance (module doc). Expected keys in ``wild`` (characters the OCR
+    cannot output) match any one found unit, or nothing, at no cost."""
+    prev = [0]
+    for f in found:
+        prev.append(prev[-1] + (0 if f.soft else 1))
+    for e in expected:
+        free = e.soft or e.key in wild
         cur = [prev[0] + (0 if free else 1)]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + (0 if free else 1), cur[j - 1] + 1,
-                           prev[j - 1] + (0 if free or ca == cb else 1)))
+        for j, f in enumerate(found, 1):
+            if e.key == f.key or e.key in wild or (e.soft and (f.soft or f.key == "-")):
+                sub = 0
+            else:
+                sub = 1
+            cur.append(min(prev[j] + (0 if free else 1), cur[j - 1] + (0 if f.soft else 1), prev[j - 1] + sub))
         prev = cur
     return prev[-1]
 
 
-def ned(expected: str, found: str, wild: frozenset[str] = frozenset()) -> float:
-    """1 - edit_distance / max(len): AnyText's normalised-edit-distance similarity, in [0, 1].
+def edit_distance(a: str, b: str, wild: frozenset[str] = frozenset()) -> int:
+    """Plain Levenshtein distance between two strings (every character hard); see ``distance``."""
+    return distance([Unit(c, False) for c in a], [Unit(c, False) for c in b], wild)
 
-    Call it on normalised strings (``normalize``); ``match_lines`` does. ``wild``: see edit_distance.
-    """
-    longest = max(len(expected), len(found))
+
+def ned_units(expected: Sequence[Unit], found: Sequence[Unit], wild: frozenset[str] = frozenset()) -> float:
+    longest = max(hard_len(expected), hard_len(found))
     if longest == 0:
         return 1.0
-    return 1.0 - edit_distance(expected, found, wild) / longest
+    return max(0.0, 1.0 - distance(expected, found, wild) / longest)
+
+
+def ned(expected: str, found: str, wild: frozenset[str] = frozenset()) -> float:
+    """1 - distance / max(hard length): AnyText's normalised-edit-distance similarity, in [0, 1]."""
+    return ned_units(units(expected), units(found, read=True), wild)
 
 
 @dataclass(frozen=True)
@@ -149,6 +197,21 @@ class Box:
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "box": [round(self.x0), round(self.y0), round(self.x1), round(self.y1)],
                 "score": round(self.score, 4)}
+
+
+def same_row(a: Box, b: Box) -> bool:
+    return min(a.y1, b.y1) - max(a.y0, b.y0) >= 0.5 * min(a.height, b.height)
+
+
+def near(a: Box, b: Box) -> bool:
+    """Can ``b`` continue the line that ``a`` holds? The same row a small gap to the right, or the
+    next row down overlapping horizontally, and of a similar text height."""
+    h = max(a.height, b.height)
+    if h > 2.5 * min(a.height, b.height):
+        return False
+    if same_row(a, b):
+        return b.x0 - a.x1 <= 3.0 * h
+    return a.y0 + 0.5 * a.height <= b.y0 and b.y0 - a.y1 <= 1.5 * h and b.x0 <= a.x1 + h and b.x1 >= a.x0 - h
 
 
 def reading_order(boxes: Iterable[Box]) -> list[Box]:
@@ -182,15 +245,34 @@ def _rows(boxes: Iterable[Box]) -> list[list[Box]]:
     rows: list[list[Box]] = []
     for box in sorted(boxes, key=lambda b: (b.y0 + b.y1) / 2):
         for row in rows:
-            ref = row[0]
-            overlap = min(ref.y1, box.y1) - max(ref.y0, box.y0)
-            if overlap >= 0.5 * min(ref.height, box.height):
+            if same_row(row[0], box):
                 row.append(box)
                 break
         else:
             rows.append([box])
     rows.sort(key=lambda r: min(b.y0 for b in r))
     return [sorted(row, key=lambda b: b.x0) for row in rows]
+
+
+def join_units(boxes: Sequence[Box], strict: bool = False) -> list[Unit]:
+    """The units of boxes read as one line. Between two boxes of one row a space (hard between two
+    Latin letters: the detector saw a gap); between rows a soft space, and a hyphen ending a row is
+    soft (a word broken at the line end)."""
+    out: list[Unit] = []
+    for k, box in enumerate(boxes):
+        us = units(box.text, strict, read=True)
+        if k and out and us:
+            prev = boxes[k - 1]
+            if same_row(prev, box):
+                gap = box.x0 - prev.x1 > 0.15 * max(box.height, prev.height)
+                hard = gap and _latin_letter(out[-1].key) and _latin_letter(us[0].key)
+                out.append(Unit(" ", not hard))
+            else:
+                if out[-1].key == "-":
+                    out[-1] = Unit("-", True)
+                out.append(Unit(" ", True))
+        out.extend(us)
+    return out
 
 
 @dataclass
@@ -202,10 +284,13 @@ class LineScore:
     passed: bool
     boxes: list[Box]
     unverified: list[str] = field(default_factory=list)
+    status: str = "pass"
 
     def to_dict(self) -> dict[str, Any]:
         out = {"expected": self.expected, "found": self.found, "ned": round(self.ned, 4),
                "exact": self.exact, "pass": self.passed}
+        if self.status != ("pass" if self.passed else "fail"):
+            out["status"] = self.status
         if self.unverified:
             out["unverified"] = self.unverified
         return out
@@ -218,72 +303,125 @@ def check_rule(rule: str, min_ned: float) -> None:
         raise ValueError(f"min_ned must be in [0, 1], got {min_ned!r}")
 
 
+def unreadable(text: str, readable: frozenset[str] | None) -> list[str]:
+    """The characters of ``text`` the recogniser cannot output (hard units outside ``readable``),
+    in first-seen order, as written in ``text``."""
+    if readable is None:
+        return []
+    out: dict[str, None] = {}
+    for ch in text:
+        for u in units(ch, strict=True):
+            if u.key != " " and u.key not in readable:
+                out[ch] = None
+    return list(out)
+
+
+def split_boxes(boxes: Sequence[Box], expected: Sequence[Sequence[Unit]], strict: bool = False) -> list[Box]:
+    """Split a box that holds two expected lines ("春节快乐  2026") at the space or script change
+    where both pieces match different lines better than the whole box matches any line."""
+    out = []
+    for box in boxes:
+        text = box.text.strip()
+        cuts = [i for i in range(1, len(text)) if text[i] == " " or _is_cjk(text[i]) != _is_cjk(text[i - 1])]
+        if not cuts or len(expected) < 2:
+            out.append(box)
+            continue
+
+        def best(t: str) -> tuple[float, int]:
+            us = units(t, strict, read=True)
+            return max((ned_units(e, us), li) for li, e in enumerate(expected))
+
+        whole, _ = best(text)
+        choice = None
+        for i in cuts:
+            left, right = text[:i].strip(), text[i:].strip()
+            if not left or not right:
+                continue
+            (nl, ll), (nr, lr) = best(left), best(right)
+            score = min(nl, nr)
+            if ll != lr and score > whole and score >= 0.5 and (choice is None or score > choice[0]):
+                choice = (score, i, left, right)
+        if choice is None:
+            out.append(box)
+            continue
+        _, i, left, right = choice
+        xm = box.x0 + (box.x1 - box.x0) * i / len(text)
+        out += [Box(left, box.x0, box.y0, xm, box.y1, box.score), Box(right, xm, box.y0, box.x1, box.y1, box.score)]
+    return out
+
+
 def match_lines(
     boxes: Iterable[Box],
     expected: Sequence[str],
     *,
     rule: str = "exact",
     min_ned: float = 0.9,
-    ignore_punct: bool = False,
+    ignore_punct: bool = True,
     readable: frozenset[str] | None = None,
     max_run: int = 8,
 ) -> tuple[list[LineScore], list[Box]]:
     """Match OCR boxes to the expected lines; return one ``LineScore`` per line (in the given order)
     and the boxes left unmatched.
 
-    A line passes with rule ``exact`` when its normalised text equals the joined normalised boxes,
-    and with rule ``ned`` when their NED is at least ``min_ned``. ``readable``: the normalised
-    characters the OCR can output; expected characters outside it cannot be verified, match any
-    one character (or none), and are listed in the line's ``unverified``.
+    A line's distance is 0 (rule ``exact``) or its NED at least ``min_ned`` (rule ``ned``): status
+    ``pass``, or ``unverified`` when characters outside ``readable`` (the normalised characters the
+    OCR can output) had to be taken on trust; otherwise ``fail``.
     """
     check_rule(rule, min_ned)
-    order = [b for b in reading_order(boxes) if normalize(b.text, ignore_punct)]
-    norm_boxes = [normalize(b.text, ignore_punct) for b in order]
-    norm_expected = [normalize(e, ignore_punct) for e in expected]
-    wilds = [frozenset(c for c in e if readable is not None and c not in readable) for e in norm_expected]
+    strict = not ignore_punct
+    exp_units = [units(e, strict) for e in expected]
+    order = [b for b in reading_order(split_boxes(list(boxes), exp_units, strict)) if hard_len(units(b.text, strict))]
+    wilds = [frozenset(units(c, True)[0].key for c in unreadable(e, readable)) for e in expected]
     used = [False] * len(order)
-    result: dict[int, tuple[str, float, list[int]]] = {}
+    result: dict[int, tuple[float, list[int]]] = {}
 
     while len(result) < len(expected):
-        best = None  # (ned, -run length, -line index, line index, start, end)
-        for li, target in enumerate(norm_expected):
+        best = None  # (ned, -run length, -line index), line index, start, end
+        for li, target in enumerate(exp_units):
             if li in result:
                 continue
+            limit = 2 * hard_len(target) + 4
             for start in range(len(order)):
                 if used[start]:
                     continue
-                joined = ""
                 for end in range(start, min(start + max_run, len(order))):
-                    if used[end]:
+                    if used[end] or (end > start and not near(order[end - 1], order[end])):
                         break
-                    joined += norm_boxes[end]
-                    score = ned(target, joined, wilds[li])
-                    key = (score, -(end - start), -li)
+                    joined = join_units(order[start:end + 1], strict)
+                    key = (ned_units(target, joined, wilds[li]), -(end - start), -li)
                     if best is None or key > best[0]:
                         best = (key, li, start, end)
-                    if len(joined) > 2 * len(target) + 4:
+                    if hard_len(joined) > limit:
                         break
         if best is None or best[0][0] <= 0.0:
             break
-        _, li, start, end = best
-        idx = list(range(start, end + 1))
-        for i in idx:
+        (score, _, _), li, start, end = best
+        for i in range(start, end + 1):
             used[i] = True
-        result[li] = ("".join(norm_boxes[i] for i in idx), best[0][0], idx)
+        result[li] = (score, list(range(start, end + 1)))
 
     scores = []
     for li, text in enumerate(expected):
-        found_norm, score, idx = result.get(li, ("", ned(norm_expected[li], "", wilds[li]), []))
-        if wilds[li]:
-            exact = bool(idx) and edit_distance(norm_expected[li], found_norm, wilds[li]) == 0
-        else:
-            exact = found_norm == norm_expected[li]
-        passed = exact if rule == "exact" else score >= min_ned
-        raw_found = join_texts([order[i].text for i in idx])
-        unverified = sorted(wilds[li], key=norm_expected[li].index)
-        scores.append(LineScore(text, raw_found, score, exact, passed, [order[i] for i in idx], unverified))
+        score, idx = result.get(li, (ned_units(exp_units[li], [], wilds[li]), []))
+        run = [order[i] for i in idx]
+        joined = join_units(run, strict)
+        trusted = unreadable(text, readable)
+        # A line made only of characters the OCR cannot output is unverified even when nothing is read.
+        seen = bool(idx) or all(u.soft or u.key in wilds[li] for u in exp_units[li])
+        exact = seen and distance(exp_units[li], joined, wilds[li]) == 0
+        ok = exact if rule == "exact" else seen and score >= min_ned
+        status = "fail" if not ok else "unverified" if trusted else "pass"
+        scores.append(LineScore(text, join_texts([b.text for b in run]), score, exact, status == "pass", run,
+                                trusted, status))
     leftover = [b for b, u in zip(order, used) if not u]
     return scores, leftover
+
+
+def extra_text(leftover: Sequence[Box], ignore_punct: bool = True, min_chars: int = 2) -> list[str]:
+    """Other text that counts: boxes read with confidence ≥ EXTRA_MIN_SCORE and at least
+    ``min_chars`` hard characters."""
+    return [b.text for b in leftover
+            if b.score >= EXTRA_MIN_SCORE and hard_len(units(b.text, not ignore_punct)) >= min_chars]
 
 
 def join_texts(parts: Sequence[str]) -> str:
@@ -298,9 +436,13 @@ def join_texts(parts: Sequence[str]) -> str:
 
 
 def summarize(scores: Sequence[LineScore], leftover: Sequence[Box] = ()) -> dict[str, Any]:
-    """The JSON form: ``{"pass", "lines": [{"expected", "found", "ned", "exact", "pass"}], ...}``."""
+    """The JSON form: ``{"pass", "verdict", "lines": [{"expected", "found", "ned", "exact", "pass"}], ...}``
+    (``pass`` here treats unverified lines as not passing; ``check_image`` applies the policy)."""
+    statuses = [s.status for s in scores]
+    verdict = "fail" if not scores or "fail" in statuses else "unverified" if "unverified" in statuses else "pass"
     return {
-        "pass": bool(scores) and all(s.passed for s in scores),
+        "pass": verdict == "pass",
+        "verdict": verdict,
         "lines": [s.to_dict() for s in scores],
         "mean_ned": round(sum(s.ned for s in scores) / len(scores), 4) if scores else 0.0,
         "unmatched": [b.text for b in leftover],

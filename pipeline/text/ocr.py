@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from zpipe.text.match import Box
 ENV_THREADS = "ZPIPE_OCR_THREADS"
 DEFAULT_DET_MAX_SIDE = 768
 DEFAULT_MIN_SCORE = 0.5
+REC_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
 
 _lock = threading.Lock()
 _engines: dict[int, tuple[Any, threading.Lock]] = {}
@@ -124,23 +127,34 @@ def read_text(
     return out
 
 
-_readable: dict[bool, frozenset[str]] = {}
+@cache
+def dictionary() -> tuple[str, ...]:
+    """The characters the recogniser can output, read from its ONNX model's metadata (the same list
+    rapidocr decodes with); only the small recognition model is opened, not the OCR engine."""
+    from importlib.util import find_spec
+
+    spec = find_spec("rapidocr_onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise OcrError("glyph checks need rapidocr_onnxruntime; install it with `pip install rapidocr_onnxruntime==1.4.4`")
+    import onnxruntime
+
+    model = Path(next(iter(spec.submodule_search_locations))) / "models" / REC_MODEL
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    chars = session.get_modelmeta().custom_metadata_map.get("character", "")
+    return tuple(c for c in chars.splitlines() if c)
 
 
-def readable_chars(ignore_punct: bool = False, threads: int | None = None) -> frozenset[str]:
-    """The normalised characters the recogniser can output (its dictionary, ~6,600 characters)."""
-    from zpipe.text.match import normalize
+@cache
+def readable_chars() -> frozenset[str]:
+    """The comparison keys (:func:`zpipe.text.match.units`) of every character the recogniser can
+    output: an expected character whose key is missing can never be read back."""
+    from zpipe.text.match import units
 
-    if ignore_punct not in _readable:
-        engine, _ = get_engine(threads)
-        chars = engine.text_rec.postprocess_op.character
-        out: set[str] = set()
-        for ch in chars:
-            if ch not in ("blank", " "):
-                out.update(normalize(ch, ignore_punct))
-                out.update(normalize(ch.upper(), ignore_punct))
-        _readable[ignore_punct] = frozenset(out)
-    return _readable[ignore_punct]
+    out: set[str] = set()
+    for ch in dictionary():
+        for variant in (ch, ch.upper()):
+            out.update(u.key for u in units(variant, strict=True))
+    return frozenset(out)
 
 
 REREAD_PADS = (0.2, 0.06, -0.06)
@@ -182,3 +196,87 @@ def reread(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
         out.append(b if votes * 2 <= len(reads) or text == b.text or not text.strip() else
                    Box(text, b.x0, b.y0, b.x1, b.y1, b.score))
     return out
+
+
+def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, float]] | None:
+    """Horizontal extent (as fractions of the crop width) of each character of ``text``: equal
+    slices for a run of ideographs (CJK glyphs share one advance), else the recogniser's CTC
+    column of each character. None when the columns do not line up with the text."""
+    from zpipe.text.prompt import is_cjk
+
+    n = len(text)
+    if n and all(is_cjk(c) for c in text):
+        return [(i / n, (i + 1) / n) for i in range(n)]
+    with lock:
+        recs, _ = engine.text_rec([crop], True)
+    rec = recs[0]
+    if len(rec) < 3 or rec[0] != text:
+        return None
+    total, words, cols = rec[2][0], rec[2][1], rec[2][2]
+    flat_cols = [(c + 0.5) / total for w, cs in zip(words, cols) for c in cs[:len(w)]]
+    positions = [i for i, c in enumerate(text) if c != " "]
+    if len(flat_cols) != len(positions) or total <= 0:
+        return None
+    centre = dict(zip(positions, flat_cols))
+    spans: list[tuple[float, float]] = []
+    pts = [centre.get(i) for i in range(n)]
+    for i, p in enumerate(pts):
+        if p is None:
+            spans.append((0.0, 0.0))
+            continue
+        left = next((q for q in reversed(pts[:i]) if q is not None), None)
+        right = next((q for q in pts[i + 1:] if q is not None), None)
+        half = min(abs(p - q) for q in (left, right) if q is not None) / 2 if (left or right) else 0.5
+        spans.append((max(0.0, p - half if left is None else (left + p) / 2),
+                      min(1.0, p + half if right is None else (p + right) / 2)))
+    return spans
+
+
+def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+                      min_score: float = 0.6) -> list[Box]:
+    """Re-read each look-alike character (:mod:`zpipe.text.lookalikes`) of ``boxes`` from a crop of
+    that character alone, which the recogniser reads without its word prior (干杯 read as 干杯 when
+    it shows 千杯). A confident single-character reading from the same look-alike group replaces
+    the character; nothing else is changed, and the expected text is never consulted."""
+    from zpipe.text.lookalikes import group, to_verify
+
+    bgr = to_bgr_uint8(image)
+    h, w = bgr.shape[:2]
+    engine, lock = get_engine(threads)
+    jobs, crops = [], []  # (box index, char index)
+    for bi, b in enumerate(boxes):
+        idx = to_verify(b.text)
+        if not idx:
+            continue
+        x0, x1 = int(max(0, b.x0)), int(min(w, b.x1 + 1))
+        y0, y1 = int(max(0, b.y0)), int(min(h, b.y1 + 1))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            continue
+        spans = _char_spans(engine, lock, np.ascontiguousarray(bgr[y0:y1, x0:x1]), b.text)
+        if spans is None:
+            continue
+        pad = 0.12 * b.height
+        for i in idx:
+            a, z = spans[i]
+            if z <= a:
+                continue
+            cx0 = int(max(0, x0 + a * (x1 - x0) - pad))
+            cx1 = int(min(w, x0 + z * (x1 - x0) + pad + 1))
+            cy0, cy1 = int(max(0, b.y0 - pad)), int(min(h, b.y1 + pad + 1))
+            if cx1 - cx0 >= 4:
+                jobs.append((bi, i))
+                crops.append(np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1]))
+    if not crops:
+        return boxes
+    with lock:
+        recs, _ = engine.text_rec(crops, False)
+    texts = [list(b.text) for b in boxes]
+    for (bi, i), rec in zip(jobs, recs):
+        read, score = rec[0].strip(), float(rec[1])
+        was = texts[bi][i]
+        g = group(was)
+        if len(read) == 1 and score >= min_score and read.casefold() != was.casefold() and \
+                (read in g or read.casefold() in g):
+            texts[bi][i] = read
+    return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score)
+            for b, t in zip(boxes, texts)]

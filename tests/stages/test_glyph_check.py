@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from zpipe.engine.base import Generated, Request
+from zpipe.engine.base import Capability, Generated, Request
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
 from zpipe.stages.glyph_check import GlyphCheckStage, candidate_seed
 from zpipe.stages.typeset import TypesetStage
@@ -52,7 +52,8 @@ def make(engine, *, text="render", fallback="typeset", candidates=3, seed=7):
     asset = Asset(id="p", kind="posters", prompt=prompt, seed=seed, width=W, height=H, images={"poster": image},
                   fields={"lines": LINES, "style": "calm gradient", "text": text, "fallback": fallback,
                           "candidates": candidates})
-    ctx = StageContext(generate=engine.generate, capabilities=frozenset(), request=req, engine_name="hand")
+    ctx = StageContext(generate=engine.generate, capabilities=frozenset({Capability.TEXT}), request=req,
+                       engine_name="hand")
     return asset, ctx
 
 
@@ -132,23 +133,42 @@ def test_typeset_stage_reports_font_problems_as_failures():
         ts.run(asset, defaults(ts), ctx)
 
 
-def test_fallback_with_the_procedural_engine():
+def test_an_engine_that_cannot_draw_text_is_typeset_at_once():
     from zpipe.engine.registry import create
 
     engine = create("procedural")
+    assert Capability.TEXT not in engine.capabilities
     prompt = compose_prompt("red festive paper-cut", LINES, W, H)
     req = Request(prompt=prompt, width=W, height=H, seed=3, kind="poster")
     asset = Asset(id="p", kind="posters", prompt=prompt, seed=3, width=W, height=H,
                   images={"poster": engine.generate([req])[0].image},
                   fields={"lines": LINES, "style": "red festive paper-cut", "text": "render",
-                          "fallback": "typeset", "candidates": 2})
-    ctx = StageContext(generate=engine.generate, capabilities=engine.capabilities, request=req,
-                       engine_name=engine.name)
+                          "fallback": "typeset", "candidates": 4})
+    calls = []
+    ctx = StageContext(generate=lambda reqs: calls.append(reqs) or engine.generate(reqs),
+                       capabilities=engine.capabilities, request=req, engine_name=engine.name)
     stage = GlyphCheckStage()
     result = stage.run(asset, defaults(stage), ctx)
-    assert result.metrics["path"] == "fallback" and result.metrics["pass"] is True
+    m = result.metrics
+    assert m["path"] == "typeset" and m["pass"] is True and m["candidates"] == []
+    assert m["note"] == "engine procedural cannot render text: typeset directly"
+    assert calls == []  # no render candidates, no second background
     assert np.asarray(result.images["poster"]).shape == (H, W, 3)
     assert check_image(result.images["poster"], [ln["text"] for ln in LINES])["pass"]
+
+
+def test_unverified_lines_fail_rendered_posters_and_warn_on_typeset_ones():
+    kana = [{"role": "title", "text": "こんにちは", "lang": "auto", "placement": None}]
+    asset, ctx = make(HandEngine(), text="typeset")
+    asset.fields = {**asset.fields, "lines": kana}
+    asset.prompt, asset.images = "a clean background", {"poster": demo_background(W, H, seed=4)}
+    stage = GlyphCheckStage()
+    params = {**defaults(stage), "fallback_fonts": ["Noto Sans CJK SC", "Noto Sans CJK JP"]}
+    result = stage.run(asset, params, ctx)  # auto: typeset with a covering font -> warn
+    assert result.metrics["pass"] is True and result.metrics["verdict"] == "unverified"
+    assert "cannot read" in result.metrics["warnings"][0]
+    with pytest.raises(StageFailure, match=r"'こんにちは' is unverified: the OCR cannot read 'こんにちは'"):
+        stage.run(asset, {**params, "unverified": "fail"}, ctx)
 
 
 def test_candidate_seeds_are_distinct_and_in_range():
@@ -185,14 +205,15 @@ def test_failure_description_names_each_bad_line():
     assert describe_failure(result) == "'春节' not found; '未来' read as '末来' (NED 0.50)"
 
 
-def test_stray_text_fails_only_when_limited():
+def test_stray_text_fails_unless_allowed():
     asset, ctx = make(HandEngine(good_seeds={7}), fallback="none", candidates=1)
     asset.fields = {**asset.fields, "lines": [LINES[1]]}  # the image also shows 未来已来
     stage = GlyphCheckStage()
-    ok = stage.run(asset, defaults(stage), ctx)
-    assert ok.metrics["pass"] is True and ok.metrics["extra_chars"] == 4
     with pytest.raises(StageFailure, match=r"other text on the poster: '未来已来'"):
-        stage.run(asset, {**defaults(stage), "max_extra_chars": 2}, ctx)
+        stage.run(asset, defaults(stage), ctx)
+    ok = stage.run(asset, {**defaults(stage), "max_extra_chars": -1}, ctx)
+    assert ok.metrics["pass"] is True and ok.metrics["extra_text"] == ["未来已来"]
+    assert ok.metrics["warnings"] == ["other text on the image: '未来已来'"]
 
 
 def test_the_resolved_fonts_and_the_ocr_version_enter_the_key():

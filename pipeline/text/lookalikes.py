@@ -1,0 +1,46 @@
+"""The table of look-alike characters (``lookalikes.txt``, shipped with the package).
+
+``group(ch)`` is the set of characters that look like ``ch`` (itself included), ``to_verify(text)``
+the positions of ``text`` whose reading is worth a second look from a single-character crop.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+LATIN = frozenset("o0l1")  # checked only next to a digit: "Good" is not worth a crop per letter
+
+
+@cache
+def groups() -> dict[str, frozenset[str]]:
+    """Character -> its look-alike group (overlapping lines of the table are merged)."""
+    out: dict[str, frozenset[str]] = {}
+    for raw in files("zpipe.text").joinpath("lookalikes.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if len(line) < 2:
+            continue
+        members = frozenset(line).union(*(out.get(c, frozenset()) for c in line))
+        for c in members:
+            out[c] = members
+    return out
+
+
+def group(ch: str) -> frozenset[str]:
+    return groups().get(ch.casefold() if ch.isascii() else ch, frozenset())
+
+
+def to_verify(text: str) -> list[int]:
+    """Indices of ``text`` holding a look-alike worth re-reading alone (Latin ones next to a digit)."""
+    out = []
+    for i, ch in enumerate(text):
+        key = ch.casefold() if ch.isascii() else ch
+        if key not in groups():
+            continue
+        if key in LATIN:
+            left = text[i - 1] if i else ""
+            right = text[i + 1] if i + 1 < len(text) else ""
+            if not (left.isdigit() or right.isdigit()):
+                continue
+        out.append(i)
+    return out
