@@ -9,6 +9,7 @@ The info reports which text colour reads best on the result.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 
 import numpy as np
@@ -158,13 +159,30 @@ def _skyline(img, cols, r, ys, xs, h, w, s):
     return img
 
 
+# zpipe's poster prompts (zpipe.text.prompt) wrap the user's style in their own sentences ("A
+# horizontal (landscape) poster. Style: …. Leave calm, uncluttered … space …"): only the style part
+# speaks for the user, so the wrapper's words (landscape, calm, space) must not pick the look.
+_STYLE_PART = re.compile(r"\bStyle:\s*(.*?)\.(?:\s+(?:The poster shows|Leave calm)|\s*$)", re.S)
+_WRAPPER = re.compile(r"^A (?:horizontal \(landscape\)|vertical \(portrait\)|square) poster(?: background)?\.")
+
+
+def style_words(prompt: str) -> list[str]:
+    """The words that choose the palette and layout: the ``Style:`` part of a zpipe poster prompt,
+    nothing else of the wrapper (no style given: no words, so the seed decides); any other prompt
+    as a whole."""
+    match = _STYLE_PART.search(prompt)
+    if match:
+        return tokens(match.group(1))
+    return [] if _WRAPPER.match(prompt.strip()) else tokens(prompt)
+
+
 def generate(prompt: str, h: int, w: int, seed: int) -> tuple[np.ndarray, dict]:
     seed = int(seed) & 0xFFFFFFFFFFFFFFFF
 
     def rng(tag: str) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, zlib.crc32(tag.encode())])))
 
-    words = tokens(prompt)
+    words = style_words(prompt)
     name, cols = _palette(words, rng("palette"))
     styles = [_STYLE_OF[w] for w in words if w in _STYLE_OF]
     r = rng("layout")

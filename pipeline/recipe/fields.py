@@ -38,7 +38,8 @@ COMMON: dict[str, Param] = {
 TEXT_ROLES = ("title", "subtitle", "body")
 TEXT_LINE: dict[str, Param] = {
     "text": Param(str, None, "The exact text to show.", required=True),
-    "lang": Param(str, "auto", "zh, en or auto.", choices=("auto", "zh", "en")),
+    "lang": Param(str, "auto", "zh, zh-Hans, zh-Hant (typeset in a Traditional font), en or auto.",
+                  choices=("auto", "zh", "zh-Hans", "zh-Hant", "en")),
     "placement": Param(str, None, "top, center or bottom.", choices=("top", "center", "bottom")),
 }
 TOP_ONLY: dict[str, Param] = {

@@ -25,6 +25,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 DEFAULT_FAMILY = "Noto Sans CJK SC"
+TRADITIONAL_FAMILY = "Noto Sans CJK TC"  # in the same bundled collection; the default for zh-Hant lines
 BUNDLED_PACKAGE = "noto_cjk_sans_otc"
 BUNDLED_FILE = "NotoSansCJK-Regular.ttc"
 BUNDLED_SC_INDEX = 2
@@ -270,6 +271,43 @@ def font_for(ch: str, chain: Sequence[FontFace]) -> FontFace:
         if face.has(ch):
             return face
     raise FontCoverageError([ch], chain)
+
+
+def lang_default(lang: str | None) -> str | None:
+    """The font spec a line in ``lang`` uses when the recipe names no font: Traditional Chinese gets
+    the Traditional face of the bundled collection, everything else the default (None)."""
+    return TRADITIONAL_FAMILY if lang == "zh-Hant" else None
+
+
+@cache
+def bold_of(face: FontFace) -> FontFace | None:
+    """The installed Bold weight of ``face``'s family (e.g. Noto Sans CJK SC Bold from the Debian
+    package fonts-noto-cjk), or None when only the regular weight is installed."""
+    try:
+        family = _face_names(face.path)[face.index][1]
+    except Exception:  # an unreadable file has no bold sibling to find
+        return None
+    want = f"{family} bold".casefold()
+    for path in _bold_files():
+        try:
+            faces = _face_names(path)
+        except Exception:  # unreadable or broken font files are skipped
+            continue
+        for index, fam, full, _ps in faces:
+            if full.casefold() == want or (fam.casefold() == family.casefold() and full.casefold().endswith(" bold")):
+                return FontFace(path, index, full)
+    return None
+
+
+@cache
+def _bold_files() -> tuple[str, ...]:
+    """Font files in the system folders whose file name says Bold (only these are opened)."""
+    out = []
+    for d in system_font_dirs():
+        for root, _, names in os.walk(d):
+            out += [os.path.join(root, fn) for fn in sorted(names)
+                    if fn.lower().endswith(FONT_EXTENSIONS) and "bold" in fn.lower()]
+    return tuple(out)
 
 
 def coverage_problem(texts: Iterable[str], font: str | None = None,

@@ -9,8 +9,6 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-LATIN = frozenset("o0l1")  # checked only next to a digit: "Good" is not worth a crop per letter
-
 
 @cache
 def groups() -> dict[str, frozenset[str]]:
@@ -27,20 +25,10 @@ def groups() -> dict[str, frozenset[str]]:
 
 
 def group(ch: str) -> frozenset[str]:
-    return groups().get(ch.casefold() if ch.isascii() else ch, frozenset())
+    return groups().get(ch, frozenset())
 
 
 def to_verify(text: str) -> list[int]:
-    """Indices of ``text`` holding a look-alike worth re-reading alone (Latin ones next to a digit)."""
-    out = []
-    for i, ch in enumerate(text):
-        key = ch.casefold() if ch.isascii() else ch
-        if key not in groups():
-            continue
-        if key in LATIN:
-            left = text[i - 1] if i else ""
-            right = text[i + 1] if i + 1 < len(text) else ""
-            if not (left.isdigit() or right.isdigit()):
-                continue
-        out.append(i)
-    return out
+    """Indices of ``text`` holding a look-alike worth re-reading alone."""
+    table = groups()
+    return [i for i, ch in enumerate(text) if ch in table]

@@ -372,11 +372,14 @@ def match_lines(
     exp_units = [units(e, strict) for e in expected]
     order = [b for b in reading_order(split_boxes(list(boxes), exp_units, strict)) if hard_len(units(b.text, strict))]
     wilds = [frozenset(units(c, True)[0].key for c in unreadable(e, readable)) for e in expected]
+    # On a tie, the line with more characters that can be read back takes the boxes: a line of
+    # unreadable characters matches anything, so it must not take another line's text.
+    checkable = [sum(1 for u in e if not u.soft and u.key not in w) for e, w in zip(exp_units, wilds)]
     used = [False] * len(order)
     result: dict[int, tuple[float, list[int]]] = {}
 
     while len(result) < len(expected):
-        best = None  # (ned, -run length, -line index), line index, start, end
+        best = None  # (ned, checkable characters, -run length, -line index), line index, start, end
         for li, target in enumerate(exp_units):
             if li in result:
                 continue
@@ -388,14 +391,14 @@ def match_lines(
                     if used[end] or (end > start and not near(order[end - 1], order[end])):
                         break
                     joined = join_units(order[start:end + 1], strict)
-                    key = (ned_units(target, joined, wilds[li]), -(end - start), -li)
+                    key = (ned_units(target, joined, wilds[li]), checkable[li], -(end - start), -li)
                     if best is None or key > best[0]:
                         best = (key, li, start, end)
                     if hard_len(joined) > limit:
                         break
         if best is None or best[0][0] <= 0.0:
             break
-        (score, _, _), li, start, end = best
+        (score, *_), li, start, end = best
         for i in range(start, end + 1):
             used[i] = True
         result[li] = (score, list(range(start, end + 1)))

@@ -274,9 +274,7 @@ def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | Non
     for (bi, i), rec in zip(jobs, recs):
         read, score = rec[0].strip(), float(rec[1])
         was = texts[bi][i]
-        g = group(was)
-        if len(read) == 1 and score >= min_score and read.casefold() != was.casefold() and \
-                (read in g or read.casefold() in g):
+        if len(read) == 1 and score >= min_score and read != was and read in group(was):
             texts[bi][i] = read
     return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score)
             for b, t in zip(boxes, texts)]

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 ROLES = ("title", "subtitle", "body")
-LANGS = ("zh", "en", "auto")
+LANGS = ("zh", "zh-Hans", "zh-Hant", "en", "auto")
+LANGUAGE = {"zh": "Chinese", "zh-Hans": "Simplified Chinese", "zh-Hant": "Traditional Chinese", "en": "English"}
 PLACEMENTS = ("top", "center", "bottom")
 
 # Where a line goes when the recipe gives no placement.
@@ -86,7 +87,7 @@ def check_lines(lines: Any) -> list[dict[str, Any]]:
 
 def quote(text: str, lang: str) -> str:
     """Quote ``text`` verbatim, choosing quote marks that the text itself does not contain."""
-    pairs = [("“", "”"), ("「", "」"), ('"', '"')] if lang == "zh" else [('"', '"'), ("“", "”"), ("「", "」")]
+    pairs = [("“", "”"), ("「", "」"), ('"', '"')] if lang.startswith("zh") else [('"', '"'), ("“", "”"), ("「", "」")]
     for left, right in pairs:
         if left not in text and right not in text:
             return f"{left}{text}{right}"
@@ -111,7 +112,7 @@ def _clauses(lines: list[dict[str, Any]]) -> list[str]:
         prev = last_role.get(place)
         last_role[place] = line["role"]
         where = _PLACE_HINT[place] if prev is None else f"{_PLACE_HINT[place]}, directly below the {prev}"
-        language = "Chinese" if lang == "zh" else "English"
+        language = LANGUAGE[lang]
         clauses.append(f"{where}, {_ROLE_HINT[line['role']]} in {language} that reads {quote(line['text'], lang)}")
     return clauses
 

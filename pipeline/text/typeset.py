@@ -8,12 +8,15 @@ Layout
     collide, everything shrinks together. Nothing goes below ``min_size`` px (32 by default, so
     OCR can verify it); text that cannot fit raises :class:`TypesetError`.
   * Line breaking: CJK may break between any two characters, Latin only at spaces (a word longer
-    than the line is split as a last resort). Kinsoku rules: closing punctuation (，。、！？）」》…)
+    than the line is hyphenated at a dictionary point (pyphen), else split as a last resort). Kinsoku rules: closing punctuation (，。、！？）」》…)
     never starts a line and opening punctuation (（「《“) never ends one. Wrapped lines are
     balanced (the shortest width giving the same line count), so a title never leaves one orphan
     character on its last line. A newline in the text is an explicit break.
-  * CJK titles get slight tracking; titles are emboldened (Noto Sans CJK ships one weight) with a
-    same-colour stroke.
+  * CJK titles get slight tracking. Titles and subtitles use the Bold face of their font when one is
+    installed (Noto Sans CJK SC Bold comes with the Debian package fonts-noto-cjk); otherwise they
+    are emboldened with a same-colour stroke, and the layout record says ``faux``.
+  * Lines in ``zh-Hant`` use Noto Sans CJK TC (the Traditional face of the bundled collection) when
+    no ``font`` is given.
 
 Style: ``colour`` (``auto`` = white or near-black, whichever contrasts with the background under
 the text; ``accent`` = titles in a colour of the artwork tinted to 4.5:1 contrast, the rest auto;
@@ -26,12 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from zpipe.text.fonts import FontFace, check_coverage, resolve_chain
-from zpipe.text.prompt import check_lines, is_cjk, line_placement
+from zpipe.text.fonts import FontFace, bold_of, check_coverage, lang_default, resolve_chain
+from zpipe.text.prompt import check_lines, is_cjk, line_lang, line_placement
 
 ALIGNS = ("center", "left", "right")
 SCRIMS = ("auto", "on", "none")
@@ -40,10 +44,12 @@ ROLE_SIZE = {"title": 0.13, "subtitle": 0.056, "body": 0.042}  # × min(width, h
 ROLE_MAX_LINES = {"title": 2, "subtitle": 2, "body": 3}
 ROLE_MIN_FACTOR = {"title": 1.6, "subtitle": 1.15, "body": 1.0}  # × min_size
 ROLE_GAP = {"title": 0.45, "subtitle": 0.6, "body": 0.5}  # space after a line, × its size
-BOLD = {"title": 0.028, "subtitle": 0.012, "body": 0.0}  # faux-bold stroke, × size
+BOLD = {"title": 0.028, "subtitle": 0.012, "body": 0.0}  # faux-bold stroke, × size, when no Bold face exists
 
-NO_START = set("，。、；：！？）」』】》〉〕］｝”’…‥—–·・ー々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮ%,.;:!?)]}>")
-NO_END = set("（「『【《〈〔［｛“‘([{<$¥￥#")
+# Kinsoku (JIS X 4051 / W3C clreq): characters that may not start a line, and that may not end one.
+NO_START = set("，。、；：！？）」』】》〉〕］｝〗〙〛｠〟｣．”’…‥—–·・ー々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮ"
+               "%,.;:!?)]}>")
+NO_END = set("（「『【《〈〔［｛〖〘〚｟｢〝“‘([{<$¥￥#")
 
 
 class TypesetError(ValueError):
@@ -179,8 +185,18 @@ def wrap(text: str, max_width: float, measure) -> list[str]:
 
 
 def _split_long(word: str, max_width: float, measure) -> list[str]:
-    pieces, cur = [], ""
-    for ch in word:
+    """Split a word wider than the line: Latin words at hyphenation points (pyphen's dictionary,
+    with a hyphen), anything else (or a Latin word with no point that fits) between characters."""
+    pieces: list[str] = []
+    rest = word
+    while rest and measure(rest) > max_width:
+        head = _hyphenate(rest, max_width, measure)
+        if head is None:
+            break
+        pieces.append(head + "-")
+        rest = rest[len(head):]
+    cur = ""
+    for ch in rest:
         if cur and measure(cur + ch) > max_width:
             pieces.append(cur)
             cur = ch
@@ -188,6 +204,23 @@ def _split_long(word: str, max_width: float, measure) -> list[str]:
             cur += ch
     pieces.append(cur)
     return pieces
+
+
+def _hyphenate(word: str, max_width: float, measure) -> str | None:
+    """The longest head of a Latin ``word`` at a hyphenation point that fits with its hyphen."""
+    if not word.isascii() or not word.isalpha():
+        return None
+    for head, _tail in _hyphenator().iterate(word):  # longest head first
+        if measure(head + "-") <= max_width:
+            return head
+    return None
+
+
+@cache
+def _hyphenator():
+    import pyphen
+
+    return pyphen.Pyphen(lang="en_US")
 
 
 BREAK_AFTER = set("，。、；：！？,.;:!?）)」』》")
@@ -302,8 +335,11 @@ def layout(
     scale: float = 1.0,
     min_size: int = 32,
     margin: float = 0.07,
+    chains: Sequence[Sequence[FontFace]] | None = None,
 ) -> list[PlacedLine]:
-    """Place every line; raise TypesetError when the text cannot fit at ``min_size``."""
+    """Place every line; raise TypesetError when the text cannot fit at ``min_size``. ``chains``:
+    one font chain per line (a Traditional face for zh-Hant lines, a Bold one for titles), else
+    ``chain`` for all."""
     if align not in ALIGNS:
         raise TypesetError(f"align must be one of {', '.join(ALIGNS)}, got {align!r}")
     base = min(width, height)
@@ -315,10 +351,11 @@ def layout(
         for i, line in enumerate(lines):
             role = line["role"]
             lo = round(min_size * ROLE_MIN_FACTOR[role])
-            size, tracking, rows = _fit_line(line["text"], role, chain, box_w, round(base * ROLE_SIZE[role] * factor), lo)
+            own = chains[i] if chains is not None else chain
+            size, tracking, rows = _fit_line(line["text"], role, own, box_w, round(base * ROLE_SIZE[role] * factor), lo)
             pl = PlacedLine(i, role, line_placement(line), size, tracking)
             for r in rows:
-                w = text_width(r, chain, size, tracking)
+                w = text_width(r, own, size, tracking)
                 pl.rows.append(PlacedRow(r, 0.0, 0.0, w))
             placed.append(pl)
         if _stack(placed, width, height, mx, my, align):
@@ -426,13 +463,21 @@ def typeset(
     stroke_rgb = parse_colour(style.stroke_colour, "stroke_colour")
     lines = check_lines(lines)
     chain = resolve_chain(font, fallback_fonts)
-    check_coverage([ln["text"] for ln in lines], chain)
+    chains, bolds = [], []
+    for ln in lines:
+        own = chain if font or not lang_default(line_lang(ln)) else \
+            list(dict.fromkeys([*resolve_chain(lang_default(line_lang(ln)), []), *chain]))
+        check_coverage([ln["text"]], own)
+        bold = bold_of(own[0]) if BOLD[ln["role"]] > 0 else None
+        chains.append([bold, *own] if bold else own)
+        bolds.append(bold)
 
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 3 or img.shape[2] != 3:
         raise TypesetError(f"typeset needs an (H, W, 3) image, got shape {img.shape}")
     h, w = img.shape[:2]
-    placed = layout(lines, w, h, chain, align=style.align, scale=style.scale, min_size=style.min_size)
+    placed = layout(lines, w, h, chain, align=style.align, scale=style.scale, min_size=style.min_size,
+                    chains=chains)
 
     base = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").convert("RGBA")
     lum = _luminance(np.clip(img, 0, 1))
@@ -479,11 +524,12 @@ def typeset(
             if accent_wanted and p.role == "title":
                 worst = float(np.percentile(region, 10 if fill_lum < 0.4 else 90))
                 fill = accent_colour(palette, worst, light=fill_lum >= 0.4) or neutral
-            bold = max(0, round(BOLD[p.role] * p.size))
+            own = chains[p.index]
+            bold = 0 if bolds[p.index] else max(0, round(BOLD[p.role] * p.size))
             outline_w = round(style.stroke * p.size) if style.stroke > 0 else 0
             for row in p.rows:
                 x = row.x
-                for seg in _segments(row.text, chain, p.size, p.tracking):
+                for seg in _segments(row.text, own, p.size, p.tracking):
                     f = seg.face.pil(p.size)
                     if not seg.text.isspace():
                         if outline_w:
@@ -503,6 +549,9 @@ def typeset(
                 "box": [round(min(r.x for r in p.rows)), round(p.top),
                         round(max(r.x + r.width for r in p.rows)), round(p.bottom)],
                 "colour": "#{:02x}{:02x}{:02x}".format(*fill), "scrim": bool(need_scrim),
+                "font": own[0].label(),
+                **({"bold": bolds[p.index].label() if bolds[p.index] else "faux (no Bold face of the font is installed)"}
+                   if BOLD[p.role] > 0 else {}),
             })
 
     out = Image.alpha_composite(base, scrim_layer)

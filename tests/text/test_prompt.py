@@ -46,9 +46,31 @@ def test_detect_lang():
         ([{"text": ""}], "poster line 1: 'text' must be a non-empty string"),
         ([{"text": "a", "role": "header"}], "poster line 1: role must be one of title, subtitle, body, got 'header'"),
         ([{"text": "a"}, {"text": "b", "placement": "left"}], "poster line 2: placement must be one of top, center, bottom or null"),
-        ([{"text": "a", "lang": "fr"}], "lang must be one of zh, en, auto, got 'fr'"),
+        ([{"text": "a", "lang": "fr"}], "lang must be one of zh, zh-Hans, zh-Hant, en, auto, got 'fr'"),
     ],
 )
 def test_bad_lines_raise_clear_errors(lines, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         check_lines(lines)
+
+
+def test_traditional_and_simplified_chinese_are_named_in_the_prompt():
+    lines = [{"role": "title", "text": "繁體", "lang": "zh-Hant"}, {"role": "body", "text": "简体", "lang": "zh-Hans"}]
+    prompt = compose_prompt("", lines, 512, 512)
+    assert "in Traditional Chinese that reads “繁體”" in prompt and "in Simplified Chinese that reads “简体”" in prompt
+
+
+def test_the_procedural_poster_follows_the_users_style_words_only():
+    from zpipe.engine.procedural.poster import generate, style_words
+    from zpipe.text.prompt import compose_background_prompt
+
+    lines = [{"role": "title", "text": "星际远征"}]
+    style = "bold sci-fi game launch key art, neon city skyline at night, cinematic"
+    for compose in (compose_prompt, compose_background_prompt):
+        prompt = compose(style, lines, 1344, 768)  # the wrapper says "landscape", "calm", "space"
+        assert style_words(prompt) == ["bold", "sci", "fi", "game", "launch", "key", "art", "neon", "city",
+                                       "skyline", "at", "night", "cinematic"]
+        info = generate(prompt, 48, 84, 1)[1]
+        assert (info["style"], info["palette"]) == ("skyline", "neon")
+        assert style_words(compose("", lines, 1344, 768)) == []  # no style: the seed decides
+    assert style_words("misty mountains") == ["misty", "mountains"]  # a plain prompt is all style

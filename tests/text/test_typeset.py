@@ -43,8 +43,39 @@ def test_latin_breaks_only_at_spaces_and_balances():
     rows = balanced_wrap("Happy Spring Festival to all of you", 200, width10)
     assert rows == ["Happy Spring Festival", "to all of you"] or max(map(len, rows)) - min(map(len, rows)) <= 6
     assert " ".join(rows) == "Happy Spring Festival to all of you"
-    # a word wider than the line is split as a last resort
-    assert wrap("Supercalifragilistic", 100, width10) == ["Supercalif", "ragilistic"]
+    # a word wider than the line is hyphenated at dictionary points (pyphen)
+    rows = wrap("Supercalifragilistic", 100, width10)
+    assert len(rows) >= 2 and all(width10(r) <= 100 for r in rows)
+    assert all(r.endswith("-") for r in rows[:-1]) and "".join(r.rstrip("-") for r in rows) == "Supercalifragilistic"
+    assert wrap("Internationalization", 100, width10) == ["Interna-", "tionaliza-", "tion"]
+    # no hyphenation point fits: split between letters as a last resort
+    assert wrap("Zzzzzzzzzzzzzzz", 100, width10) == ["Zzzzzzzzzz", "zzzzz"]
+
+
+def test_kinsoku_lists_cover_the_less_common_brackets():
+    assert set("〗〙〛｠〟｣．") <= NO_START and set("〖〘〚｟｢") <= NO_END
+    assert tokens("〖新品〗上市") == ["〖新", "品〗", "上", "市"]
+
+
+def test_titles_use_a_real_bold_face_when_one_is_installed():
+    from zpipe.text.fonts import bold_of
+
+    _, record = typeset(demo_background(512, 512, seed=1), [{"role": "title", "text": "春节快乐"},
+                                                            {"role": "body", "text": "正文"}])
+    bold = bold_of(default_font())
+    title, body = record["lines"]
+    assert title["bold"] == (bold.label() if bold else "faux (no Bold face of the font is installed)")
+    assert "bold" not in body
+
+
+def test_traditional_chinese_lines_use_the_traditional_face():
+    from zpipe.text.check import check_image
+
+    lines = [{"role": "title", "text": "繁體中文", "lang": "zh-Hant"}, {"role": "body", "text": "简体中文", "lang": "zh"}]
+    img, record = typeset(demo_background(512, 512, seed=2), lines)
+    assert record["lines"][0]["font"].startswith("Noto Sans CJK TC")
+    assert record["lines"][1]["font"].startswith("Noto Sans CJK SC")
+    assert check_image(img, [ln["text"] for ln in lines], threads=1)["pass"]
 
 
 def test_balanced_wrap_never_leaves_an_orphan_and_prefers_punctuation():
