@@ -4,7 +4,10 @@
 
 * glyph check: OCR (PP-OCRv4 det + rec via rapidocr_onnxruntime, 1 thread, pinned to one CPU
   where the OS allows) plus line matching, per size×size poster with a title, an English subtitle
-  and a two-row Chinese body. Goal: < 0.5 s.
+  and a two-row Chinese body; half the posters are checked against a look-alike of their title, so
+  the failing path (re-reads, full-resolution re-detection) is timed too. Goal: < 0.5 s.
+* the stricter check against the previous one (``reference_check``: one OCR pass, matching, a
+  re-read of failing lines), on the same images in the same run, interleaved. Target: <= 1.3x.
   CPU time is printed too: on a shared machine it is the better estimate of idle one-core time.
 * typeset: layout + rendering (fonts, wrapping, auto-fit, shadow, scrim) per poster.
 
@@ -34,6 +37,21 @@ LINES = [
 ]
 
 
+def reference_check(image, expected: list[str]) -> bool:
+    """The check as it was before the stricter one (issue 10): one OCR pass, matching, and a
+    re-read of the boxes of failing lines; no look-alike crops, no full-resolution re-detection."""
+    from zpipe.text.match import match_lines
+    from zpipe.text.ocr import read_text, reread
+
+    boxes = read_text(image)
+    scores, _ = match_lines(boxes, expected)
+    failing = [b for s in scores if not s.passed for b in s.boxes]
+    if failing:
+        swap = dict(zip(map(id, failing), reread(image, failing)))
+        scores, _ = match_lines([swap.get(id(b), b) for b in boxes], expected)
+    return all(s.passed for s in scores)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", type=int, default=1024)
@@ -59,25 +77,38 @@ def main() -> None:
             image, _ = typeset(bg, lines)
             best = min(best, time.perf_counter() - t)
         ts_times.append(best)
-        posters.append((image, [ln["text"] for ln in lines]))
+        expected = [ln["text"] for ln in lines]
+        if i % 2:  # every other poster is checked against a look-alike of its title: a failing check
+            expected[0] = expected[0].replace("知己", "知已").replace("未来", "末来").replace("春节", "春芇") \
+                .replace("夏日", "夏曰")
+        posters.append((image, expected))
 
     check_image(posters[0][0], posters[0][1])  # warm up ONNX sessions
-    gc_times, cpu_times, passed = [], [], 0
+    reference_check(posters[0][0], posters[0][1])
+    strict_t, ref_t, strict_cpu, passed, ref_passed = [], [], [], 0, 0
     for image, expected in posters:
-        best, best_cpu = float("inf"), float("inf")
-        for _ in range(args.repeat):
+        best_s = best_r = best_c = float("inf")
+        for _ in range(args.repeat):  # interleaved, so load changes hit both alike
             t, c = time.perf_counter(), time.process_time()
             result = check_image(image, expected)
-            best = min(best, time.perf_counter() - t)
-            best_cpu = min(best_cpu, time.process_time() - c)
-        gc_times.append(best)
-        cpu_times.append(best_cpu)
+            best_s = min(best_s, time.perf_counter() - t)
+            best_c = min(best_c, time.process_time() - c)
+            t = time.perf_counter()
+            ref_ok = reference_check(image, expected)
+            best_r = min(best_r, time.perf_counter() - t)
+        strict_t.append(best_s)
+        ref_t.append(best_r)
+        strict_cpu.append(best_c)
         passed += result["pass"]
+        ref_passed += ref_ok
 
     n = f"{args.size}x{args.size}"
-    print(f"glyph check per {n} poster, 1 core: median {statistics.median(gc_times):.3f} s, "
-          f"max {max(gc_times):.3f} s (goal < 0.5 s); CPU time median {statistics.median(cpu_times):.3f} s; "
-          f"{passed}/{len(posters)} posters pass")
+    print(f"glyph check per {n} poster, 1 core: median {statistics.median(strict_t):.3f} s, "
+          f"max {max(strict_t):.3f} s; CPU time median {statistics.median(strict_cpu):.3f} s; "
+          f"{passed}/{len(posters)} posters pass (half are checked against a wrong title)")
+    print(f"reference (previous check) per poster:  median {statistics.median(ref_t):.3f} s; "
+          f"{ref_passed}/{len(posters)} pass")
+    print(f"strict / reference, same images, same run: {sum(strict_t) / sum(ref_t):.2f}x (target <= 1.3x)")
     if hasattr(os, "getloadavg"):
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when > 1 per CPU)")
     print(f"typeset per {n} poster, 1 core:     median {statistics.median(ts_times):.3f} s, "

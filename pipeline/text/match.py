@@ -31,8 +31,9 @@ back: it matches any one character (or none) at no cost, and a line that needs s
 match is ``unverified`` rather than passed; the caller's policy decides what that means.
 
 Matching (``match_lines``). Boxes are put in reading order (rows top to bottom, left to right);
-each expected line is matched to a *contiguous run* of boxes whose neighbours lie next to each other
-(the same row, a small gap apart, or the next row below, overlapping horizontally), joined. A box
+each expected line is matched to a *run* of boxes, consecutive in that order (small marks between
+them may be skipped), whose neighbours lie next to each other (the same row, a small gap apart, or
+the next row below, overlapping horizontally), joined. A box
 that holds two expected lines ("春节快乐  2026") is split first. Assignment is greedy by score.
 Boxes left over are other text; a confident one with two or more hard characters is reported in
 ``extra_text``, which fails the poster unless allowed.
@@ -50,6 +51,7 @@ from typing import Any, NamedTuple
 RULES = ("exact", "ned")
 STATUSES = ("pass", "fail", "unverified")
 EXTRA_MIN_SCORE = 0.8  # other text read with at least this confidence counts as text, not texture
+SMALL = 0.6  # a box this much lower than the line's is a mark that may sit between two parts of it
 DASHES = frozenset("-‐‑‒–—―−－一ー")
 ALWAYS_HARD = frozenset("!?&%#/@")
 
@@ -379,7 +381,7 @@ def match_lines(
     result: dict[int, tuple[float, list[int]]] = {}
 
     while len(result) < len(expected):
-        best = None  # (ned, checkable characters, -run length, -line index), line index, start, end
+        best = None  # (ned, checkable characters, -run length, -line index), line index, run of box indices
         for li, target in enumerate(exp_units):
             if li in result:
                 continue
@@ -387,21 +389,27 @@ def match_lines(
             for start in range(len(order)):
                 if used[start]:
                     continue
-                for end in range(start, min(start + max_run, len(order))):
-                    if used[end] or (end > start and not near(order[end - 1], order[end])):
+                run: list[int] = []
+                for j in range(start, len(order)):
+                    if used[j] or len(run) >= max_run:
                         break
-                    joined = join_units(order[start:end + 1], strict)
-                    key = (ned_units(target, joined, wilds[li]), checkable[li], -(end - start), -li)
+                    if run and not near(order[run[-1]], order[j]):
+                        if order[j].height < SMALL * order[run[-1]].height:
+                            continue  # a small mark between the parts (a comma read as "S"): skip it
+                        break
+                    run.append(j)
+                    joined = join_units([order[i] for i in run], strict)
+                    key = (ned_units(target, joined, wilds[li]), checkable[li], -len(run), -li)
                     if best is None or key > best[0]:
-                        best = (key, li, start, end)
+                        best = (key, li, list(run))
                     if hard_len(joined) > limit:
                         break
         if best is None or best[0][0] <= 0.0:
             break
-        (score, *_), li, start, end = best
-        for i in range(start, end + 1):
+        (score, *_), li, run = best
+        for i in run:
             used[i] = True
-        result[li] = (score, list(range(start, end + 1)))
+        result[li] = (score, run)
 
     scores = []
     for li, text in enumerate(expected):

@@ -87,14 +87,21 @@ def text_free_background(asset, ctx, seed: int):
 
 
 def font_key(params: dict[str, Any]) -> dict[str, Any]:
-    """The fonts the parameters resolve to here (name, file, version): a changed font changes the key."""
-    from zpipe.text.fonts import FontError, resolve_chain
+    """The fonts the parameters resolve to here (name, file, version), the Bold weight installed for
+    the first one and the Traditional face zh-Hant lines use: a changed font changes the key."""
+    from zpipe.text.fonts import FontError, bold_of, lang_default, resolve_chain
 
     try:
         chain = resolve_chain(params.get("font") or None, params.get("fallback_fonts"))
+        traditional = None if params.get("font") else resolve_chain(lang_default("zh-Hant"), [])[0]
     except FontError as exc:  # reported by check(); keyed as the problem so that a fix changes the key
         return {"fonts": str(exc)}
-    return {"fonts": [face.label() for face in chain]}
+    key: dict[str, Any] = {"fonts": [face.label() for face in chain]}
+    bold = bold_of(chain[0])
+    key["bold"] = bold.label() if bold else None
+    if traditional is not None:
+        key["traditional"] = [traditional.label(), (bold_of(traditional) or traditional).label()]
+    return key
 
 
 def typeset_poster(asset, params: dict[str, Any], ctx) -> tuple[Any, dict[str, Any]]:

@@ -1,0 +1,93 @@
+"""The glyph check on a generated set of paired twins (tests/text/glyph_set.py): six CJK fonts other
+than the default, five hard backgrounds, rotation/blur/JPEG, seven error types. Prints the confusion
+table by font, background, degradation and error type (``pytest -s``).
+
+Correct twins must get their right verdict (``pass``, or ``unverified`` for text the recogniser cannot
+read) and wrong twins must never pass, each at REQUIRED or better.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from glyph_set import BACKGROUNDS, DEGRADE, FONTS, PAIRS, build_cases, render
+
+REQUIRED = 0.98
+
+
+def _missing_fonts() -> list[str]:
+    from zpipe.text.fonts import FontError, resolve_font
+
+    missing = []
+    for name, package in FONTS.values():
+        try:
+            resolve_font(name)
+        except FontError:
+            missing.append(f"{name} ({package})")
+    return missing
+
+
+def _table(rows, key) -> str:
+    groups: dict[str, list[int]] = {}
+    for r in rows:
+        g = groups.setdefault(key(r), [0, 0, 0, 0])  # correct ok, correct all, wrong rejected, wrong all
+        g[0 if r["correct"] else 2] += r["ok"]
+        g[1 if r["correct"] else 3] += 1
+    lines = [f"  {'':14}{'correct ok':>12}{'wrong rejected':>16}"]
+    for name, (co, ca, wo, wa) in sorted(groups.items()):
+        lines.append(f"  {name:14}{f'{co}/{ca}':>12}{f'{wo}/{wa}':>16}")
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
+def test_glyph_check_on_the_generated_twin_set():
+    from zpipe.text.check import check_image
+
+    missing = _missing_fonts()
+    if missing:
+        pytest.skip(f"fonts not installed: {', '.join(missing)} (.ci/run installs them with apt-get)")
+    cases = build_cases()
+    assert len(cases) >= 150 and sum(c.correct for c in cases) == len(cases) // 2
+    dump = os.environ.get("ZPIPE_GLYPH_SET_DUMP")
+    rows, misses = [], []
+    for case in cases:
+        image = render(case)
+        result = check_image(image, case.expected)
+        ok = result["verdict"] == case.want if case.correct else not result["pass"]
+        rows.append({"correct": case.correct, "ok": ok, "font": case.font, "background": case.background,
+                     "degrade": case.degrade, "error": case.error})
+        if not ok:
+            misses.append(f"#{case.i} {case.error}/{case.font}/{case.background}/{case.degrade} "
+                          f"{'correct' if case.correct else 'wrong'} {case.shown} -> {result['verdict']} "
+                          f"{[ln['found'] for ln in result['lines']]} extra {result['extra_text']}")
+        if dump:
+            from PIL import Image
+
+            os.makedirs(dump, exist_ok=True)
+            Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(
+                f"{dump}/{case.i:03d}_{'ok' if ok else 'MISS'}.png")
+    correct = [r for r in rows if r["correct"]]
+    wrong = [r for r in rows if not r["correct"]]
+    pass_rate = sum(r["ok"] for r in correct) / len(correct)
+    reject_rate = sum(r["ok"] for r in wrong) / len(wrong)
+    report = "\n".join([
+        f"\nglyph check on {len(rows)} twin images: correct ok {pass_rate:.1%}, wrong rejected {reject_rate:.1%}",
+        "by font:", _table(rows, lambda r: r["font"]),
+        "by background:", _table(rows, lambda r: r["background"]),
+        "by degradation:", _table(rows, lambda r: r["degrade"]),
+        "by error type:", _table(rows, lambda r: r["error"]),
+        "misclassified:", *misses,
+    ])
+    print(report)
+    assert pass_rate >= REQUIRED and reject_rate >= REQUIRED, report
+
+
+def test_the_set_covers_every_font_background_degradation_and_error_type():
+    cases = build_cases()
+    assert {c.font for c in cases} == set(FONTS) and {c.background for c in cases} == set(BACKGROUNDS)
+    assert {c.degrade for c in cases} == set(DEGRADE) and {c.error for c in cases} == set(PAIRS)
+    assert "Noto Sans CJK SC" not in [name for name, _ in FONTS.values()]
+    for a, b in zip(cases[::2], cases[1::2]):  # twins: same look, one shows the error
+        assert a.correct and not b.correct and a.expected == b.expected and (a.font, a.seed) == (b.font, b.seed)
+        assert a.shown != b.shown or b.stamp
+    assert build_cases() == cases  # deterministic
