@@ -160,20 +160,12 @@ def readable_chars() -> frozenset[str]:
 REREAD_PADS = (0.2, 0.06, -0.06)
 
 
-def reread(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
-           pads: tuple[float, ...] = REREAD_PADS) -> list[Box]:
-    """Second opinion on ``boxes`` whose first reading is in doubt: recognise each again from
-    axis-aligned crops padded by ``pads`` × box height (so the glyphs land at other scales in the
-    recogniser's 48-px input) and take the text most of these readings agree on; without a
-    majority the first reading stays.
-
-    Look-alikes such as 己/已 are occasionally misread at one crop scale and read right at the
-    others. The vote never looks at the expected text, so it does not favour passing.
-    """
-    from collections import Counter
-
+def readings(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+             pads: tuple[float, ...] = REREAD_PADS) -> list[list[Box]]:
+    """Each box read again from axis-aligned crops padded by ``pads`` × box height (so the glyphs
+    land at other scales in the recogniser's 48-px input): one list of boxes per pad."""
     if not boxes:
-        return []
+        return [[] for _ in pads]
     bgr = to_bgr_uint8(image)
     h, w = bgr.shape[:2]
     crops = []
@@ -188,14 +180,32 @@ def reread(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
     engine, lock = get_engine(threads)
     with lock:
         recs, _ = engine.text_rec(crops, False)
-    out = []
     k = len(pads)
+    return [[b if not recs[i * k + j][0].strip() else Box(recs[i * k + j][0], b.x0, b.y0, b.x1, b.y1, b.score)
+             for i, b in enumerate(boxes)] for j in range(k)]
+
+
+def majority(boxes: list[Box], alternatives: list[list[Box]]) -> list[Box]:
+    """Per box, the text most of the ``alternatives`` agree on; without a majority the first reading."""
+    from collections import Counter
+
+    out = []
     for i, b in enumerate(boxes):
-        reads = [r[0] for r in recs[i * k:(i + 1) * k]]
+        reads = [alt[i].text for alt in alternatives]
         text, votes = Counter(reads).most_common(1)[0]
-        out.append(b if votes * 2 <= len(reads) or text == b.text or not text.strip() else
-                   Box(text, b.x0, b.y0, b.x1, b.y1, b.score))
+        out.append(b if votes * 2 <= len(reads) or text == b.text else Box(text, b.x0, b.y0, b.x1, b.y1, b.score))
     return out
+
+
+def reread(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+           pads: tuple[float, ...] = REREAD_PADS) -> list[Box]:
+    """Second opinion on ``boxes`` whose first reading is in doubt: the majority of the
+    :func:`readings` at other crop scales; without a majority the first reading stays.
+
+    Look-alikes such as 己/已 are occasionally misread at one crop scale and read right at the
+    others. The vote never looks at the expected text, so it does not favour passing.
+    """
+    return majority(boxes, readings(image, boxes, threads=threads, pads=pads))
 
 
 def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, float]] | None:
