@@ -61,3 +61,31 @@ def test_vertical_chinese_columns_are_read():
     d.text((60, 650), "Mountain Tea House", font=default_font().pil(40), fill=(255, 255, 255))
     result = check_image(np.asarray(im, dtype=np.float32) / 255, ["山间茶舍听雨", "Mountain Tea House"], threads=1)
     assert result["pass"], result
+
+
+def test_a_line_missed_at_the_working_size_is_looked_for_at_full_resolution(monkeypatch):
+    from PIL import Image, ImageDraw
+
+    from zpipe.text import ocr
+    from zpipe.text.check import check_image
+    from zpipe.text.fonts import default_font
+
+    im = Image.new("RGB", (2400, 600), (245, 240, 230))
+    d = ImageDraw.Draw(im)
+    d.text((100, 60), "春节快乐", font=default_font().pil(200), fill=(30, 30, 30))
+    d.text((1500, 480), "新春游园会", font=default_font().pil(32), fill=(30, 30, 30))
+    arr = np.asarray(im, dtype=np.float32) / 255
+    real, sides = ocr.read_text, []
+
+    def detector_that_loses_small_lines_when_downscaled(image, *, threads=None, det_max_side=768, **kw):
+        # The real OCR; at the working size the small line is dropped, as the detector does over
+        # busy textures (a 32 px line over cobblestone at 768 px).
+        sides.append(det_max_side)
+        boxes = real(image, threads=threads, det_max_side=det_max_side, **kw)
+        return [b for b in boxes if b.height > 60] if det_max_side < max(image.shape[:2]) else boxes
+
+    monkeypatch.setattr(ocr, "read_text", detector_that_loses_small_lines_when_downscaled)
+    result = check_image(arr, ["春节快乐", "新春游园会"], threads=1)
+    assert sides == [768, 2400] and result["pass"], result
+    sides.clear()
+    assert check_image(arr, ["春节快乐"], max_extra_chars=-1, threads=1)["pass"] and sides == [768]  # all found
