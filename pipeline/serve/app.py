@@ -128,79 +128,79 @@ async def _body(request: Request) -> Any:
 
 # --- the app --------------------------------------------------------------------------------------
 
-def create_app(config: ServeConfig) -> Starlette:
-    pool = EnginePool(config.idle_seconds, config.executor, config.executor_options)
-    queue: BuildQueue | None = None
-    reviews = ReviewStore(config.out)
-    out = config.out
+class _Server:
+    """What the routes share: the config, the engines kept loaded, the build queue (while the app runs) and
+    the approvals. Each route is a method; :func:`create_app` maps paths onto them."""
 
-    def jobs() -> BuildQueue:
-        if queue is None:
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self.out = config.out
+        self.pool = EnginePool(config.idle_seconds, config.executor, config.executor_options)
+        self.queue: BuildQueue | None = None
+        self.reviews = ReviewStore(config.out)
+
+    def jobs(self) -> BuildQueue:
+        if self.queue is None:
             raise HTTPError(503, "the server is starting or stopping")
-        return queue
+        return self.queue
 
-    def store_for(name: str) -> RecipeStore:
+    def store_for(self, name: str) -> RecipeStore:
         check_name(name, "recipe")
-        store = RecipeStore(out, name)
+        store = RecipeStore(self.out, name)
         if not store.versions():
-            raise HTTPError(404, f"no recipe {name!r} with versions in {out}")
+            raise HTTPError(404, f"no recipe {name!r} with versions in {self.out}")
         return store
 
-    def version_of(store: RecipeStore, version: str) -> str:
+    def version_of(self, store: RecipeStore, version: str) -> str:
         check_version(version)
         v = store.latest() if version == "latest" else version
         if v not in store.versions():
             raise HTTPError(404, f"no version {version!r} of {store.root.name}")
         return v
 
-    def asset_of(manifest: dict[str, Any], asset_id: str) -> dict[str, Any]:
+    def asset_of(self, manifest: dict[str, Any], asset_id: str) -> dict[str, Any]:
         for a in manifest.get("assets", []):
             if a["id"] == asset_id:
                 return a
         raise HTTPError(404, f"no asset {asset_id!r} in {manifest.get('version')}")
 
     # -- info and browsing ----------------------------------------------------------------------
-    @_json_errors
-    async def health(request: Request) -> Response:
+    async def health(self, request: Request) -> Response:
         from zpipe.hook import PROTOCOL_VERSION
 
-        return JSONResponse({"zpipe": __version__, "hook_protocol": PROTOCOL_VERSION, "out": str(out),
-                             "roots": [str(r) for r in config.roots], "executor": config.executor})
+        return JSONResponse({"zpipe": __version__, "hook_protocol": PROTOCOL_VERSION, "out": str(self.out),
+                             "roots": [str(r) for r in self.config.roots], "executor": self.config.executor})
 
-    @_json_errors
-    async def engines(request: Request) -> Response:
+    async def engines(self, request: Request) -> Response:
+        pool = self.pool
         return JSONResponse({"idle_seconds": pool.idle_seconds, "loads": pool.loads, "engines": pool.status()})
 
-    @_json_errors
-    async def list_recipes(request: Request) -> Response:
-        return JSONResponse({"recipes": browse.recipes(out)})
+    async def list_recipes(self, request: Request) -> Response:
+        return JSONResponse({"recipes": browse.recipes(self.out)})
 
-    @_json_errors
-    async def recipe_files(request: Request) -> Response:
+    async def recipe_files(self, request: Request) -> Response:
         files = []
-        for root in config.roots:
+        for root in self.config.roots:
             for p in sorted(root.glob("*.yaml")) + sorted(root.glob("*/*.yaml")):
                 if not any(part.startswith(".") for part in p.relative_to(root).parts):
                     files.append(str(p))
         return JSONResponse({"files": files[:500]})
 
-    @_json_errors
-    async def recipe_versions(request: Request) -> Response:
-        store = store_for(request.path_params["recipe"])
+    async def recipe_versions(self, request: Request) -> Response:
+        store = self.store_for(request.path_params["recipe"])
         return JSONResponse({"recipe": store.root.name, "latest": store.latest(), "versions": browse.versions(store)})
 
-    @_json_errors
-    async def version_assets(request: Request) -> Response:
+    async def version_assets(self, request: Request) -> Response:
         name = request.path_params["recipe"]
-        store = store_for(name)
-        version = version_of(store, request.path_params["version"])
+        store = self.store_for(name)
+        version = self.version_of(store, request.path_params["version"])
         m = store.manifest(version)
         try:
             page_no = int(request.query_params.get("page", 1))
             per_page = int(request.query_params.get("per_page", 48))
         except ValueError:
             raise HTTPError(400, "page and per_page are integers") from None
-        approvals = reviews.current(name)
+        approvals = self.reviews.current(name)
         status = request.query_params.get("status")
         assets = [browse.with_review(a, approvals) for a in m.get("assets", [])]
         if status:
@@ -208,67 +208,62 @@ def create_app(config: ServeConfig) -> Starlette:
         head = {k: v for k, v in m.items() if k != "assets"}
         return JSONResponse({**head, "recipe_name": name, "assets": browse.page(assets, page_no, per_page)})
 
-    @_json_errors
-    async def asset_detail(request: Request) -> Response:
+    async def asset_detail(self, request: Request) -> Response:
         name = request.path_params["recipe"]
-        store = store_for(name)
-        version = version_of(store, request.path_params["version"])
-        asset = asset_of(store.manifest(version), request.path_params["asset"])
+        store = self.store_for(name)
+        version = self.version_of(store, request.path_params["version"])
+        asset = self.asset_of(store.manifest(version), request.path_params["asset"])
         return JSONResponse({"recipe": name, "version": version,
-                             "asset": browse.with_review(asset, reviews.current(name)),
-                             "history": reviews.history(name, asset["id"])})
+                             "asset": browse.with_review(asset, self.reviews.current(name)),
+                             "history": self.reviews.history(name, asset["id"])})
 
-    @_json_errors
-    async def recipe_diff(request: Request) -> Response:
-        store = store_for(request.path_params["recipe"])
+    async def recipe_diff(self, request: Request) -> Response:
+        store = self.store_for(request.path_params["recipe"])
         vs = store.versions()
         old = request.query_params.get("old") or (vs[-2] if len(vs) > 1 else vs[-1])
         new = request.query_params.get("new") or store.latest()
-        return JSONResponse(browse.diff(store, version_of(store, old), version_of(store, new)))
+        return JSONResponse(browse.diff(store, self.version_of(store, old), self.version_of(store, new)))
 
     # -- approvals ------------------------------------------------------------------------------
-    @_json_errors
-    async def approvals(request: Request) -> Response:
+    async def approvals(self, request: Request) -> Response:
         name = request.path_params["recipe"]
-        store = store_for(name)
+        store = self.store_for(name)
         if request.method == "GET":
-            version = version_of(store, request.query_params.get("version", "latest"))
+            version = self.version_of(store, request.query_params.get("version", "latest"))
             return JSONResponse({"recipe": name, "version": version,
-                                 "assets": reviews.for_manifest(name, store.manifest(version))})
+                                 "assets": self.reviews.for_manifest(name, store.manifest(version))})
         body = await _body(request)
         if not isinstance(body, dict):
             raise HTTPError(400, "expected {\"asset\", \"decision\", \"comment\", \"version\"}")
-        version = version_of(store, str(body.get("version", "latest")))
-        asset = asset_of(store.manifest(version), str(body.get("asset", "")))
+        version = self.version_of(store, str(body.get("version", "latest")))
+        asset = self.asset_of(store.manifest(version), str(body.get("asset", "")))
         if asset.get("status") == "failed" and body.get("decision") == "approved":
             raise HTTPError(409, f"{asset['id']} failed in {version}: a failed asset cannot be approved")
         comment = body.get("comment", "")
         if not isinstance(comment, str) or len(comment) > 10_000:
             raise HTTPError(400, "comment: expected a string of at most 10,000 characters")
         try:
-            row = reviews.decide(name, asset["id"], asset["key"], version, str(body.get("decision")), comment,
+            row = self.reviews.decide(name, asset["id"], asset["key"], version, str(body.get("decision")), comment,
                                  str(body.get("author", ""))[:200])
         except ValueError as exc:
             raise HTTPError(400, str(exc)) from None
         return JSONResponse(row, 201)
 
     # -- files ----------------------------------------------------------------------------------
-    def version_file(request: Request) -> Path:
-        store = store_for(request.path_params["recipe"])
-        version = version_of(store, request.path_params["version"])
+    def version_file(self, request: Request) -> Path:
+        store = self.store_for(request.path_params["recipe"])
+        version = self.version_of(store, request.path_params["version"])
         rel = request.path_params["path"]
         path = resolve_in(store.root / version / rel, [(store.root / version).resolve()])
         if not path.is_file():
             raise HTTPError(404, f"no file {rel!r} in {store.root.name}/{version}")
         return path
 
-    @_json_errors
-    async def files(request: Request) -> Response:
-        return FileResponse(version_file(request))
+    async def files(self, request: Request) -> Response:
+        return FileResponse(self.version_file(request))
 
-    @_json_errors
-    async def thumbs(request: Request) -> Response:
-        path = version_file(request)
+    async def thumbs(self, request: Request) -> Response:
+        path = self.version_file(request)
         try:
             size = int(request.query_params.get("size", 256))
         except ValueError:
@@ -276,20 +271,19 @@ def create_app(config: ServeConfig) -> Starlette:
         if size not in browse.THUMB_SIZES:
             raise HTTPError(400, f"size: one of {', '.join(map(str, browse.THUMB_SIZES))}")
         try:
-            data = await asyncio.to_thread(browse.thumbnail, path, size, out / ".serve" / "thumbs")
+            data = await asyncio.to_thread(browse.thumbnail, path, size, self.out / ".serve" / "thumbs")
         except OSError as exc:
             raise HTTPError(415, f"cannot make a thumbnail of {path.name}: {exc}") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     # -- builds ---------------------------------------------------------------------------------
-    @_json_errors
-    async def builds(request: Request) -> Response:
+    async def builds(self, request: Request) -> Response:
         if request.method == "GET":
-            return JSONResponse({"builds": [j.to_json() for j in reversed(jobs().jobs())]})
+            return JSONResponse({"builds": [j.to_json() for j in reversed(self.jobs().jobs())]})
         body = await _body(request)
         if not isinstance(body, dict):
             raise HTTPError(400, "expected {\"recipe\": PATH} or {\"yaml\": TEXT}, with optional set, engine, only, force")
-        recipe = await asyncio.to_thread(_load_submitted, body, config)
+        recipe = await asyncio.to_thread(_load_submitted, body, self.config)
         only = body.get("only")
         kwargs: dict[str, Any] = {}
         if only:
@@ -303,27 +297,26 @@ def create_app(config: ServeConfig) -> Starlette:
                 raise HTTPError(422, str(exc)) from None
             kwargs["only"] = only
         force = bool(body.get("force", False))
-        job = jobs().submit("build", recipe.name, lambda job: _run_build(job, recipe, out, pool, force, kwargs))
+        job = self.jobs().submit("build", recipe.name,
+                                 lambda job: _run_build(job, recipe, self.out, self.pool, force, kwargs))
         return JSONResponse(job.to_json(), 202, headers={"Location": f"/api/builds/{job.id}"})
 
-    def job_of(request: Request) -> QueuedJob:
-        job = jobs().get(request.path_params["id"])
+    def job_of(self, request: Request) -> QueuedJob:
+        job = self.jobs().get(request.path_params["id"])
         if job is None:
             raise HTTPError(404, f"no build {request.path_params['id']!r}")
         return job
 
-    @_json_errors
-    async def build_status(request: Request) -> Response:
+    async def build_status(self, request: Request) -> Response:
         if request.method == "DELETE":
-            job = jobs().cancel(request.path_params["id"])
+            job = self.jobs().cancel(request.path_params["id"])
             if job is None:
                 raise HTTPError(404, f"no build {request.path_params['id']!r}")
             return JSONResponse(job.to_json(), 202 if job.state == "running" else 200)
-        return JSONResponse(job_of(request).to_json())
+        return JSONResponse(self.job_of(request).to_json())
 
-    @_json_errors
-    async def build_events(request: Request) -> Response:
-        job = job_of(request)
+    async def build_events(self, request: Request) -> Response:
+        job = self.job_of(request)
         try:
             start = int(request.headers.get("last-event-id", "-1")) + 1
         except ValueError:
@@ -344,17 +337,17 @@ def create_app(config: ServeConfig) -> Starlette:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # -- the hook protocol ----------------------------------------------------------------------
-    @_json_errors
-    async def hook(request: Request) -> Response:
+    async def hook(self, request: Request) -> Response:
         from zpipe.hook import HookError
 
         body = await request.body()
-        base = config.roots[0] if config.roots else out
+        base = self.config.roots[0] if self.config.roots else self.out
         try:
-            parsed = await asyncio.to_thread(hook_route.parse, body, base, out, config.roots)
+            parsed = await asyncio.to_thread(hook_route.parse, body, base, self.out, self.config.roots)
         except HookError as exc:
             return _hook_response(*hook_route.refusal(exc.problems))
-        job = jobs().submit("hook", parsed.name, lambda job: hook_route.run(parsed, out, pool, job.emit))
+        job = self.jobs().submit("hook", parsed.name,
+                                 lambda job: hook_route.run(parsed, self.out, self.pool, job.emit))
         if request.query_params.get("wait") == "0":  # DCCs that show progress: poll /api/builds/ID, then GET /hook/ID
             return JSONResponse(job.to_json(), 202, headers={"Location": f"/hook/{job.id}"})
         try:
@@ -363,9 +356,8 @@ def create_app(config: ServeConfig) -> Starlette:
             return _hook_response(*hook_route.refusal([str(exc)]))
         return _hook_response(code, data)
 
-    @_json_errors
-    async def hook_answer(request: Request) -> Response:
-        job = job_of(request)
+    async def hook_answer(self, request: Request) -> Response:
+        job = self.job_of(request)
         if job.kind != "hook":
             raise HTTPError(404, f"{job.id} is not a hook request")
         if job.state not in FINISHED:
@@ -375,46 +367,48 @@ def create_app(config: ServeConfig) -> Starlette:
         return _hook_response(*job.result)
 
     # -- the page -------------------------------------------------------------------------------
-    async def index(request: Request) -> Response:
+    async def index(self, request: Request) -> Response:
         return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
 
     @asynccontextmanager
-    async def lifespan(app):
-        nonlocal queue
-        queue = BuildQueue()
-        pool.start()
+    async def lifespan(self, app):
+        self.queue = BuildQueue()
+        self.pool.start()
         try:
             yield
         finally:
-            q, queue = queue, None
+            q, self.queue = self.queue, None
             await asyncio.to_thread(q.close)
-            await asyncio.to_thread(pool.close)
+            await asyncio.to_thread(self.pool.close)
 
+
+def create_app(config: ServeConfig) -> Starlette:
+    s = _Server(config)
     routes = [
-        Route("/", index),
-        Route("/api/health", health),
-        Route("/api/engines", engines),
-        Route("/api/recipes", list_recipes),
-        Route("/api/recipe-files", recipe_files),
-        Route("/api/recipes/{recipe}", recipe_versions),
-        Route("/api/recipes/{recipe}/diff", recipe_diff),
-        Route("/api/recipes/{recipe}/approvals", approvals, methods=["GET", "POST"]),
-        Route("/api/recipes/{recipe}/versions/{version}", version_assets),
-        Route("/api/recipes/{recipe}/versions/{version}/assets/{asset}", asset_detail),
-        Route("/files/{recipe}/{version}/{path:path}", files),
-        Route("/thumbs/{recipe}/{version}/{path:path}", thumbs),
-        Route("/api/builds", builds, methods=["GET", "POST"]),
-        Route("/api/builds/{id}", build_status, methods=["GET", "DELETE"]),
-        Route("/api/builds/{id}/events", build_events),
-        Route("/hook", hook, methods=["POST"]),
-        Route("/hook/{id}", hook_answer),
+        Route("/", s.index),
+        Route("/api/health", _json_errors(s.health)),
+        Route("/api/engines", _json_errors(s.engines)),
+        Route("/api/recipes", _json_errors(s.list_recipes)),
+        Route("/api/recipe-files", _json_errors(s.recipe_files)),
+        Route("/api/recipes/{recipe}", _json_errors(s.recipe_versions)),
+        Route("/api/recipes/{recipe}/diff", _json_errors(s.recipe_diff)),
+        Route("/api/recipes/{recipe}/approvals", _json_errors(s.approvals), methods=["GET", "POST"]),
+        Route("/api/recipes/{recipe}/versions/{version}", _json_errors(s.version_assets)),
+        Route("/api/recipes/{recipe}/versions/{version}/assets/{asset}", _json_errors(s.asset_detail)),
+        Route("/files/{recipe}/{version}/{path:path}", _json_errors(s.files)),
+        Route("/thumbs/{recipe}/{version}/{path:path}", _json_errors(s.thumbs)),
+        Route("/api/builds", _json_errors(s.builds), methods=["GET", "POST"]),
+        Route("/api/builds/{id}", _json_errors(s.build_status), methods=["GET", "DELETE"]),
+        Route("/api/builds/{id}/events", _json_errors(s.build_events)),
+        Route("/hook", _json_errors(s.hook), methods=["POST"]),
+        Route("/hook/{id}", _json_errors(s.hook_answer)),
         Mount("/static", StaticFiles(directory=WEB), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=s.lifespan)
     app.add_middleware(Guard, config=config)
-    app.state.pool = pool
+    app.state.pool = s.pool
     app.state.config = config
-    app.state.queue = lambda: queue
+    app.state.queue = lambda: s.queue
     return app
 
 
