@@ -352,6 +352,71 @@ def split_boxes(boxes: Sequence[Box], expected: Sequence[Sequence[Unit]], strict
     return out
 
 
+def _runs(order: Sequence[Box], used: Sequence[bool], start: int, max_run: int):
+    """Growing runs of unused boxes from ``start`` that read on as one line (the same list, one box longer
+    each time). A small mark between the parts (a comma read as "S") is skipped."""
+    run: list[int] = []
+    for j in range(start, len(order)):
+        if used[j] or len(run) >= max_run:
+            return
+        if run and not near(order[run[-1]], order[j]):
+            if order[j].height < SMALL * order[run[-1]].height:
+                continue
+            return
+        run.append(j)
+        yield run
+
+
+def _best_run(li: int, target, order: Sequence[Box], used: Sequence[bool], strict: bool, wild, checkable: int,
+              max_run: int):
+    """The run of boxes that best reads as line ``li``: ((ned, checkable, -run length, -li), li, run), or None."""
+    limit = 2 * hard_len(target) + 4
+    best = None
+    for start in range(len(order)):
+        if used[start]:
+            continue
+        for run in _runs(order, used, start, max_run):
+            joined = join_units([order[i] for i in run], strict)
+            key = (ned_units(target, joined, wild), checkable, -len(run), -li)
+            if best is None or key > best[0]:
+                best = (key, li, list(run))
+            if hard_len(joined) > limit:
+                break
+    return best
+
+
+def _line_score(text: str, target, wild, score: float, run: list[Box], strict: bool, trusted, rule: str,
+                min_ned: float) -> LineScore:
+    """The verdict on one expected line, read as the boxes ``run`` (none: not found)."""
+    joined = join_units(run, strict)
+    # A line made only of characters the OCR cannot output is unverified even when nothing is read.
+    seen = bool(run) or all(u.soft or u.key in wild for u in target)
+    exact = seen and distance(target, joined, wild) == 0
+    ok = exact if rule == "exact" else seen and score >= min_ned
+    status = "fail" if not ok else "unverified" if trusted else "pass"
+    return LineScore(text, join_texts([b.text for b in run]), score, exact, status == "pass", run, trusted, status)
+
+
+def _assign(order: list[Box], exp_units: list, wilds: list, checkable: list[int], strict: bool,
+            max_run: int) -> tuple[dict[int, tuple[float, list[int]]], list[bool]]:
+    """Greedily, the best-reading run of boxes goes to its line, until no line reads at all:
+    ({line index: (ned, box indices)}, which boxes were used)."""
+    used = [False] * len(order)
+    result: dict[int, tuple[float, list[int]]] = {}
+    while len(result) < len(exp_units):
+        # the best (ned, checkable characters, -run length, -line index) over the lines still open
+        found = [_best_run(li, target, order, used, strict, wilds[li], checkable[li], max_run)
+                 for li, target in enumerate(exp_units) if li not in result]
+        best = max((f for f in found if f is not None), key=lambda f: f[0], default=None)
+        if best is None or best[0][0] <= 0.0:
+            break
+        (score, *_), li, run = best
+        for i in run:
+            used[i] = True
+        result[li] = (score, run)
+    return result, used
+
+
 def match_lines(
     boxes: Iterable[Box],
     expected: Sequence[str],
@@ -377,53 +442,13 @@ def match_lines(
     # On a tie, the line with more characters that can be read back takes the boxes: a line of
     # unreadable characters matches anything, so it must not take another line's text.
     checkable = [sum(1 for u in e if not u.soft and u.key not in w) for e, w in zip(exp_units, wilds)]
-    used = [False] * len(order)
-    result: dict[int, tuple[float, list[int]]] = {}
-
-    while len(result) < len(expected):
-        best = None  # (ned, checkable characters, -run length, -line index), line index, run of box indices
-        for li, target in enumerate(exp_units):
-            if li in result:
-                continue
-            limit = 2 * hard_len(target) + 4
-            for start in range(len(order)):
-                if used[start]:
-                    continue
-                run: list[int] = []
-                for j in range(start, len(order)):
-                    if used[j] or len(run) >= max_run:
-                        break
-                    if run and not near(order[run[-1]], order[j]):
-                        if order[j].height < SMALL * order[run[-1]].height:
-                            continue  # a small mark between the parts (a comma read as "S"): skip it
-                        break
-                    run.append(j)
-                    joined = join_units([order[i] for i in run], strict)
-                    key = (ned_units(target, joined, wilds[li]), checkable[li], -len(run), -li)
-                    if best is None or key > best[0]:
-                        best = (key, li, list(run))
-                    if hard_len(joined) > limit:
-                        break
-        if best is None or best[0][0] <= 0.0:
-            break
-        (score, *_), li, run = best
-        for i in run:
-            used[i] = True
-        result[li] = (score, run)
+    result, used = _assign(order, exp_units, wilds, checkable, strict, max_run)
 
     scores = []
     for li, text in enumerate(expected):
         score, idx = result.get(li, (ned_units(exp_units[li], [], wilds[li]), []))
-        run = [order[i] for i in idx]
-        joined = join_units(run, strict)
-        trusted = unreadable(text, readable)
-        # A line made only of characters the OCR cannot output is unverified even when nothing is read.
-        seen = bool(idx) or all(u.soft or u.key in wilds[li] for u in exp_units[li])
-        exact = seen and distance(exp_units[li], joined, wilds[li]) == 0
-        ok = exact if rule == "exact" else seen and score >= min_ned
-        status = "fail" if not ok else "unverified" if trusted else "pass"
-        scores.append(LineScore(text, join_texts([b.text for b in run]), score, exact, status == "pass", run,
-                                trusted, status))
+        scores.append(_line_score(text, exp_units[li], wilds[li], score, [order[i] for i in idx], strict,
+                                  unreadable(text, readable), rule, min_ned))
     leftover = [b for b, u in zip(order, used) if not u]
     return scores, leftover
 
