@@ -97,6 +97,11 @@ _SPLICED = ("fields", "height", "id", "kind", "output", "prompt", "seed", "stage
 _SPLICE_FIELDS = set(_JOB_FIELDS) == set(_SPLICED)  # a new Job field falls back to the plain encoding
 
 
+def _ident(stages: tuple) -> tuple:
+    """The identity of a stage list: jobs of one recipe get their own tuples of the same shared specs."""
+    return tuple(map(id, stages))
+
+
 class _Keyer:
     """Keys jobs fast: the engine's part and each distinct stage list are worked out once per plan.
 
@@ -107,19 +112,20 @@ class _Keyer:
     def __init__(self, engine: dict[str, Any], engine_options: dict[str, Any]):
         self.engine = {"name": engine["name"], "version": engine["version"], "fingerprint": engine["fingerprint"],
                        "options": _key_options(engine["name"], engine_options)}
-        self._stages: dict[int, tuple[Any, list]] = {}
-        self._shared: dict[tuple[int, int], tuple] = {}
+        self._stages: dict[tuple, tuple[Any, list]] = {}
+        self._shared: dict[tuple, tuple] = {}
         self._export: str | None = None
         self._head: str | None = None
 
     def _stage_list(self, stages: tuple) -> list:
         from zpipe.stages import registry
 
-        hit = self._stages.get(id(stages))
-        if hit is None or hit[0] is not stages:
+        ident = _ident(stages)
+        hit = self._stages.get(ident)
+        if hit is None:
             value = [[s.name, registry.version(s.name), s.params, registry.get(s.name).key_inputs(s.params)]
                      for s in stages]
-            hit = self._stages[id(stages)] = (stages, value)  # holds ``stages``, so its id stays unique
+            hit = self._stages[ident] = (stages, value)  # holds the specs, so their ids stay unique
         return hit[1]
 
     def inputs(self, job: Job) -> dict[str, Any]:
@@ -137,11 +143,12 @@ class _Keyer:
         if self._head is None:
             doc = canonical_json({"asset_format": ASSET_FORMAT_VERSION, "engine": self.engine, "job": {}})
             self._head = doc[:-2]  # ends with '"job":{'
-        shared = self._shared.get((id(job.stages), id(job.output)))
-        if shared is None or shared[0] is not job.stages or shared[1] is not job.output:
+        ident = (_ident(job.stages), id(job.output))
+        shared = self._shared.get(ident)
+        if shared is None:  # holds the stage specs and the output, so their ids stay unique
             shared = (job.stages, job.output, canonical_json(self._stage_list(job.stages)),
                       canonical_json([self._export_version(), job.output]))
-            self._shared[id(job.stages), id(job.output)] = shared
+            self._shared[ident] = shared
         text = (f'{self._head}"fields":{canonical_json(job.fields)},"height":{job.height},"id":{_str(job.id)},'
                 f'"kind":{_str(job.kind)},"output":{shared[3]},"prompt":{_str(job.prompt)},"seed":{job.seed},'
                 f'"stages":{shared[2]},"steps":{job.steps},"tile":{_str(job.tile)},"width":{job.width}}}}}')
