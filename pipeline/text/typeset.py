@@ -118,6 +118,15 @@ def text_width(text: str, chain: Sequence[FontFace], size: int, tracking: float 
 
 def tokens(text: str) -> list[str]:
     """Unbreakable units: one CJK character, a Latin word, or a run of spaces; kinsoku-glued."""
+    return _kinsoku(_units(text))
+
+
+def _is_break_mark(ch: str) -> bool:
+    return ch in NO_START or ch in NO_END
+
+
+def _units(text: str) -> list[str]:
+    """One CJK character, one kinsoku mark, a Latin word, or one space (for a run of spaces)."""
     raw: list[str] = []
     for ch in text:
         if ch.isspace():
@@ -125,17 +134,18 @@ def tokens(text: str) -> list[str]:
                 raw[-1] += ch
             else:
                 raw.append(" ")
-        elif is_cjk(ch) and ch not in NO_START and ch not in NO_END:
+        elif is_cjk(ch) or _is_break_mark(ch):
             raw.append(ch)
-        elif ch in NO_START or ch in NO_END:
-            raw.append(ch)
-        elif raw and not raw[-1].isspace() and not is_cjk(raw[-1][-1]) and raw[-1][-1] not in NO_START \
-                and raw[-1][-1] not in NO_END:
+        elif raw and not raw[-1].isspace() and not is_cjk(raw[-1][-1]) and not _is_break_mark(raw[-1][-1]):
             raw[-1] += ch
         else:
             raw.append(ch)
-    # Kinsoku: glue closing punctuation to what precedes it, opening punctuation to what follows.
-    # A space between never frees them: "（ 注" and "好 ，" stay one unit (space kept inside).
+    return raw
+
+
+def _kinsoku(raw: list[str]) -> list[str]:
+    """Glue closing punctuation to what precedes it, opening punctuation to what follows. A space between
+    never frees them: "（ 注" and "好 ，" stay one unit (space kept inside)."""
     out: list[str] = []
     glue_next = False
     for tok in raw:
@@ -241,23 +251,36 @@ def balanced_wrap(text: str, max_width: float, measure) -> list[str]:
     widths = [measure(" ") if t.isspace() else measure(t) for t in toks]
     if max(widths) > max_width:
         return lines  # a word had to be split: keep the greedy result
-    n, k = len(toks), len(lines)
+    back = _best_breaks(toks, widths, len(lines), max_width)
+    if back is None:
+        return lines
+    rows = _rows(toks, back, len(lines))
+    if any(measure(r) > max_width for r in rows):  # kerning made a row a touch wider: stay safe
+        return lines
+    return rows
+
+
+def _row_width(toks: list[str], widths: list[float], i: int, j: int) -> float:
+    """The width of tokens i..j as a row: spaces at either end do not count."""
+    while i < j and toks[i].isspace():
+        i += 1
+    while j > i and toks[j - 1].isspace():
+        j -= 1
+    return sum(widths[i:j])
+
+
+def _best_breaks(toks: list[str], widths: list[float], k: int, max_width: float) -> list[list[int]] | None:
+    """The dynamic programme of :func:`balanced_wrap`: back[j][m] is where the m-th row ending before
+    token j starts, on the cheapest way to fill k rows; None when k rows cannot hold the text."""
+    n = len(toks)
     penalty = (0.35 * max_width) ** 2
     inf = float("inf")
     best = [[inf] * (k + 1) for _ in range(n + 1)]
     back = [[-1] * (k + 1) for _ in range(n + 1)]
     best[0][0] = 0.0
-
-    def row_width(i: int, j: int) -> float:
-        while i < j and toks[i].isspace():
-            i += 1
-        while j > i and toks[j - 1].isspace():
-            j -= 1
-        return sum(widths[i:j])
-
     for j in range(1, n + 1):
         for i in range(j - 1, -1, -1):
-            w = row_width(i, j)
+            w = _row_width(toks, widths, i, j)
             if w > max_width:
                 break
             if w == 0:
@@ -269,17 +292,18 @@ def balanced_wrap(text: str, max_width: float, measure) -> list[str]:
                 if best[i][m - 1] + cost < best[j][m]:
                     best[j][m] = best[i][m - 1] + cost
                     back[j][m] = i
-    if best[n][k] == inf:
-        return lines
-    rows, j, m = [], n, k
+    return None if best[n][k] == inf else back
+
+
+def _rows(toks: list[str], back: list[list[int]], k: int) -> list[str]:
+    """The k rows the breaks in ``back`` make (runs of spaces inside a row become one space)."""
+    rows, j, m = [], len(toks), k
     while m > 0:
         i = back[j][m]
         rows.append(" ".join("".join(" " if t.isspace() else t for t in toks[i:j]).split())
                     if any(t.isspace() for t in toks[i:j]) else "".join(toks[i:j]))
         j, m = i, m - 1
     rows.reverse()
-    if any(measure(r) > max_width for r in rows):  # kerning made a row a touch wider: stay safe
-        return lines
     return rows
 
 
@@ -450,27 +474,15 @@ def typeset(
     """Draw ``lines`` on ``image`` (float32 (H, W, 3) in [0, 1]); return the new image and a layout
     record (per line: font size, rows, box, fonts used; the colours chosen).
     """
-    from PIL import Image, ImageDraw, ImageFilter
+    from PIL import Image
 
     style = style or Style()
-    if style.scrim not in SCRIMS:
-        raise TypesetError(f"scrim must be one of {', '.join(SCRIMS)}, got {style.scrim!r}")
-    if not 0.0 <= style.shadow <= 1.0:
-        raise TypesetError(f"shadow must be an opacity in [0, 1], got {style.shadow!r}")
-    if not 0.0 <= style.stroke <= 0.2:
-        raise TypesetError(f"stroke must be a fraction of the font size in [0, 0.2], got {style.stroke!r}")
+    _check_style(style)
     fill_rgb = parse_colour(style.colour)
     stroke_rgb = parse_colour(style.stroke_colour, "stroke_colour")
     lines = check_lines(lines)
     chain = resolve_chain(font, fallback_fonts)
-    chains, bolds = [], []
-    for ln in lines:
-        own = chain if font or not lang_default(line_lang(ln)) else \
-            list(dict.fromkeys([*resolve_chain(lang_default(line_lang(ln)), []), *chain]))
-        check_coverage([ln["text"]], own)
-        bold = bold_of(own[0]) if BOLD[ln["role"]] > 0 else None
-        chains.append([bold, *own] if bold else own)
-        bolds.append(bold)
+    chains, bolds = _line_chains(lines, font, chain)
 
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 3 or img.shape[2] != 3:
@@ -482,89 +494,154 @@ def typeset(
     base = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").convert("RGBA")
     lum = _luminance(np.clip(img, 0, 1))
     record: dict[str, Any] = {"fonts": [f.label() for f in chain], "lines": []}
-
+    layers = _Layers(base.size)
+    accent_wanted = isinstance(style.colour, str) and style.colour.strip().lower() == "accent"
+    palette = image_palette(img) if accent_wanted else []
     # One colour decision per placement block, from the background under it.
     blocks: dict[str, list[PlacedLine]] = {}
     for p in placed:
         blocks.setdefault(p.placement, []).append(p)
-    scrim_layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    shadow_mask = Image.new("L", base.size, 0)
-    text_layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw_text = ImageDraw.Draw(text_layer)
-    draw_shadow = ImageDraw.Draw(shadow_mask)
-    shadow_colour = (0, 0, 0)
-    any_shadow = False
-    accent_wanted = isinstance(style.colour, str) and style.colour.strip().lower() == "accent"
-    palette = image_palette(img) if accent_wanted else []
-    for _name, group in blocks.items():
-        x0 = max(0, int(min(r.x for p in group for r in p.rows) - 0.3 * group[0].size))
-        x1 = min(w, int(max(r.x + r.width for p in group for r in p.rows) + 0.3 * group[0].size))
-        y0 = max(0, int(group[0].top - 0.2 * group[0].size))
-        y1 = min(h, int(group[-1].bottom + 0.35 * group[-1].size))
-        region = lum[y0:y1, x0:x1]
-        bg_lum = float(np.median(region))
-        colour_busy = float(img[y0:y1, x0:x1].reshape(-1, 3).std(axis=0).mean())
-        if fill_rgb is None:
-            fill = (255, 255, 255) if _contrast(1.0, bg_lum) >= _contrast(0.012, bg_lum) else (24, 24, 27)
-        else:
-            fill = fill_rgb
-        neutral = fill
-        fill_lum = float(_luminance(np.array(fill, dtype=np.float32) / 255.0))
-        dark_text = fill_lum < 0.4
-        # Worst case: light text over the brightest tenth of the background, dark text over the darkest.
-        worst_bg = float(np.percentile(region, 10 if dark_text else 90))
-        outline = stroke_rgb or ((255, 255, 255) if dark_text else (20, 20, 24))
-        need_scrim = style.scrim == "on" or (
-            style.scrim == "auto" and (colour_busy > 0.14 or _contrast(fill_lum, worst_bg) < 3.0)
-        )
-        if need_scrim:
-            _draw_scrim(scrim_layer, (x0, y0, x1, y1), w, dark=not dark_text, strength=0.55)
+    for group in blocks.values():
+        ink = _block_ink(group, img, lum, style, fill_rgb, stroke_rgb)
+        if ink.scrim:
+            _draw_scrim(layers.scrim, ink.box, w, dark=not ink.dark_text, strength=0.55)
         for p in group:
-            fill = neutral
+            fill = ink.fill
             if accent_wanted and p.role == "title":
-                worst = float(np.percentile(region, 10 if fill_lum < 0.4 else 90))
-                fill = accent_colour(palette, worst, light=fill_lum >= 0.4) or neutral
+                worst = float(np.percentile(ink.region, 10 if ink.fill_lum < 0.4 else 90))
+                fill = accent_colour(palette, worst, light=ink.fill_lum >= 0.4) or ink.fill
             own = chains[p.index]
             bold = 0 if bolds[p.index] else max(0, round(BOLD[p.role] * p.size))
-            outline_w = round(style.stroke * p.size) if style.stroke > 0 else 0
-            for row in p.rows:
-                x = row.x
-                for seg in _segments(row.text, own, p.size, p.tracking):
-                    f = seg.face.pil(p.size)
-                    if not seg.text.isspace():
-                        if outline_w:
-                            draw_text.text((x, row.baseline), seg.text, font=f, fill=outline + (255,), anchor="ls",
-                                           stroke_width=bold + outline_w, stroke_fill=outline + (255,))
-                        draw_text.text((x, row.baseline), seg.text, font=f, fill=fill + (255,), anchor="ls",
-                                       stroke_width=bold, stroke_fill=fill + (255,))
-                        if style.shadow > 0 and not dark_text:
-                            off = max(1, round(p.size * 0.04))
-                            draw_shadow.text((x + off, row.baseline + off * 1.3), seg.text, font=f, fill=255,
-                                             anchor="ls", stroke_width=bold + outline_w + max(1, round(p.size * 0.02)))
-                            any_shadow = True
-                    x += seg.width
-            record["lines"].append({
-                "index": p.index, "text": lines[p.index]["text"], "role": p.role, "placement": p.placement, "size": p.size,
-                "rows": [r.text for r in p.rows],
-                "box": [round(min(r.x for r in p.rows)), round(p.top),
-                        round(max(r.x + r.width for r in p.rows)), round(p.bottom)],
-                "colour": "#{:02x}{:02x}{:02x}".format(*fill), "scrim": bool(need_scrim),
-                "font": own[0].label(),
-                **({"bold": bolds[p.index].label() if bolds[p.index] else "faux (no Bold face of the font is installed)"}
-                   if BOLD[p.role] > 0 else {}),
-            })
-
-    out = Image.alpha_composite(base, scrim_layer)
-    if any_shadow:
-        radius = max(1.5, min(p.size for p in placed) * 0.06)
-        blurred = shadow_mask.filter(ImageFilter.GaussianBlur(radius))
-        alpha = blurred.point(lambda v: int(v * style.shadow))
-        shadow = Image.new("RGBA", base.size, shadow_colour + (0,))
-        shadow.putalpha(alpha)
-        out = Image.alpha_composite(out, shadow)
-    out = Image.alpha_composite(out, text_layer).convert("RGB")
+            layers.draw(p, own, bold, fill, ink, style)
+            record["lines"].append(_line_record(lines[p.index]["text"], p, own, bolds[p.index], fill, ink.scrim))
     record["lines"].sort(key=lambda r: r.pop("index"))
-    return np.asarray(out, dtype=np.float32) / 255.0, record
+    return layers.composite(base, placed, style), record
+
+
+def _check_style(style: Style) -> None:
+    if style.scrim not in SCRIMS:
+        raise TypesetError(f"scrim must be one of {', '.join(SCRIMS)}, got {style.scrim!r}")
+    if not 0.0 <= style.shadow <= 1.0:
+        raise TypesetError(f"shadow must be an opacity in [0, 1], got {style.shadow!r}")
+    if not 0.0 <= style.stroke <= 0.2:
+        raise TypesetError(f"stroke must be a fraction of the font size in [0, 0.2], got {style.stroke!r}")
+
+
+def _line_chains(lines: list[dict], font: str | None, chain: list[FontFace]) -> tuple[list, list]:
+    """Per line, its font chain (its language's default face first, unless a font is given; a Bold face
+    first where the role is bold and one is installed) and that Bold face or None."""
+    chains, bolds = [], []
+    for ln in lines:
+        own = chain if font or not lang_default(line_lang(ln)) else \
+            list(dict.fromkeys([*resolve_chain(lang_default(line_lang(ln)), []), *chain]))
+        check_coverage([ln["text"]], own)
+        bold = bold_of(own[0]) if BOLD[ln["role"]] > 0 else None
+        chains.append([bold, *own] if bold else own)
+        bolds.append(bold)
+    return chains, bolds
+
+
+@dataclass
+class _Ink:
+    """The colours of one placement block, chosen from the background under it."""
+
+    box: tuple[int, int, int, int]
+    region: np.ndarray  # the background's luminance under the block
+    fill: tuple[int, int, int]
+    fill_lum: float
+    dark_text: bool
+    outline: tuple[int, int, int]
+    scrim: bool
+
+
+def _block_ink(group: list[PlacedLine], img: np.ndarray, lum: np.ndarray, style: Style, fill_rgb, stroke_rgb) -> _Ink:
+    h, w = img.shape[:2]
+    x0 = max(0, int(min(r.x for p in group for r in p.rows) - 0.3 * group[0].size))
+    x1 = min(w, int(max(r.x + r.width for p in group for r in p.rows) + 0.3 * group[0].size))
+    y0 = max(0, int(group[0].top - 0.2 * group[0].size))
+    y1 = min(h, int(group[-1].bottom + 0.35 * group[-1].size))
+    region = lum[y0:y1, x0:x1]
+    bg_lum = float(np.median(region))
+    colour_busy = float(img[y0:y1, x0:x1].reshape(-1, 3).std(axis=0).mean())
+    if fill_rgb is None:
+        fill = (255, 255, 255) if _contrast(1.0, bg_lum) >= _contrast(0.012, bg_lum) else (24, 24, 27)
+    else:
+        fill = fill_rgb
+    fill_lum = float(_luminance(np.array(fill, dtype=np.float32) / 255.0))
+    dark_text = fill_lum < 0.4
+    # Worst case: light text over the brightest tenth of the background, dark text over the darkest.
+    worst_bg = float(np.percentile(region, 10 if dark_text else 90))
+    outline = stroke_rgb or ((255, 255, 255) if dark_text else (20, 20, 24))
+    scrim = style.scrim == "on" or (
+        style.scrim == "auto" and (colour_busy > 0.14 or _contrast(fill_lum, worst_bg) < 3.0)
+    )
+    return _Ink((x0, y0, x1, y1), region, fill, fill_lum, dark_text, outline, scrim)
+
+
+class _Layers:
+    """What is drawn over the background: scrims, the text's soft shadow (a mask) and the text."""
+
+    def __init__(self, size: tuple[int, int]):
+        from PIL import Image, ImageDraw
+
+        self.scrim = Image.new("RGBA", size, (0, 0, 0, 0))
+        self.shadow_mask = Image.new("L", size, 0)
+        self.text = Image.new("RGBA", size, (0, 0, 0, 0))
+        self._draw_text = ImageDraw.Draw(self.text)
+        self._draw_shadow = ImageDraw.Draw(self.shadow_mask)
+        self.any_shadow = False
+
+    def draw(self, p: PlacedLine, own: list[FontFace], bold: int, fill: tuple[int, int, int], ink: _Ink,
+             style: Style) -> None:
+        outline_w = round(style.stroke * p.size) if style.stroke > 0 else 0
+        for row in p.rows:
+            x = row.x
+            for seg in _segments(row.text, own, p.size, p.tracking):
+                if not seg.text.isspace():
+                    self._draw_segment(seg, x, row.baseline, p.size, bold, outline_w, fill, ink, style)
+                x += seg.width
+
+    def _draw_segment(self, seg: Segment, x: float, baseline: float, size: int, bold: int, outline_w: int,
+                      fill: tuple[int, int, int], ink: _Ink, style: Style) -> None:
+        f = seg.face.pil(size)
+        if outline_w:
+            self._draw_text.text((x, baseline), seg.text, font=f, fill=ink.outline + (255,), anchor="ls",
+                                 stroke_width=bold + outline_w, stroke_fill=ink.outline + (255,))
+        self._draw_text.text((x, baseline), seg.text, font=f, fill=fill + (255,), anchor="ls",
+                             stroke_width=bold, stroke_fill=fill + (255,))
+        if style.shadow > 0 and not ink.dark_text:
+            off = max(1, round(size * 0.04))
+            self._draw_shadow.text((x + off, baseline + off * 1.3), seg.text, font=f, fill=255,
+                                   anchor="ls", stroke_width=bold + outline_w + max(1, round(size * 0.02)))
+            self.any_shadow = True
+
+    def composite(self, base, placed: list[PlacedLine], style: Style) -> np.ndarray:
+        from PIL import Image, ImageFilter
+
+        out = Image.alpha_composite(base, self.scrim)
+        if self.any_shadow:
+            radius = max(1.5, min(p.size for p in placed) * 0.06)
+            blurred = self.shadow_mask.filter(ImageFilter.GaussianBlur(radius))
+            alpha = blurred.point(lambda v: int(v * style.shadow))
+            shadow = Image.new("RGBA", base.size, (0, 0, 0, 0))
+            shadow.putalpha(alpha)
+            out = Image.alpha_composite(out, shadow)
+        out = Image.alpha_composite(out, self.text).convert("RGB")
+        return np.asarray(out, dtype=np.float32) / 255.0
+
+
+def _line_record(text: str, p: PlacedLine, own: list[FontFace], bold_face, fill: tuple[int, int, int],
+                 scrim: bool) -> dict[str, Any]:
+    return {
+        "index": p.index, "text": text, "role": p.role, "placement": p.placement, "size": p.size,
+        "rows": [r.text for r in p.rows],
+        "box": [round(min(r.x for r in p.rows)), round(p.top),
+                round(max(r.x + r.width for r in p.rows)), round(p.bottom)],
+        "colour": "#{:02x}{:02x}{:02x}".format(*fill), "scrim": bool(scrim),
+        "font": own[0].label(),
+        **({"bold": bold_face.label() if bold_face else "faux (no Bold face of the font is installed)"}
+           if BOLD[p.role] > 0 else {}),
+    }
 
 
 def image_palette(img: np.ndarray, k: int = 6) -> list[tuple[float, float, float]]:
