@@ -661,11 +661,12 @@ def models_pull(local_dir, revision):
 
 
 def _check_bench_size(value: str) -> str:
-    w, _, h = value.strip().lower().partition("x")
-    try:
-        sides = [int(w), int(h or w)]
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected WxH or N, e.g. 1024 or 1344x768", param_hint="--size") from None
+    import re
+
+    m = re.fullmatch(r"(\d{1,9})(?:x(\d{1,9}))?", value.strip().lower())
+    if not m:
+        raise click.BadParameter(f"{value!r}: expected WxH or N, e.g. 1024 or 1344x768", param_hint="--size")
+    sides = [int(m.group(1)), int(m.group(2) or m.group(1))]
     if any(n % 16 or not 64 <= n <= 8192 for n in sides):
         raise click.BadParameter(f"{value!r}: width and height must be multiples of 16 from 64 to 8192",
                                  param_hint="--size")
