@@ -204,6 +204,24 @@ def validate(spec: ModelSpec) -> None:
         _check_signature(what, files, keys)
     if not spec.tokenizer.is_file():
         raise EngineError(f"{spec.tokenizer}: file not found")
+    _check_configs(spec)
+
+
+def _check_configs(spec: ModelSpec) -> None:
+    """The networks' configurations (config.json, or inferred from tensor shapes) must read: weights with
+    the right names but not the right shapes are not a Z-Image model either."""
+    try:
+        from zpipe.engine.zimage.weights import network_configs
+    except ImportError:  # no torch: the engine reports that when it is asked to run
+        return
+    try:
+        network_configs(spec)
+    except EngineError:
+        raise
+    except (KeyError, ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
+        raise NotZImageModel(f"{spec.root}: not a Z-Image model: its configuration cannot be read from the "
+                             f"weights ({type(exc).__name__}: {exc}); point engine.model (or $ZPIPE_MODEL) at a "
+                             "Z-Image-Turbo checkpoint") from None
 
 
 def _check_signature(what: str, files: tuple[Path, ...], keys: set[str]) -> None:

@@ -50,8 +50,18 @@ def test_a_well_formed_folder_of_another_model_is_not_a_z_image_model(tmp_path):
     r = models(foreign)
     assert r.exit_code == 2 and "not a Z-Image model: the transformer has no 'cap_embedder.1.weight'" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
-    # The key signature accepts what a Z-Image folder holds (the loader checks every shape later).
-    assert "not a Z-Image model" not in models(comfy_folder(tmp_path / "zi")).output
+    # The right names with shapes no Z-Image network has: its configuration cannot be read.
+    r = models(comfy_folder(tmp_path / "zi"))
+    assert r.exit_code == 2 and "not a Z-Image model: its configuration cannot be read from the weights" in r.output
+
+
+def test_a_real_z_image_folder_passes(tmp_path):
+    pytest.importorskip("diffusers")
+    from zimage_kit import save_comfy_layout, tiny_reference_models
+
+    save_comfy_layout(tmp_path / "zi", *tiny_reference_models())
+    r = models(tmp_path / "zi")
+    assert r.exit_code == 0 and "ok (comfyui" in r.output, r.output
 
 
 def test_auto_falls_back_and_an_explicit_engine_stops_before_building(write_recipe, tmp_path):
