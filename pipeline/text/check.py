@@ -63,14 +63,7 @@ def check_image(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """OCR ``image`` (array or file path) and match the text to ``expected_lines`` (see module doc)."""
-    from zpipe.text.ocr import (
-        DEFAULT_DET_MAX_SIDE,
-        majority,
-        read_text,
-        readable_chars,
-        readings,
-        verify_lookalikes,
-    )
+    from zpipe.text.ocr import readable_chars
 
     check_rule(rule, min_ned)
     if unverified not in UNVERIFIED_POLICIES:
@@ -84,6 +77,23 @@ def check_image(
     def match(bs: list[Box]):
         return match_lines(bs, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct, readable=readable)
 
+    scores, leftover = _read_and_match(arr, match, threads)
+    result = summarize(scores, leftover)
+    _judge_extra_text(result, leftover, ignore_punct, max_extra_chars)
+    for line in result["lines"]:
+        if line.get("status") == "unverified":
+            chars = "".join(line["unverified"])
+            result["warnings"].append(f"{line['expected']!r}: the OCR cannot read {chars!r}, so the line is unverified")
+            line["pass"] = unverified == "warn"
+    result["pass"] = result["verdict"] == "pass" or (result["verdict"] == "unverified" and unverified == "warn")
+    return result
+
+
+def _read_and_match(arr: np.ndarray, match, threads: int | None):
+    """OCR, then match; while a line fails, look harder: the full-resolution detection (large images), then
+    a second reading of the failing lines' boxes (costs nothing when all pass)."""
+    from zpipe.text.ocr import DEFAULT_DET_MAX_SIDE, majority, read_text, readings, verify_lookalikes
+
     boxes = verify_lookalikes(arr, read_text(arr, threads=threads), threads=threads)
     scores, leftover = match(boxes)
     if any(s.status == "fail" for s in scores) and max(arr.shape[:2]) > DEFAULT_DET_MAX_SIDE:
@@ -94,28 +104,25 @@ def check_image(
             scores, leftover = match(boxes)
     failing = {(b.x0, b.y0, b.y1) for s in scores if s.status == "fail" for b in s.boxes}
     doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
-    if doubtful:  # a second opinion on the boxes of failing lines only (costs nothing when all pass)
+    if doubtful:
         alternatives = readings(arr, doubtful, threads=threads)
         revised = verify_lookalikes(arr, majority(doubtful, alternatives), threads=threads)
         swap = dict(zip(map(id, doubtful), revised))
         boxes = [swap.get(id(b), b) for b in boxes]
         scores, leftover = match(boxes)
-    result = summarize(scores, leftover)
+    return scores, leftover
+
+
+def _judge_extra_text(result: dict[str, Any], leftover: list[Box], ignore_punct: bool, max_extra_chars: int) -> None:
+    """Other text on the image: a warning, or a failure when a piece is longer than ``max_extra_chars``
+    (negative: never). Sets ``extra_chars``, ``extra_text`` and ``warnings``."""
     strict = not ignore_punct
     result["extra_chars"] = sum(hard_len(units(b.text, strict)) for b in leftover)
     extra = extra_text(leftover, ignore_punct)
     result["extra_text"] = extra
-    warnings = []
+    result["warnings"] = []
     too_much = [t for t in extra if hard_len(units(t, strict)) > max_extra_chars] if max_extra_chars >= 0 else []
     if too_much:
         result["verdict"] = "fail"
     elif extra:
-        warnings.append(f"other text on the image: {', '.join(repr(t) for t in extra)}")
-    for line in result["lines"]:
-        if line.get("status") == "unverified":
-            chars = "".join(line["unverified"])
-            warnings.append(f"{line['expected']!r}: the OCR cannot read {chars!r}, so the line is unverified")
-            line["pass"] = unverified == "warn"
-    result["pass"] = result["verdict"] == "pass" or (result["verdict"] == "unverified" and unverified == "warn")
-    result["warnings"] = warnings
-    return result
+        result["warnings"].append(f"other text on the image: {', '.join(repr(t) for t in extra)}")
