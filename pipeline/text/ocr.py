@@ -228,8 +228,13 @@ def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, 
     if len(flat_cols) != len(positions) or total <= 0:
         return None
     centre = dict(zip(positions, flat_cols))
+    return _spans_around([centre.get(i) for i in range(n)])
+
+
+def _spans_around(pts: list[float | None]) -> list[tuple[float, float]]:
+    """Each character's extent from its column centre: halfway to the neighbouring centres (a lone
+    character: half its distance to the one neighbour, or the whole width); (0, 0) for a space."""
     spans: list[tuple[float, float]] = []
-    pts = [centre.get(i) for i in range(n)]
     for i, p in enumerate(pts):
         if p is None:
             spans.append((0.0, 0.0))
