@@ -19,8 +19,9 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
 1. detection on a copy at most 768 px long, recognition on full-resolution crops;
 2. each look-alike character (:mod:`zpipe.text.lookalikes`) is read again from its own crop,
    which breaks the recogniser's word prior;
-3. when an expected line is missing or failing, detection runs again at full resolution (small
-   lines over busy textures are lost at the working size) and the new boxes are added;
+3. when an expected line is missing (not found, or under 80% of its characters found), detection
+   runs again at full resolution (small lines over busy textures are lost at the working size) and
+   the new boxes are added;
 4. the boxes of lines that still fail are read again at three crop scales and the majority reading
    replaces the first (:func:`zpipe.text.ocr.reread`). Passing a line when any two of the four
    readings agree with the expected text was tried and rejected: the recogniser's prior reads a
@@ -51,6 +52,16 @@ def _overlaps(a: Box, boxes: Sequence[Box]) -> bool:
     return False
 
 
+def _missing(score, ignore_punct: bool) -> bool:
+    """A failing line not found, or found with under 80% of its characters (part of it missed by
+    the detector): worth a full-resolution detection. A misread line is not."""
+    if score.status != "fail":
+        return False
+    want = hard_len(units(score.expected, not ignore_punct))
+    got = hard_len(units(score.found, not ignore_punct, read=True))
+    return not score.boxes or got < 0.8 * want
+
+
 def check_image(
     image: np.ndarray | str | Path,
     expected_lines: Sequence[str],
@@ -77,7 +88,7 @@ def check_image(
     def match(bs: list[Box]):
         return match_lines(bs, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct, readable=readable)
 
-    scores, leftover = _read_and_match(arr, match, threads)
+    scores, leftover = _read_and_match(arr, match, ignore_punct, threads)
     result = summarize(scores, leftover)
     _judge_extra_text(result, leftover, ignore_punct, max_extra_chars)
     for line in result["lines"]:
@@ -89,14 +100,14 @@ def check_image(
     return result
 
 
-def _read_and_match(arr: np.ndarray, match, threads: int | None):
-    """OCR, then match; while a line fails, look harder: the full-resolution detection (large images), then
-    a second reading of the failing lines' boxes (costs nothing when all pass)."""
+def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | None):
+    """OCR, then match; while a line fails, look harder: the full-resolution detection (large images, a
+    missing line only), then a second reading of the failing lines' boxes (costs nothing when all pass)."""
     from zpipe.text.ocr import DEFAULT_DET_MAX_SIDE, majority, read_text, readings, verify_lookalikes
 
     boxes = verify_lookalikes(arr, read_text(arr, threads=threads), threads=threads)
     scores, leftover = match(boxes)
-    if any(s.status == "fail" for s in scores) and max(arr.shape[:2]) > DEFAULT_DET_MAX_SIDE:
+    if any(_missing(s, ignore_punct) for s in scores) and max(arr.shape[:2]) > DEFAULT_DET_MAX_SIDE:
         full = read_text(arr, threads=threads, det_max_side=max(arr.shape[:2]))
         new = [b for b in full if not _overlaps(b, boxes)]
         if new:
@@ -104,10 +115,11 @@ def _read_and_match(arr: np.ndarray, match, threads: int | None):
             scores, leftover = match(boxes)
     failing = {(b.x0, b.y0, b.y1) for s in scores if s.status == "fail" for b in s.boxes}
     doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
-    if doubtful:
-        alternatives = readings(arr, doubtful, threads=threads)
-        revised = verify_lookalikes(arr, majority(doubtful, alternatives), threads=threads)
-        swap = dict(zip(map(id, doubtful), revised))
+    if doubtful:  # a second opinion on the boxes of failing lines only (costs nothing when all pass)
+        revised = majority(doubtful, readings(arr, doubtful, threads=threads))
+        changed = [r for b, r in zip(doubtful, revised) if r is not b]  # the others were verified already
+        verified = dict(zip(map(id, changed), verify_lookalikes(arr, changed, threads=threads)))
+        swap = {id(b): verified.get(id(r), r) for b, r in zip(doubtful, revised)}
         boxes = [swap.get(id(b), b) for b in boxes]
         scores, leftover = match(boxes)
     return scores, leftover
