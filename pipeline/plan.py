@@ -199,11 +199,7 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
         engine = describe_engine(recipe)
     chosen = select(recipe.jobs, only) if only else None
     latest = store.latest()
-    if latest:
-        store.check_manifest(latest)
-    latest_rows = store.keys(latest) if latest else []
-    latest_keys = {key: aid for key, aid, status in latest_rows if status != "failed"}
-    latest_ids = {aid: key for key, aid, _ in latest_rows}
+    latest_keys, latest_ids = _latest_index(store, latest)
     keyer = _Keyer(engine, recipe.engine_options)
     jobs = []
     for job in recipe.jobs:
@@ -219,18 +215,33 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
     if latest:
         _check_files(store, latest, [pj for pj in jobs if pj.source is not None])
     if not force:
-        found = store.find({pj.key for pj in jobs if pj.action == "build"}, skip=latest)
-        older = []
-        for pj in jobs:
-            if pj.action == "build" and pj.key in found:
-                pj.source = found[pj.key]
-                pj.action = "resume" if pj.source[0] == "staging" else "reuse"
-                older += [pj] if pj.action == "reuse" else []
-        for version in {pj.source[1] for pj in older}:
-            _check_files(store, version, [pj for pj in older if pj.source[1] == version])
+        _reuse_older(store, latest, jobs)
     ids = {j.id for j in recipe.jobs}
     removed = sorted(aid for aid in latest_ids if aid not in ids)
     return Plan(recipe, engine, jobs, removed, latest=latest)
+
+
+def _latest_index(store, latest: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The latest version's {key: asset id} of assets that did not fail, and {asset id: key} of all."""
+    if not latest:
+        return {}, {}
+    store.check_manifest(latest)
+    rows = store.keys(latest)
+    return {key: aid for key, aid, status in rows if status != "failed"}, {aid: key for key, aid, _ in rows}
+
+
+def _reuse_older(store, latest: str | None, jobs: list[PlannedJob]) -> None:
+    """Jobs still to build whose key is in staging (resume) or in an older kept version (reuse), if the
+    files there are intact."""
+    found = store.find({pj.key for pj in jobs if pj.action == "build"}, skip=latest)
+    older = []
+    for pj in jobs:
+        if pj.action == "build" and pj.key in found:
+            pj.source = found[pj.key]
+            pj.action = "resume" if pj.source[0] == "staging" else "reuse"
+            older += [pj] if pj.action == "reuse" else []
+    for version in {pj.source[1] for pj in older}:
+        _check_files(store, version, [pj for pj in older if pj.source[1] == version])
 
 
 def _check_files(store, version: str, jobs: list[PlannedJob]) -> None:
