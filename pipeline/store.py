@@ -111,6 +111,14 @@ class Freed:
     bytes: int
 
 
+def _delete(paths: list[Path]) -> None:
+    for p in paths:
+        if p.is_symlink() or p.is_file():
+            p.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _freed_bytes(folders: list[Path]) -> int:
     """Bytes that deleting ``folders`` gives back: files all of whose hardlinks are inside them (a file
     that a kept version still links stays on disk)."""
@@ -444,15 +452,7 @@ class RecipeStore:
         is for a person to decide. Files that a kept version still links (assets it reused) stay on
         disk; the bytes counted as freed are those no kept version links.
         """
-        keep = max(1, keep)
-        versions = self.versions()
-        latest = self.latest()
-        if latest and not self.readable(latest):
-            self.manifest(latest)  # raises the StoreError that names the damage and the fix
-        doomed = [v for v in versions[:-keep] if v != latest]
-        if doomed:  # the newest readable version is spared too (reading every manifest only when needed)
-            readable = [v for v in versions if self.readable(v)]
-            doomed = [v for v in doomed if v not in readable[-1:]]
+        doomed = self._doomed(max(1, keep))
         trash = []
         for v in doomed:
             t = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
@@ -468,9 +468,17 @@ class RecipeStore:
             if p.name.startswith((".trash-", ".latest-")) and p not in trash:
                 trash.append(p)
         freed = _freed_bytes([p for p in trash if p.is_dir() and not p.is_symlink()])
-        for p in trash:
-            if p.is_symlink() or p.is_file():
-                p.unlink(missing_ok=True)
-            else:
-                shutil.rmtree(p, ignore_errors=True)
+        _delete(trash)
         return Freed(doomed, staged, freed)
+
+    def _doomed(self, keep: int) -> list[str]:
+        """The versions gc deletes: all but the newest ``keep``, the latest and the newest readable one."""
+        versions = self.versions()
+        latest = self.latest()
+        if latest and not self.readable(latest):
+            self.manifest(latest)  # raises the StoreError that names the damage and the fix
+        doomed = [v for v in versions[:-keep] if v != latest]
+        if doomed:  # the newest readable version is spared too (reading every manifest only when needed)
+            readable = [v for v in versions if self.readable(v)]
+            doomed = [v for v in doomed if v not in readable[-1:]]
+        return doomed
