@@ -65,6 +65,12 @@ def asset_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dic
     ``stages.<stage>.<param>``, ``engine.*``; each ``[old, new]``), ``files`` (name -> added, removed or
     changed, by content) and ``metrics`` (flattened, ``[old, new]``)."""
     old, new = old or {}, new or {}
+    metrics = {k: pair for k, pair in _pairs(_flat(old.get("metrics") or {}), _flat(new.get("metrics") or {})).items()
+               if not isinstance(pair[0], list) and not isinstance(pair[1], list)}
+    return {"fields": _field_changes(old, new), "files": _file_changes(old, new), "metrics": metrics}
+
+
+def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     fields = {f: [old.get(f), new.get(f)] for f in FIELDS if old.get(f) != new.get(f)}
     if _failed(old) != _failed(new):
         fields["status"] = [old.get("status"), new.get("status")]
@@ -74,16 +80,18 @@ def asset_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dic
     engine = ({k: v for k, v in (side.get("engine") or {}).items() if k != "info"} for side in (old, new))
     for k, pair in _pairs(*(_flat(e) for e in engine)).items():
         fields[f"engine.{k}"] = pair
+    return fields
+
+
+def _file_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+    """File name -> added, removed or changed (by content); unchanged files are left out."""
     files = {}
     oo, no = _contents(old), _contents(new)
     for rel in sorted(set(oo) | set(no)):
         name = Path(rel).name
         files[name] = "added" if rel not in oo else "removed" if rel not in no else \
             "changed" if oo[rel] != no[rel] else None
-    files = {k: v for k, v in files.items() if v}
-    metrics = {k: pair for k, pair in _pairs(_flat(old.get("metrics") or {}), _flat(new.get("metrics") or {})).items()
-               if not isinstance(pair[0], list) and not isinstance(pair[1], list)}
-    return {"fields": fields, "files": files, "metrics": metrics}
+    return {k: v for k, v in files.items() if v}
 
 
 def details(old: dict[str, Any], new: dict[str, Any], ids: list[str]) -> dict[str, dict[str, Any]]:
