@@ -267,13 +267,7 @@ def _asset_html(asset: dict[str, Any], prefix: str = "", read: Callable[[str], b
     main = _main_role(files)
     parts = [f'<div class="card{" failed" if failed else ""}" id="{_e(asset.get("id", ""))}">']
     if main and files[main]:
-        src = _src(files[main], prefix, read, 300)
-        if src and asset.get("kind", "textures") != "posters":
-            parts.append(f'<a href="{_e(prefix + files[main])}"><div class="tiled" title="2x2 tiled preview" '
-                         f'style="background-image:url(&quot;{_e(src)}&quot;)"></div></a>')
-        elif src:
-            parts.append(f'<a href="{_e(prefix + files[main])}"><img class="poster" loading="lazy" '
-                         f'src="{_e(src)}" alt=""></a>')
+        parts.append(_preview_html(asset, files[main], prefix, read))
     parts.append(f'<div class="id">{_e(asset.get("id", "?"))}</div>')
     parts.append(f'<div class="small">{_e(asset.get("status", "?"))} · seed {_e(asset.get("seed", "?"))} · '
                  f'{_e((asset.get("engine") or {}).get("name", ""))}</div>')
@@ -289,29 +283,49 @@ def _asset_html(asset: dict[str, Any], prefix: str = "", read: Callable[[str], b
             img = f'<img loading="lazy" src="{_e(src)}" alt="{_e(role)}">' if src else ""
             parts.append(f'<figure><a href="{_e(prefix + files[role])}">{img}</a>{_e(role)}</figure>')
         parts.append("</div>")
-    glyph = (asset.get("metrics") or {}).get("glyph_check") or {}
-    if glyph.get("lines"):
-        rows = "".join(f'<tr><td>{_e(ln.get("expected", ""))}</td><td>{_e(ln.get("found", ""))}</td>'
-                       f'<td>{float(ln.get("ned", 0)):.2f}</td><td class="{"ok" if ln.get("pass") else "bad"}">'
-                       f'{"pass" if ln.get("pass") else "FAIL"}</td></tr>' for ln in glyph["lines"])
-        parts.append(f'<div class="small">{_e(glyph_summary(asset))}</div><table><tr><th>expected</th>'
-                     f'<th>OCR read</th><th>NED</th><th></th></tr>{rows}</table>')
-    seams = seam_table(asset)
-    if seams:
-        limit = _max_allowed(asset)
-        axes = sorted({a for per in seams.values() for a in per})
-        rows = "".join(
-            "<tr><td>" + _e(role) + "</td>" + "".join(
-                f'<td class="{"bad" if limit is not None and per.get(a, 0) > limit else "ok"}">'
-                + (f"{per[a]:.2f}" if a in per else "") + "</td>" for a in axes) + "</tr>"
-            for role, per in seams.items())
-        head = "".join(f"<th>seam {a}</th>" for a in axes)
-        parts.append(f"<table><tr><th>role</th>{head}</tr>{rows}</table>")
+    parts += [_glyph_html(asset), _seam_html(asset)]
     summary = gate_summary(asset)
     if summary:
         parts.append(f'<div class="small">{_e(summary)}</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def _preview_html(asset: dict[str, Any], rel: str, prefix: str, read: Callable[[str], bytes] | None) -> str:
+    """The main image: a texture tiled 2x2 (so its seams show), a poster as it is."""
+    src = _src(rel, prefix, read, 300)
+    if src and asset.get("kind", "textures") != "posters":
+        return (f'<a href="{_e(prefix + rel)}"><div class="tiled" title="2x2 tiled preview" '
+                f'style="background-image:url(&quot;{_e(src)}&quot;)"></div></a>')
+    if src:
+        return f'<a href="{_e(prefix + rel)}"><img class="poster" loading="lazy" src="{_e(src)}" alt=""></a>'
+    return ""
+
+
+def _glyph_html(asset: dict[str, Any]) -> str:
+    glyph = (asset.get("metrics") or {}).get("glyph_check") or {}
+    if not glyph.get("lines"):
+        return ""
+    rows = "".join(f'<tr><td>{_e(ln.get("expected", ""))}</td><td>{_e(ln.get("found", ""))}</td>'
+                   f'<td>{float(ln.get("ned", 0)):.2f}</td><td class="{"ok" if ln.get("pass") else "bad"}">'
+                   f'{"pass" if ln.get("pass") else "FAIL"}</td></tr>' for ln in glyph["lines"])
+    return (f'<div class="small">{_e(glyph_summary(asset))}</div><table><tr><th>expected</th>'
+            f'<th>OCR read</th><th>NED</th><th></th></tr>{rows}</table>')
+
+
+def _seam_html(asset: dict[str, Any]) -> str:
+    seams = seam_table(asset)
+    if not seams:
+        return ""
+    limit = _max_allowed(asset)
+    axes = sorted({a for per in seams.values() for a in per})
+    rows = "".join(
+        "<tr><td>" + _e(role) + "</td>" + "".join(
+            f'<td class="{"bad" if limit is not None and per.get(a, 0) > limit else "ok"}">'
+            + (f"{per[a]:.2f}" if a in per else "") + "</td>" for a in axes) + "</tr>"
+        for role, per in seams.items())
+    head = "".join(f"<th>seam {a}</th>" for a in axes)
+    return f"<table><tr><th>role</th>{head}</tr>{rows}</table>"
 
 
 def _index_head(manifest: dict[str, Any]) -> str:
