@@ -211,15 +211,7 @@ def _material(c: Checker, where: str, i: int, name: str, folder: str, m: dict, f
         return None
     mat = Material(i, name, folder)
     if src == "recipe":
-        for k in SPEC:
-            if k in m:
-                c.error((where, k), "not used with a recipe; the recipe decides it",
-                        'override recipe fields with "set": ["size=512"]')
-        mat.recipe = _path(base, fields["recipe"])
-        if not mat.recipe.is_file():
-            c.error((where, "recipe"), f"no such file: {mat.recipe}")
-        mat.asset, mat.overrides = fields["asset"], list(fields["set"] or [])
-        return mat
+        return _recipe_material(c, where, mat, m, fields, base)
     for k in ("asset", "set"):
         if k in m:
             c.error((where, k), 'only used with "recipe"')
@@ -230,4 +222,17 @@ def _material(c: Checker, where: str, i: int, name: str, folder: str, m: dict, f
     if maps is not None and "albedo" not in maps:
         c.error((where, "maps") if "maps" in m else ("defaults", "maps"),
                 "the maps must include 'albedo' (the others are made from it)")
+    return mat
+
+
+def _recipe_material(c: Checker, where: str, mat: Material, m: dict, fields: dict[str, Any], base: Path) -> Material:
+    """A material built from a recipe's asset: the recipe decides its size, seed, maps …"""
+    for k in SPEC:
+        if k in m:
+            c.error((where, k), "not used with a recipe; the recipe decides it",
+                    'override recipe fields with "set": ["size=512"]')
+    mat.recipe = _path(base, fields["recipe"])
+    if not mat.recipe.is_file():
+        c.error((where, "recipe"), f"no such file: {mat.recipe}")
+    mat.asset, mat.overrides = fields["asset"], list(fields["set"] or [])
     return mat
