@@ -58,26 +58,6 @@ def timed_pair(ours, ref, device: str, repeat: int, warmup: int = 1) -> tuple[fl
     return min(times[0]), min(times[1])
 
 
-def build_tokenizer(folder: Path, vocab: int) -> None:
-    import json
-
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=min(vocab, 400), special_tokens=["<|endoftext|>", "<|im_start|>",
-                                  "<|im_end|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["a seamless stone wall texture with moss", "weathered planks, top-down"] * 8, trainer)
-    tok.save(str(folder / "tokenizer.json"))
-    template = ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
-                "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "Qwen2Tokenizer", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
-        "chat_template": template}))
-
-
 def diffusers_models(preset: str, dtype, device):
     import diffusers
     import transformers
@@ -86,6 +66,11 @@ def diffusers_models(preset: str, dtype, device):
 
     dc, tc, vc = presets()[preset]
     torch.manual_seed(0)
+    with torch.device(device):  # drawn where they run: the 6B shapes take minutes to initialise on a CPU
+        return [m.to(dtype).eval() for m in _diffusers_models(diffusers, transformers, dc, tc, vc)]
+
+
+def _diffusers_models(diffusers, transformers, dc, tc, vc):
     dit = diffusers.ZImageTransformer2DModel(
         in_channels=dc.in_channels, dim=dc.dim, n_layers=dc.n_layers, n_refiner_layers=dc.n_refiner_layers,
         n_heads=dc.n_heads, n_kv_heads=dc.n_kv_heads, cap_feat_dim=dc.cap_feat_dim, axes_dims=list(dc.axes_dims),
@@ -102,7 +87,7 @@ def diffusers_models(preset: str, dtype, device):
                                   block_out_channels=list(vc.block_out_channels), layers_per_block=vc.layers_per_block,
                                   latent_channels=16, scaling_factor=0.3611, shift_factor=0.1159,
                                   use_quant_conv=False, use_post_quant_conv=False)
-    return [m.to(device, dtype).eval() for m in (dit, te, vae)]
+    return dit, te, vae
 
 
 def ours_from(ref_dit, ref_te, ref_vae, tok_file: Path, device: str, dtype, compile: bool):
@@ -134,8 +119,10 @@ def ours_options(args, compiled: bool) -> str:
     from zpipe.engine.zimage import layers
 
     opts = ["fused qkv/w13", "caption path once per batch"]
-    if args.device == "cpu" and args.dtype == "fp32" and torch.backends.mkldnn.is_available():
-        opts.append(f"oneDNN fp32 GEMMs (>= {layers.ONEDNN_MIN_MACS} MACs)")
+    if args.device == "cpu" and args.dtype == "fp32":
+        route = layers.cpu_gemm_backend()
+        opts.append(f"fp32 GEMMs: {route} (startup probe)" + (f", >= {layers.ONEDNN_MIN_MACS} MACs"
+                                                               if route == "onednn" else ""))
     opts.append("torch.compile per block (engine.compile: true)" if compiled else "eager")
     return ", ".join(opts)
 
@@ -145,12 +132,13 @@ def run(preset: str, size: int, args) -> list[dict]:
     import diffusers
     import transformers
 
+    from zpipe.engine.zimage.bench import write_tokenizer
     from zpipe.engine.zimage.pipeline import BatchItem
 
     device, dtype = args.device, {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     dit, te, vae = diffusers_models(preset, dtype, device)
     tmp = Path(tempfile.mkdtemp())
-    build_tokenizer(tmp / "tok", te.config.vocab_size)
+    write_tokenizer(tmp / "tok")
     if args.compile_reference:
         dit.compile_repeated_blocks(fullgraph=False)
 

@@ -314,3 +314,99 @@ def format_report(r: BenchResult) -> str:
     lines.append(f"  seconds per image: {r.seconds['total'] / c['batch']:.3f}"
                  + (f"  (peak {max(r.peak_gib.values()):.2f} GiB)" if r.peak_gib else ""))
     return "\n".join(lines)
+
+
+# ---- a random checkpoint in the released on-disk format ----
+
+
+def write_random_checkpoint(preset: str, root, device: str = "cpu", dtype: str = "bf16",
+                            shard_bytes: int = 5 * 2**30) -> None:
+    """A diffusers-layout folder like Tongyi-MAI/Z-Image-Turbo's (config.json files, sharded safetensors
+    with index files, scheduler, tokenizer) holding random weights of ``preset``: the loader, the fp8 cache
+    and the memory planner then run on real-size files where no weights can be fetched. Weights are drawn on
+    ``device``; the text encoder gets its unused last layer too, as the released files have it."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from zpipe.engine.zimage.engine import pick_dtype
+
+    root = Path(root)
+    tdtype = pick_dtype(dtype, device)
+    dit_cfg, te_cfg, vae_cfg = presets()[preset]
+    dit, te, vae = random_models(preset, device, tdtype)
+    dit_json = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(dit_cfg).items()
+                if k not in ("adaln_dim", "t_mid_dim", "seq_multiple", "qk_norm_eps")}
+    te_json = {**dataclasses.asdict(te_cfg), "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3"}
+    vae_json = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(vae_cfg).items()}
+    n = len(vae_cfg.block_out_channels)
+    vae_json.update(down_block_types=["DownEncoderBlock2D"] * n, up_block_types=["UpDecoderBlock2D"] * n)
+    te_state = {f"model.{k}": v for k, v in te.state_dict().items()}
+    last = te_cfg.num_hidden_layers - 1
+    for k, v in te.layers[0].state_dict().items():  # the layer Z-Image never reads, random like the rest
+        te_state[f"model.layers.{last}.{k}"] = torch.randn_like(v.float()).to(v.dtype) * 0.02
+    te_state["model.norm.weight"] = torch.ones(te_cfg.hidden_size, dtype=tdtype, device=device)
+    parts = (("transformer", "diffusion_pytorch_model", dit.state_dict(), dit_json),
+             ("text_encoder", "model", te_state, te_json),
+             ("vae", "diffusion_pytorch_model", vae.state_dict(), vae_json))
+    for folder, stem, state, config in parts:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "config.json").write_text(json.dumps(config, indent=2))
+        _save_sharded(state, root / folder, stem, shard_bytes)
+    del dit, te, vae
+    (root / "scheduler").mkdir(exist_ok=True)
+    (root / "scheduler" / "scheduler_config.json").write_text(json.dumps(
+        {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 3.0,
+         "use_dynamic_shifting": False}))
+    write_tokenizer(root / "tokenizer")
+    (root / "model_index.json").write_text(json.dumps({"_class_name": "ZImagePipeline"}))
+
+
+def _save_sharded(state: dict, folder, stem: str, shard_bytes: int) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    shards: list[dict] = [{}]
+    size = 0
+    for k, v in state.items():
+        nbytes = v.numel() * v.element_size()
+        if shards[-1] and size + nbytes > shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][k] = v
+        size += nbytes
+    if len(shards) == 1:
+        save_file({k: v.contiguous().cpu() for k, v in shards[0].items()}, str(folder / f"{stem}.safetensors"))
+        return
+    weight_map = {}
+    for i, shard in enumerate(shards):
+        name = f"{stem}-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+        save_file({k: v.contiguous().cpu() for k, v in shard.items()}, str(folder / name))
+        weight_map.update(dict.fromkeys(shard, name))
+    (folder / f"{stem}.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+
+
+def write_tokenizer(folder) -> None:
+    """A small byte-level BPE with Qwen's special tokens: prompts tokenize like real ones (ids < 512)."""
+    import json
+    from pathlib import Path
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["a seamless stone wall texture with moss", "weathered planks, top-down"] * 8, trainer)
+    tok.save(str(folder / "tokenizer.json"))
+    template = ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+                "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "Qwen2Tokenizer", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+         "chat_template": template}))

@@ -269,16 +269,21 @@ class ZImageEngine:
         from zpipe.engine.zimage.pipeline import BatchItem
 
         out: list[Generated | None] = [None] * len(requests)
+        for r in requests:
+            self._check(r)
+        # Phase 1 for the whole call: every prompt is encoded once, so a phased text encoder visits the
+        # device once per call rather than once per group (the pipeline then hits its prompt cache).
+        unique = list(dict.fromkeys(r.prompt for r in requests))
+        caption = {}
+        if len(unique) <= self.pipeline._cache_size:
+            pad = self.pipeline.dit.cfg.seq_multiple
+            caption = {p: -(-len(f) // pad) for p, f in zip(unique, self.pipeline.encode_prompts(unique))}
+        # One group per shape and padded caption length: every batch is one sequence length, so attention
+        # runs without a mask (the flash kernels refuse masks). Batching never changes an image.
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
-            self._check(r)
             strength = r.strength if r.init_image is not None else 1.0
-            groups.setdefault((*r.shape_key, strength), []).append(i)
-        # Phase 1 for the whole call: every prompt is encoded once, so an offloaded text encoder visits the
-        # device once per call rather than once per shape group (the pipeline then hits its prompt cache).
-        unique = list(dict.fromkeys(r.prompt for r in requests))
-        if len(unique) <= self.pipeline._cache_size:
-            self.pipeline.encode_prompts(unique)
+            groups.setdefault((*r.shape_key, caption.get(r.prompt, 0), strength), []).append(i)
         for key, idxs in groups.items():
             for start in range(0, len(idxs), self.max_batch):
                 part = idxs[start : start + self.max_batch]

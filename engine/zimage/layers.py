@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +16,10 @@ _compiled_op_registered = False
 # Whether this torch build has oneDNN's linear op (a private op: a future torch may rename it, and then
 # every GEMM simply stays on F.linear). Resolved on first use, and before any compile.
 _onednn_ok: bool | None = None
+# The CPU fp32 GEMM route, "onednn" or "default" (aten's mm: MKL or OpenBLAS), picked on first use by
+# :func:`cpu_gemm_backend`, a short probe; $ZPIPE_CPU_GEMM sets it instead.
+_gemm_choice: str | None = None
+PROBE_SHAPE = (512, 1536, 1536)  # rows, in, out: a DiT-like GEMM of 2.4 GFLOP
 
 
 def onednn_available() -> bool:
@@ -26,13 +32,50 @@ def onednn_available() -> bool:
     return _onednn_ok
 
 
+def cpu_gemm_backend() -> str:
+    """"onednn" or "default": whichever ran a DiT-sized fp32 GEMM faster here (best of 5 each, ~0.2 s once
+    per process). Which library wins depends on the CPU, not on its vendor: MKL skips its AVX-512 code on
+    AMD (oneDNN measured 2x faster there), while on an Intel Xeon with AMX MKL was 6-12% faster."""
+    global _gemm_choice
+    if _gemm_choice is None:
+        forced = os.environ.get("ZPIPE_CPU_GEMM", "").strip().lower()
+        if forced in ("onednn", "default"):
+            _gemm_choice = forced
+        elif not onednn_available() or not torch.backends.mkldnn.enabled:
+            _gemm_choice = "default"
+        else:
+            _gemm_choice = _probe()
+    return _gemm_choice
+
+
+def _probe(reps: int = 5) -> str:
+    import time
+
+    rows, inp, out = PROBE_SHAPE
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(rows, inp, generator=g), torch.randn(out, inp, generator=g)
+    routes = {"onednn": lambda: torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], ""),
+              "default": lambda: F.linear(x, w)}
+    best = {}
+    with torch.no_grad():
+        for name, fn in routes.items():
+            fn()  # first call: packing, thread pool start
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            best[name] = min(times)
+    return "onednn" if best["onednn"] < best["default"] else "default"
+
+
 def register_compiled_ops() -> None:
     """Register ``zpipe::onednn_linear`` so that torch.compile'd code keeps :func:`linear`'s oneDNN GEMMs.
 
     Called before compiling (never at import); idempotent. Without it, compiled code uses ``F.linear``.
     """
     global _compiled_op_registered
-    if _compiled_op_registered or not onednn_available():
+    if _compiled_op_registered or cpu_gemm_backend() != "onednn":
         return
 
     @torch.library.custom_op("zpipe::onednn_linear", mutates_args=())
@@ -53,13 +96,14 @@ def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and weight.dtype == torch.float32
         and not torch.is_grad_enabled()
         and torch.backends.mkldnn.enabled
-        and (_onednn_ok if _onednn_ok is not None else onednn_available())
         and x.numel() * weight.shape[0] >= ONEDNN_MIN_MACS
+        and (_gemm_choice if _gemm_choice is not None else cpu_gemm_backend()) == "onednn"
     )
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.linear``; on the CPU, inference-only fp32 GEMMs of some size go to oneDNN instead of the BLAS.
+    """``F.linear``; on the CPU, inference-only fp32 GEMMs of some size go to oneDNN instead of the BLAS
+    where the startup probe (:func:`cpu_gemm_backend`) found it faster.
 
     Same fp32 math (oneDNN's default fpmath mode is strict: no bf16/tf32 down-conversion), only another
     kernel: aten's fp32 ``mm`` calls MKL's sgemm, which on an AMD EPYC core (AVX-512) measured ~105 GFLOP/s

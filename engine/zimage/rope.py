@@ -36,13 +36,17 @@ def rope_cos_sin(
     theta: float,
     periods: Sequence[int | None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Position ids (..., 3) int -> cos, sin (..., head_dim/2) float32 on pos's device."""
+    """Position ids (..., 3) int -> cos, sin (..., head_dim/2) float32 on pos's device.
+
+    The float64 products are formed on the CPU (MPS has no float64); only the float32 angles move.
+    """
     periods = periods or [None] * len(axes_dims)
+    host = pos.to("cpu", torch.float64)
     angles = []
     for axis, (dim, period) in enumerate(zip(axes_dims, periods, strict=True)):
-        freqs = axis_frequencies(dim, theta, period).to(pos.device)
-        angles.append((pos[..., axis].to(torch.float64)[..., None] * freqs).float())  # (..., dim/2)
-    angle = torch.cat(angles, dim=-1)  # (..., head_dim/2)
+        freqs = axis_frequencies(dim, theta, period)
+        angles.append((host[..., axis, None] * freqs).float())  # (..., dim/2)
+    angle = torch.cat(angles, dim=-1).to(pos.device)  # (..., head_dim/2)
     return angle.cos(), angle.sin()
 
 

@@ -133,8 +133,10 @@ def test_real_rope_path_used_under_compile_matches():
 
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
 @pytest.mark.filterwarnings("ignore:TF32 acceleration")
-def test_onednn_linear_is_fp32_exact_to_rounding():
+def test_onednn_linear_is_fp32_exact_to_rounding(monkeypatch):
     from zpipe.engine.zimage import layers
+
+    monkeypatch.setattr(layers, "_gemm_choice", "onednn")  # whatever the probe picked on this machine
 
     g = torch.Generator().manual_seed(2)
     x, w, b = torch.randn(2, 300, 256, generator=g), torch.randn(512, 256, generator=g) / 16, torch.randn(512, generator=g)
@@ -160,6 +162,7 @@ def test_dit_on_onednn_gemms_matches_diffusers(monkeypatch, hw, cap_lens):
     calls = []
     real = layers.torch.ops.mkldnn._linear_pointwise
     monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
+    monkeypatch.setattr(layers, "_gemm_choice", "onednn")
     ref, ours = build("doc")
     ours.fuse_projections()
     x, caps = inputs(3, hw, cap_lens)
@@ -180,6 +183,7 @@ def test_compiled_blocks_keep_onednn_gemms(monkeypatch):
     from zpipe.engine.zimage import layers
 
     monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
+    monkeypatch.setattr(layers, "_gemm_choice", "onednn")
     ref, ours = build("doc")
     ours.fuse_projections()
     x, caps = inputs(4, (12, 20), (7, 40))
@@ -190,3 +194,30 @@ def test_compiled_blocks_keep_onednn_gemms(monkeypatch):
         got = ours(x, t, ours.prepare(caps, (6, 10)))
     assert hasattr(torch.ops.zpipe, "onednn_linear")
     assert rel_err(got, want) <= 1e-4
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_cpu_gemm_route_is_picked_by_a_probe_not_by_vendor(monkeypatch):
+    import time
+
+    from zpipe.engine.zimage import layers
+
+    monkeypatch.setattr(layers, "PROBE_SHAPE", (64, 128, 128))
+    real_linear, real_onednn = layers.F.linear, layers.torch.ops.mkldnn._linear_pointwise
+
+    def slow(fn):
+        return lambda *a, **k: time.sleep(0.02) or fn(*a, **k)
+
+    monkeypatch.setattr(layers.F, "linear", slow(real_linear))
+    assert layers._probe() == "onednn"
+    monkeypatch.setattr(layers.F, "linear", real_linear)
+    monkeypatch.setattr(layers.torch.ops.mkldnn, "_linear_pointwise", slow(real_onednn))
+    assert layers._probe() == "default"
+    monkeypatch.setattr(layers.torch.ops.mkldnn, "_linear_pointwise", real_onednn)
+    for forced in ("onednn", "default"):
+        monkeypatch.setattr(layers, "_gemm_choice", None)
+        monkeypatch.setenv("ZPIPE_CPU_GEMM", forced)
+        assert layers.cpu_gemm_backend() == forced
+    x, w = torch.randn(64, 512), torch.randn(512, 512)
+    with torch.no_grad():
+        assert not layers._use_onednn(x, w)  # "default" chosen: F.linear

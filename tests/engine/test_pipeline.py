@@ -181,3 +181,17 @@ def test_compiled_engine_matches_eager(engine, diffusers_ckpt):
     reqs = [Request("a mossy stone wall", 32, 32, 1), Request("fox", 32, 32, 2)]
     for a, b in zip(compiled.generate(reqs), engine.generate(reqs)):
         assert np.abs(a.image - b.image).max() <= 1e-4
+
+
+def test_batches_are_grouped_by_padded_caption_length_so_attention_needs_no_mask(engine, monkeypatch):
+    dit = engine.pipeline.dit
+    real = dit.prepare
+    conds = []
+    monkeypatch.setattr(dit, "prepare", lambda *a, **k: conds.append(real(*a, **k)) or conds[-1])
+    long = "weathered wooden planks, top-down view, tileable, high detail, 4k, " * 3
+    reqs = [Request("fox", 32, 32, 1), Request(long, 32, 32, 2), Request("moss", 32, 32, 3)]
+    out = engine.generate(reqs)
+    assert [o.info["batch"] for o in out] == [2, 1, 2]  # the long prompt pads to more tokens: its own batch
+    assert len(conds) == 2 and all(c.uni_mask is None for c in conds)
+    alone = engine.generate([reqs[1]])[0]
+    assert np.abs(alone.image - out[1].image).max() <= 1e-5

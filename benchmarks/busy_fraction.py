@@ -1,0 +1,104 @@
+"""How busy the engine is during a real build: a 32-asset texture recipe with tile, pbr and export (PNG and
+export), built by the local executor, with the engine's ``generate`` time against the wall time of the build.
+Prints numbers; asserts nothing.
+
+    python benchmarks/busy_fraction.py --model DIR [--size 1024] [--assets 32] [--memory auto] [--device cuda]
+
+busy fraction = time inside ZImageEngine.generate (every call: batches and the tile stage's re-seeds)
+/ wall time of ``build`` (planning, stages, writes, publishing; the contact sheet is left out), with and
+without the engine's load time in the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+MATERIALS = ["granite", "cobblestone", "brick wall", "slate", "marble", "sandstone", "basalt", "limestone"]
+VARIANTS = ["clean", "mossy", "cracked", "wet"]
+
+
+def recipe_text(model: str, size: int, assets: int, engine_options: str) -> str:
+    per = len(VARIANTS)
+    materials = MATERIALS[: max(1, -(-assets // per))]
+    return (
+        "name: busy\nkind: textures\n"
+        f"engine: {{name: z-image-turbo, model: '{model}'{engine_options}}}\n"
+        f"size: {size}\nsteps: 8\nseed: 7\ntile: xy\n"
+        "prompt: 'seamless tileable {material} texture, {variant}, top-down, flat lighting, PBR albedo'\n"
+        "id: '{material}_{variant}'\n"
+        f"matrix:\n  material: [{', '.join(materials)}]\n  variant: [{', '.join(VARIANTS)}]\n"
+        "stages:\n  - tile: {max_seam: 2.0, axes: xy}\n  - pbr: {normal_y: opengl}\n"
+        "output:\n  formats: [png]\n  naming: '{role}'\n"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="a Z-Image checkpoint folder")
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--assets", type=int, default=32)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--dtype", default=None)
+    ap.add_argument("--memory", default="auto")
+    ap.add_argument("--batch-size", type=int, default=4)
+    args = ap.parse_args()
+
+    from zpipe.build import build
+    from zpipe.engine.zimage.engine import ZImageEngine
+    from zpipe.recipe import load_recipe
+
+    busy = [0.0]
+    real = ZImageEngine.generate
+
+    def timed(self, requests):
+        t = time.perf_counter()
+        try:
+            return real(self, requests)
+        finally:
+            busy[0] += time.perf_counter() - t
+
+    ZImageEngine.generate = timed
+    load = [0.0]
+    real_load = ZImageEngine.from_options.__func__
+
+    def timed_load(cls, options):
+        t = time.perf_counter()
+        try:
+            return real_load(cls, options)
+        finally:
+            load[0] += time.perf_counter() - t
+
+    ZImageEngine.from_options = classmethod(timed_load)
+    opts = f", memory: {args.memory}, batch_size: {args.batch_size}"
+    opts += f", device: {args.device}" if args.device else ""
+    opts += f", dtype: {args.dtype}" if args.dtype else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "busy.yaml"
+        path.write_text(recipe_text(args.model, args.size, args.assets, opts))
+        recipe = load_recipe(path)
+        t0 = time.perf_counter()
+        result = build(recipe, Path(tmp) / "out", executor="local")
+        wall = time.perf_counter() - t0
+        sheet = result.timings.get("contact_sheet", 0.0)
+        assets = result.manifest["assets"]
+    stages: dict[str, float] = {}
+    for a in assets:
+        for k, v in a["timings"].items():
+            if k != "generate":
+                stages[k] = stages.get(k, 0.0) + v
+    wall_build = wall - sheet
+    print(json.dumps({
+        "assets": len(assets), "built": sum(a["status"] == "built" for a in assets), "size": args.size,
+        "wall_s": round(wall, 2), "contact_sheet_s": round(sheet, 2), "engine_load_s": round(load[0], 2),
+        "engine_busy_s": round(busy[0], 2), "busy_fraction": round(busy[0] / wall_build, 3),
+        "busy_fraction_after_load": round(busy[0] / (wall_build - load[0]), 3), "seconds_per_asset": round(wall_build / len(assets), 3),
+        "stages_s": {k: round(v, 2) for k, v in stages.items()},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
