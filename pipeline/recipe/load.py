@@ -402,17 +402,8 @@ def _asset_jobs(c: Checker, top: _Top, p: tuple, a: dict, values: dict,
 
     kind = top.kind
     size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else top.size
-    if "stages" in a:
-        stages = _check_stages(c, p + ("stages",), a["stages"], kind)
-    elif top.stages is not None:
-        stages = top.stages
-    else:  # posters: the default text stages follow this asset's `text` mode
-        stages = _default_stages(get("text"), kind)
-    lines = []
-    for role in F.TEXT_ROLES:
-        line = _check_text_line(c, p + (role,), a[role]) if role in a else top.text.get(role)
-        if line:
-            lines.append({"role": role, **line})
+    stages = _asset_stages(c, top, p, a, get)
+    lines = _asset_lines(c, top, p, a)
     base_prompt = _asset_prompt(c, top, p, a, get, values)
     if kind == "posters" and not lines:
         c.error(p, "a poster needs text", "add `title:` (and optionally `subtitle:`, `body:`)")
@@ -434,6 +425,24 @@ def _asset_jobs(c: Checker, top: _Top, p: tuple, a: dict, values: dict,
         jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=size[0], height=size[1],
                         steps=get("steps"), tile=tile, stages=tuple(stages), output=top.output, fields=fields))
     return jobs
+
+
+def _asset_stages(c: Checker, top: _Top, p: tuple, a: dict, get) -> list:
+    if "stages" in a:
+        return _check_stages(c, p + ("stages",), a["stages"], top.kind)
+    if top.stages is not None:
+        return top.stages
+    return _default_stages(get("text"), top.kind)  # posters: the default text stages follow the `text` mode
+
+
+def _asset_lines(c: Checker, top: _Top, p: tuple, a: dict) -> list[dict[str, Any]]:
+    """A poster asset's text lines: its own over the top-level ones, in role order."""
+    lines = []
+    for role in F.TEXT_ROLES:
+        line = _check_text_line(c, p + (role,), a[role]) if role in a else top.text.get(role)
+        if line:
+            lines.append({"role": role, **line})
+    return lines
 
 
 def _asset_prompt(c: Checker, top: _Top, p: tuple, a: dict, get, values: dict) -> str | None:
