@@ -180,25 +180,7 @@ def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[st
     files: dict[str, bytes] = {}
     metrics: dict[str, Any] = {}
     for role in roles:
-        img = np.asarray(images[role], dtype=np.float32)
-        if img.ndim == 2:
-            img = img[..., None]
-        h, w, c = img.shape
-        m: dict[str, Any] = {"width": w, "height": h, "channels": c, "bits": 8,
-                             "colour_space": colour_space(role), "files": {}}
-        if o["power_of_two"] != "off" and not (wrap.is_power_of_two(w) and wrap.is_power_of_two(h)):
-            if o["power_of_two"] == "check":
-                raise ValueError(f"{role} is {w}x{h}, not a power of two; set output.power_of_two to resize "
-                                 "or change the size")
-            nw, nh = wrap.nearest_power_of_two(w), wrap.nearest_power_of_two(h)
-            img = wrap.resize(img, nw, nh, "auto", wrap=True)
-            if role == "normal":
-                img = renormalise(img)
-            m.update(width=nw, height=nh, resized_from=[w, h])
-        if role == "normal" and c >= 3:
-            if target_y != normal_y_made:
-                img = flip_green(img)
-            m["normal_y"] = target_y
+        img, m = _prepared(role, images[role], o["power_of_two"], normal_y_made, target_y)
         if periodic:
             m["seam"] = {a: round(v, 4) for a, v in seam_scores(img, "xy").items()}
         suffix = preset.get("suffix", {}).get(role, role)
@@ -213,6 +195,31 @@ def export_images(images: dict[str, np.ndarray], asset_id: str, options: dict[st
             m["bits"] = max(m["bits"], info["bits"])
         metrics[role] = m
     return files, metrics
+
+
+def _prepared(role: str, image: np.ndarray, power_of_two: str, normal_y_made: str,
+              target_y: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """A role's image as it is exported (power-of-two size, normal convention) and its metrics so far."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 2:
+        img = img[..., None]
+    h, w, c = img.shape
+    m: dict[str, Any] = {"width": w, "height": h, "channels": c, "bits": 8,
+                         "colour_space": colour_space(role), "files": {}}
+    if power_of_two != "off" and not (wrap.is_power_of_two(w) and wrap.is_power_of_two(h)):
+        if power_of_two == "check":
+            raise ValueError(f"{role} is {w}x{h}, not a power of two; set output.power_of_two to resize "
+                             "or change the size")
+        nw, nh = wrap.nearest_power_of_two(w), wrap.nearest_power_of_two(h)
+        img = wrap.resize(img, nw, nh, "auto", wrap=True)
+        if role == "normal":
+            img = renormalise(img)
+        m.update(width=nw, height=nh, resized_from=[w, h])
+    if role == "normal" and c >= 3:
+        if target_y != normal_y_made:
+            img = flip_green(img)
+        m["normal_y"] = target_y
+    return img, m
 
 
 def renormalise(normal: np.ndarray) -> np.ndarray:
