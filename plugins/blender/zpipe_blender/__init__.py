@@ -127,63 +127,19 @@ def _socket(sockets, identifier):
 
 def wire_material(mat, entry):
     """Wire an answer's maps into ``mat``'s Principled BSDF (made if missing). Returns the roles wired."""
-    if hasattr(mat, "use_nodes") and not mat.use_nodes and bpy.app.version < (5, 0, 0):
-        mat.use_nodes = True
-    tree = mat.node_tree
-    nodes, links = tree.nodes, tree.links
-    for node in [n for n in nodes if n.name.startswith(NODE_PREFIX)]:
-        nodes.remove(node)
-    bsdf = next((n for n in nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
-    outputs = [n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"]
-    out = next((n for n in outputs if n.is_active_output), outputs[0] if outputs else None)
-    if out is None:
-        out = nodes.new("ShaderNodeOutputMaterial")
-    if bsdf is None:
-        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
-        bsdf.name = NODE_PREFIX + "principled"
-        links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    nodes, links, bsdf, out = _shader(mat)
     files = entry.get("files", {})
     x, y = bsdf.location.x - 700, bsdf.location.y + 300
     wired = []
     tex = {role: _tex_node(nodes, role, files[role], x, y - 300 * i)
            for i, role in enumerate(r for r in ("albedo", "ao", "roughness", "normal", "height") if r in files)}
     if "albedo" in tex:
-        colour = tex["albedo"].outputs["Color"]
-        if "ao" in tex:
-            mix = nodes.new("ShaderNodeMix")
-            mix.name = mix.label = NODE_PREFIX + "ao multiply"
-            mix.data_type, mix.blend_type = "RGBA", "MULTIPLY"
-            mix.location = (x + 350, y)
-            mix.inputs["Factor"].default_value = 1.0
-            links.new(colour, _socket(mix.inputs, "A_Color"))
-            links.new(tex["ao"].outputs["Color"], _socket(mix.inputs, "B_Color"))
-            colour = _socket(mix.outputs, "Result_Color")
-            wired.append("ao")
-        links.new(colour, bsdf.inputs["Base Color"])
-        wired.insert(0, "albedo")
+        wired += _wire_base_colour(nodes, links, tex, bsdf, x, y)
     if "roughness" in tex:
         links.new(tex["roughness"].outputs["Color"], bsdf.inputs["Roughness"])
         wired.append("roughness")
     if "normal" in tex:
-        colour = tex["normal"].outputs["Color"]
-        if entry.get("normal_y") == "directx":  # Blender's Normal Map node reads OpenGL (Y+): flip green
-            sep, inv, comb = (nodes.new(t) for t in ("ShaderNodeSeparateColor", "ShaderNodeMath",
-                                                     "ShaderNodeCombineColor"))
-            for node, label in ((sep, "separate"), (inv, "flip green"), (comb, "combine")):
-                node.name = node.label = NODE_PREFIX + label
-            inv.operation = "SUBTRACT"
-            inv.inputs[0].default_value = 1.0
-            links.new(colour, sep.inputs["Color"])
-            links.new(sep.outputs["Red"], comb.inputs["Red"])
-            links.new(sep.outputs["Green"], inv.inputs[1])
-            links.new(inv.outputs["Value"], comb.inputs["Green"])
-            links.new(sep.outputs["Blue"], comb.inputs["Blue"])
-            colour = comb.outputs["Color"]
-        nmap = nodes.new("ShaderNodeNormalMap")
-        nmap.name = nmap.label = NODE_PREFIX + "normal map"
-        nmap.location = (x + 350, y - 900)
-        links.new(colour, nmap.inputs["Color"])
-        links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
+        _wire_normal(nodes, links, tex["normal"], bsdf, entry.get("normal_y") == "directx", x, y)
         wired.append("normal")
     if "height" in tex:
         disp = nodes.new("ShaderNodeDisplacement")
@@ -195,6 +151,68 @@ def wire_material(mat, entry):
         links.new(disp.outputs["Displacement"], out.inputs["Displacement"])
         wired.append("height")
     return wired
+
+
+def _shader(mat):
+    """The material's nodes and links, its Principled BSDF and active output (made if missing), with the
+    nodes of an earlier build removed."""
+    if hasattr(mat, "use_nodes") and not mat.use_nodes and bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    for node in [n for n in nodes if n.name.startswith(NODE_PREFIX)]:
+        nodes.remove(node)
+    bsdf = next((n for n in nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
+    outputs = [n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"]
+    out = next((n for n in outputs if n.is_active_output), outputs[0] if outputs else None)
+    if out is None:
+        out = nodes.new("ShaderNodeOutputMaterial")
+    if bsdf is None:
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        bsdf.name = NODE_PREFIX + "principled"
+        links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    return nodes, links, bsdf, out
+
+
+def _wire_base_colour(nodes, links, tex, bsdf, x, y):
+    """Albedo -> Base Color, multiplied by the AO map (a Mix node) when there is one; the roles wired."""
+    colour = tex["albedo"].outputs["Color"]
+    wired = ["albedo"]
+    if "ao" in tex:
+        mix = nodes.new("ShaderNodeMix")
+        mix.name = mix.label = NODE_PREFIX + "ao multiply"
+        mix.data_type, mix.blend_type = "RGBA", "MULTIPLY"
+        mix.location = (x + 350, y)
+        mix.inputs["Factor"].default_value = 1.0
+        links.new(colour, _socket(mix.inputs, "A_Color"))
+        links.new(tex["ao"].outputs["Color"], _socket(mix.inputs, "B_Color"))
+        colour = _socket(mix.outputs, "Result_Color")
+        wired.append("ao")
+    links.new(colour, bsdf.inputs["Base Color"])
+    return wired
+
+
+def _wire_normal(nodes, links, node, bsdf, directx, x, y):
+    """Normal map -> Normal Map node -> Normal; Blender's node reads OpenGL (Y+), so a DirectX map's green
+    channel is flipped first."""
+    colour = node.outputs["Color"]
+    if directx:
+        sep, inv, comb = (nodes.new(t) for t in ("ShaderNodeSeparateColor", "ShaderNodeMath",
+                                                 "ShaderNodeCombineColor"))
+        for n, label in ((sep, "separate"), (inv, "flip green"), (comb, "combine")):
+            n.name = n.label = NODE_PREFIX + label
+        inv.operation = "SUBTRACT"
+        inv.inputs[0].default_value = 1.0
+        links.new(colour, sep.inputs["Color"])
+        links.new(sep.outputs["Red"], comb.inputs["Red"])
+        links.new(sep.outputs["Green"], inv.inputs[1])
+        links.new(inv.outputs["Value"], comb.inputs["Green"])
+        links.new(sep.outputs["Blue"], comb.inputs["Blue"])
+        colour = comb.outputs["Color"]
+    nmap = nodes.new("ShaderNodeNormalMap")
+    nmap.name = nmap.label = NODE_PREFIX + "normal map"
+    nmap.location = (x + 350, y - 900)
+    links.new(colour, nmap.inputs["Color"])
+    links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
 
 
 def prepare_request(materials, target, store="", engine="auto"):
