@@ -200,6 +200,7 @@ class _Build:
                 self.pages.finish({"version": self.version, **head})
             except Exception:  # noqa: BLE001 - a report must never cost the user their build
                 log.exception("contact sheet failed")
+                self.pages.close()
             timings["contact_sheet"] = round(time.perf_counter() - t0, 4)
         t1 = time.perf_counter()
         version = store.publish(ordered, head, reports=self.report_dir)

@@ -399,7 +399,8 @@ class RecipeStore:
         atomic_write(tmp / ".keys", "".join(index).encode())
         if reports is not None and reports.is_dir():
             for p in reports.iterdir():
-                os.replace(p, tmp / p.name)
+                if p.is_file():
+                    os.replace(p, tmp / p.name)
         os.rename(tmp, self.root / name)  # the publish: one atomic rename
         _fsync_dir(self.root)
         self._point_latest(name)

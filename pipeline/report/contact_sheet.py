@@ -28,6 +28,7 @@ import html
 import logging
 import os
 import posixpath
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -390,11 +391,8 @@ class Pages:
             self._failed.append((position, str(asset.get("id", "?"))))
         self._room.acquire()
         self._futures.append(self._pool.submit(self._render, position, asset, read))
-        if len(self._futures) > 4 * PER_PAGE:  # keep only those still running (and raise a failed one's error)
-            done = [f for f in self._futures if f.done()]
-            for f in done:
-                f.result()
-            self._futures = [f for f in self._futures if not f.done()]
+        if len(self._futures) > 4 * PER_PAGE:  # keep those still running, and the failed ones for finish()
+            self._futures = [f for f in self._futures if not f.done() or f.exception() is not None]
 
     def _render(self, position: int, asset: dict[str, Any], read: Callable[[str], bytes]) -> None:
         try:
@@ -483,10 +481,7 @@ class Pages:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        if self.cards.is_dir():
-            for p in self.cards.iterdir():
-                p.unlink(missing_ok=True)
-            self.cards.rmdir()
+        shutil.rmtree(self.cards, ignore_errors=True)
 
 
 def render(manifest: dict[str, Any], read: Callable[[str], bytes]) -> dict[str, bytes]:

@@ -154,3 +154,15 @@ def test_fast_keys_equal_the_reference_encoding(recipe, write_recipe, tmp_path):
     engine = describe_engine(r)
     plan = make_plan(r, RecipeStore(tmp_path, r.name), engine=engine)
     assert [pj.key for pj in plan.jobs] == [_reference_key(j, engine, r.engine_options) for j in r.jobs]
+
+
+def test_a_failing_contact_sheet_never_costs_the_build(write_recipe, tmp_path, monkeypatch):
+    def broken(self, page, sizes):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(contact_sheet.Pages, "_compose", broken)
+    result = build(load_recipe(write_recipe(TILES_RECIPE)), tmp_path / "out")
+    assert result.version == "v0001" and result.built == 6
+    v = tmp_path / "out" / "tiles" / "v0001"
+    assert not (v / ".cards").exists() and not (v / "contact_sheet.png").exists()
+    assert len(result.manifest["assets"]) == 6
