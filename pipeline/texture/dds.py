@@ -161,6 +161,7 @@ class DdsInfo:
 
 
 def level_sizes(width: int, height: int, mip_count: int, fmt: str) -> list[int]:
+    """Bytes of each level (level 0 first); block formats round up to whole 4x4 blocks."""
     base = base_format(fmt)
     out = []
     for i in range(mip_count):

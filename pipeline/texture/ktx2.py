@@ -75,19 +75,6 @@ def _key_values(pairs: dict[str, str]) -> bytes:
     return out
 
 
-def level_sizes(width: int, height: int, mip_count: int, fmt: str) -> list[int]:
-    """Bytes of each level (level 0 first); block formats round up to whole 4x4 blocks."""
-    base = base_format(fmt)
-    out = []
-    for i in range(mip_count):
-        w, h = max(1, width >> i), max(1, height >> i)
-        if base in BLOCK_BYTES:
-            out.append(((w + 3) // 4) * ((h + 3) // 4) * BLOCK_BYTES[base])
-        else:
-            out.append(w * h * PIXEL_BYTES[base])
-    return out
-
-
 def encode(levels: list[np.ndarray], fmt: str) -> bytes:
     """A KTX2 file holding ``levels`` (float (h, w, c) in [0, 1], level 0 first, each half the previous)
     in pixel format ``fmt`` (a key of :data:`VK_FORMAT`). Raises ValueError when ``fmt`` needs etcpak."""
