@@ -11,9 +11,9 @@ Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import best
 
 
 def albedo(size: int) -> np.ndarray:
@@ -22,15 +22,6 @@ def albedo(size: int) -> np.ndarray:
 
     req = Request(prompt="grey cobblestone", width=size, height=size, seed=1, tile="xy")
     return registry.create("procedural").generate([req])[0].image.astype(np.float32)
-
-
-def best(fn, repeat: int):
-    out, times = None, []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def level0(data: bytes, codec: str, size: int) -> np.ndarray:

@@ -14,10 +14,10 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
-import time  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from timing import best  # noqa: E402
 
 
 def albedo(size: int) -> tuple[np.ndarray, str]:
@@ -36,15 +36,6 @@ def albedo(size: int) -> tuple[np.ndarray, str]:
                   for k in range(2, 8))
         img = (img - img.min()) / (img.max() - img.min())
         return img.astype(np.float32), f"synthetic noise ({exc.__class__.__name__})"
-
-
-def best(fn, repeat: int) -> tuple[float, object]:
-    out, times = None, []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main() -> None:
