@@ -21,6 +21,18 @@ MATERIALS = ["granite", "cobblestone", "brick wall", "slate", "marble", "sandsto
 VARIANTS = ["clean", "mossy", "cracked", "wet"]
 
 
+def _adding_time(fn, total: list[float]):
+    """``fn``, adding the seconds each call takes to ``total[0]``."""
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - t
+
+    return timed
+
+
 def recipe_text(model: str, size: int, assets: int, engine_options: str) -> str:
     per = len(VARIANTS)
     materials = MATERIALS[: max(1, -(-assets // per))]
@@ -51,28 +63,9 @@ def main() -> None:
     from zpipe.engine.zimage.engine import ZImageEngine
     from zpipe.recipe import load_recipe
 
-    busy = [0.0]
-    real = ZImageEngine.generate
-
-    def timed(self, requests):
-        t = time.perf_counter()
-        try:
-            return real(self, requests)
-        finally:
-            busy[0] += time.perf_counter() - t
-
-    ZImageEngine.generate = timed
-    load = [0.0]
-    real_load = ZImageEngine.from_options.__func__
-
-    def timed_load(cls, options):
-        t = time.perf_counter()
-        try:
-            return real_load(cls, options)
-        finally:
-            load[0] += time.perf_counter() - t
-
-    ZImageEngine.from_options = classmethod(timed_load)
+    busy, load = [0.0], [0.0]
+    ZImageEngine.generate = _adding_time(ZImageEngine.generate, busy)
+    ZImageEngine.from_options = classmethod(_adding_time(ZImageEngine.from_options.__func__, load))
     opts = f", memory: {args.memory}, batch_size: {args.batch_size}"
     opts += f", device: {args.device}" if args.device else ""
     opts += f", dtype: {args.dtype}" if args.dtype else ""
