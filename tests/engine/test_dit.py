@@ -102,20 +102,26 @@ def test_fused_projections_compute_the_same():
     assert rel_err(fused, plain) <= 1e-5
 
 
-def test_bf16_follows_the_reference_dtype_plan():
-    """In bf16 the rounding points (norms, RoPE in fp32, timestep MLP dtype) match diffusers: the outputs
-    agree far below the bf16-vs-fp32 gap (about 1e-2 here)."""
+def test_bf16_is_at_least_as_close_to_fp32_as_the_reference_in_bf16():
+    """In bf16 our norms round once, after the weight (one fused kernel with fp32 accumulation), where
+    diffusers rounds before it; everything else keeps the reference's dtype plan (RoPE in fp32, timestep
+    MLP dtype). So our bf16 output is no further from the fp32 model than diffusers' bf16 output (here
+    0.0126 against 0.0155), and the two differ by about the bf16-vs-fp32 gap."""
     ref, ours = build("doc")
-    ref, ours = ref.to(torch.bfloat16), ours.to(torch.bfloat16)
-    x, caps = inputs(1, (12, 20), (7, 40))
-    x, caps = x.bfloat16(), [c.bfloat16() for c in caps]
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 16, 12, 20, generator=g)
+    caps = [torch.randn(n, 24, generator=g) for n in (7, 40)]
     t = torch.tensor([0.3, 0.7])
     with torch.no_grad():
-        want = reference(ref, x, t, caps)
+        fp32 = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
+        ref, ours = ref.to(torch.bfloat16), ours.to(torch.bfloat16)
+        x, caps = x.bfloat16(), [c.bfloat16() for c in caps]
+        want = torch.stack(ref(list(x.unsqueeze(2)), t, caps, return_dict=False)[0]).squeeze(2)
         ours.fuse_projections()
         got = ours(x, t, ours.prepare(caps, (6, 10)))
     assert got.dtype == torch.bfloat16
-    assert rel_err(got, want) <= 1e-3
+    assert rel_err(got.float(), fp32) <= rel_err(want.float(), fp32)
+    assert rel_err(got, want) <= 0.02
 
 
 def test_real_rope_path_used_under_compile_matches():
