@@ -26,7 +26,7 @@ from zpipe import __version__
 from zpipe.serve import browse, hook_route
 from zpipe.serve.engines import EnginePool
 from zpipe.serve.paths import Forbidden, check_name, check_version, resolve_in
-from zpipe.serve.queue import BuildError, BuildQueue, QueuedJob
+from zpipe.serve.queue import FINISHED, BuildError, BuildQueue, QueuedJob
 from zpipe.serve.review import ReviewStore
 from zpipe.store import RecipeStore, StoreError
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_COOKIE = "zpipe_token"
-FINISHED = ("done", "failed", "cancelled")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
-STATES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")  # a job is queued, then running, then one of these
 
 
 class Cancelled(Exception):
@@ -118,7 +118,7 @@ class BuildQueue:
         self._thread.join(timeout)
 
     def _forget_old(self) -> None:
-        finished = [j for j in self._jobs.values() if j.state in ("done", "failed", "cancelled")]
+        finished = [j for j in self._jobs.values() if j.state in FINISHED]
         for job in finished[: max(0, len(finished) - self.keep)]:
             del self._jobs[job.id]
 
