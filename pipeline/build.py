@@ -183,6 +183,8 @@ class _Build:
         if latest and not summary["built"] and not plan.removed and not relinked and _same_result(
                 [r for r, _ in ordered], store.iter_assets(latest)):
             # Only assets that failed before were retried, and they failed again: nothing new to publish.
+            if self.pages is not None:
+                self.pages.close()  # its threads stop writing before staging (where it writes) is pruned
             store.prune_staging()
             result = BuildResult(recipe.name, latest, str(store.root / latest), reused=summary["reused"],
                                  failed=summary["failed"], up_to_date=True, failures=failures)
