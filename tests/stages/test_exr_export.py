@@ -1,7 +1,10 @@
 """EXR export: 32-bit float height, half-float colour (converted to linear) and data maps, read back with
-exrio (the Rust `exr` crate: an EXR reader independent of the OpenEXR library that writes them)."""
+OpenImageIO (the ASWF image library: a reader independent of the OpenEXR Python binding that writes them)."""
 
 from __future__ import annotations
+
+import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,12 +15,23 @@ from zpipe.stages.export import ExportStage
 from zpipe.stages.pbr import PbrStage
 from zpipe.texture.readback import decode
 
-exrio = pytest.importorskip("exrio", reason="exrio is a test dependency (pip install '.[test]')")
+oiio = pytest.importorskip("OpenImageIO", reason="OpenImageIO is a test dependency (pip install '.[test]')")
 
 
 def _channels(data: bytes) -> dict[str, np.ndarray]:
-    (layer,) = exrio.load(data).layers
-    return {ch.name: ch.pixels for ch in layer.channels}
+    """Channel name -> pixels in the file's own pixel type (half stays float16, float stays float32)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "read.exr")
+        with open(path, "wb") as f:
+            f.write(data)
+        image = oiio.ImageInput.open(path)
+        assert image is not None, oiio.geterror()
+        try:
+            spec = image.spec()
+            pixels = image.read_image(oiio.UNKNOWN)  # UNKNOWN: keep the stored type
+        finally:
+            image.close()
+    return {name: pixels[..., i] for i, name in enumerate(spec.channelnames)}
 
 
 def _linear(srgb: np.ndarray) -> np.ndarray:  # IEC 61966-2-1, written out here rather than imported
