@@ -65,6 +65,16 @@ def check_against_manifest(xml_path: Path, manifest: dict, schema) -> ET.Element
     return suite
 
 
+def check_first_summary(md: str, rep, out) -> None:
+    assert "**2 built, 0 reused, 1 failed**" in md
+    assert "## Failed" in md and "| seamy | tile: " in md and "seam score" in md.split("## Failed")[1]
+    assert "## Seam scores" in md
+    assert "| granite | built | albedo | " in md and "| 3.0 | pass | – |" in md
+    # links are relative to the summary's folder and point at real files
+    link = next(ln for ln in md.splitlines() if ln.startswith("| granite | built | 64")).split("](")[1].split(")")[0]
+    assert (rep / link).resolve() == (out / "qa" / "v0001" / "granite" / "albedo.png").resolve()
+
+
 def test_junit_and_summary_match_the_manifest_over_two_runs(write_recipe, tmp_path, schema):
     path, out, rep = write_recipe(RECIPE), tmp_path / "out", tmp_path / "reports"
     r1 = run_cli("run", path, "--out", out, "--json", "--report", rep / "junit.xml", "--report", rep / "summary.md")
@@ -75,15 +85,7 @@ def test_junit_and_summary_match_the_manifest_over_two_runs(write_recipe, tmp_pa
     fail = cases(rep / "junit.xml")["seamy"].find("failure")
     assert "seam score" in fail.get("message") and "max_seam 0.5" in fail.text
     assert f"seed {m1['assets'][2]['seed']}" in fail.text
-
-    md = (rep / "summary.md").read_text()
-    assert "**2 built, 0 reused, 1 failed**" in md
-    assert "## Failed" in md and "| seamy | tile: " in md and "seam score" in md.split("## Failed")[1]
-    assert "## Seam scores" in md
-    assert "| granite | built | albedo | " in md and "| 3.0 | pass | – |" in md
-    # links are relative to the summary's folder and point at real files
-    link = next(ln for ln in md.splitlines() if ln.startswith("| granite | built | 64")).split("](")[1].split(")")[0]
-    assert (rep / link).resolve() == (out / "qa" / "v0001" / "granite" / "albedo.png").resolve()
+    check_first_summary((rep / "summary.md").read_text(), rep, out)
 
     # add an asset: it is built, the passing ones are reused (passing test cases), the failure is tried again
     r2 = run_cli("run", path, "--out", out, "--set", "matrix.material=[granite, slate, marble]",
