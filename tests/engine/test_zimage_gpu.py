@@ -35,3 +35,35 @@ def test_bf16_images_are_finite_and_in_range(diffusers_ckpt):
     img = eng.generate([Request("stone", 64, 64, 1), Request("a much longer prompt about moss", 64, 64, 2)])
     for g in img:
         assert g.image.min() >= 0 and g.image.max() <= 1 and g.image.std() > 0.01
+
+
+def _bytes(module) -> int:
+    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+
+
+def test_phased_mode_never_holds_both_networks_on_the_device(diffusers_ckpt):
+    eng = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cuda", "memory": "phased"})
+    pipe = eng.pipeline
+    te, dit, vae = _bytes(pipe.text_encoder), _bytes(pipe.dit), _bytes(pipe.vae)
+    seen = []
+    for name, m in (("text_encoder", pipe.text_encoder), ("dit", pipe.dit)):
+        m.register_forward_pre_hook(lambda mod, a, name=name: seen.append((name, torch.cuda.memory_allocated())))
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated() - vae  # caption features and other small tensors
+    eng.generate([Request("stone", 64, 64, 1), Request("moss on a wall", 64, 64, 2)])
+    for name, allocated in seen:
+        other = dit if name == "text_encoder" else te
+        assert allocated - base < te + dit + vae - other + (1 << 20), (name, allocated)
+
+
+def test_fp8_on_the_gpu_uses_scaled_mm_where_supported_and_stays_close(diffusers_ckpt, tmp_path, monkeypatch):
+    from zpipe.engine.zimage import fp8
+
+    monkeypatch.setenv("ZPIPE_CACHE", str(tmp_path))
+    reqs = [Request("stone", 64, 64, 1)]
+    base = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cuda"})
+    q = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cuda", "memory": "fp8"})
+    methods = {m.method for m in q.pipeline.dit.modules() if isinstance(m, fp8.Fp8Linear)}
+    assert methods == {fp8.pick_method("cuda")}
+    a, b = base.generate(reqs)[0].image, q.generate(reqs)[0].image
+    assert abs(a - b).mean() <= 0.02 and abs(a - b).max() <= 0.25
