@@ -118,3 +118,16 @@ def test_bench_runs_phased_and_fp8_through_the_pipeline():
         assert res.exit_code == 0, res.output
         out = json.loads(res.output)
         assert out["config"]["memory"] == mode and len(out["dit_step_seconds"]) == 2
+
+
+def test_run_stops_before_loading_when_no_memory_mode_fits(diffusers_ckpt, tmp_path, monkeypatch):
+    from zpipe.engine.zimage import memory
+
+    monkeypatch.setattr(memory, "host_memory_bytes", lambda: 1 << 20)  # a 1 MiB machine
+    recipe = tmp_path / "zi.yaml"
+    recipe.write_text(f"name: zi\nengine: {{name: z-image-turbo, model: '{diffusers_ckpt}', device: cpu, "
+                      "dtype: fp32}\nsize: 64\nprompt: stone\nassets: [{id: a}]\n")
+    res = CliRunner().invoke(main, ["run", str(recipe), "--out", str(tmp_path / "out"), "--executor", "local"])
+    assert res.exit_code == 2, res.output
+    assert "engine.memory: memory resident needs" in res.output and "no memory mode fits" in res.output
+    assert "Traceback" not in res.output
