@@ -11,6 +11,7 @@ if a stage calls the engine.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,3 +78,18 @@ def make_asset(images: dict[str, np.ndarray], kind: str = "textures", asset_id: 
 
 NO_ENGINE = StageContext(generate=lambda requests: pytest.fail("no engine call expected"),
                          capabilities=frozenset(), request=None)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def package_modules() -> dict[str, Path]:
+    """Module name -> file, for every module of the installed package (as pyproject maps the folders)."""
+    found: dict[str, Path] = {}
+    for prefix, root in {"zpipe": REPO / "pipeline", "zpipe.engine": REPO / "engine"}.items():
+        for path in root.rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join((prefix, *parts))] = path
+    return found

@@ -11,20 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-ROOTS = {"zpipe": REPO / "pipeline", "zpipe.engine": REPO / "engine"}
-
-
-def modules() -> dict[str, Path]:
-    """Module name -> file, for every module of the installed package (as pyproject maps the folders)."""
-    found: dict[str, Path] = {}
-    for prefix, root in ROOTS.items():
-        for path in root.rglob("*.py"):
-            parts = path.relative_to(root).with_suffix("").parts
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            found[".".join((prefix, *parts))] = path
-    return found
+from helpers import package_modules
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -70,7 +57,7 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    mods = modules()
+    mods = package_modules()
     known = set(mods)
     return {name: imported(name, path, known) for name, path in mods.items()}
 

@@ -1,5 +1,5 @@
-"""Recipe keys, their types, defaults and docs: the single declaration that validation and the README
-reference are written from."""
+"""Recipe keys, their types, defaults and docs: the single declaration that validation reads and the
+recipe reference (docs/recipes.md, checked by tests/test_docs.py) follows."""
 
 from __future__ import annotations
 

@@ -254,14 +254,3 @@ def test_an_engine_checks_its_options_with_its_own_declarations(write_recipe):
         ProceduralEngine.from_options({"scale": 9.0})
     with pytest.raises(RecipeError, match=r"engine.scale.*expected a number in \[0.25, 4.0\], got 9.0"):
         load_recipe(write_recipe("name: r\nengine: {name: procedural, scale: 9.0}\nassets: [{id: a, prompt: x}]\n"))
-
-
-def test_readme_documents_every_recipe_key():
-    from pathlib import Path
-
-    from zpipe.recipe.fields import COMMON, ENGINE_OPTIONS, TEXT_ROLES, TOP_ONLY
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    for key in [*TOP_ONLY, *COMMON, *ENGINE_OPTIONS, *TEXT_ROLES, "size", "engine", "matrix", "assets", "stages",
-                "output"]:
-        assert f"`{key}`" in readme, key
