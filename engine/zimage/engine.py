@@ -182,11 +182,13 @@ class ZImageEngine:
                               Capability.TEXT})
     options = OPTIONS
 
-    def __init__(self, spec, pipeline, loras: list[tuple[str, float]], max_batch: int = 4) -> None:
+    def __init__(self, spec, pipeline, loras: list[tuple[str, float]], max_batch: int = 4,
+                 memory_mode: str = "resident") -> None:
         self.spec = spec
         self.pipeline = pipeline
         self.loras = loras
         self.max_batch = max(1, max_batch)
+        self.memory_mode = memory_mode  # resident | phased | fp8, as checked against free memory at load
         self._fingerprint = ""  # set by from_options, which knows the device and dtype
 
     @classmethod
@@ -242,8 +244,7 @@ class ZImageEngine:
             vae_batch=int(options["vae_batch"]), vae_tile=int(options["vae_tile"]),
             seam_jitter=bool(options["seam_jitter"]),
         )
-        engine = cls(spec, pipe, loras, max_batch)
-        engine.memory_mode = mode
+        engine = cls(spec, pipe, loras, max_batch, mode)
         engine._fingerprint = _fingerprint(spec, loras, device, dtype, fp8=mode == "fp8")
         return engine
 
