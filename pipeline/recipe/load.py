@@ -256,20 +256,28 @@ def _parse_template(template: str) -> tuple:
     return tuple(string.Formatter().parse(template))
 
 
-def _substitute(parts: list[tuple[str, str | None]], values: dict[str, str]) -> str:
-    return "".join(literal + (values[name] if name is not None else "") for literal, name in parts)
+def _format_string(parts: list[tuple[str, str | None]], field=lambda name: f"{{{name}!s}}") -> str:
+    """Checked template parts as a ``str.format`` string (``!s``: each value as ``str()`` gives it), so a
+    matrix fills its ids and prompts in C, not part by part."""
+    return "".join(literal.replace("{", "{{").replace("}", "}}") + (field(name) if name is not None else "")
+                   for literal, name in parts)
 
 
-def _fill(c: Checker, path: tuple, template: str, values: dict[str, Any]) -> str | None:
-    parts = _template(c, path, template)
-    if parts is None:
-        return None
-    missing = [n for _, n in parts if n is not None and n not in values]
-    if missing:
-        known = ", ".join(sorted(values)) or "none"
-        c.error(path, f"unknown placeholder {{{missing[0]}}}", f"placeholders available here: {known}")
-        return None
-    return _substitute(parts, {k: str(v) for k, v in values.items()})
+@dataclass(frozen=True)
+class _Prompt:
+    """A checked prompt template: where it is written, as a ``str.format`` string, and its placeholders."""
+
+    path: tuple
+    format: str
+    names: tuple[str, ...]
+
+    def fill(self, c: Checker, values: dict[str, Any]) -> str | None:
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            known = ", ".join(sorted(values)) or "none"
+            c.error(self.path, f"unknown placeholder {{{missing[0]}}}", f"placeholders available here: {known}")
+            return None
+        return self.format.format_map(values)
 
 
 @dataclass
@@ -389,22 +397,48 @@ def _plain(v: Any) -> bool:
 def _expand_jobs(c: Checker, top: _Top, sources: list[tuple[tuple, dict, dict]]) -> list[Job]:
     jobs: list[Job] = []
     seen: dict[str, tuple[tuple, str]] = {}
+    matrix: _Shape | None = None  # matrix combinations ({} of their own) differ only in their values
     for p, a, values in sources:
-        jobs += _asset_jobs(c, top, p, a, values, seen)
+        shape = None
+        if not a:
+            shape = matrix = matrix or _asset_shape(c, top, p, a)
+        jobs += _asset_jobs(c, top, p, a, values, seen, shape)
     return jobs
 
 
-def _asset_jobs(c: Checker, top: _Top, p: tuple, a: dict, values: dict,
-                seen: dict[str, tuple[tuple, str]]) -> list[Job]:
-    """One asset's jobs (one per seed): its own keys over the top-level ones."""
+@dataclass
+class _Shape:
+    """What an asset takes from its own keys over the top-level ones, whatever its placeholder values."""
+
+    size: tuple[int, int] | None
+    stages: tuple[StageSpec, ...]
+    lines: list[dict[str, Any]]
+    prompt: _Prompt | None  # None: no prompt, or a malformed one
+
+
+def _asset_getter(c: Checker, top: _Top, p: tuple, a: dict):
     def get(k: str) -> Any:  # the asset's override, else the top-level value
         return c.param(p + (k,), F.COMMON[k], a[k]) if k in a else top.params[k]
 
-    kind = top.kind
-    size = _check_size(c, p + ("size",), a["size"], kind) if "size" in a else top.size
-    stages = _asset_stages(c, top, p, a, get)
+    return get
+
+
+def _asset_shape(c: Checker, top: _Top, p: tuple, a: dict) -> _Shape:
+    get = _asset_getter(c, top, p, a)
+    size = _check_size(c, p + ("size",), a["size"], top.kind) if "size" in a else top.size
+    stages = tuple(_asset_stages(c, top, p, a, get))
     lines = _asset_lines(c, top, p, a)
-    base_prompt = _asset_prompt(c, top, p, a, get, values)
+    return _Shape(size, stages, lines, _asset_template(c, top, p, a, get))
+
+
+def _asset_jobs(c: Checker, top: _Top, p: tuple, a: dict, values: dict,
+                seen: dict[str, tuple[tuple, str]], shape: _Shape | None = None) -> list[Job]:
+    """One asset's jobs (one per seed): its own keys over the top-level ones."""
+    get = _asset_getter(c, top, p, a)
+    kind = top.kind
+    shape = shape if shape is not None else _asset_shape(c, top, p, a)
+    size, stages, lines = shape.size, shape.stages, shape.lines
+    base_prompt = shape.prompt.fill(c, values) if shape.prompt else None
     if kind == "posters" and not lines:
         c.error(p, "a poster needs text", "add `title:` (and optionally `subtitle:`, `body:`)")
     ids = _seed_ids(c, p, values["id"], get("seeds") or 1, seen)
@@ -423,7 +457,7 @@ def _asset_jobs(c: Checker, top: _Top, p: tuple, a: dict, values: dict,
             _check_font_coverage(c, p, lines, stages)
         tile = get("tile") or ("xy" if kind == "textures" else "none")
         jobs.append(Job(id=jid, kind=kind, prompt=prompt, seed=seed % 2**32, width=size[0], height=size[1],
-                        steps=get("steps"), tile=tile, stages=tuple(stages), output=top.output, fields=fields))
+                        steps=get("steps"), tile=tile, stages=stages, output=top.output, fields=fields))
     return jobs
 
 
@@ -445,7 +479,7 @@ def _asset_lines(c: Checker, top: _Top, p: tuple, a: dict) -> list[dict[str, Any
     return lines
 
 
-def _asset_prompt(c: Checker, top: _Top, p: tuple, a: dict, get, values: dict) -> str | None:
+def _asset_template(c: Checker, top: _Top, p: tuple, a: dict, get) -> _Prompt | None:
     template = get("prompt") if top.kind == "textures" else (get("style") or get("prompt"))
     if template is None:
         c.error(p + ("prompt",), "no prompt", "set `prompt:` at the top level or on this asset"
@@ -453,7 +487,10 @@ def _asset_prompt(c: Checker, top: _Top, p: tuple, a: dict, get, values: dict) -
         return None
     prompt_path = p + ("prompt",) if "prompt" in a else p + ("style",) if "style" in a else \
         ("prompt",) if "prompt" in top.data else ("style",)
-    return _fill(c, prompt_path, template, values)
+    parts = _template(c, prompt_path, template)
+    if parts is None:
+        return None
+    return _Prompt(prompt_path, _format_string(parts), tuple(n for _, n in parts if n is not None))
 
 
 def _seed_ids(c: Checker, p: tuple, aid: str, nseeds: int, seen: dict[str, tuple[tuple, str]]) -> list[str]:
@@ -570,13 +607,15 @@ def _expand_matrix(c: Checker, axes: dict[str, list], id_template: str | None) -
         c.error(("id",), f"the id template uses an unknown placeholder ({', '.join(names)})",
                 f"placeholders available: {', '.join(axes)}")
         return []
+    keys = ("id", *axes)
+    id_format = _format_string(parts, field=lambda name: f"{{{list(axes).index(name)}}}")
+    slugs = product(*([_slug(v) for v in values] for values in axes.values()))
     out = []
-    for combo in product(*axes.values()):
-        values = dict(zip(axes, combo))
-        aid = _substitute(parts, {k: _slug(v) for k, v in values.items()})
+    for combo, slugged in zip(product(*axes.values()), slugs):
+        aid = id_format.format(*slugged)
         if not _check_id(c, ("id",), aid, "matrix asset id"):
             return []
-        out.append((("matrix",), {}, {"id": aid, **values}))
+        out.append((("matrix",), {}, dict(zip(keys, (aid, *combo)))))
     return out
 
 
