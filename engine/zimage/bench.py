@@ -293,6 +293,10 @@ def preset_plans(preset: str, height: int, width: int, batch: int, dtype: str = 
     return plan_all(*configs, height=height, width=width, batch=batch, dtype=dtype, vae_dtype=vae_dtype)
 
 
+def _rate(tflops: float) -> str:
+    return f"{tflops:8.2f} TFLOP/s" if tflops >= 1 else f"{1000 * tflops:8.2f} GFLOP/s"
+
+
 def format_report(r: BenchResult) -> str:
     c = r.config
     lines = [f"z-image bench: {c.get('preset') or c.get('model')} {c['width']}x{c['height']} batch {c['batch']} "
@@ -301,7 +305,7 @@ def format_report(r: BenchResult) -> str:
     for phase in ("text_encoder", "dit", "vae_decode", "total"):
         s = r.seconds.get(phase, 0.0)
         tf = r.tflops(phase)
-        extra = f"  {tf:8.2f} TFLOP/s" if tf else ""
+        extra = f"  {_rate(tf)}" if tf else ""
         if tf and r.peak_tflops:
             extra += f"  MFU {100 * tf / r.peak_tflops:5.1f}%"
         mem = f"  peak {r.peak_gib[phase]:.2f} GiB" if phase in r.peak_gib else ""
@@ -310,7 +314,7 @@ def format_report(r: BenchResult) -> str:
         steps = ", ".join(f"{1000 * s:.1f}" for s in r.step_seconds)
         tf = r.tflops("dit_steps")
         mfu = f", MFU {100 * tf / r.peak_tflops:.1f}%" if tf and r.peak_tflops else ""
-        lines.append(f"  dit steps (ms): {steps}  -> {tf:.2f} TFLOP/s{mfu}")
+        lines.append(f"  dit steps (ms): {steps}  -> {_rate(tf)}{mfu}")
     lines.append(f"  seconds per image: {r.seconds['total'] / c['batch']:.3f}"
                  + (f"  (peak {max(r.peak_gib.values()):.2f} GiB)" if r.peak_gib else ""))
     return "\n".join(lines)
