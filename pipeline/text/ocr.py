@@ -247,12 +247,16 @@ def _spans_around(pts: list[float | None]) -> list[tuple[float, float]]:
     return spans
 
 
+LOOKALIKE_PADS = (0.12,)  # × box height around a single-character crop (one scale: a second costs 15%)
+
+
 def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
-                      min_score: float = 0.6) -> list[Box]:
+                      min_score: float = 0.5) -> list[Box]:
     """Re-read each look-alike character (:mod:`zpipe.text.lookalikes`) of ``boxes`` from a crop of
     that character alone, which the recogniser reads without its word prior (干杯 read as 干杯 when
-    it shows 千杯). A confident single-character reading from the same look-alike group replaces
-    the character; nothing else is changed, and the expected text is never consulted."""
+    it shows 千杯). A single-character reading with confidence ≥ ``min_score`` that is another
+    member of the character's look-alike group replaces it; nothing else is changed, and the
+    expected text is never consulted."""
     from zpipe.text.lookalikes import group, to_verify
 
     bgr = to_bgr_uint8(image)
@@ -270,26 +274,31 @@ def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | Non
         spans = _char_spans(engine, lock, np.ascontiguousarray(bgr[y0:y1, x0:x1]), b.text)
         if spans is None:
             continue
-        pad = 0.12 * b.height
         for i in idx:
             a, z = spans[i]
             if z <= a:
                 continue
-            cx0 = int(max(0, x0 + a * (x1 - x0) - pad))
-            cx1 = int(min(w, x0 + z * (x1 - x0) + pad + 1))
-            cy0, cy1 = int(max(0, b.y0 - pad)), int(min(h, b.y1 + pad + 1))
-            if cx1 - cx0 >= 4:
-                jobs.append((bi, i))
-                crops.append(np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1]))
+            for pad in LOOKALIKE_PADS:  # at several scales the more confident reading counts
+                m = pad * b.height
+                cx0 = int(max(0, x0 + a * (x1 - x0) - m))
+                cx1 = int(min(w, x0 + z * (x1 - x0) + m + 1))
+                cy0, cy1 = int(max(0, b.y0 - m)), int(min(h, b.y1 + m + 1))
+                if cx1 - cx0 >= 4:
+                    jobs.append((bi, i))
+                    crops.append(np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1]))
     if not crops:
         return boxes
     with lock:
         recs, _ = engine.text_rec(crops, False)
-    texts = [list(b.text) for b in boxes]
-    for (bi, i), rec in zip(jobs, recs):
+    best: dict[tuple[int, int], tuple[float, str]] = {}
+    for job, rec in zip(jobs, recs):
         read, score = rec[0].strip(), float(rec[1])
+        if len(read) == 1 and score > best.get(job, (-1.0, ""))[0]:
+            best[job] = (score, read)
+    texts = [list(b.text) for b in boxes]
+    for (bi, i), (score, read) in best.items():
         was = texts[bi][i]
-        if len(read) == 1 and score >= min_score and read != was and read in group(was):
+        if score >= min_score and read != was and read in group(was):
             texts[bi][i] = read
     return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score)
             for b, t in zip(boxes, texts)]
