@@ -156,9 +156,9 @@ class _Keyer:
 
     @staticmethod
     def _can_splice(job: Job) -> bool:
-        return _SPLICE_FIELDS and all(
-            type(v) is int for v in (job.seed, job.width, job.height, job.steps)) and all(
-            type(v) is str for v in (job.id, job.kind, job.prompt, job.tile))
+        return (_SPLICE_FIELDS and type(job.seed) is int and type(job.width) is int and type(job.height) is int
+                and type(job.steps) is int and type(job.id) is str and type(job.kind) is str
+                and type(job.prompt) is str and type(job.tile) is str)
 
     def _export_version(self) -> str:
         from zpipe.stages import registry
