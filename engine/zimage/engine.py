@@ -251,10 +251,10 @@ class ZImageEngine:
     @classmethod
     def fingerprint_for(cls, options: dict) -> str:
         """The weights' fingerprint from file headers, without loading them: planning stays cheap."""
+        _require_extra()  # before the imports: weights imports torch
         from zpipe.engine.zimage.discovery import find_model
         from zpipe.engine.zimage.weights import network_configs
 
-        _require_extra()
         options = dict(options or {})
         spec, loras = find_model(options), _lora_list(options)
         device = pick_device(options.get("device"))
