@@ -250,6 +250,37 @@ def _spans_around(pts: list[float | None]) -> list[tuple[float, float]]:
 LOOKALIKE_PADS = (0.12,)  # × box height around a single-character crop (one scale: a second costs 15%)
 
 
+def _lookalike_crops(engine, lock, bgr: np.ndarray, b: Box) -> list[tuple[int, np.ndarray]]:
+    """(character index, crop) for each look-alike character of box ``b``, one crop per pad of
+    LOOKALIKE_PADS (at several scales the more confident reading counts)."""
+    from zpipe.text.lookalikes import to_verify
+
+    idx = to_verify(b.text)
+    if not idx:
+        return []
+    h, w = bgr.shape[:2]
+    x0, x1 = int(max(0, b.x0)), int(min(w, b.x1 + 1))
+    y0, y1 = int(max(0, b.y0)), int(min(h, b.y1 + 1))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return []
+    spans = _char_spans(engine, lock, np.ascontiguousarray(bgr[y0:y1, x0:x1]), b.text)
+    if spans is None:
+        return []
+    out = []
+    for i in idx:
+        a, z = spans[i]
+        if z <= a:
+            continue
+        for pad in LOOKALIKE_PADS:
+            m = pad * b.height
+            cx0 = int(max(0, x0 + a * (x1 - x0) - m))
+            cx1 = int(min(w, x0 + z * (x1 - x0) + m + 1))
+            cy0, cy1 = int(max(0, b.y0 - m)), int(min(h, b.y1 + m + 1))
+            if cx1 - cx0 >= 4:
+                out.append((i, np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1])))
+    return out
+
+
 def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
                       min_score: float = 0.5) -> list[Box]:
     """Re-read each look-alike character (:mod:`zpipe.text.lookalikes`) of ``boxes`` from a crop of
@@ -257,35 +288,15 @@ def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | Non
     it shows 千杯). A single-character reading with confidence ≥ ``min_score`` that is another
     member of the character's look-alike group replaces it; nothing else is changed, and the
     expected text is never consulted."""
-    from zpipe.text.lookalikes import group, to_verify
+    from zpipe.text.lookalikes import group
 
     bgr = to_bgr_uint8(image)
-    h, w = bgr.shape[:2]
     engine, lock = get_engine(threads)
     jobs, crops = [], []  # (box index, char index)
     for bi, b in enumerate(boxes):
-        idx = to_verify(b.text)
-        if not idx:
-            continue
-        x0, x1 = int(max(0, b.x0)), int(min(w, b.x1 + 1))
-        y0, y1 = int(max(0, b.y0)), int(min(h, b.y1 + 1))
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            continue
-        spans = _char_spans(engine, lock, np.ascontiguousarray(bgr[y0:y1, x0:x1]), b.text)
-        if spans is None:
-            continue
-        for i in idx:
-            a, z = spans[i]
-            if z <= a:
-                continue
-            for pad in LOOKALIKE_PADS:  # at several scales the more confident reading counts
-                m = pad * b.height
-                cx0 = int(max(0, x0 + a * (x1 - x0) - m))
-                cx1 = int(min(w, x0 + z * (x1 - x0) + m + 1))
-                cy0, cy1 = int(max(0, b.y0 - m)), int(min(h, b.y1 + m + 1))
-                if cx1 - cx0 >= 4:
-                    jobs.append((bi, i))
-                    crops.append(np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1]))
+        for i, crop in _lookalike_crops(engine, lock, bgr, b):
+            jobs.append((bi, i))
+            crops.append(crop)
     if not crops:
         return boxes
     with lock:
