@@ -12,6 +12,7 @@ from json.encoder import encode_basestring as _str  # the escaper json.dumps use
 from typing import Any
 
 from zpipe.canonical import canonical_json, sha256_hex
+from zpipe.gc_pause import gc_paused
 from zpipe.recipe.fields import options_for
 from zpipe.recipe.model import Job, Recipe
 
@@ -202,16 +203,17 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
     latest_keys, latest_ids = _latest_index(store, latest)
     keyer = _Keyer(engine, recipe.engine_options)
     jobs = []
-    for job in recipe.jobs:
-        key = keyer.key(job)
-        if chosen is not None and job.id not in chosen:
-            if job.id in latest_ids:
-                jobs.append(PlannedJob(job, latest_ids[job.id], "carry", ("version", latest, job.id)))
-            continue
-        if not force and key in latest_keys:  # the key covers the id, so a hit is this very asset
-            jobs.append(PlannedJob(job, key, "reuse", ("version", latest, latest_keys[key])))
-        else:
-            jobs.append(PlannedJob(job, key, "build"))
+    with gc_paused():  # every planned job stays alive: the collector would search them in vain
+        for job in recipe.jobs:
+            key = keyer.key(job)
+            if chosen is not None and job.id not in chosen:
+                if job.id in latest_ids:
+                    jobs.append(PlannedJob(job, latest_ids[job.id], "carry", ("version", latest, job.id)))
+                continue
+            if not force and key in latest_keys:  # the key covers the id, so a hit is this very asset
+                jobs.append(PlannedJob(job, key, "reuse", ("version", latest, latest_keys[key])))
+            else:
+                jobs.append(PlannedJob(job, key, "build"))
     if latest:
         _check_files(store, latest, [pj for pj in jobs if pj.source is not None])
     if not force:

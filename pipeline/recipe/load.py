@@ -15,6 +15,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from zpipe.gc_pause import gc_paused
 from zpipe.params import Param
 from zpipe.recipe import fields as F
 from zpipe.recipe.checker import Checker, fix_for, kind_of
@@ -302,7 +303,8 @@ def _validate(c: Checker, data: Any, path_str: str, sha: str) -> Recipe | None:
         return None
     top = _check_top(c, data)
     sources = _asset_sources(c, top)
-    jobs = _expand_jobs(c, top, sources)
+    with gc_paused():  # every job made here stays alive: the collector would search them in vain
+        jobs = _expand_jobs(c, top, sources)
     _check_outputs(c, top, jobs)
     if c.issues:
         return None
