@@ -295,6 +295,8 @@ class LineScore:
             out["status"] = self.status
         if self.unverified:
             out["unverified"] = self.unverified
+        if self.boxes:  # where the line was read, in image pixels (the review page draws them)
+            out["boxes"] = [b.to_dict() for b in self.boxes]
         return out
 
 

@@ -87,6 +87,10 @@ def test_fallback_typesets_a_passing_poster_over_a_text_free_background():
     assert "未来已来" not in m["background"]["prompt"] and "no text" in m["background"]["prompt"]
     assert engine.requests[-1].kind == "poster" and "reads" not in engine.requests[-1].prompt
     assert m["typeset"]["layout"]["lines"][0]["rows"] == ["未来已来"]
+    # each line records where it was read, inside the box it was typeset in (the review page draws them)
+    for line, placed in zip(m["lines"], m["typeset"]["layout"]["lines"]):
+        (x0, y0, x1, y1), (px0, py0, px1, py1) = line["boxes"][0]["box"], placed["box"]
+        assert px0 - 4 <= x0 < x1 <= px1 + 4 and py0 - 4 <= y0 < y1 <= py1 + 4, (line["boxes"], placed["box"])
     # the delivered poster passes an independent check
     assert check_image(asset.images["poster"], [ln["text"] for ln in LINES])["pass"]
 
