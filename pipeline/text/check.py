@@ -25,7 +25,12 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
 4. the boxes of lines that still fail are read again at three crop scales and the majority reading
    replaces the first (:func:`zpipe.text.ocr.reread`). Passing a line when any two of the four
    readings agree with the expected text was tried and rejected: the recogniser's prior reads a
-   wrong 曰 as 日 at two scales.
+   wrong 曰 as 日 at two scales;
+5. the boxes of lines that still fail are read again with the background suppressed
+   (:func:`zpipe.text.ocr.colour_readings`: the crop redrawn dark-on-white by each of its main
+   colours, so a clutter stroke of another colour through the glyphs is gone); the most confident
+   reading replaces the box's only at confidence ≥ ``CLEAN_MIN_SCORE``, and its look-alikes are
+   verified on the redrawn crop.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from zpipe.text.image import load_image
 from zpipe.text.match import Box, check_rule, extra_text, hard_len, match_lines, summarize, units
 
 UNVERIFIED_POLICIES = ("fail", "warn")
+CLEAN_MIN_SCORE = 0.9  # a reading by text colour replaces the first only when the recogniser is this sure
 
 __all__ = ["check_image", "load_image", "UNVERIFIED_POLICIES"]
 
@@ -100,10 +106,39 @@ def check_image(
     return result
 
 
+def _plausible_repair(first: str, clean: str) -> bool:
+    """Whether ``clean`` differs from ``first`` only as the background can make a reading differ:
+    letters changed in place (a stroke through O reads Q, through 八 reads 凡), marks dropped (a dot of
+    clutter), spaces added. The recogniser's word prior, which a clean crop gives free rein, adds and
+    drops letters (Tiime -> Time), picks the common one of two look-alikes (己 -> 已: those are for the
+    single-character crops to decide) and drops spaces (Every where): such a reading is not taken."""
+    import unicodedata
+
+    from zpipe.text.lookalikes import group
+
+    a, b = (unicodedata.normalize("NFKC", t) for t in (first, clean))
+    if a == b:
+        return False
+    core_a, core_b = [c for c in a if c.isalnum()], [c for c in b if c.isalnum()]
+    if len(core_a) != len(core_b) or any(x != y and y in group(x) for x, y in zip(core_a, core_b)):
+        return False
+    marks_a = iter(c for c in a if not c.isalnum() and not c.isspace())
+    if not all(m in marks_a for m in (c for c in b if not c.isalnum() and not c.isspace())):
+        return False  # a mark added or changed (marks_a is consumed in order: b's must be a subsequence)
+    return b.count(" ") >= a.count(" ")
+
+
 def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | None):
     """OCR, then match; while a line fails, look harder: the full-resolution detection (large images, a
     missing line only), then a second reading of the failing lines' boxes (costs nothing when all pass)."""
-    from zpipe.text.ocr import DEFAULT_DET_MAX_SIDE, majority, read_text, readings, verify_lookalikes
+    from zpipe.text.ocr import (
+        DEFAULT_DET_MAX_SIDE,
+        colour_readings,
+        majority,
+        read_text,
+        readings,
+        verify_lookalikes,
+    )
 
     boxes = verify_lookalikes(arr, read_text(arr, threads=threads), threads=threads)
     scores, leftover = match(boxes)
@@ -122,6 +157,16 @@ def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | N
         swap = {id(b): verified.get(id(r), r) for b, r in zip(doubtful, revised)}
         boxes = [swap.get(id(b), b) for b in boxes]
         scores, leftover = match(boxes)
+    failing = {(b.x0, b.y0, b.y1) for s in scores if s.status == "fail" for b in s.boxes}
+    doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
+    if doubtful:  # a background stroke through the glyphs: read them again by the text colour alone
+        swap = {}
+        for b, clean in zip(doubtful, colour_readings(arr, doubtful, threads=threads)):
+            if clean is not None and clean[0].score >= CLEAN_MIN_SCORE and _plausible_repair(b.text, clean[0].text):
+                swap[id(b)] = verify_lookalikes(clean[1], [clean[0]], threads=threads)[0]  # on the redrawn crop
+        if swap:
+            boxes = [swap.get(id(b), b) for b in boxes]
+            scores, leftover = match(boxes)
     return scores, leftover
 
 

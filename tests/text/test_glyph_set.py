@@ -3,13 +3,15 @@ than the default, five hard backgrounds, rotation/blur/JPEG, seven error types. 
 table by font, background, degradation and error type (``pytest -s``).
 
 Correct twins must get their right verdict (``pass``, or ``unverified`` for text the recogniser cannot
-read) and wrong twins must never pass, each at REQUIRED or better.
+read) and wrong twins must never pass, each at its REQUIRED_* rate or better.
 
-Measured on this set (2026-12): correct 77/81 (95.1%), wrong rejected 78/81 (96.3%). The issue's
-target is 98% both ways; REQUIRED sits one image below the measurement (so that a floating-point
-difference on another CPU cannot turn CI red) and is raised as the check improves. What is missed:
-Latin text crossed by clutter strokes (read "Qpen", "Dai1y", "人民路凡号"), O/0 in "Room 1O1", a
-space the OCR drops ("Sun flower"), and 荼 read as 茶.
+Measured on this set (2026-12): correct 80/81 (98.8%), wrong rejected 77/81 (95.1%); before the
+re-read by text colour (check_image step 5) 77/81 and 78/81. The issue's target is 98% both ways; each
+required rate sits one image below its measurement (so that a floating-point difference on another CPU
+cannot turn CI red) and is raised as the check improves. What is missed: "Daily" in AR PL UKai crossed
+by clutter read "Dai1y" even by colour; O/0 in "Room 1O1"; a space the OCR drops ("Sun flower"); rare
+forms the recogniser's prior pulls to common ones (荼 read as 茶, 曰 as 日; the 曰落大道 twin was
+rejected before only because the clutter made its companion line "Open Daily." fail).
 """
 
 import os
@@ -18,7 +20,8 @@ import numpy as np
 import pytest
 from glyph_set import BACKGROUNDS, DEGRADE, FONTS, PAIRS, build_cases, render
 
-REQUIRED = 0.93
+REQUIRED_CORRECT = 0.975  # 79/81
+REQUIRED_REJECTED = 0.938  # 76/81
 
 
 def _missing_fonts() -> list[str]:
@@ -85,7 +88,7 @@ def test_glyph_check_on_the_generated_twin_set():
         "misclassified:", *misses,
     ])
     print(report)
-    assert pass_rate >= REQUIRED and reject_rate >= REQUIRED, report
+    assert pass_rate >= REQUIRED_CORRECT and reject_rate >= REQUIRED_REJECTED, report
 
 
 def test_the_set_covers_every_font_background_degradation_and_error_type():
