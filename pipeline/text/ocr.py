@@ -213,8 +213,8 @@ CLEAN_COLOURS = 3  # colour clusters per crop: text fill, its outline or shadow,
 
 
 def _colour_centres(crop: np.ndarray, k: int = CLEAN_COLOURS, steps: int = 8) -> np.ndarray:
-    """``k`` main colours of ``crop`` (k-means, started from the darkest, middle and lightest pixels so
-    the result is the same on every run)."""
+    """``k`` main colours of ``crop``, the most common first (k-means, started from the darkest, middle
+    and lightest pixels so the result is the same on every run)."""
     px = crop.reshape(-1, 3).astype(np.float32)
     if len(px) > 4096:
         px = px[:: len(px) // 4096]
@@ -226,7 +226,8 @@ def _colour_centres(crop: np.ndarray, k: int = CLEAN_COLOURS, steps: int = 8) ->
             members = px[nearest == c]
             if len(members):
                 centres[c] = members.mean(axis=0)
-    return centres
+    nearest = np.argmin(((px[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    return centres[np.argsort(-np.bincount(nearest, minlength=k), kind="stable")]
 
 
 def _by_colour(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -240,7 +241,7 @@ def _by_colour(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
 def colour_readings(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
                     pad: float = CLEAN_PAD) -> list[tuple[Box, np.ndarray] | None]:
     """Each box read again with the background suppressed: its crop is redrawn as dark-on-white once
-    per main colour of the crop (:func:`_colour_centres`), plain and through a 3×3 median (which
+    per main colour of the crop but the most common (:func:`_colour_centres`), plain and through a 3×3 median (which
     removes what is left of strokes thinner than the glyphs'), so that when the colour is the text's
     the clutter crossing the glyphs is gone. Per box, the most confident of these readings (its
     ``score`` is the recogniser's confidence) with a copy of the image (uint8 RGB) whose crop is the
@@ -257,7 +258,7 @@ def colour_readings(image: np.ndarray, boxes: list[Box], *, threads: int | None 
         if x1 - x0 < 4 or y1 - y0 < 4:
             continue
         crop = bgr[y0:y1, x0:x1]
-        for centre in _colour_centres(crop):
+        for centre in _colour_centres(crop)[1:]:  # the most common colour is the background's
             drawn = _by_colour(crop, centre)
             for variant in (drawn, np.ascontiguousarray(cv2.medianBlur(drawn, 3))):
                 jobs.append((bi, (y0, y1, x0, x1)))
