@@ -28,7 +28,7 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    wrong 曰 as 日 at two scales;
 5. the boxes of lines that still fail are read again with the background suppressed
    (:func:`zpipe.text.ocr.colour_readings`: the crop redrawn dark-on-white by each of its main
-   colours, so a clutter stroke of another colour through the glyphs is gone); the most confident
+   colours but the background's, so a clutter stroke of another colour through the glyphs is gone); the most confident
    reading replaces the box's only at confidence ≥ ``CLEAN_MIN_SCORE``, and its look-alikes are
    verified on the redrawn crop.
 """

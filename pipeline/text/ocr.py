@@ -241,7 +241,7 @@ def _by_colour(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
 def colour_readings(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
                     pad: float = CLEAN_PAD) -> list[tuple[Box, np.ndarray] | None]:
     """Each box read again with the background suppressed: its crop is redrawn as dark-on-white once
-    per main colour of the crop but the most common (:func:`_colour_centres`), plain and through a 3×3 median (which
+    per main colour of the crop but the most common (:func:`_colour_centres`), through a 3×3 median (which
     removes what is left of strokes thinner than the glyphs'), so that when the colour is the text's
     the clutter crossing the glyphs is gone. Per box, the most confident of these readings (its
     ``score`` is the recogniser's confidence) with a copy of the image (uint8 RGB) whose crop is the
@@ -259,10 +259,8 @@ def colour_readings(image: np.ndarray, boxes: list[Box], *, threads: int | None 
             continue
         crop = bgr[y0:y1, x0:x1]
         for centre in _colour_centres(crop)[1:]:  # the most common colour is the background's
-            drawn = _by_colour(crop, centre)
-            for variant in (drawn, np.ascontiguousarray(cv2.medianBlur(drawn, 3))):
-                jobs.append((bi, (y0, y1, x0, x1)))
-                crops.append(variant)
+            jobs.append((bi, (y0, y1, x0, x1)))
+            crops.append(np.ascontiguousarray(cv2.medianBlur(_by_colour(crop, centre), 3)))
     best: list[tuple[Box, np.ndarray] | None] = [None] * len(boxes)
     if not crops:
         return best
