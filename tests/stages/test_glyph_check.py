@@ -69,6 +69,7 @@ def test_best_of_n_keeps_the_first_passing_candidate_and_records_all():
     assert [c["seed"] for c in m["candidates"]] == [7, candidate_seed(7, 1), good]
     assert [c["pass"] for c in m["candidates"]] == [False, False, True]
     first = m["candidates"][0]["lines"][0]
+    assert [b["text"] for b in first.pop("boxes")] == ["末来已来"]
     assert first == {"expected": "未来已来", "found": "末来已来", "ned": 0.75, "exact": False, "pass": False}
     assert m["lines"][0]["found"] == "未来已来"
     assert result.images["poster"] is not None and len(engine.requests) == 3  # stopped at the pass

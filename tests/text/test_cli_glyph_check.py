@@ -26,6 +26,7 @@ def test_glyph_check_command_exit_codes_and_json(tmp_path):
     assert bad.exit_code == 1
     data = json.loads(bad.output)
     assert data["pass"] is False
+    assert [b["text"] for b in data["lines"][0].pop("boxes")] == ["土地人民"]
     assert data["lines"][0] == {"expected": "士地入民", "found": "土地人民", "ned": 0.5, "exact": False, "pass": False}
     assert data["lines"][1]["exact"] is True
 

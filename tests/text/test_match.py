@@ -81,6 +81,7 @@ def test_wrong_missing_extra_characters_fail_exact_rule():
     assert scores[2].found == "" and scores[2].ned == 0.0
     out = summarize(scores)
     assert out["pass"] is False
+    assert [b["text"] for b in out["lines"][0].pop("boxes")] == ["末来已来"]
     assert out["lines"][0] == {"expected": "未来已来", "found": "末来已来", "ned": 0.75, "exact": False, "pass": False}
 
 
