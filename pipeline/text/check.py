@@ -128,44 +128,64 @@ def _plausible_repair(first: str, clean: str) -> bool:
     return b.count(" ") >= a.count(" ")
 
 
+def _failing_boxes(boxes: list[Box], scores) -> list[Box]:
+    failing = {(b.x0, b.y0, b.y1) for s in scores if s.status == "fail" for b in s.boxes}
+    return [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
+
+
+def _full_resolution(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+    """A missing line on a large image: detect again at full resolution and add the boxes that are new."""
+    from zpipe.text.ocr import DEFAULT_DET_MAX_SIDE, read_text, verify_lookalikes
+
+    if not any(_missing(s, ignore_punct) for s in scores) or max(arr.shape[:2]) <= DEFAULT_DET_MAX_SIDE:
+        return None
+    full = read_text(arr, threads=threads, det_max_side=max(arr.shape[:2]))
+    new = [b for b in full if not _overlaps(b, boxes)]
+    return boxes + verify_lookalikes(arr, new, threads=threads) if new else None
+
+
+def _second_opinion(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+    """The failing lines' boxes read again at other crop scales; the majority reading counts."""
+    from zpipe.text.ocr import majority, readings, verify_lookalikes
+
+    doubtful = _failing_boxes(boxes, scores)
+    if not doubtful:
+        return None
+    revised = majority(doubtful, readings(arr, doubtful, threads=threads))
+    changed = [r for b, r in zip(doubtful, revised) if r is not b]  # the others were verified already
+    verified = dict(zip(map(id, changed), verify_lookalikes(arr, changed, threads=threads)))
+    swap = {id(b): verified.get(id(r), r) for b, r in zip(doubtful, revised)}
+    return [swap.get(id(b), b) for b in boxes]
+
+
+def _colour_reread(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+    """A background stroke through the glyphs: the failing boxes read again by the text colour alone,
+    taken only when confident and a change that clutter can explain."""
+    from zpipe.text.ocr import colour_readings, verify_lookalikes
+
+    doubtful = _failing_boxes(boxes, scores)
+    swap = {}
+    for b, clean in zip(doubtful, colour_readings(arr, doubtful, threads=threads) if doubtful else ()):
+        if clean is not None and clean[0].score >= CLEAN_MIN_SCORE and _plausible_repair(b.text, clean[0].text):
+            swap[id(b)] = verify_lookalikes(clean[1], [clean[0]], threads=threads)[0]  # on the redrawn crop
+    return [swap.get(id(b), b) for b in boxes] if swap else None
+
+
+# While a line fails, look harder, in this order; each returns better boxes or None (nothing to do).
+LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread)
+
+
 def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | None):
-    """OCR, then match; while a line fails, look harder: the full-resolution detection (large images, a
-    missing line only), then a second reading of the failing lines' boxes (costs nothing when all pass)."""
-    from zpipe.text.ocr import (
-        DEFAULT_DET_MAX_SIDE,
-        colour_readings,
-        majority,
-        read_text,
-        readings,
-        verify_lookalikes,
-    )
+    """OCR, then match; while a line fails, look harder (:data:`LOOK_HARDER`): every extra reading is of
+    failing lines only, so a poster that passes costs one reading."""
+    from zpipe.text.ocr import read_text, verify_lookalikes
 
     boxes = verify_lookalikes(arr, read_text(arr, threads=threads), threads=threads)
     scores, leftover = match(boxes)
-    if any(_missing(s, ignore_punct) for s in scores) and max(arr.shape[:2]) > DEFAULT_DET_MAX_SIDE:
-        full = read_text(arr, threads=threads, det_max_side=max(arr.shape[:2]))
-        new = [b for b in full if not _overlaps(b, boxes)]
-        if new:
-            boxes = boxes + verify_lookalikes(arr, new, threads=threads)
-            scores, leftover = match(boxes)
-    failing = {(b.x0, b.y0, b.y1) for s in scores if s.status == "fail" for b in s.boxes}
-    doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
-    if doubtful:  # a second opinion on the boxes of failing lines only (costs nothing when all pass)
-        revised = majority(doubtful, readings(arr, doubtful, threads=threads))
-        changed = [r for b, r in zip(doubtful, revised) if r is not b]  # the others were verified already
-        verified = dict(zip(map(id, changed), verify_lookalikes(arr, changed, threads=threads)))
-        swap = {id(b): verified.get(id(r), r) for b, r in zip(doubtful, revised)}
-        boxes = [swap.get(id(b), b) for b in boxes]
-        scores, leftover = match(boxes)
-    failing = {(b.x0, b.y0, b.y1) for s in scores if s.status == "fail" for b in s.boxes}
-    doubtful = [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
-    if doubtful:  # a background stroke through the glyphs: read them again by the text colour alone
-        swap = {}
-        for b, clean in zip(doubtful, colour_readings(arr, doubtful, threads=threads)):
-            if clean is not None and clean[0].score >= CLEAN_MIN_SCORE and _plausible_repair(b.text, clean[0].text):
-                swap[id(b)] = verify_lookalikes(clean[1], [clean[0]], threads=threads)[0]  # on the redrawn crop
-        if swap:
-            boxes = [swap.get(id(b), b) for b in boxes]
+    for look_harder in LOOK_HARDER:
+        better = look_harder(arr, boxes, scores, ignore_punct, threads)
+        if better is not None:
+            boxes = better
             scores, leftover = match(boxes)
     return scores, leftover
 
