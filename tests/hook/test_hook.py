@@ -52,9 +52,8 @@ def check_files(answer: dict, store: Path, name: str) -> None:
     assert manifest is None or manifest["recipe"]["name"] == name
 
 
-def test_built_then_reused_with_correct_paths(tmp_path):
-    r1, a1 = hook(request(ROCK, WALL), tmp_path)
-    assert r1.exit_code == 0, r1.output
+def check_first_answer(a1: dict, tmp_path: Path) -> None:
+    """The first hook answer: both materials built, each file where the DCC expects it."""
     assert a1["version"] == 1 and a1["ok"] is True
     assert a1["target"] == str(tmp_path / "textures") and a1["store"] == str(tmp_path / "store")
     rock, wall = a1["materials"]["Rock.001"], a1["materials"]["Wall"]
@@ -66,6 +65,13 @@ def test_built_then_reused_with_correct_paths(tmp_path):
     assert rock["colour_space"]["albedo"] == "srgb" and rock["colour_space"]["normal"] == "linear"
     assert rock["normal_y"] == "opengl" and rock["size"] == [64, 64]
     check_files(a1, tmp_path / "store", "hook")
+
+
+def test_built_then_reused_with_correct_paths(tmp_path):
+    r1, a1 = hook(request(ROCK, WALL), tmp_path)
+    assert r1.exit_code == 0, r1.output
+    check_first_answer(a1, tmp_path)
+    wall, rock = a1["materials"]["Wall"], a1["materials"]["Rock.001"]
     store = tmp_path / "store"
     assert latest_manifest(store, "hook")["assets"][1]["prompt"] == "old red brick wall, {weathered}"
 
