@@ -75,7 +75,11 @@ def test_editor_script_under_mono_against_the_real_cli(tmp_path, zpipe_cmd, pres
     assert [ln for ln in lines if ln.startswith("keywords ")] == [f"keywords {KEYWORDS[preset]}"] * 2
     if preset == "unity-urp":  # smoothness = alpha x the slider: the slider goes to 1
         assert [ln for ln in lines if ln.startswith("float ")] == ["float _Smoothness=1"] * 2
-    maps = [ln.split(" ", 1)[1].split("|") for ln in lines if ln.startswith("map ")]
+    check_import_settings([ln.split(" ", 1)[1].split("|") for ln in lines if ln.startswith("map ")], target, preset)
+
+
+def check_import_settings(maps: list[list[str]], target: Path, preset: str) -> None:
+    """Each imported map: in its material's folder, repeating, sRGB only for albedo, normals as normal maps."""
     assert len(maps) == 2 * len(SLOTS[preset])
     for role, path, space, kind, srgb, wrap in maps:
         assert Path(path).is_file() and Path(path).parent.parent == target, path
