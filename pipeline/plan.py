@@ -132,7 +132,7 @@ class _Keyer:
     def inputs(self, job: Job) -> dict[str, Any]:
         job_dict = {name: getattr(job, name) for name in _JOB_FIELDS}
         job_dict["stages"] = self._stage_list(job.stages)
-        job_dict["output"] = [self._export_version(), job.output]
+        job_dict["output"] = self._output_part(job.output)
         return {"asset_format": ASSET_FORMAT_VERSION, "engine": self.engine, "job": job_dict}
 
     def key(self, job: Job) -> str:
@@ -148,7 +148,7 @@ class _Keyer:
         shared = self._shared.get(ident)
         if shared is None:  # holds the stage specs and the output, so their ids stay unique
             shared = (job.stages, job.output, canonical_json(self._stage_list(job.stages)),
-                      canonical_json([self._export_version(), job.output]))
+                      canonical_json(self._output_part(job.output)))
             self._shared[ident] = shared
         text = (f'{self._head}"fields":{canonical_json(job.fields)},"height":{job.height},"id":{_str(job.id)},'
                 f'"kind":{_str(job.kind)},"output":{shared[3]},"prompt":{_str(job.prompt)},"seed":{job.seed},'
@@ -160,6 +160,18 @@ class _Keyer:
         return (_SPLICE_FIELDS and type(job.seed) is int and type(job.width) is int and type(job.height) is int
                 and type(job.steps) is int and type(job.id) is str and type(job.kind) is str
                 and type(job.prompt) is str and type(job.tile) is str)
+
+    def _output_part(self, output: dict[str, Any]) -> list:
+        """The export's version and options, plus the Basis encoder's version when a KTX2 codec runs it
+        (an external tool: another basisu makes other bytes)."""
+        part = [self._export_version(), output]
+        codec = (output.get("ktx2") or {}).get("codec") if isinstance(output.get("ktx2"), dict) else None
+        if "ktx2" in (output.get("formats") or ()) and codec in ("etc1s", "uastc"):
+            from zpipe.texture import basisu
+
+            exe = basisu.find()
+            part.append({"basisu": basisu.version(exe) if exe else None})
+        return part
 
     def _export_version(self) -> str:
         from zpipe.stages import registry

@@ -15,6 +15,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from math import lcm
 from pathlib import Path
 
@@ -265,3 +266,25 @@ def test_zpipe_run_writes_ktx2_beside_png(tmp_path):
     manifest = json.loads((out / "demo" / "v0001" / "manifest.json").read_text())
     (asset,) = manifest["assets"]
     assert asset["metrics"]["export"]["albedo"]["files"]["albedo.ktx2"]["vk_format"] == "bc7_srgb"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in encoder is a shell script")
+def test_the_basis_encoder_version_is_in_the_asset_key(tmp_path, monkeypatch):
+    """basisu is an external tool: another release makes other bytes, so its version enters the key
+    (BCn keys, which it does not touch, stay the same)."""
+    from zpipe.texture import basisu
+
+    engine = {"name": "procedural", "version": "1", "fingerprint": "x"}
+
+    def key(output: dict, release: str) -> str:
+        exe = tmp_path / f"basisu-{release}"
+        exe.write_text(f"#!/bin/sh\necho 'Basis Universal GPU Texture Compressor v{release}'\n")
+        exe.chmod(0o755)
+        monkeypatch.setenv("ZPIPE_BASISU", str(exe))
+        basisu.version.cache_clear()
+        return job_key(load_recipe(_recipe(tmp_path, output)).jobs[0], engine, {})
+
+    etc1s = {"formats": ["ktx2"], "ktx2": {"codec": "etc1s"}}
+    assert key(etc1s, "1.15") != key(etc1s, "1.16")
+    bc7 = {"formats": ["ktx2"], "ktx2": {"codec": "bc7"}}
+    assert key(bc7, "1.15") == key(bc7, "1.16")
