@@ -51,6 +51,7 @@ def main() -> None:
     except ImportError:
         pass
 
+    from zpipe.recipe.model import Job
     from zpipe.stages.base import Asset, StageContext, apply
     from zpipe.stages.export import ExportStage
     from zpipe.stages.pbr import PbrStage
@@ -62,11 +63,13 @@ def main() -> None:
     ctx = StageContext(generate=lambda reqs: [], capabilities=frozenset(), request=None)
 
     def defaults(stage, **kw):
-        return {**{k: v.default for k, v in stage.params.items()}, **kw}
+        return stage.resolve(kw)
+
+    job = Job(id="bench", kind="textures", prompt="stone", seed=1, width=args.size, height=args.size, steps=8,
+              tile="xy", stages=(), output={})
 
     def fresh(images=None):
-        return Asset(id="bench", kind="textures", prompt="stone", seed=1, width=args.size, height=args.size,
-                     images=dict(images or {"albedo": img}))
+        return Asset(job, images=dict(images or {"albedo": img}))
 
     rows: list[tuple[str, float]] = []
     t_tile, res = best(lambda: TileStage().run(fresh(), defaults(TileStage), ctx), args.repeat)

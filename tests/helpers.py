@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from zpipe.cli import main
+from zpipe.recipe.model import Job
 from zpipe.stages.base import Asset, Stage, StageContext
 from zpipe.texture import wrap
 
@@ -71,9 +72,12 @@ def stage_params(stage: type[Stage] | Stage, **given: Any) -> dict[str, Any]:
 
 
 def make_asset(images: dict[str, np.ndarray], kind: str = "textures", asset_id: str = "stone_a", seed: int = 1,
-               prompt: str = "stone") -> Asset:
+               prompt: str = "stone", fields: dict[str, Any] | None = None) -> Asset:
+    """``images`` as the first stage sees them: a job of the images' size with no stages, exported as configured."""
     h, w = next(iter(images.values())).shape[:2]
-    return Asset(id=asset_id, kind=kind, prompt=prompt, seed=seed, width=w, height=h, images=images)
+    job = Job(id=asset_id, kind=kind, prompt=prompt, seed=seed, width=w, height=h, steps=8,
+              tile="xy" if kind == "textures" else "none", stages=(), output={}, fields=fields or {})
+    return Asset(job, images)
 
 
 NO_ENGINE = StageContext(generate=lambda requests: pytest.fail("no engine call expected"),

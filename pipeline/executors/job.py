@@ -46,8 +46,7 @@ def main_role(job: Job) -> str:
 def run_stages(job: Job, generated: Generated, generate: Callable[[list[Request]], list[Generated]],
                capabilities: frozenset, engine_name: str, gen_seconds: float = 0.0) -> Outcome:
     """Run the job's stages, then export. QA failures and stage bugs fail this asset only."""
-    asset = Asset(id=job.id, kind=job.kind, prompt=job.prompt, seed=job.seed, width=job.width, height=job.height,
-                  images={main_role(job): generated.image}, fields=dict(job.fields))
+    asset = Asset(job, images={main_role(job): generated.image})
     ctx = StageContext(generate=generate, capabilities=capabilities, request=request_for(job), engine_name=engine_name)
     timings = {"generate": round(gen_seconds, 4)}
     for spec in (*job.stages, StageSpec("export", job.output)):

@@ -556,7 +556,7 @@ def _default_stages(text_mode: str, kind: str) -> list[StageSpec]:
     if kind != "posters":
         return []
     names = ["typeset", "glyph_check"] if text_mode == "typeset" else ["glyph_check"]
-    return [StageSpec(n, {k: p.default for k, p in _stage_class(n).params.items()}) for n in names]
+    return [StageSpec(n, _stage_class(n).resolve({})) for n in names]
 
 
 def _poster_prompt(style: str, lines: list[dict], width: int, height: int, typeset: bool) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import numpy as np
 
 from zpipe.params import Param
+from zpipe.recipe.model import Job
 
 
 class StageFailure(Exception):
@@ -31,18 +33,25 @@ class StageFailure(Exception):
 
 @dataclass
 class Asset:
-    """What a stage sees of one job. ``fields`` holds kind-specific job data (e.g. poster text lines)."""
+    """One job on its way through the stages: the job it builds and what the stages have made of it so far.
 
-    id: str
-    kind: str  # "textures" | "posters"
-    prompt: str
-    seed: int
-    width: int
-    height: int
-    images: dict[str, np.ndarray]
-    metrics: dict[str, Any] = field(default_factory=dict)
-    fields: dict[str, Any] = field(default_factory=dict)
+    Stages read the job through the asset: ``asset.id``, ``asset.prompt``, ``asset.seed``, ``asset.width``,
+    ``asset.fields`` (kind-specific data such as poster text lines), ...
+    """
+
+    job: Job
+    images: dict[str, np.ndarray]  # by role
+    metrics: dict[str, Any] = field(default_factory=dict)  # by stage
     files: dict[str, bytes] = field(default_factory=dict)  # relative name -> bytes, filled by export
+
+    # The job's identity, read through the asset as stages always have; read-only, like the job.
+    id = property(attrgetter("job.id"))
+    kind = property(attrgetter("job.kind"))  # "textures" | "posters"
+    prompt = property(attrgetter("job.prompt"))
+    seed = property(attrgetter("job.seed"))
+    width = property(attrgetter("job.width"))
+    height = property(attrgetter("job.height"))
+    fields = property(attrgetter("job.fields"))
 
 
 @dataclass

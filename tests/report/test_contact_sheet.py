@@ -6,10 +6,11 @@ import io
 import re
 
 import numpy as np
+from helpers import make_asset
 from PIL import Image
 
 from zpipe.report.contact_sheet import CARD_W, GAP, HEAD, render, render_diff, seam_table
-from zpipe.stages.base import Asset, StageContext, apply
+from zpipe.stages.base import StageContext, apply
 from zpipe.stages.export import ExportStage
 from zpipe.stages.pbr import PbrStage
 from zpipe.stages.tile import TileStage
@@ -28,7 +29,7 @@ def _noise(n: int, seed: int) -> np.ndarray:
 
 
 def _defaults(stage, **kw):
-    return {**{k: v.default for k, v in stage.params.items()}, **kw}
+    return stage.resolve(kw)
 
 
 def build_version(version="v0001", seed=0, formats=("png",)):
@@ -37,8 +38,7 @@ def build_version(version="v0001", seed=0, formats=("png",)):
     assets = []
     for i, name in enumerate(["granite_a", "slate_<b>", "marble_c"]):
         img = _noise(64, seed + i)
-        a = Asset(id=name, kind="textures", prompt=f"{name} stone", seed=seed + i, width=64, height=64,
-                  images={"albedo": img})
+        a = make_asset({"albedo": img}, asset_id=name, seed=seed + i, prompt=f"{name} stone")
         entry = {"id": name, "key": f"k{seed}{i}", "status": "built", "engine": {"name": "procedural"},
                  "seed": seed + i, "prompt": a.prompt, "files": {}, "sha256": {}, "metrics": {}, "timings": {}}
         for stage, params in ((TileStage(), _defaults(TileStage)), (PbrStage(), _defaults(PbrStage)),

@@ -10,7 +10,7 @@ import pytest
 from helpers import NO_ENGINE, make_asset, stage_params
 from PIL import Image
 
-from zpipe.stages.base import Asset, StageContext, StageFailure, apply
+from zpipe.stages.base import StageContext, StageFailure, apply
 from zpipe.stages.export import ExportStage
 from zpipe.stages.resize import ResizeStage
 from zpipe.texture import dds, wrap
@@ -225,10 +225,10 @@ def test_pngs_carry_their_provenance(tmp_path):
 
     from zpipe.stages.export import ExportStage
 
-    asset = Asset(id="granite", kind="textures", prompt="granite 花岗岩", seed=7, width=64, height=64,
-                  images={"albedo": np.full((64, 64, 3), 0.5, np.float32)})
+    asset = make_asset({"albedo": np.full((64, 64, 3), 0.5, np.float32)}, asset_id="granite", seed=7,
+                       prompt="granite 花岗岩")
     ctx = StageContext(generate=lambda r: [], capabilities=frozenset(), request=None, engine_name="procedural")
-    params = {k: p.default for k, p in ExportStage.params.items()}
+    params = ExportStage.resolve({})
     files = ExportStage().run(asset, params, ctx).files
     img = Image.open(io.BytesIO(files["albedo.png"]))
     img.load()

@@ -4,9 +4,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers import make_asset
 
 from zpipe.engine.base import Capability, Generated, Request
-from zpipe.stages.base import Asset, StageContext, StageFailure, apply
+from zpipe.stages.base import StageContext, StageFailure, apply
 from zpipe.stages.glyph_check import GlyphCheckStage, candidate_seed
 from zpipe.stages.typeset import TypesetStage
 from zpipe.text.check import check_image
@@ -49,9 +50,9 @@ def make(engine, *, text="render", fallback="typeset", candidates=3, seed=7):
     prompt = compose_prompt("calm gradient", LINES, W, H)
     req = Request(prompt=prompt, width=W, height=H, seed=seed, kind="poster")
     image = engine.generate([req])[0].image
-    asset = Asset(id="p", kind="posters", prompt=prompt, seed=seed, width=W, height=H, images={"poster": image},
-                  fields={"lines": LINES, "style": "calm gradient", "text": text, "fallback": fallback,
-                          "candidates": candidates})
+    asset = make_asset({"poster": image}, kind="posters", asset_id="p", seed=seed, prompt=prompt,
+                       fields={"lines": LINES, "style": "calm gradient", "text": text, "fallback": fallback,
+                               "candidates": candidates})
     ctx = StageContext(generate=engine.generate, capabilities=frozenset({Capability.TEXT}), request=req,
                        engine_name="hand")
     return asset, ctx
@@ -129,11 +130,11 @@ def test_typeset_primary_path_then_glyph_check():
 
 def test_typeset_stage_reports_font_problems_as_failures():
     asset, ctx = make(HandEngine(), text="typeset")
-    asset.prompt = "a clean background"
+    asset.job = replace(asset.job, prompt="a clean background")
     ts = TypesetStage()
     with pytest.raises(StageFailure, match=r"^font file not found: /nope\.ttf"):
         ts.run(asset, {**defaults(ts), "font": "/nope.ttf"}, ctx)
-    asset.fields = {**asset.fields, "lines": [{"role": "title", "text": "龙🐉"}]}
+    asset.job = replace(asset.job, fields={**asset.fields, "lines": [{"role": "title", "text": "龙🐉"}]})
     with pytest.raises(StageFailure, match=r'no glyphs for 1 character: "🐉" U\+1F409'):
         ts.run(asset, defaults(ts), ctx)
 
@@ -145,10 +146,9 @@ def test_an_engine_that_cannot_draw_text_is_typeset_at_once():
     assert Capability.TEXT not in engine.capabilities
     prompt = compose_prompt("red festive paper-cut", LINES, W, H)
     req = Request(prompt=prompt, width=W, height=H, seed=3, kind="poster")
-    asset = Asset(id="p", kind="posters", prompt=prompt, seed=3, width=W, height=H,
-                  images={"poster": engine.generate([req])[0].image},
-                  fields={"lines": LINES, "style": "red festive paper-cut", "text": "render",
-                          "fallback": "typeset", "candidates": 4})
+    asset = make_asset({"poster": engine.generate([req])[0].image}, kind="posters", asset_id="p", seed=3,
+                       prompt=prompt, fields={"lines": LINES, "style": "red festive paper-cut", "text": "render",
+                                              "fallback": "typeset", "candidates": 4})
     calls = []
     ctx = StageContext(generate=lambda reqs: calls.append(reqs) or engine.generate(reqs),
                        capabilities=engine.capabilities, request=req, engine_name=engine.name)
@@ -165,8 +165,8 @@ def test_an_engine_that_cannot_draw_text_is_typeset_at_once():
 def test_unverified_lines_fail_rendered_posters_and_warn_on_typeset_ones():
     kana = [{"role": "title", "text": "こんにちは", "lang": "auto", "placement": None}]
     asset, ctx = make(HandEngine(), text="typeset")
-    asset.fields = {**asset.fields, "lines": kana}
-    asset.prompt, asset.images = "a clean background", {"poster": demo_background(W, H, seed=4)}
+    asset.job = replace(asset.job, prompt="a clean background", fields={**asset.fields, "lines": kana})
+    asset.images = {"poster": demo_background(W, H, seed=4)}
     stage = GlyphCheckStage()
     params = {**defaults(stage), "fallback_fonts": ["Noto Sans CJK SC", "Noto Sans CJK JP"]}
     result = stage.run(asset, params, ctx)  # auto: typeset with a covering font -> warn
@@ -212,7 +212,7 @@ def test_failure_description_names_each_bad_line():
 
 def test_stray_text_fails_unless_allowed():
     asset, ctx = make(HandEngine(good_seeds={7}), fallback="none", candidates=1)
-    asset.fields = {**asset.fields, "lines": [LINES[1]]}  # the image also shows 未来已来
+    asset.job = replace(asset.job, fields={**asset.fields, "lines": [LINES[1]]})  # the image also shows 未来已来
     stage = GlyphCheckStage()
     with pytest.raises(StageFailure, match=r"other text on the poster: '未来已来'"):
         stage.run(asset, defaults(stage), ctx)

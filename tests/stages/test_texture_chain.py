@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import make_asset
 
 from zpipe.engine import registry
 from zpipe.engine.base import Request
 from zpipe.stages import registry as stages
-from zpipe.stages.base import Asset, StageContext, apply
+from zpipe.stages.base import StageContext, apply
 from zpipe.texture import dds
 from zpipe.texture.readback import decode
 from zpipe.texture.seam import seam_scores
@@ -18,8 +19,8 @@ def test_stone_through_every_texture_stage():
     base = Request(prompt="mossy cobblestone", width=128, height=128, seed=11, tile="xy")
     ctx = StageContext(generate=engine.generate, capabilities=frozenset(engine.capabilities), request=base,
                        engine_name=engine.name)
-    asset = Asset(id="cobble_mossy", kind="textures", prompt=base.prompt, seed=base.seed, width=128, height=128,
-                  images={"albedo": engine.generate([base])[0].image})
+    asset = make_asset({"albedo": engine.generate([base])[0].image}, asset_id="cobble_mossy", seed=base.seed,
+                       prompt=base.prompt)
     chain = [("tile", {"max_seam": 2.0}), ("upscale", {"factor": 2}), ("pbr", {"normal_y": "opengl", "orm": True}),
              ("resize", {"width": 192}),
              ("export", {"formats": ["png", "dds"], "preset": "unity", "power_of_two": "resize"})]

@@ -7,7 +7,7 @@ import pytest
 from helpers import NO_ENGINE, make_asset, periodic_noise, seamed, stage_params
 
 from zpipe.engine.base import Capability, Generated, Request
-from zpipe.stages.base import Asset, StageContext, StageFailure, apply
+from zpipe.stages.base import StageContext, StageFailure, apply
 from zpipe.stages.tile import RESEED_STEP, TileStage
 from zpipe.texture import repair
 from zpipe.texture.seam import seam_scores
@@ -162,8 +162,7 @@ def test_edge_aware_gate_still_fails_real_seams():
 def test_repair_keeps_maps_aligned():
     img = seamed(128, 5)
     normal = seamed(128, 6)  # another map of the same texture
-    a = Asset(id="a", kind="textures", prompt="stone", seed=1, width=128, height=128,
-              images={"albedo": img, "normal": normal})
+    a = make_asset({"albedo": img, "normal": normal}, asset_id="a")
     res = TileStage().run(a, stage_params(TileStage, max_seam=1.8), NO_ENGINE)
     assert set(res.images) == {"albedo", "normal"}
     changed_albedo = np.abs(res.images["albedo"] - img).max(axis=2) > 1e-6

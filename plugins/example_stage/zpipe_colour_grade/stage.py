@@ -50,7 +50,7 @@ class ColourGradeStage(Stage):
     }
 
     def run(self, asset: Asset, params: dict[str, Any], ctx: StageContext) -> StageResult:
-        p = {k: params.get(k, v.default) for k, v in self.params.items()}
+        p = self.resolve(params)
         tint = [float(v) for v in p["tint"]]
         if len(tint) != 3 or min(tint) < 0:
             raise StageFailure(f"colour_grade: tint must be three non-negative numbers, got {p['tint']!r}")
