@@ -21,6 +21,9 @@ from zpipe.recipe.load import RESERVED
 
 PROTOCOL_VERSION = 1
 DEFAULT_NAME = "hook"
+# The maps a material gets by default: the albedo and the pbr stage's maps, in the protocol's order.
+# Not derived from the pbr stage's MAPS: this order reaches the pbr params, so the content key, of every
+# hook asset (tests/hook pins it).
 MAPS = ("albedo", "normal", "roughness", "ao", "height")
 LINK_MODES = ("copy", "hardlink", "symlink")
 SOURCES = ("prompt", "description", "recipe")

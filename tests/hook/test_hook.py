@@ -11,6 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from zpipe.cli import main
+from zpipe.hook.recipe import asset_entry
+from zpipe.hook.request import MAPS, Material
+from zpipe.stages.pbr import MAPS as PBR_MAPS
 
 
 def hook(request: dict, tmp_path: Path, name: str = "request.json", *extra: str):
@@ -225,3 +228,11 @@ def test_a_deleted_store_file_is_rebuilt_not_a_bad_request(tmp_path):
     assert r2.exit_code == 0, r2.output
     assert a2["materials"]["Rock.001"]["status"] == "built" and a2["materials"]["Rock.001"]["version"] == "v0002"
     check_files(a2, tmp_path / "store", "hook")
+
+
+def test_default_maps_are_the_albedo_and_every_pbr_map_in_the_protocols_order():
+    """The hook's default maps name the same maps as the pbr stage, but keep their own order: it reaches the
+    generated recipe's pbr params and so the content key of every hook asset built with the defaults."""
+    assert MAPS[0] == "albedo" and sorted(MAPS[1:]) == sorted(PBR_MAPS)
+    entry = asset_entry(Material(index=0, name="Rock", folder="Rock", prompt="granite"))
+    assert entry["stages"] == ["tile", {"pbr": {"maps": ["normal", "roughness", "ao", "height"]}}]
