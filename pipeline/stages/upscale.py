@@ -16,7 +16,6 @@ Metrics: factor, size, the method used (and why), tiles, and seam scores before/
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from zpipe.engine.base import Capability, Request
+from zpipe.integrity import file_sha256
 from zpipe.params import Param
 from zpipe.stages.base import Asset, Stage, StageContext, StageFailure, StageResult
 from zpipe.texture import wrap
@@ -159,11 +159,7 @@ def _file_sha256(path: str) -> str:
         return "missing"
     key = (path, st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = file_sha256(Path(path))
     return _SHA_CACHE[key]
 
 

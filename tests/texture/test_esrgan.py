@@ -4,6 +4,8 @@ torchvision, whose PyPI build does not load with the CPU torch), wrap-around til
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -144,9 +146,9 @@ def test_upscale_stage_with_a_model_keeps_textures_seamless(tmp_path):
     # factor 2 with a x4 model: the model's output is resampled to x2
     half = stage.run(asset, stage_params(UpscaleStage, model=str(path), factor=2), NO_ENGINE)
     assert half.images["albedo"].shape == (96, 96, 3) and half.metrics["model_scale"] == 4
-    # the model file is part of the cache key
-    assert UpscaleStage.key_inputs(params)["model_sha256"] != UpscaleStage.key_inputs(
-        {**params, "model": ""}).get("model_sha256")
+    # the model file's content is part of the cache key
+    assert UpscaleStage.key_inputs(params)["model_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert "model_sha256" not in UpscaleStage.key_inputs({**params, "model": ""})
 
 
 def test_pickle_and_missing_models_are_refused(tmp_path, write_recipe):
