@@ -6,7 +6,7 @@ import io
 import re
 
 import numpy as np
-from helpers import make_asset
+from helpers import make_asset, periodic_noise
 from PIL import Image
 
 from zpipe.report.contact_sheet import CARD_W, GAP, HEAD, render, render_diff, seam_table
@@ -14,18 +14,8 @@ from zpipe.stages.base import StageContext, apply
 from zpipe.stages.export import ExportStage
 from zpipe.stages.pbr import PbrStage
 from zpipe.stages.tile import TileStage
-from zpipe.texture import wrap
 
 CTX = StageContext(generate=lambda r: [], capabilities=frozenset(), request=None)
-
-
-def _noise(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n, n, 3), np.float32)
-    for o in range(4):
-        k = 2 ** (o + 2)
-        out += wrap.resize(rng.random((k, k, 3)).astype(np.float32), n, n, "cubic") * 0.5**o
-    return (out - out.min()) / (out.max() - out.min())
 
 
 def _defaults(stage, **kw):
@@ -37,7 +27,7 @@ def build_version(version="v0001", seed=0, formats=("png",)):
     files: dict[str, bytes] = {}
     assets = []
     for i, name in enumerate(["granite_a", "slate_<b>", "marble_c"]):
-        img = _noise(64, seed + i)
+        img = periodic_noise(64, seed + i)
         a = make_asset({"albedo": img}, asset_id=name, seed=seed + i, prompt=f"{name} stone")
         entry = {"id": name, "key": f"k{seed}{i}", "status": "built", "engine": {"name": "procedural"},
                  "seed": seed + i, "prompt": a.prompt, "files": {}, "sha256": {}, "metrics": {}, "timings": {}}
