@@ -101,7 +101,6 @@ class Qwen3Config:
     head_dim: int = 128
     rms_norm_eps: float = 1e-6
     rope_theta: float = 1_000_000.0
-    max_position_embeddings: int = 40960
 
     def __post_init__(self) -> None:
         if self.num_attention_heads % self.num_key_value_heads:
