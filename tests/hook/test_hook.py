@@ -100,6 +100,7 @@ def test_built_then_reused_with_correct_paths(tmp_path):
     # a changed material is rebuilt, its files in the target replaced
     before = Path(wall["files"]["albedo"]).read_bytes()
     r4, a4 = hook(request(ROCK, {**WALL, "seed": 8}), tmp_path)
+    assert r4.exit_code == 0, r4.output
     assert {n: m["status"] for n, m in a4["materials"].items()} == {"Rock.001": "reused", "Wall": "built"}
     assert Path(wall["files"]["albedo"]).read_bytes() != before
     check_files(a4, store, "hook")
