@@ -96,15 +96,11 @@ def test_a_line_crossed_by_background_strokes_is_read_again_by_its_colour():
     Qpen, Daily.), the reading by text colour right, and the check passes them; the wrong twins of two
     of them (万家灯火 -> 方家灯火, 2.5折 -> 25折 really shown) still fail. (The third's wrong twin, 曰落大道,
     is read 日落大道 at every step: it was rejected only because its companion line was misread.)"""
-    import sys
-    from pathlib import Path
+    from glyph_set import FONTS, build_cases, render
 
     from zpipe.text.check import check_image
     from zpipe.text.fonts import FontError, resolve_font
     from zpipe.text.ocr import colour_readings
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from glyph_set import FONTS, build_cases, render
 
     cases = build_cases()
     crossed = [c for c in cases if c.correct and c.background == "clutter" and c.i in (36, 56, 96)]
