@@ -35,6 +35,8 @@ Fault tolerance:
 * Ctrl-C: the ``KeyboardInterrupt`` leaves ``execute``; ``close`` shuts down the Ray instance this run
   started (or, on a cluster, kills its actors and cancels its tasks). Finished assets are already
   staged by the driver, so the next run resumes.
+* kill -9 of the driver: the local cluster it started is stopped by a watchdog process (ray_watchdog.py),
+  since some of Ray's own processes would outlive it by a minute.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from zpipe.engine.extras import require
 from zpipe.executors.job import Outcome, request_for
 from zpipe.executors.local import batches
 from zpipe.executors.ray_layout import plan_layout
+from zpipe.executors.ray_watchdog import ClusterWatchdog
 from zpipe.executors.ray_worker import EngineWorker, Retry, stage_job, thread_env
 from zpipe.plan import PlannedJob
 
@@ -219,6 +222,7 @@ class RayExecutor:
         self.stats: dict[str, Any] = {}
         self._ray = None
         self._owns_cluster = False
+        self._watchdog: ClusterWatchdog | None = None  # for a local cluster this run started
         self._sigterm: Any = None  # the SIGTERM handler to restore on close()
         # set when the actors start (they depend on the cluster's resources)
         self._pool: list[_Worker] = []
@@ -262,8 +266,15 @@ class RayExecutor:
         # sees Ctrl-C, and close() stops them with ray.shutdown()), while a Ctrl-C during ray.init stays
         # pending here and raises KeyboardInterrupt as soon as the mask is restored.
         shield = not address and main_thread and hasattr(signal, "pthread_sigmask")
-        with _visible_devices(None if address else opts.devices), _bounded_wait(address), _sigint_blocked(shield):
-            _init(ray, address, kwargs)
+        self._watchdog = None if address else ClusterWatchdog.start()  # the cluster's processes end with us
+        try:
+            with _visible_devices(None if address else opts.devices), _bounded_wait(address), _sigint_blocked(shield):
+                _init(ray, address, kwargs)
+        except BaseException:
+            self._close_watchdog()
+            raise
+        if self._watchdog is not None:
+            self._watchdog.ready()
         self._owns_cluster = True
         if main_thread:  # Ray's core worker prints a C++ stack dump on SIGTERM: stop cleanly instead
             self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
@@ -517,7 +528,15 @@ class RayExecutor:
                 signal.signal(signal.SIGTERM, self._sigterm)
                 self._sigterm = None
             if self._owns_cluster:
-                ray.shutdown()
+                try:
+                    ray.shutdown()
+                finally:
+                    self._close_watchdog()
+
+    def _close_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
 
 
 def _init(ray, address: str | None, kwargs: dict[str, Any]) -> None:

@@ -84,3 +84,34 @@ def test_sigterm_stops_cleanly_without_a_stack_dump(write_recipe, tmp_path, zpip
     assert proc.returncode == 130, err
     assert "interrupted: finished assets are kept in staging" in err
     assert "SIGTERM received" not in err and "*** " not in err and "Traceback" not in err, err
+
+
+def _running(p) -> bool:
+    import psutil
+
+    try:  # a zombie has ended: only its parent (init, once the driver is gone) has yet to reap it
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def test_kill_9_of_the_driver_leaves_no_ray_process(write_recipe, tmp_path, zpipe_cmd):
+    import psutil  # Ray ships it
+
+    proc = subprocess.Popen([*zpipe_cmd, "run", str(write_recipe(RECIPE)), "--out", str(tmp_path / "out"),
+                             "--executor", "ray", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "asset_done":
+            break
+        assert time.monotonic() < deadline
+    cluster = psutil.Process(proc.pid).children(recursive=True)  # Ray's processes and the watchdog
+    names = {p.name() for p in cluster if _running(p)}
+    assert {"raylet", "gcs_server", "ray::DashboardAgent"} <= names, names  # the agents that used to stay
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20  # Ray alone takes about 60 s for its agents
+    while (alive := [p for p in cluster if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive, [(p.pid, p.name()) for p in alive]
