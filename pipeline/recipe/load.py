@@ -521,13 +521,19 @@ def _check_outputs(c: Checker, top: _Top, jobs: list[Job]) -> None:
         _check_power_of_two(c, jobs)
 
 
+def _sizes(job: Job) -> list[tuple[int, int] | None]:
+    """The job's size, then the size each of its stages leaves (None from where only the build can tell)."""
+    sizes: list[tuple[int, int] | None] = [(job.width, job.height)]
+    for s in job.stages:
+        sizes.append(_stage_class(s.name).output_size(s.params, sizes[-1]) if sizes[-1] else None)
+    return sizes
+
+
 def _check_stage_sizes(c: Checker, jobs: list[Job], max_pixels: int) -> None:
     """An image that a stage would make too large (``resize: {scale: 16}`` then ``upscale: 4``) is a recipe
     error, found before a build asks for gigabytes."""
     for j in jobs:
-        size: tuple[int, int] | None = (j.width, j.height)
-        for s in j.stages:
-            size = _stage_class(s.name).output_size(s.params, size) if size else None
+        for s, size in zip(j.stages, _sizes(j)[1:]):
             if size and size[0] * size[1] > max_pixels:
                 c.error(("stages",), f"asset {j.id!r}: the {s.name} stage makes a {size[0]}x{size[1]} image, over "
                         f"the limit of {max_pixels:,} pixels", "lower its scale or factor, or raise "
@@ -539,9 +545,7 @@ def _check_power_of_two(c: Checker, jobs: list[Job]) -> None:
     """`power_of_two: check` fails at export; catch the sizes that the stages' parameters already decide."""
     bad = []
     for j in jobs:
-        size: tuple[int, int] | None = (j.width, j.height)
-        for s in j.stages:
-            size = _stage_class(s.name).output_size(s.params, size) if size else None
+        size = _sizes(j)[-1]
         if size and not all(n & (n - 1) == 0 for n in size):
             bad.append((j.id, size))
     if bad:

@@ -9,6 +9,8 @@ never mixes the two sides of the seam, so the score does not depend on the size 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 AXES = {"x": ("x",), "y": ("y",), "xy": ("x", "y"), "none": ()}
@@ -98,6 +100,20 @@ def _score(img: np.ndarray, axis: str) -> float:
     return _ratio(seam, float(np.mean(interior)))
 
 
+def _peak(img: np.ndarray, axis: str) -> float:
+    seam, interior = _bands(img, axis)
+    return _ratio(seam, float(np.percentile(interior, 99)))
+
+
+def _per_axis(measure: Callable[[np.ndarray, str], float], image: np.ndarray, axes: str) -> dict[str, float]:
+    """``{axis: measure(prepared image, axis)}`` for ``axes`` (x, y, xy or none); the image is prepared once."""
+    names = AXES[axes]
+    if not names:
+        return {}
+    img = _prepared(image)
+    return {a: measure(img, a) for a in names}
+
+
 def seam_peak(image: np.ndarray, axis: str) -> float:
     """The seam band against the image's strongest edges: seam band / 99th percentile of the interior
     bands (same bands as :func:`seam_score`).
@@ -110,27 +126,14 @@ def seam_peak(image: np.ndarray, axis: str) -> float:
     """
     if axis not in ("x", "y"):
         raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
-    seam, interior = _bands(_prepared(image), axis)
-    return _ratio(seam, float(np.percentile(interior, 99)))
+    return _peak(_prepared(image), axis)
 
 
 def seam_peaks(image: np.ndarray, axes: str = "xy") -> dict[str, float]:
-    """``{axis: seam_peak}`` for ``axes``; the image is prepared once."""
-    names = AXES[axes]
-    if not names:
-        return {}
-    img = _prepared(image)
-    out = {}
-    for a in names:
-        seam, interior = _bands(img, a)
-        out[a] = _ratio(seam, float(np.percentile(interior, 99)))
-    return out
+    """``{axis: seam_peak}`` for ``axes`` (x, y, xy or none); the image is prepared once."""
+    return _per_axis(_peak, image, axes)
 
 
 def seam_scores(image: np.ndarray, axes: str = "xy") -> dict[str, float]:
     """``{axis: seam_score}`` for ``axes`` (x, y, xy or none); the image is prepared once."""
-    names = AXES[axes]
-    if not names:
-        return {}
-    img = _prepared(image)
-    return {a: _score(img, a) for a in names}
+    return _per_axis(_score, image, axes)
