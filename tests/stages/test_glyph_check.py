@@ -22,7 +22,7 @@ W, H = 512, 640
 
 
 def defaults(stage):
-    return {k: p.default for k, p in stage.params.items()}
+    return stage.resolve({})
 
 
 class HandEngine:
@@ -224,7 +224,7 @@ def test_stray_text_fails_unless_allowed():
 def test_the_resolved_fonts_and_the_ocr_version_enter_the_key():
     from zpipe.stages.glyph_check import GlyphCheckStage
 
-    params = {k: p.default for k, p in GlyphCheckStage.params.items()}
+    params = GlyphCheckStage.resolve({})
     extra = GlyphCheckStage.key_inputs(params)
     assert extra["ocr"] == "1.4.4"
     assert extra["fonts"][0].startswith("Noto Sans CJK SC (NotoSansCJK-Regular.ttc#2")
