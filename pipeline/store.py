@@ -25,6 +25,7 @@ build nor a reader needs every asset's record at once (:meth:`RecipeStore.iter_a
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -48,11 +49,25 @@ STREAM_MARK = ' "assets": ['  # the line after which a streamed manifest has one
 
 
 class StoreError(Exception):
-    """The store on disk is damaged (e.g. an unreadable manifest); the message names the file and the fix."""
+    """The store on disk is damaged (e.g. an unreadable manifest) or not writable where it must be; the
+    message names the file and the fix."""
 
 
 class LockBusy(Exception):
     """Another run holds the recipe's lock (raised with ``wait=False``)."""
+
+
+@contextlib.contextmanager
+def _writable(root: Path) -> Iterator[None]:
+    """A permission error inside becomes the StoreError that says ``root`` is read-only and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise StoreError(f"{root} is read-only for this user ({exc.strerror}); building, gc and repair write "
+                         "there: run as the user who owns it, or give this one write permission") from None
+
 
 
 def _fsync_dir(path: Path) -> None:
@@ -320,7 +335,8 @@ class RecipeStore:
         file_lock = FileLock(self.root / ".lock", thread_local=False)
         holder_file = self.root / ".lock.holder"
         try:
-            file_lock.acquire(blocking=False)
+            with _writable(self.root):
+                file_lock.acquire(blocking=False)
         except Timeout:
             holder = "another run"
             with contextlib.suppress(OSError):  # a holder between acquiring and writing its name
@@ -331,7 +347,8 @@ class RecipeStore:
                 on_wait(f"waiting for {holder} to finish building {self.root} …")
             file_lock.acquire()
         try:
-            atomic_write(holder_file, f"pid {os.getpid()} on {platform.node() or 'this machine'}".encode())
+            with _writable(self.root):
+                atomic_write(holder_file, f"pid {os.getpid()} on {platform.node() or 'this machine'}".encode())
             self._clean_tmp()
             self._finish_interrupted_publish()
             yield
@@ -452,8 +469,15 @@ class RecipeStore:
         Refuses (StoreError) while the latest version is damaged: deleting what may be the only good copy
         is for a person to decide. Files that a kept version still links (assets it reused) stay on
         disk; the bytes counted as freed are those no kept version links.
+
+        Refuses too (StoreError, nothing changed) when this process may not delete all of it: without
+        that check a version would vanish from view and its files stay on disk.
         """
         doomed = self._doomed(max(1, keep))
+        blocked = self._undeletable(doomed)
+        if blocked is not None:
+            raise StoreError(f"{blocked}: no permission to delete in it, so gc changed nothing; run gc as the "
+                             "user who owns the store, or give this one write permission")
         trash = []
         for v in doomed:
             t = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
@@ -471,6 +495,19 @@ class RecipeStore:
         freed = _freed_bytes([p for p in trash if p.is_dir() and not p.is_symlink()])
         _delete(trash)
         return Freed(doomed, staged, freed)
+
+    def _undeletable(self, doomed: list[str]) -> Path | None:
+        """The first folder whose entries gc would delete but may not: the recipe's folder and staging
+        (entries renamed out of them), the doomed versions and staged assets (everything inside)."""
+        for folder in (self.root, self.staging):
+            if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                return folder
+        staged = [p for p in self.staging.iterdir() if p.is_dir() and not p.is_symlink()] if self.staging.is_dir() else []
+        for tree in [self.root / v for v in doomed] + staged:
+            for dirpath, _, _ in os.walk(tree):
+                if not os.access(dirpath, os.W_OK | os.X_OK):
+                    return Path(dirpath)
+        return None
 
     def _doomed(self, keep: int) -> list[str]:
         """The versions gc deletes: all but the newest ``keep``, the latest and the newest readable one."""

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from click.testing import CliRunner
 from helpers import run_cli
 
 from zpipe.cli import main
+from zpipe.exits import EXIT_FAILED
 from zpipe.store import RecipeStore
 
 RECIPE = "name: t\nengine: procedural\nsize: 64\nprompt: '{m} stone'\nmatrix: {m: [granite, slate, basalt]}\n"
@@ -188,13 +191,73 @@ def test_latest_replaced_by_a_folder_does_not_fail_a_build(write_recipe, tmp_pat
     assert r.exit_code == 0 and run_cli("versions", root).exit_code == 0
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
-def test_gc_on_a_read_only_store_is_a_message(write_recipe, tmp_path):
-    path, out, root = two_versions(write_recipe, tmp_path)
-    os.chmod(root, 0o555)
+def _without_file_privileges() -> None:
+    """preexec_fn for root: cut CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER from the bounding set,
+    so that the program exec'd next obeys file permissions (what `setpriv --bounding-set` does)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2, 3):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.fixture
+def unprivileged(tmp_path, zpipe_cmd):
+    """Run the zpipe CLI in a process that cannot ignore file permissions: as it is for a normal user; as
+    root, without the capabilities that override them. Skips where neither works (no POSIX permissions)."""
+    if os.name != "posix":
+        pytest.skip("POSIX file permissions")
+    preexec = _without_file_privileges if os.geteuid() == 0 else None
+
+    def run(*args, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(args, capture_output=True, text=True, timeout=120, preexec_fn=preexec, **kwargs)
+
+    probe = tmp_path / "read-only-probe"
+    probe.mkdir(mode=0o555)
     try:
-        r = run_cli("gc", root, "--keep", "1")
+        r = run(sys.executable, "-c", "import sys; open(sys.argv[1] + '/x', 'w')", str(probe))
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot give up the right to ignore permissions here: {exc}")
     finally:
-        os.chmod(root, 0o755)
-    assert r.exit_code == 1 and "Permission denied" in r.output and r.exception is None or \
-        isinstance(r.exception, SystemExit)
+        probe.chmod(0o755)
+    if r.returncode == 0:
+        pytest.skip("this process cannot give up the right to ignore file permissions")
+    return lambda *args: run(*zpipe_cmd, *map(str, args))
+
+
+def listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_gc_without_write_permission_changes_nothing(write_recipe, tmp_path, unprivileged):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    before = listing(root)
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink())]
+    for folder in folders:  # the whole store read-only (another user's, or a read-only mount)
+        folder.chmod(0o555)
+    try:
+        r = unprivileged("gc", root, "--keep", "1")
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert r.returncode == EXIT_FAILED, r.stderr
+    assert r.stderr == f"error: {root} is read-only for this user (Permission denied); building, gc and repair " \
+                       "write there: run as the user who owns it, or give this one write permission\n"
+    assert listing(root) == before
+
+    # The recipe's folder writable, an asset folder of the version to delete not: found before anything moves.
+    asset = next(p for p in sorted((root / "v0001").iterdir()) if p.is_dir())
+    asset.chmod(0o555)
+    try:
+        r = unprivileged("gc", root, "--keep", "1")
+    finally:
+        asset.chmod(0o755)
+    assert r.returncode == EXIT_FAILED and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"error: {asset}: no permission to delete in it, so gc changed nothing;"), r.stderr
+    assert listing(root) == before
+
+    r = unprivileged("gc", root, "--keep", "1")  # with the permission back, the same command works
+    assert r.returncode == 0 and r.stdout.startswith("removed 1 version: v0001;"), r.stdout + r.stderr
+    assert RecipeStore(out, "t").versions() == ["v0002"]
+    assert_manifest_matches_files(root / "v0002")
