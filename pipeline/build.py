@@ -79,7 +79,7 @@ def _record(pj: PlannedJob, plan: Plan, outcome: Outcome) -> dict[str, Any]:
 def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = True,
           executor: str | Callable[..., Any] = "local",
           executor_options: dict[str, Any] | None = None, on_event: Callable[[Event], None] | None = None,
-          only: list[str] | None = None) -> BuildResult:
+          only: list[str] | None = None, verify_reuse: bool = False) -> BuildResult:
     """Build ``recipe`` into ``out``. Raises ``LockBusy`` (wait=False), ``EngineError`` (bad engine setup),
     ``SelectionError`` (``only`` matches nothing) or ``ValueError`` (an unknown executor).
 
@@ -87,12 +87,14 @@ def build(recipe: Recipe, out: str | Path, *, force: bool = False, wait: bool = 
 
     With ``only`` (asset ids or globs), only those assets are built or reused; the others keep what the
     latest version has, unchanged.
+
+    ``verify_reuse`` hashes every file before it is reused, trusting no stat (see zpipe.integrity).
     """
     check_executor(executor)
     emit = on_event or (lambda e: None)
     store = RecipeStore(out, recipe.name)
     with store.lock(wait=wait, on_wait=lambda msg: emit({"event": "waiting", "message": msg})):
-        plan = make_plan(recipe, store, force=force, only=only)
+        plan = make_plan(recipe, store, force=force, only=only, verify=verify_reuse)
         if plan.engine.get("fallback"):
             emit({"event": "warning", "message": f"engine auto: using procedural ({plan.engine['fallback']})"})
         emit({"event": "start", "recipe": recipe.name, "total": len(plan.jobs), "build": plan.count("build"),

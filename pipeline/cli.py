@@ -70,6 +70,9 @@ def _load(path: str, overrides: tuple[str, ...] = (), engine: str | None = None)
     return load_recipe(path, list(overrides), engine)
 
 
+verify_reuse_option = click.option(
+    "--verify-reuse", is_flag=True, envvar="ZPIPE_VERIFY_REUSE",
+    help="Hash every file before reusing it, trusting no size/time stat (slower; for CI). [env ZPIPE_VERIFY_REUSE=1]")
 only_option = click.option(
     "--only", "only", multiple=True, metavar="ID_OR_GLOB",
     help="Build only these assets (ids or globs such as 'granite_*'; repeatable or comma-separated); the "
@@ -201,14 +204,15 @@ def validate(recipes, overrides, engine):
 @_apply([*recipe_options, out_option])
 @click.option("--force", is_flag=True, help="Plan as if nothing could be reused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@verify_reuse_option
 @only_option
-def plan(recipe, overrides, engine, out, force, as_json, only):
+def plan(recipe, overrides, engine, out, force, as_json, verify_reuse, only):
     """Show what `zpipe run` would build, reuse (and from which version) or resume, without building."""
     from zpipe.plan import make_plan
     from zpipe.store import RecipeStore
 
     r = _load(recipe, overrides, engine)
-    p = make_plan(r, RecipeStore(out, r.name), force=force, only=_selection(r, only))
+    p = make_plan(r, RecipeStore(out, r.name), force=force, only=_selection(r, only), verify=verify_reuse)
     if as_json:
         click.echo(json.dumps({"recipe": r.name, "engine": p.engine, "latest": p.latest, "removed": p.removed,
                                "up_to_date": p.up_to_date,
@@ -244,8 +248,10 @@ def plan(recipe, overrides, engine, out, force, as_json, only):
 @click.option("--fail-on", type=click.Choice(["failures", "warnings"]), default="failures", show_default=True,
               help="Exit 1 on failed assets; `warnings` also on warnings (engine fallback, repaired seams, "
                    "typeset fallback, stage warnings).")
+@verify_reuse_option
 @only_option
-def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices, reports, fail_on, only):
+def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, address, devices, reports, fail_on,
+        verify_reuse, only):
     """Build RECIPE into OUT/<name>/vNNNN, rebuilding only what changed."""
     from zpipe.build import build
     from zpipe.executors.choose import choose_executor
@@ -267,7 +273,7 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
 
     try:
         result = build(r, out, force=force, wait=not no_wait, executor=name, executor_options=options,
-                       on_event=on_event, only=selection)
+                       on_event=on_event, only=selection, verify_reuse=verify_reuse)
     finally:
         printer.close()
     sys.exit(_finish_run(result, reports, fail_on, run_warnings))

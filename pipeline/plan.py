@@ -199,14 +199,15 @@ def describe_engine(recipe: Recipe) -> dict[str, Any]:
 
 
 def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, Any] | None = None,
-              only: list[str] | None = None) -> Plan:
+              only: list[str] | None = None, verify: bool = False) -> Plan:
     """Key every job and decide build / reuse / resume. ``store`` is a :class:`zpipe.store.RecipeStore`.
 
     A job whose key is in the latest version, in staging, or in any older kept version is reused from
     there (``force`` builds everything), if its files still hold the bytes the manifest names. With
     ``only`` (ids or globs), the jobs not selected keep the latest version's asset as it is ("carry"),
     or are left out when the latest version has none. Raises :class:`SelectionError` when a pattern
-    of ``only`` matches nothing.
+    of ``only`` matches nothing. ``verify`` hashes every file that would be reused, instead of
+    trusting those whose stat is unchanged since publish (see zpipe.integrity).
     """
     if engine is None:
         engine = describe_engine(recipe)
@@ -227,9 +228,9 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
             else:
                 jobs.append(PlannedJob(job, key, "build"))
     if latest:
-        _check_files(store, latest, [pj for pj in jobs if pj.source is not None])
+        _check_files(store, latest, [pj for pj in jobs if pj.source is not None], verify)
     if not force:
-        _reuse_older(store, latest, jobs)
+        _reuse_older(store, latest, jobs, verify)
     ids = {j.id for j in recipe.jobs}
     removed = sorted(aid for aid in latest_ids if aid not in ids)
     return Plan(recipe, engine, jobs, removed, latest=latest)
@@ -244,7 +245,7 @@ def _latest_index(store, latest: str | None) -> tuple[dict[str, str], dict[str, 
     return {key: aid for key, aid, status in rows if status != "failed"}, {aid: key for key, aid, _ in rows}
 
 
-def _reuse_older(store, latest: str | None, jobs: list[PlannedJob]) -> None:
+def _reuse_older(store, latest: str | None, jobs: list[PlannedJob], verify: bool) -> None:
     """Jobs still to build whose key is in staging (resume) or in an older kept version (reuse), if the
     files there are intact."""
     found = store.find({pj.key for pj in jobs if pj.action == "build"}, skip=latest)
@@ -255,16 +256,16 @@ def _reuse_older(store, latest: str | None, jobs: list[PlannedJob]) -> None:
             pj.action = "resume" if pj.source[0] == "staging" else "reuse"
             older += [pj] if pj.action == "reuse" else []
     for version in {pj.source[1] for pj in older}:
-        _check_files(store, version, [pj for pj in older if pj.source[1] == version])
+        _check_files(store, version, [pj for pj in older if pj.source[1] == version], verify)
 
 
-def _check_files(store, version: str, jobs: list[PlannedJob]) -> None:
+def _check_files(store, version: str, jobs: list[PlannedJob], verify: bool) -> None:
     """Reuse links a version's files: only while they still hold the bytes its manifest names. Jobs
     whose files are damaged are built instead (the store logs which file and why); the others get
     their manifest record."""
     wanted = {pj.key: pj.source[2] for pj in jobs}
     carried = {pj.job.id for pj in jobs if pj.action == "carry"}
-    records = store.intact(version, wanted, failed_ok=carried)
+    records = store.intact(version, wanted, failed_ok=carried, verify=verify)
     for pj in jobs:
         pj.record = records.get(pj.key)
         if pj.record is None:

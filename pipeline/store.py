@@ -40,7 +40,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from zpipe.integrity import asset_problems, stat_of
+from zpipe.integrity import HashCache, asset_problems, stat_of
 
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
@@ -168,6 +168,14 @@ class RecipeStore:
     def __init__(self, out: str | os.PathLike, recipe_name: str):
         self.root = Path(out) / recipe_name
         self.staging = self.root / ".staging"
+        self._hashes: HashCache | None = None
+
+    @property
+    def hashes(self) -> HashCache:
+        """Published files hashed since their publish (after a link moved their ctime): see integrity.py."""
+        if self._hashes is None:
+            self._hashes = HashCache(self.root / ".hashes")
+        return self._hashes
 
     # --- reading -------------------------------------------------------------------------------
     def versions(self) -> list[str]:
@@ -205,8 +213,9 @@ class RecipeStore:
         return True
 
     def damaged_files(self, version: str, asset: dict[str, Any], fast: bool = True) -> dict[str, str]:
-        """The outputs of ``asset`` (a record of ``version``'s manifest) whose files are damaged -> why."""
-        return asset_problems(self.root / version / asset["id"], asset, fast=fast)
+        """The outputs of ``asset`` (a record of ``version``'s manifest) whose files are damaged -> why.
+        ``fast``: trust files whose stat is the one recorded at publish, or in the hash cache."""
+        return asset_problems(self.root / version / asset["id"], asset, fast=fast, cache=self.hashes)
 
     def latest_manifest(self) -> dict[str, Any] | None:
         latest = self.latest()
@@ -275,10 +284,11 @@ class RecipeStore:
                     found[key] = ("version", version, aid)
         return found
 
-    def intact(self, version: str, wanted: dict[str, str], failed_ok: set[str] = frozenset()) -> dict[str, dict]:
+    def intact(self, version: str, wanted: dict[str, str], failed_ok: set[str] = frozenset(),
+               verify: bool = False) -> dict[str, dict]:
         """The records of ``version`` for ``wanted`` (key -> id) whose files still hold their bytes;
         damaged ones are left out with a warning (their assets are rebuilt). Failed records are left
-        out too, unless their id is in ``failed_ok``."""
+        out too, unless their id is in ``failed_ok``. ``verify``: hash every file, trusting no stat."""
         out: dict[str, dict[str, Any]] = {}
         for record in self.iter_assets(version):
             if wanted.get(record["key"]) != record["id"]:
@@ -287,11 +297,12 @@ class RecipeStore:
                 if record["id"] in failed_ok:
                     out[record["key"]] = record
                 continue
-            damaged = self.damaged_files(version, record)
+            damaged = self.damaged_files(version, record, fast=not verify)
             for rel, why in damaged.items():
                 log.warning("%s in %s is %s; rebuilding %s", rel, version, why, record["id"])
             if not damaged:
                 out[record["key"]] = record
+        self.hashes.save()
         return out
 
     def source_dir(self, source: Source) -> Path:

@@ -29,7 +29,7 @@ def zpipe_cmd():
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch):
     # Tests never see a user's model or output settings.
-    for var in ("ZPIPE_MODEL", "ZPIPE_OUT", "RAY_ADDRESS"):
+    for var in ("ZPIPE_MODEL", "ZPIPE_OUT", "ZPIPE_VERIFY_REUSE", "RAY_ADDRESS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", os.path.join(os.environ.get("TMPDIR", "/tmp"), "zpipe-test-no-hf-home"))

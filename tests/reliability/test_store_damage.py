@@ -17,6 +17,7 @@ from helpers import run_cli
 
 from zpipe.cli import main
 from zpipe.exits import EXIT_FAILED
+from zpipe.integrity import HAS_CTIME
 from zpipe.store import RecipeStore
 
 RECIPE = "name: t\nengine: procedural\nsize: 64\nprompt: '{m} stone'\nmatrix: {m: [granite, slate, basalt]}\n"
@@ -105,6 +106,48 @@ def test_an_edit_through_a_hardlink_is_rebuilt_not_published_and_verify_repairs_
     assert "repaired: v0001/granite/albedo.png" in r.output and "all intact" in r.output
     for v in ("v0001", "v0002", "v0003"):
         assert_manifest_matches_files(root / v)
+
+
+def edit_keeping_size_and_mtime(file: Path) -> None:
+    """Bytes changed in place, then the old mtime put back (what `cp -p`, rsync or an unzip may do)."""
+    st = os.stat(file)
+    data = bytearray(file.read_bytes())
+    data[200:216] = bytes(b ^ 0xFF for b in data[200:216])
+    with open(file, "r+b") as f:
+        f.write(data)
+    os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (os.stat(file).st_size, os.stat(file).st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+@pytest.mark.parametrize("how", ["default", "--verify-reuse", "ZPIPE_VERIFY_REUSE=1"])
+def test_an_edit_that_keeps_size_and_mtime_is_rebuilt_not_published(write_recipe, tmp_path, monkeypatch, how):
+    if how == "default" and not HAS_CTIME:
+        pytest.skip("no inode change time here: only --verify-reuse finds such an edit")
+    if how.startswith("ZPIPE_"):
+        monkeypatch.setenv(*how.split("="))
+    path, out, root = two_versions(write_recipe, tmp_path)
+    edit_keeping_size_and_mtime(root / "v0002" / "granite" / "albedo.png")
+    r, done = build(path, out, *([how] if how.startswith("--") else []))
+    assert r.exit_code == 0 and (done["version"], done["built"], done["reused"]) == ("v0003", 1, 3), r.output
+    assert_manifest_matches_files(root / "v0003")
+
+
+@pytest.mark.skipif(not HAS_CTIME, reason="links move no stat on this platform")
+def test_files_whose_ctime_a_link_moved_are_hashed_once(write_recipe, tmp_path, monkeypatch):
+    import zpipe.integrity
+
+    path, out, root = two_versions(write_recipe, tmp_path)
+    assert run_cli("gc", root, "--keep", "1").exit_code == 0  # unlinks v0001: the ctime of what v0002 shares moves
+    hashed = []
+    real = zpipe.integrity.file_sha256
+    monkeypatch.setattr(zpipe.integrity, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    assert build(path, out)[1]["up_to_date"]
+    assert len(hashed) == 3 * len(os.listdir(root / "v0002" / "granite"))  # the three assets v0001 shared
+    hashed.clear()
+    assert build(path, out)[1]["up_to_date"] and hashed == []  # their stat and digest are in .hashes now
+    edit_keeping_size_and_mtime(root / "v0002" / "slate" / "albedo.png")  # the cache trusts no changed ctime
+    r, done = build(path, out)
+    assert (done["version"], done["built"], done["reused"]) == ("v0003", 1, 3), r.output
 
 
 def test_verify_repair_rebuilds_what_has_no_intact_copy(write_recipe, tmp_path):
