@@ -64,6 +64,7 @@ class Checker:
                 out[key] = self.param(path + (key,), spec, value[key])
             elif spec.required:
                 self.error(path + (key,), f"missing required key {key!r}", fix_for(spec))
+                out[key] = None
             else:
                 out[key] = spec.default
         return out
