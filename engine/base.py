@@ -3,7 +3,9 @@
 An engine loads once (possibly gigabytes of weights) and then serves many batches, because a Ray
 actor or the local executor keeps one resident. Engines are pure compute: they never write files.
 
-Images cross this boundary as ``float32`` numpy arrays of shape (H, W, 3) with values in [0, 1].
+Images cross this boundary as numpy arrays of shape (H, W, 3): ``float32`` with values in [0, 1], or
+``uint8`` (0-255) from engines whose images carry no more than 8 bits (a quarter of the bytes through Ray's
+object store). Stages always see ``float32``: the executors convert with :func:`float_image`.
 """
 
 from __future__ import annotations
@@ -66,12 +68,25 @@ class Request:
 class Generated:
     """One engine output: the image plus facts worth recording in the manifest."""
 
-    image: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    image: np.ndarray  # (H, W, 3) float32 in [0, 1], or uint8
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def float_image(image: np.ndarray, copy: bool = False) -> np.ndarray:
+    """An engine's image as float32 in [0, 1]: uint8 v becomes v / 255, which the exporters' 8-bit rounding
+    (x * 255 + 0.5, truncated) turns back into v exactly. ``copy``: never a view of ``image``."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / np.float32(255)
+    return np.array(image, dtype=np.float32, copy=copy or None)
 
 
 @runtime_checkable
 class Engine(Protocol):
+    """What every engine has. Optional: ``prepare(batches: list[list[Request]]) -> None``; the executors call
+    it, where an engine has it, with the batches they are about to pass to ``generate``, a chunk at a time,
+    so that work many batches share is done once (Z-Image encodes every prompt of the chunk in one
+    text-encoder phase). It is a hint: it never changes an image, and ``generate`` works without it."""
+
     name: str
     version: str
     capabilities: frozenset[Capability]
@@ -83,3 +98,4 @@ class Engine(Protocol):
     def generate(self, requests: list[Request]) -> list[Generated]:
         """Make one image per request, in order. A request's image never depends on its batch mates."""
         ...
+

@@ -177,7 +177,16 @@ def _load_dit(spec, loras, dtype, device: str, fp8: bool):
 
 class ZImageEngine:
     name = "z-image-turbo"
-    version = "1.0"
+    # 1.1: images leave the engine as uint8 (rounded as the exporters round 8-bit files), no longer float32.
+    # Stages that compute from the image (tile, pbr, upscale) and 16-bit files see other values, so the keys
+    # of z-image assets change and stores rebuild them rather than mix the two.
+    #
+    # Only this engine hands out uint8: Z-Image's pixels are a VAE's estimate, whose digits below 1/255 are
+    # noise (the reference pipelines hand out 8-bit images), and its images are the ones large enough to
+    # cost time in Ray's object store (12.6 MB each at 1024² in float32, 3.1 MB in uint8). The procedural
+    # engine's values are exact functions of the seed whose fine gradients its height and normal maps use,
+    # and it runs where the images are made.
+    version = "1.1"
     capabilities = frozenset({Capability.TEXT2IMG, Capability.IMG2IMG, Capability.INPAINT, Capability.TILE,
                               Capability.TEXT})
     options = OPTIONS
@@ -264,6 +273,23 @@ class ZImageEngine:
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    def prepare(self, batches: list[list[Request]]) -> None:
+        """The batches the executor will hand to :meth:`generate` next, in order: their prompts are encoded
+        now, in one text-encoder phase (phased, the encoder then visits the device once per chunk of jobs,
+        not once per batch). Each batch's prompts are encoded together, as its own ``generate`` call would
+        encode them, so the images are the same bytes with or without this call. Batches past what the
+        prompt cache holds are left for their ``generate`` call."""
+        groups: list[list[str]] = []
+        seen: set[str] = set()
+        for batch in batches:
+            prompts = list(dict.fromkeys(r.prompt for r in batch))
+            if len(seen.union(prompts)) > self.pipeline._cache_size:
+                break
+            seen.update(prompts)
+            groups.append(prompts)
+        if groups:
+            self.pipeline.encode_groups(groups)
+
     def generate(self, requests: list[Request]) -> list[Generated]:
         import torch
 
@@ -300,11 +326,11 @@ class ZImageEngine:
                     )
                     for i in part
                 ]
-                images = self.pipeline(jobs, first.height, first.width, first.steps, first.tile, key[-1])
+                images = self.pipeline.images(jobs, first.height, first.width, first.steps, first.tile, key[-1])
                 timings = dict(self.pipeline.timings.seconds)
                 for i, img in zip(part, images, strict=True):
                     out[i] = Generated(
-                        image=img.permute(1, 2, 0).numpy().astype(np.float32),
+                        image=img.numpy().copy(),  # (H, W, 3) uint8, not a view of the batch
                         info={"engine": self.name, "engine_version": self.version, "seed": requests[i].seed,
                               "steps": first.steps, "tile": first.tile, "batch": len(part), "seconds": timings},
                     )

@@ -2,7 +2,9 @@
 
 Per batch (one image size): encode every prompt, run the DiT for every step, then decode in micro-batches.
 With ``phased=True`` the text encoder and the DiT take turns on the device (:mod:`.residency`): prompts are
-encoded while the DiT is off it, the encoder's copy is dropped, then the DiT is placed. Each image's randomness comes
+encoded while the DiT is off it, the encoder's copy is dropped, then the DiT is placed. :meth:`encode_groups`
+encodes the prompts of many batches in one such phase (the engine's ``prepare``), so that the two swap once
+per chunk of jobs rather than once per batch. Each image's randomness comes
 from its own CPU generator seeded with its seed, drawn exactly like diffusers with a CPU generator, so an
 image never depends on its batch mates.
 
@@ -53,6 +55,13 @@ def latent_size(height: int, width: int, factor: int) -> tuple[int, int]:
     return 2 * (height // (2 * factor)), 2 * (width // (2 * factor))
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) float32 in [0, 1] -> (B, H, W, 3) uint8, rounded as the exporters round
+    (``zpipe.texture.formats.to_uint``: x * 255 + 0.5, clipped, truncated; the same float32 operations, one
+    at a time, so the same bytes)."""
+    return images.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
 class ZImagePipeline:
     def __init__(
         self,
@@ -99,31 +108,50 @@ class ZImagePipeline:
 
     @torch.no_grad()
     def encode_prompts(self, prompts: Sequence[str]) -> list[torch.Tensor]:
-        """Caption features (L_i, hidden) per prompt, cached by prompt text."""
-        todo = list(dict.fromkeys(p for p in prompts if p not in self._cache))
-        if todo:
-            te = self.residency.use("text_encoder")  # phased: the DiT leaves the device first
-            try:
-                tokens = self.tokenizer(todo)
-                # Micro-batches of similar lengths: little padding, bounded activation memory.
-                order = sorted(range(len(todo)), key=lambda i: len(tokens[i]))
-                feats = [None] * len(todo)
-                for start in range(0, len(order), self.text_batch):
-                    part = order[start : start + self.text_batch]
-                    for i, f in zip(part, te.encode([tokens[i] for i in part]), strict=True):
-                        feats[i] = f
-            finally:
+        """Caption features (L_i, hidden) per prompt, on the host, cached by prompt text."""
+        return self.encode_groups([prompts])[0]
+
+    @torch.no_grad()
+    def encode_groups(self, groups: Sequence[Sequence[str]]) -> list[list[torch.Tensor]]:
+        """:meth:`encode_prompts` of each group in turn, in one text-encoder phase: phased, the encoder is
+        placed once for all of them (and only if a prompt is not cached). A group's new prompts are encoded
+        together, exactly as a call of :meth:`encode_prompts` with that group would, so the features, and
+        the images made from them, are the same bytes however the groups are handed in.
+
+        Features are kept on the host: a chunk's worth of them never takes device memory, and the DiT
+        copies a batch's own (a few MB) when it prepares that batch."""
+        out: list[list[torch.Tensor]] = []
+        te = None
+        try:
+            for prompts in groups:
+                todo = list(dict.fromkeys(p for p in prompts if p not in self._cache))
+                fresh = {}
+                if todo:
+                    te = te or self.residency.use("text_encoder")  # phased: the DiT leaves the device first
+                    fresh = dict(zip(todo, self._encode(te, todo), strict=True))
+                feats = [fresh[p] if p in fresh else self._cache[p] for p in prompts]
+                for p, f in zip(prompts, feats, strict=True):  # least recently used prompts leave first
+                    self._cache[p] = f
+                    self._cache.move_to_end(p)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+                out.append(feats)
+        finally:
+            if te is not None:
                 self.residency.release("text_encoder")  # phased: free the encoder before the DiT comes
-            fresh = {p: f.to(self.device) for p, f in zip(todo, feats, strict=True)}
-        else:
-            fresh = {}
-        out = [fresh[p] if p in fresh else self._cache[p] for p in prompts]
-        for p, f in zip(prompts, out, strict=True):  # least recently used prompts leave first
-            self._cache[p] = f
-            self._cache.move_to_end(p)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
         return out
+
+    def _encode(self, te: Qwen3Encoder, prompts: list[str]) -> list[torch.Tensor]:
+        """Features of ``prompts`` on the host, in micro-batches of similar lengths (little padding,
+        bounded activation memory)."""
+        tokens = self.tokenizer(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: len(tokens[i]))
+        feats: list[torch.Tensor] = [None] * len(prompts)  # type: ignore[list-item]
+        for start in range(0, len(order), self.text_batch):
+            part = order[start : start + self.text_batch]
+            for i, f in zip(part, te.encode([tokens[i] for i in part]), strict=True):
+                feats[i] = f.to("cpu", copy=True)  # not a view that keeps the padded batch
+        return feats
 
     @torch.no_grad()
     def encode_images(self, images: torch.Tensor, generators: list[torch.Generator], tile: str) -> torch.Tensor:
@@ -181,6 +209,14 @@ class ZImagePipeline:
         """Images (B, 3, H, W) float32 in [0, 1], one per item; all items share size, steps and mode."""
         final = self.latents(items, height, width, steps, tile, strength)
         return self._phase("vae_decode", lambda: self.decode(final, tile)).cpu()
+
+    @torch.no_grad()
+    def images(self, items: Sequence[BatchItem], height: int, width: int, steps: int = 8, tile: str = "none",
+               strength: float = 1.0) -> torch.Tensor:
+        """:meth:`__call__` as (B, H, W, 3) uint8 on the host, quantised on the device (:func:`to_uint8`), so
+        that a quarter of the bytes leave it."""
+        final = self.latents(items, height, width, steps, tile, strength)
+        return self._phase("vae_decode", lambda: to_uint8(self.decode(final, tile))).cpu()
 
     @torch.no_grad()
     def latents(self, items: Sequence[BatchItem], height: int, width: int, steps: int = 8, tile: str = "none",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zpipe.canonical import sha256_hex
-from zpipe.engine.base import Generated, Request
+from zpipe.engine.base import Generated, Request, float_image
 from zpipe.recipe.model import Job, StageSpec
 from zpipe.stages import registry
 from zpipe.stages.base import Asset, StageContext, StageFailure, apply
@@ -45,9 +45,15 @@ def main_role(job: Job) -> str:
 
 def run_stages(job: Job, generated: Generated, generate: Callable[[list[Request]], list[Generated]],
                capabilities: frozenset, engine_name: str, gen_seconds: float = 0.0) -> Outcome:
-    """Run the job's stages, then export. QA failures and stage bugs fail this asset only."""
-    asset = Asset(job, images={main_role(job): generated.image})
-    ctx = StageContext(generate=generate, capabilities=capabilities, request=request_for(job), engine_name=engine_name)
+    """Run the job's stages, then export. QA failures and stage bugs fail this asset only. Stages see float32
+    images, also from engines that hand out uint8 (see ``zpipe.engine.base``)."""
+    asset = Asset(job, images={main_role(job): float_image(generated.image)})
+
+    def float_generate(requests: list[Request]) -> list[Generated]:
+        return [Generated(float_image(g.image), g.info) for g in generate(requests)]
+
+    ctx = StageContext(generate=float_generate, capabilities=capabilities, request=request_for(job),
+                       engine_name=engine_name)
     timings = {"generate": round(gen_seconds, 4)}
     for spec in (*job.stages, StageSpec("export", job.output)):
         t0 = time.perf_counter()

@@ -3,7 +3,8 @@
 Data flow for one batch (jobs of one request shape, ``batch_size`` at most; a run has one set of engine
 options, the recipe's, so shape is the whole batching key, as in the local executor)::
 
-    driver ──run_batch──▶ EngineWorker actor (num_gpus=1) ──▶ object store: image 1..n + meta
+    driver ──prepare (a chunk's batches, once)──▶ EngineWorker actor (num_gpus=1)
+    driver ──run_batch──▶ EngineWorker actor ──▶ object store: image 1..n + meta
     driver ◀── meta (small) ──┘
     driver ──stage task (num_cpus=1) per image, image passed by reference──▶ Outcome (bytes)
     driver ◀── Outcome ── stages into the store (build.py), the only writer
@@ -42,6 +43,7 @@ Fault tolerance:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -56,7 +58,7 @@ from typing import Any
 from zpipe.engine.base import EngineError
 from zpipe.engine.extras import require
 from zpipe.executors.job import Outcome, request_for
-from zpipe.executors.local import batches
+from zpipe.executors.local import batches, chunks
 from zpipe.executors.ray_layout import plan_layout
 from zpipe.executors.ray_watchdog import ClusterWatchdog
 from zpipe.executors.ray_worker import EngineWorker, Retry, stage_job, thread_env
@@ -132,6 +134,7 @@ class _Worker:
     span: float = 0.0  # the actor's own clock: first batch start to latest batch end
     lost_at: float = 0.0
     probe_after: float | None = None  # when to probe again after an ActorUnavailableError
+    prepared: set[str] = field(default_factory=set)  # ids of the chunk last handed to its engine's prepare
 
 
 @dataclass
@@ -380,12 +383,24 @@ class RayExecutor:
                 return
             w = min(ready, key=lambda w: w.queued)
             batch = self._pending.popleft()
+            self._prepare(w, batch)
             requests = [request_for(pj.job) for pj in batch]
             refs = w.handle.run_batch.options(num_returns=len(batch) + 1).remote(requests)
             if w.queued == 0:
                 w.last_progress = time.monotonic()
             w.queued += 1
             self._gen[refs[-1]] = _GenCall(w, batch, list(refs[:-1]))
+
+    def _prepare(self, w: _Worker, batch: list[PlannedJob]) -> None:
+        """When ``batch`` opens a new chunk for ``w``: send it that chunk (this batch and the pending ones after
+        it, ``CHUNK`` jobs in all) for its engine's ``prepare``, queued ahead of the batch, so that a phased
+        engine encodes the chunk's prompts in one text-encoder phase. Not waited for (it never raises). With
+        several actors a chunk may be prepared by more than one of them: each still swaps once per chunk."""
+        if w.prepared.issuperset(pj.job.id for pj in batch):
+            return
+        chunk = next(chunks(itertools.chain([batch], self._pending)))
+        w.handle.prepare.remote([[request_for(pj.job) for pj in b] for b in chunk])
+        w.prepared = {pj.job.id for b in chunk for pj in b}
 
     def _batch_done(self, ref) -> list[tuple[PlannedJob, Outcome]]:
         ray = self._ray
@@ -438,6 +453,7 @@ class RayExecutor:
             return
         w.deaths += 1
         w.state = "probing"
+        w.prepared = set()  # a restarted actor has prepared nothing
         w.lost_at = time.monotonic()
         log.warning("engine worker %s %s; its jobs are retried, waiting for its restart", w.name, why)
         self._probe(w)

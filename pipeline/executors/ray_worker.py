@@ -6,6 +6,7 @@ and :func:`stage_job` as a task, so both can be tested and reasoned about withou
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -13,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from zpipe.engine.base import EngineError, Generated, Request
+from zpipe.engine.base import EngineError, Generated, Request, float_image
 from zpipe.executors.job import Outcome, run_stages
 from zpipe.recipe.model import Job
+
+log = logging.getLogger(__name__)
 
 # Variables that size the intra-op thread pools of OpenMP, BLAS, onnxruntime (OCR) and torch. They must be
 # in the environment before those libraries load, so Ray sets them when it starts the worker process.
@@ -91,6 +92,21 @@ class EngineWorker:
         self.busy += time.perf_counter() - t0
         return out
 
+    def prepare(self, batches: list[list[Request]]) -> None:
+        """The batches the driver is about to send this actor, for the engine's ``prepare`` (one text-encoder
+        phase per chunk). A hint the driver does not wait for: it never raises, a problem shows again on the
+        batch that meets it."""
+        if self.engine is None or not hasattr(self.engine, "prepare"):
+            return
+        t0 = time.perf_counter()
+        if self.first is None:
+            self.first = t0
+        try:
+            self.engine.prepare(batches)
+        except Exception:  # noqa: BLE001 - generate() meets it again, per batch, and reports it there
+            log.warning("engine.prepare failed on %s; its batches prepare on their own", self.worker, exc_info=True)
+        self.busy += time.perf_counter() - t0
+
     def run_batch(self, requests: list[Request]) -> tuple:
         """Make one batch. Returns ``(*generated, meta)``: the actor is called with ``num_returns =
         len(requests) + 1`` so each image is its own object and never passes through the driver,
@@ -118,5 +134,5 @@ def stage_job(job: Job, generated: Generated, meta: dict[str, Any],
 
     Images from the object store are read-only views; stages may write in place, so copy first.
     """
-    own = Generated(np.array(generated.image, dtype=np.float32, copy=True), dict(generated.info))
+    own = Generated(float_image(generated.image, copy=True), dict(generated.info))
     return run_stages(job, own, generate, meta["capabilities"], meta["engine"], meta["per_image"])

@@ -191,3 +191,58 @@ def test_cpu_defaults_to_bf16_where_fp32_would_not_fit(diffusers_ckpt, monkeypat
     assert pick_dtype(None, "cpu", configs=configs) == torch.bfloat16
     assert pick_dtype("fp32", "cpu", configs=configs) == torch.float32  # asked for: kept (and checked)
     assert ZImageEngine.fingerprint_for({"model": str(diffusers_ckpt), "device": "cpu"}).endswith(":bfloat16")
+
+
+CHUNK_RECIPE = """\
+name: chunked
+engine: {name: z-image-turbo, model: '%s', device: cpu, dtype: fp32, memory: phased, batch_size: 2}
+size: 64
+seed: 5
+prompt: "stone {n}"
+id: "s{n}"
+matrix:
+  n: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+output:
+  formats: [png]
+"""
+
+
+def _run_local(diffusers_ckpt, tmp_path, stage_threads: int):
+    from zpipe.executors.local import LocalExecutor
+    from zpipe.plan import make_plan
+    from zpipe.recipe import load_recipe
+    from zpipe.store import RecipeStore
+
+    tmp_path.mkdir()
+    path = tmp_path / "chunked.yaml"
+    path.write_text(CHUNK_RECIPE % diffusers_ckpt)
+    recipe = load_recipe(path)
+    plan = make_plan(recipe, RecipeStore(tmp_path / "out", recipe.name))
+    executor = LocalExecutor("z-image-turbo", recipe.engine_options, stage_threads=stage_threads)
+    pipe = executor.engine.pipeline
+    phases: list[str] = []  # which network ran, in order, collapsed to one entry per phase
+    for name in ("text_encoder", "dit"):
+        getattr(pipe, name).register_forward_pre_hook(
+            lambda m, a, name=name: None if phases[-1:] == [name] else phases.append(name))
+    files = {pj.job.id: o.files for pj, o in executor.execute(plan.jobs)}
+    placed = [name for event, name, _ in pipe.residency.log if event == "place"]
+    assert all(not {"text_encoder", "dit"} <= r for _, _, r in pipe.residency.log)
+    return files, phases, placed
+
+
+@pytest.mark.parametrize("stage_threads", [0, 2])
+def test_one_text_encoder_phase_per_chunk_of_jobs(diffusers_ckpt, tmp_path, monkeypatch, stage_threads):
+    """Ten jobs in batches of two, chunks of six jobs: the encoder is on the device twice (once per chunk),
+    not five times (once per batch), and every file is the same bytes as with one phase per batch."""
+    from zpipe.executors import local
+
+    monkeypatch.setattr(local, "CHUNK", 6)
+    files, phases, placed = _run_local(diffusers_ckpt, tmp_path / "chunked", stage_threads)
+    assert phases == ["text_encoder", "dit", "text_encoder", "dit"]
+    assert placed == ["vae", "text_encoder", "dit", "text_encoder", "dit"]
+    assert len(files) == 10 and all(f["albedo.png"] for f in files.values())
+
+    monkeypatch.setattr(local.LocalExecutor, "_prepare", lambda self, chunk: None)  # one phase per batch
+    per_batch, phases, placed = _run_local(diffusers_ckpt, tmp_path / "per_batch", stage_threads)
+    assert phases == ["text_encoder", "dit"] * 5 and placed == ["vae", *["text_encoder", "dit"] * 5]
+    assert per_batch == files

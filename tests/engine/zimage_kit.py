@@ -5,6 +5,20 @@ from __future__ import annotations
 import torch
 
 
+def levels(a, b) -> int:
+    """Largest difference of two images in 8-bit levels; float images are rounded as the exporters round.
+    The engine hands out uint8, so a float difference below 1/255 shows as 0 or 1 level."""
+    import numpy as np
+
+    from zpipe.texture.formats import to_uint
+
+    def as_levels(img):
+        img = np.asarray(img)
+        return (img if img.dtype == np.uint8 else to_uint(img, 8)).astype(np.int16)
+
+    return int(np.abs(as_levels(a) - as_levels(b)).max())
+
+
 def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
     """max |got - want| / max |want|: a relative error that is not fooled by near-zero entries."""
     return float((got.double() - want.double()).abs().max() / want.double().abs().max().clamp_min(1e-12))
