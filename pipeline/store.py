@@ -489,22 +489,29 @@ class RecipeStore:
         if blocked is not None:
             raise StoreError(f"{blocked}: no permission to delete in it, so gc changed nothing; run gc as the "
                              "user who owns the store, or give this one write permission")
-        trash = []
-        for v in doomed:
-            t = self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"
-            os.rename(self.root / v, t)  # disappears atomically, then is deleted
-            trash.append(t)
-        staged = len(self.staged_keys())
-        if self.staging.is_dir():
-            for p in self.staging.iterdir():
-                t = self.root / f".trash-staging-{p.name[:16]}-{uuid.uuid4().hex[:6]}"
-                os.rename(p, t)
-                trash.append(t)
+        moved: list[tuple[Path, Path]] = []  # (where it was, its trash name)
+        try:
+            for v in doomed:
+                moved.append((self.root / v, self.root / f".trash-{v}-{uuid.uuid4().hex[:6]}"))
+                os.rename(*moved[-1])  # disappears atomically, then is deleted
+            staged = len(self.staged_keys())
+            for p in list(self.staging.iterdir()) if self.staging.is_dir() else []:
+                moved.append((p, self.root / f".trash-staging-{p.name[:16]}-{uuid.uuid4().hex[:6]}"))
+                os.rename(*moved[-1])
+        except OSError:
+            for where, t in reversed(moved):  # put back what moved: gc changes nothing or finishes
+                with contextlib.suppress(OSError):
+                    os.rename(t, where)
+            raise
+        trash = [t for _, t in moved]
         for p in self.root.iterdir():  # leftovers of interrupted deletes and symlink swaps
             if p.name.startswith((".trash-", ".latest-")) and p not in trash:
                 trash.append(p)
         freed = _freed_bytes([p for p in trash if p.is_dir() and not p.is_symlink()])
         _delete(trash)
+        for p in trash:
+            if p.exists() or p.is_symlink():
+                log.warning("could not delete all of %s; the next gc tries again", p)
         return Freed(doomed, staged, freed)
 
     def _undeletable(self, doomed: list[str]) -> Path | None:

@@ -66,6 +66,26 @@ def test_gc_refuses_while_the_latest_is_damaged_and_keeps_the_newest_readable(wr
     assert RecipeStore(out, "t").versions() == ["v0001", "v0003"]  # v0001: the newest readable and the latest
 
 
+def test_gc_that_fails_half_way_puts_back_what_it_moved(write_recipe, tmp_path, monkeypatch):
+    path, out, root = two_versions(write_recipe, tmp_path)
+    path.write_text(RECIPE.replace("basalt]", "basalt, marble, slate2]"))
+    assert build(path, out)[1]["version"] == "v0003"
+    before = listing(root)
+    real = os.rename
+
+    def refuse_v0002(src, dst):  # a version that cannot move (Windows: a file open in another program)
+        if Path(src).name == "v0002":
+            raise PermissionError(13, "The process cannot access the file", str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "rename", refuse_v0002)
+    r = run_cli("gc", root, "--keep", "1")
+    monkeypatch.undo()
+    assert r.exit_code == EXIT_FAILED and "v0002" in r.output, r.output
+    assert listing(root) == before  # v0001, moved first, is back
+    assert RecipeStore(out, "t").versions() == ["v0001", "v0002", "v0003"]
+
+
 def test_resume_rebuilds_a_truncated_staged_file(write_recipe, tmp_path, monkeypatch):
     path, out = write_recipe(RECIPE), tmp_path / "out"
 
