@@ -128,7 +128,8 @@ def asset_problems(folder: Path, record: dict[str, Any], fast: bool = True, cach
 
     ``fast``: trust a file whose stat is the one recorded (or cached); otherwise hash every file.
     """
-    stats = (record.get("stat") or {}) if fast else {}
+    stats = record.get("stat") if fast else None
+    stats = stats if isinstance(stats, dict) else {}  # a damaged record's stat is no reason to trust a file
     problems = {}
     for rel, digest in (record.get("outputs") or {}).items():
         problem = file_problem(folder / Path(rel).name, digest, stats.get(rel), cache if fast else NO_CACHE)

@@ -186,7 +186,7 @@ class RecipeStore:
         return [name for _, name in sorted(found)]
 
     def latest(self) -> str | None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
             name = (self.root / "LATEST").read_text().strip()
             if VERSION_RE.match(name) and (self.root / name / "manifest.json").is_file():
                 return name
@@ -258,12 +258,18 @@ class RecipeStore:
         self.manifest(version)  # read it whole: raises the clear error when it is damaged
 
     def keys(self, version: str) -> list[tuple[str, str, str]]:
-        """``(key, id, status)`` of each asset of ``version``, from its small ``.keys`` index."""
+        """``(key, id, status)`` of each asset of ``version``, from its small ``.keys`` index; from the
+        manifest where the index is missing or damaged (it is only derived from the manifest)."""
+        path = self.root / version / ".keys"
         try:
-            text = (self.root / version / ".keys").read_text(encoding="utf-8")
-        except OSError:  # a version from before the index: read the manifest
-            return [(a["key"], a["id"], a.get("status", "")) for a in self.iter_assets(version)]
-        return [tuple(line.split("\t")) for line in text.splitlines() if line]  # type: ignore[misc]
+            rows = [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines() if line]
+            if all(len(row) == 3 for row in rows):
+                return rows  # type: ignore[return-value]
+            log.warning("%s is damaged; reading %s's manifest instead", path, version)
+        except (OSError, UnicodeDecodeError) as exc:  # a version from before the index, or damage
+            if path.exists() or path.is_symlink():
+                log.warning("%s is unreadable (%s); reading %s's manifest instead", path, exc, version)
+        return [(a["key"], a["id"], a["status"]) for a in self.iter_assets(version)]
 
     def find(self, keys: set[str], skip: str | None = None) -> dict[str, Source]:
         """Where each of ``keys`` can be linked from: staging, else the newest kept version that has it
@@ -369,6 +375,9 @@ class RecipeStore:
             file_lock.release()
 
     def _clean_tmp(self) -> None:
+        if not self.staging.is_dir() and (self.staging.exists() or self.staging.is_symlink()):
+            log.warning("%s is not a folder (zpipe keeps unpublished assets there); removing it", self.staging)
+            self.staging.unlink()  # a file or a dangling link: nothing of ours is in it
         if self.staging.is_dir():
             for p in self.staging.iterdir():
                 if p.name.startswith("tmp-"):

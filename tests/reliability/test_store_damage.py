@@ -324,3 +324,69 @@ def test_gc_without_write_permission_changes_nothing(write_recipe, tmp_path, unp
     assert r.returncode == 0 and r.stdout.startswith("removed 1 version: v0001;"), r.stdout + r.stderr
     assert RecipeStore(out, "t").versions() == ["v0002"]
     assert_manifest_matches_files(root / "v0002")
+
+
+PAYLOADS = {
+    "garbage": b"\x00garbage{", "not utf-8": b"\xff\xfe\xfd\n", "empty": b"", "deep": b"[" * 100_000,
+    "wrong shape": b'{"assets": [{"id": 1}], "a": [1, 2]}', "short rows": b"a\tb\nc\n", "folder": None,
+}
+STORE_FILES = ["v0002/manifest.json", "v0002/.keys", "v0001/manifest.json", "v0001/.keys", "LATEST", "latest",
+               ".hashes", ".lock.holder", ".staging"]
+
+
+@pytest.fixture(scope="module")
+def two_version_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("store")
+    path, out = folder / "r.yaml", folder / "out"
+    path.write_text(RECIPE)
+    assert build(path, out)[0].exit_code == 0
+    path.write_text(RECIPE.replace("basalt]", "basalt, marble]"))
+    assert build(path, out)[1]["version"] == "v0002"
+    return path, out
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("name", STORE_FILES)
+def test_any_damaged_store_file_is_a_message_or_a_repair(two_version_store, tmp_path, name, payload):
+    src_recipe, src_out = two_version_store
+    path, out = tmp_path / "r.yaml", tmp_path / "out"
+    shutil.copy(src_recipe, path)
+    shutil.copytree(src_out, out, symlinks=True)
+    root = out / "t"
+    target = root / name
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir():
+        shutil.rmtree(target)
+    if PAYLOADS[payload] is None:
+        target.mkdir()
+    else:
+        target.write_bytes(PAYLOADS[payload])
+    for args in (["versions", root], ["diff", root], ["plan", path, "--out", out], ["verify", root],
+                 ["run", path, "--out", out], ["gc", root, "--keep", "1"]):
+        r = run_cli(*args)
+        assert r.exit_code in (0, 1, 2) and "Traceback" not in r.output, (args, r.output)
+
+
+RECORD_DAMAGE = {
+    "stat a list": {"stat": [1, 2]}, "stat values wrong": {"stat": {"granite/albedo.png": "x"}},
+    "digest a number": {"outputs": {"granite/albedo.png": 5}}, "outputs escape": {"outputs": {"../../x": "0" * 64}},
+    "seed a string": {"seed": "x"}, "size wrong": {"size": "big"}, "engine a list": {"engine": [1]},
+    "metrics a list": {"metrics": [1]}, "sha256 a list": {"sha256": [1]},
+}
+
+
+@pytest.mark.parametrize("damage", RECORD_DAMAGE)
+def test_manifest_records_with_odd_fields_are_messages_or_rebuilds(two_version_store, tmp_path, damage):
+    src_recipe, src_out = two_version_store
+    path, out = tmp_path / "r.yaml", tmp_path / "out"
+    shutil.copy(src_recipe, path)
+    shutil.copytree(src_out, out, symlinks=True)
+    root = out / "t"
+    manifest = json.loads((root / "v0002" / "manifest.json").read_text())
+    manifest["assets"] = [{**a, **RECORD_DAMAGE[damage]} for a in manifest["assets"]]
+    (root / "v0002" / "manifest.json").write_text(json.dumps(manifest))
+    for args in (["versions", root], ["diff", root], ["plan", path, "--out", out], ["verify", root],
+                 ["run", path, "--out", out], ["diff", root], ["gc", root, "--keep", "1"]):
+        r = run_cli(*args)
+        assert r.exit_code in (0, 1, 2) and "Traceback" not in r.output, (args, r.output)
