@@ -204,8 +204,10 @@ def run_bench(
     import torch
 
     from zpipe.engine.zimage import fp8 as fp8_mod
+    from zpipe.engine.zimage.attention import backend_order
     from zpipe.engine.zimage.engine import _load_dit, pick_device, pick_dtype
     from zpipe.engine.zimage.pipeline import BatchItem, ZImagePipeline
+    from zpipe.engine.zimage.rope import default_mode
 
     device = pick_device(device)
     tdtype = pick_dtype(dtype, device)
@@ -229,12 +231,14 @@ def run_bench(
         tokenizer = FixedTokens(te.cfg.vocab_size, prompt_tokens)
     if compile:
         dit.compile_blocks()
+    capability = torch.cuda.get_device_capability(device) if device.startswith("cuda") else None
     pipe = ZImagePipeline(dit, te, tokenizer, vae, device, phased=memory != "resident", prompt_cache=0,
                           vae_batch=batch)
     result = BenchResult(config=dict(preset=None if model else preset, model=model, height=height, width=width,
                                      batch=batch, steps=steps, device=device, dtype=str(tdtype).split(".")[-1],
                                      vae_dtype=str(vdtype).split(".")[-1], compile=compile, memory=memory,
-                                     prompt_tokens=prompt_tokens))
+                                     prompt_tokens=prompt_tokens, rope=dit.rope_mode or default_mode(device.split(":")[0]),
+                                     attention=", ".join(backend_order(device.split(":")[0], capability) or ["torch default"])))
     result.device_name = torch.cuda.get_device_name() if device.startswith("cuda") else device
     result.peak_tflops = peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in result.device_name), None)
 
@@ -301,7 +305,8 @@ def format_report(r: BenchResult) -> str:
     c = r.config
     lines = [f"z-image bench: {c.get('preset') or c.get('model')} {c['width']}x{c['height']} batch {c['batch']} "
              f"steps {c['steps']} {c['dtype']} (vae {c['vae_dtype']}) memory {c['memory']} on {r.device_name}"
-             f"{' (compiled)' if c['compile'] else ''}"]
+             f"{' (compiled)' if c['compile'] else ''}",
+             f"  rope {c.get('rope')}, attention order {c.get('attention')}"]
     for phase in ("text_encoder", "dit", "vae_decode", "total"):
         s = r.seconds.get(phase, 0.0)
         tf = r.tflops(phase)

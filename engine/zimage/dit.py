@@ -26,7 +26,7 @@ from torch import nn
 
 from zpipe.engine.zimage.configs import DiTConfig
 from zpipe.engine.zimage.layers import Linear, RMSNorm, register_compiled_ops, sdpa
-from zpipe.engine.zimage.rope import Rope, apply_rope, make_rope, rope_cos_sin
+from zpipe.engine.zimage.rope import Rope, apply_rope, default_mode, make_rope, rope_cos_sin
 
 TILE_PERIODIC_AXES = {"none": (), "x": (2,), "y": (1,), "xy": (1, 2)}
 
@@ -179,8 +179,9 @@ class ZImageDiT(nn.Module):
         self.cap_pad_token = nn.Parameter(torch.zeros(1, d))
         self.layers = nn.ModuleList([Block(cfg, True) for _ in range(cfg.n_layers)])
         self._key = key
-        # Complex RoPE tables are fastest in eager mode; compiled blocks use the real form (compile_blocks).
-        self.complex_rope = True
+        # How RoPE runs (rope.ROPE_MODES); None: by the device at prepare (rope.default_mode). Compiled blocks
+        # use the real form, which Inductor fuses into them (compile_blocks).
+        self.rope_mode: str | None = None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -189,7 +190,7 @@ class ZImageDiT(nn.Module):
     def compile_blocks(self, **kwargs) -> None:
         """torch.compile every modulated block (regional compile: one graph per block shape, reused by all
         30 layers). Switches RoPE to the real-valued form that Inductor can fuse."""
-        self.complex_rope = False
+        self.rope_mode = "real"
         register_compiled_ops()
         for block in [*self.noise_refiner, *self.layers]:
             block.compile(**kwargs)
@@ -249,17 +250,17 @@ class ZImageDiT(nn.Module):
         same = len(set(padded)) == 1
         valid = torch.arange(lc, device=dev)[None] < torch.tensor(padded, device=dev)[:, None]  # (B, Lc)
         cap_mask = None if same else valid[:, None, None, :]
-        use_c = self.complex_rope
+        mode = self.rope_mode or default_mode(dev.type)
         for block in self.context_refiner:
-            cap = block(cap, make_rope(cap_cos, cap_sin, use_c), cap_mask)
+            cap = block(cap, make_rope(cap_cos, cap_sin, mode), cap_mask)
         uni_mask = None
         if not same:
             img_valid = torch.ones(batch, n_img_p, dtype=torch.bool, device=dev)
             uni_mask = torch.cat([img_valid, valid], dim=1)[:, None, None, :]  # (B, 1, 1, Np + Lc)
         return Condition(
             cap=cap,
-            img_rope=make_rope(img_cos, img_sin, use_c),
-            uni_rope=make_rope(torch.cat([img_cos, cap_cos], dim=1), torch.cat([img_sin, cap_sin], dim=1), use_c),
+            img_rope=make_rope(img_cos, img_sin, mode),
+            uni_rope=make_rope(torch.cat([img_cos, cap_cos], dim=1), torch.cat([img_sin, cap_sin], dim=1), mode),
             uni_mask=uni_mask,
             grid=grid,
             n_img=n_img,

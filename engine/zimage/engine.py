@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from zpipe.engine.base import Capability, EngineError, Generated, Request
+from zpipe.engine.zimage.attention import CHOICES as ATTENTION_CHOICES
 from zpipe.params import Param
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ OPTIONS: dict[str, Param] = {
     "memory": Param(str, "auto", "Z-Image: resident, phased (text encoder and DiT take turns on the GPU: 16 GB "
                     "cards) or fp8 (phased with fp8 DiT weights); auto picks resident or phased by free memory.",
                     choices=("auto", "resident", "phased", "fp8")),
+    "attention": Param(str, "auto", "Z-Image: the attention kernel tried first (auto: cuDNN on Hopper GPUs, flash on "
+                       "other GPUs and the CPU); the others follow as fallbacks.",
+                       choices=ATTENTION_CHOICES),
     "vae_batch": Param(int, 1, "Z-Image: images per VAE decode call.", min=1, max=64),
     "vae_tile": Param(int, 128, "Z-Image: decode latents larger than this (latent px per side) in tiles.",
                       min=16, max=1024),
@@ -233,11 +237,11 @@ class ZImageEngine:
         vae_dtype = pick_dtype(options["vae_dtype"], device, "vae_dtype")
         loras = _lora_list(options)
         max_batch = int(options["max_batch"])
+        if options["attention"] not in ATTENTION_CHOICES:
+            raise EngineError(f"engine.attention {options['attention']!r}: choose one of {', '.join(ATTENTION_CHOICES)}")
         mode = _memory_mode(str(options["memory"]), device, configs, dtype, vae_dtype, max_batch)
 
         dit = _load_dit(spec, loras, dtype, device, fp8=mode == "fp8")
-        if device == "mps":
-            dit.complex_rope = False  # complex kernels are incomplete on MPS; the real form is exact too
         te = weights.load_text_encoder(spec, dtype, "cpu" if mode != "resident" else device)
         vae = weights.load_vae(spec, vae_dtype, device)
         compile_opt = options.get("compile")
@@ -251,7 +255,7 @@ class ZImageEngine:
         pipe = ZImagePipeline(
             dit, te, PromptTokenizer(spec.tokenizer), vae, device, shift=shift, phased=mode != "resident",
             vae_batch=int(options["vae_batch"]), vae_tile=int(options["vae_tile"]),
-            seam_jitter=bool(options["seam_jitter"]),
+            seam_jitter=bool(options["seam_jitter"]), attention=str(options["attention"]),
         )
         engine = cls(spec, pipe, loras, max_batch, mode)
         engine._fingerprint = _fingerprint(spec, loras, device, dtype, fp8=mode == "fp8")

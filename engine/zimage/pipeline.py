@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from zpipe.engine.zimage.attention import backend_order, sdpa_context
 from zpipe.engine.zimage.dit import ZImageDiT
 from zpipe.engine.zimage.residency import Residency
 from zpipe.engine.zimage.sampler import img2img_start, sample_euler, zimage_schedule
@@ -78,6 +79,7 @@ class ZImagePipeline:
         prompt_cache: int = 256,
         seam_jitter: bool = False,
         text_batch: int = 16,
+        attention: str = "auto",
     ) -> None:
         self.dit, self.text_encoder, self.tokenizer, self.vae = dit, text_encoder, tokenizer, vae
         self.device = torch.device(device)
@@ -87,6 +89,8 @@ class ZImagePipeline:
         self.vae_tile = vae_tile  # latents larger than this (latent pixels per side) decode in tiles
         self.seam_jitter = seam_jitter
         self.text_batch = max(1, text_batch)
+        backend_order(self.device.type, None, attention)  # a wrong name fails here, not at the first batch
+        self.attention = attention  # SDPA kernel order (.attention): every phase that attends runs under it
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = prompt_cache
         self.timings = Timings()
@@ -128,7 +132,8 @@ class ZImagePipeline:
                 fresh = {}
                 if todo:
                     te = te or self.residency.use("text_encoder")  # phased: the DiT leaves the device first
-                    fresh = dict(zip(todo, self._encode(te, todo), strict=True))
+                    with sdpa_context(self.device, self.attention):
+                        fresh = dict(zip(todo, self._encode(te, todo), strict=True))
                 feats = [fresh[p] if p in fresh else self._cache[p] for p in prompts]
                 for p, f in zip(prompts, feats, strict=True):  # least recently used prompts leave first
                     self._cache[p] = f
@@ -257,10 +262,11 @@ class ZImagePipeline:
             if schedule.steps == 0:
                 return latents.float()
             self.residency.use("dit")
-            cond = self.dit.prepare(caps, (h // 2, w // 2), tile)
-            shifts = self._jitter(items, schedule.steps, h, w, tile) if self.seam_jitter and tile != "none" else None
-            return sample_euler(self._model(cond, shifts), latents, schedule,
-                                after_step=after_step if mask is not None else None)
+            with sdpa_context(self.device, self.attention):
+                cond = self.dit.prepare(caps, (h // 2, w // 2), tile)
+                shifts = self._jitter(items, schedule.steps, h, w, tile) if self.seam_jitter and tile != "none" else None
+                return sample_euler(self._model(cond, shifts), latents, schedule,
+                                    after_step=after_step if mask is not None else None)
 
         return self._phase("dit", denoise)
 

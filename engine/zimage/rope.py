@@ -50,26 +50,75 @@ def rope_cos_sin(
     return angle.cos(), angle.sin()
 
 
-Rope = tuple  # (cos (B, L, D/2) fp32, sin (B, L, D/2) fp32, rot (B, L, 1, D/2) complex64 or None)
+Rope = tuple  # (cos (B, L, D/2) fp32, sin (B, L, D/2) fp32, rot (B, L, 1, D/2) complex64 or None, fused: bool)
+ROPE_MODES = ("complex", "real", "fused")
 
 
-def make_rope(cos: torch.Tensor, sin: torch.Tensor, use_complex: bool) -> Rope:
-    """Bundle the tables for :func:`apply_rope`; ``use_complex`` precomputes cos + i sin once per batch."""
-    return (cos, sin, torch.complex(cos, sin)[:, :, None, :] if use_complex else None)
+def default_mode(device_type: str) -> str:
+    """How RoPE runs in eager mode on a device: one fused kernel on CUDA, the complex multiply on the CPU
+    (fastest there, like the reference), the real form on MPS (its complex kernels are incomplete)."""
+    return {"cuda": "fused", "mps": "real"}.get(device_type, "complex")
+
+
+def make_rope(cos: torch.Tensor, sin: torch.Tensor, mode: str = "complex") -> Rope:
+    """Bundle the tables for :func:`apply_rope`: ``complex`` precomputes cos + i sin once per batch, ``real``
+    uses the tables as they are, ``fused`` too, through :func:`fused_rotate`."""
+    if mode not in ROPE_MODES:
+        raise ValueError(f"rope mode {mode!r}: choose one of {', '.join(ROPE_MODES)}")
+    return (cos, sin, torch.complex(cos, sin)[:, :, None, :] if mode == "complex" else None, mode == "fused")
+
+
+def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """The real-valued rotation of x (B, L, H, D) by tables (B, L, D/2), in fp32; returns x's dtype."""
+    xf = x.float().unflatten(-1, (-1, 2))  # (B, L, H, D/2, 2)
+    x0, x1 = xf[..., 0], xf[..., 1]
+    c, s = cos[:, :, None, :], sin[:, :, None, :]  # (B, L, 1, D/2)
+    out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)  # (B, L, H, D/2, 2)
+    return out.flatten(-2).type_as(x)  # (B, L, H, D)
 
 
 def apply_rope(x: torch.Tensor, rope: Rope) -> torch.Tensor:
     """Rotate adjacent channel pairs of x (B, L, H, D) in fp32; returns x's dtype.
 
     With a complex table this is one complex multiply (fast in eager mode, like the reference); without,
-    the real-valued form, which torch.compile fuses (Inductor does not generate code for complex ops).
+    the real-valued form, which torch.compile fuses (Inductor does not generate code for complex ops):
+    inside compiled blocks as part of them, in eager mode on CUDA as a compiled region of its own.
     """
-    cos, sin, rot = rope
+    cos, sin, rot, fused = rope
     if rot is not None:
         xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # (B, L, H, D/2) complex
         return torch.view_as_real(xc * rot).flatten(-2).type_as(x)
-    xf = x.float().unflatten(-1, (-1, 2))  # (B, L, H, D/2, 2)
-    x0, x1 = xf[..., 0], xf[..., 1]
-    c, s = cos[:, :, None, :], sin[:, :, None, :]  # (B, L, 1, D/2)
-    out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)  # (B, L, H, D/2, 2)
-    return out.flatten(-2).type_as(x)  # (B, L, H, D)
+    if fused and not torch.compiler.is_compiling():
+        return fused_rotate()(x, cos, sin)
+    return rotate_pairs(x, cos, sin)
+
+
+_fused = None
+
+
+def fused_rotate():
+    """:func:`rotate_pairs` compiled on its own (one region, dynamic shapes: one kernel for every sequence
+    length). Inductor makes it one kernel that reads x in bf16, rotates in fp32 registers and writes bf16,
+    where eager mode writes an fp32 copy of q and k, the products and the cast back: about 5 passes over
+    memory instead of 1. The arithmetic is :func:`rotate_pairs`' in fp32; Inductor may contract a
+    multiply-add into an FMA, so a result can round to the neighbouring bf16 value (one ulp, bound tested).
+    Where compiling fails (no Triton, no C++ compiler) it falls back to eager :func:`rotate_pairs`, once,
+    with a warning."""
+    global _fused
+    if _fused is None:
+        compiled = torch.compile(rotate_pairs, dynamic=True, fullgraph=True)
+
+        def run(x, cos, sin):
+            global _fused
+            try:
+                return compiled(x, cos, sin)
+            except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager form is exact too
+                import logging
+
+                logging.getLogger(__name__).warning("fused RoPE did not compile (%s: %s); using eager RoPE",
+                                                    type(exc).__name__, str(exc).splitlines()[0][:200])
+                _fused = rotate_pairs
+                return rotate_pairs(x, cos, sin)
+
+        _fused = run
+    return _fused

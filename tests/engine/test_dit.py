@@ -130,7 +130,7 @@ def test_real_rope_path_used_under_compile_matches():
     t = torch.tensor([0.1, 0.6])
     with torch.no_grad():
         want = reference(ref, x, t, caps)
-        ours.complex_rope = False
+        ours.rope_mode = "real"
         cond = ours.prepare(caps, (5, 6))
         assert cond.uni_rope[2] is None
         got = ours(x, t, cond)

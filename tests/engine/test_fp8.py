@@ -58,7 +58,7 @@ def full_width_block():
     g = torch.Generator().manual_seed(1)
     x, c = torch.randn(1, n, cfg.dim, generator=g), torch.randn(1, cfg.t_out_dim, generator=g)
     pos = torch.stack([torch.full((n,), 5), torch.arange(n) // 16, torch.arange(n) % 16], -1)[None]
-    rope = make_rope(*rope_cos_sin(pos, cfg.axes_dims, cfg.rope_theta), True)
+    rope = make_rope(*rope_cos_sin(pos, cfg.axes_dims, cfg.rope_theta), "complex")
     with torch.no_grad():
         want = block(x, rope, None, c)
     return block, (x, rope, c), want

@@ -183,7 +183,7 @@ def test_text_encoder_micro_batches_give_the_same_features(engine):
 def test_compiled_engine_matches_eager(engine, diffusers_ckpt):
     compiled = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32",
                                           "compile": True})
-    assert compiled.pipeline.dit.complex_rope is False
+    assert compiled.pipeline.dit.rope_mode == "real"
     reqs = [Request("a mossy stone wall", 32, 32, 1), Request("fox", 32, 32, 2)]
     for a, b in zip(compiled.generate(reqs), engine.generate(reqs)):
         assert levels(a.image, b.image) <= 1

@@ -1,4 +1,5 @@
-"""Checks that need a CUDA device (skipped elsewhere): no host syncs in the denoise loop, bf16 sanity."""
+"""Checks that need a CUDA device (skipped elsewhere): no host syncs in the denoise loop, bf16 sanity, the
+fused RoPE kernel's bound, the attention kernel order."""
 
 from __future__ import annotations
 
@@ -68,3 +69,28 @@ def test_fp8_on_the_gpu_uses_scaled_mm_where_supported_and_stays_close(diffusers
     assert methods == {fp8.pick_method("cuda")}
     a, b = (float_image(e.generate(reqs)[0].image) for e in (base, q))
     assert abs(a - b).mean() <= 0.02 and abs(a - b).max() <= 0.25
+
+
+def test_fused_rope_kernel_is_within_one_bf16_ulp():
+    from zimage_kit import within_one_bf16_ulp
+
+    from zpipe.engine.zimage.rope import apply_rope, make_rope, rope_cos_sin
+
+    pos = torch.stack(torch.meshgrid(torch.arange(3), torch.arange(40), torch.arange(50), indexing="ij"), -1)
+    cos, sin = rope_cos_sin(pos.reshape(1, -1, 3).cuda(), (32, 48, 48), 256.0)
+    x = (3 * torch.randn(1, cos.shape[1], 30, 128, device="cuda")).to(torch.bfloat16)
+    ref = apply_rope(x.float(), make_rope(cos, sin, "complex"))
+    within_one_bf16_ulp(apply_rope(x, make_rope(cos, sin, "fused")), ref, ref.to(torch.bfloat16))
+
+
+def test_attention_order_runs_on_this_gpu():
+    import torch.nn.functional as F
+
+    from zpipe.engine.zimage.attention import sdpa_context
+
+    q, k, v = (torch.randn(1, 30, 4224, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    want = F.scaled_dot_product_attention(q.float(), k.float(), v.float())
+    for choice in ("auto", "cudnn", "flash", "efficient", "math"):
+        with sdpa_context("cuda", choice):
+            got = F.scaled_dot_product_attention(q, k, v)
+        assert (got.float() - want).abs().max() <= 0.02, choice

@@ -19,6 +19,16 @@ def levels(a, b) -> int:
     return int(np.abs(as_levels(a) - as_levels(b)).max())
 
 
+def within_one_bf16_ulp(got: torch.Tensor, ref: torch.Tensor, once: torch.Tensor) -> None:
+    """The fused-RoPE bound: every element of ``got`` (bf16) within one bf16 ulp of the fp32 ``ref``, and at
+    least 99.9% equal to ``once``, ``ref`` rounded once to bf16."""
+    assert got.dtype == torch.bfloat16
+    ulp = torch.exp2(torch.floor(torch.log2(ref.abs().clamp_min(2.0**-126))) - 7)  # bf16: 8 significant bits
+    err = (got.float() - ref).abs()
+    assert bool((err <= ulp).all()), float((err / ulp).max())
+    assert float((got == once).float().mean()) >= 0.999
+
+
 def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
     """max |got - want| / max |want|: a relative error that is not fooled by near-zero entries."""
     return float((got.double() - want.double()).abs().max() / want.double().abs().max().clamp_min(1e-12))
