@@ -4,9 +4,10 @@ Prints numbers; asserts nothing.
 
     python benchmarks/busy_fraction.py --model DIR [--size 1024] [--assets 32] [--memory auto] [--device cuda]
 
-busy fraction = time inside ZImageEngine.generate (every call: batches and the tile stage's re-seeds)
-/ wall time of ``build`` (planning, stages, writes, publishing; the contact sheet is left out), with and
-without the engine's load time in the wall time.
+busy fraction = time inside ZImageEngine.generate and .prepare (every call: batches, the chunks' prompt
+encoding and the tile stage's re-seeds) / wall time of ``build`` (planning, stages, writes, publishing; the contact sheet is left out), with and
+without the engine's load time in the wall time. ``text_encoder_placements`` counts how often the text
+encoder was put on the device (phased: once per chunk of 128 jobs, plus re-seeds with new prompts).
 """
 
 from __future__ import annotations
@@ -63,9 +64,13 @@ def main() -> None:
     from zpipe.engine.zimage.engine import ZImageEngine
     from zpipe.recipe import load_recipe
 
-    busy, load = [0.0], [0.0]
+    busy, load, prepare = [0.0], [0.0], [0.0]
+    made = []  # the engine the build loads, for its placement log
     ZImageEngine.generate = _adding_time(ZImageEngine.generate, busy)
-    ZImageEngine.from_options = classmethod(_adding_time(ZImageEngine.from_options.__func__, load))
+    ZImageEngine.prepare = _adding_time(ZImageEngine.prepare, prepare)
+    from_options = ZImageEngine.from_options.__func__
+    ZImageEngine.from_options = classmethod(_adding_time(lambda cls, o: made.append(from_options(cls, o)) or made[-1],
+                                                         load))
     opts = f", memory: {args.memory}, batch_size: {args.batch_size}"
     opts += f", device: {args.device}" if args.device else ""
     opts += f", dtype: {args.dtype}" if args.dtype else ""
@@ -84,12 +89,16 @@ def main() -> None:
             if k != "generate":
                 stages[k] = stages.get(k, 0.0) + v
     wall_build = wall - sheet
+    busy[0] += prepare[0]  # the text-encoder phases of the chunks
+    placed = [name for event, name, _ in made[0].pipeline.residency.log if event == "place"] if made else []
     print(json.dumps({
         "assets": len(assets), "built": sum(a["status"] == "built" for a in assets), "size": args.size,
         "wall_s": round(wall, 2), "contact_sheet_s": round(sheet, 2), "engine_load_s": round(load[0], 2),
         "engine_busy_s": round(busy[0], 2), "busy_fraction": round(busy[0] / wall_build, 3),
         "busy_fraction_after_load": round(busy[0] / (wall_build - load[0]), 3), "seconds_per_asset": round(wall_build / len(assets), 3),
         "stages_s": {k: round(v, 2) for k, v in stages.items()},
+        "memory": made[0].memory_mode if made else None, "prepare_s": round(prepare[0], 2),
+        "text_encoder_placements": placed.count("text_encoder"),
     }, indent=2))
 
 

@@ -8,7 +8,10 @@
 #   2. per memory mode (resident, phased, fp8): s/image at 1024² per phase, TFLOP/s, MFU against the
 #      measured bf16 matmul peak, measured peak memory per phase (compare with 1.)
 #   3. ours vs diffusers in the same run, same weights: eager vs eager, then compiled vs compiled
-#   4. the engine's busy fraction for a 32-asset recipe with tile, pbr and export
+#   4. the engine's busy fraction for a 32-asset recipe with tile, pbr and export (resident), and for 16
+#      assets phased (how often the text encoder was placed: once per chunk of jobs)
+#   5. the kernel choices at the DiT's shapes, each against its alternative: RoPE complex / real / fused,
+#      SDPA per kernel and in the engine's order (cuDNN first on Hopper), images out as fp32 vs uint8
 #
 #   bash benchmarks/gpu.sh            the GPU run
 #   bash benchmarks/gpu.sh --tiny     the same steps at tiny size on the CPU (checks the script; ~5 min)
@@ -20,9 +23,9 @@ PY=${PYTHON:-python}
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--tiny" ]]; then
-  PRESET=tiny DEVICE=cpu DTYPE=fp32 SIZE=64 ASSETS=4 REPEAT=2 PEAK=""
+  PRESET=tiny DEVICE=cpu DTYPE=fp32 SIZE=64 ASSETS=8 REPEAT=2 KREPEAT=3 PEAK=""
 else
-  PRESET=full DEVICE=cuda DTYPE=bf16 SIZE=1024 ASSETS=32 REPEAT=3 PEAK=measure
+  PRESET=full DEVICE=cuda DTYPE=bf16 SIZE=1024 ASSETS=32 REPEAT=3 KREPEAT=10 PEAK=measure
 fi
 WORK=${ZPIPE_BENCH_DIR:-$(mktemp -d)}
 export ZPIPE_CACHE="$WORK/cache"  # the fp8 cache file lands here, not in the user's cache
@@ -63,9 +66,15 @@ step "3. ours vs diffusers, both compiled (regional: our blocks, diffusers' comp
 $PY benchmarks/engine_vs_diffusers.py --configs "$PRESET" --device "$DEVICE" --dtype "$DTYPE" --repeat "$REPEAT" \
     --compile --compile-reference
 
-step "4. busy fraction: ${ASSETS} assets, tile + pbr + export, ${SIZE}²"
+step "4. busy fraction: ${ASSETS} assets, tile + pbr + export, ${SIZE}², memory resident"
 $PY benchmarks/busy_fraction.py --model "$WORK/model" --size "$SIZE" --assets "$ASSETS" --device "$DEVICE" \
-    --dtype "$DTYPE"
+    --dtype "$DTYPE" --memory resident
+step "4. busy fraction, phased: $((ASSETS / 2)) assets (one chunk: 1 text-encoder placement, not one per batch)"
+$PY benchmarks/busy_fraction.py --model "$WORK/model" --size "$SIZE" --assets $((ASSETS / 2)) --device "$DEVICE" \
+    --dtype "$DTYPE" --memory phased
+
+step "5. kernels at the DiT's shapes: RoPE, attention, images out"
+$PY benchmarks/zimage_kernels.py --preset "$PRESET" --size "$SIZE" --device "$DEVICE" --dtype "$DTYPE" --repeat "$KREPEAT"
 
 step "done"
 [[ -z "${ZPIPE_BENCH_DIR:-}" ]] && rm -rf "$WORK"
