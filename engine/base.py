@@ -77,7 +77,7 @@ def float_image(image: np.ndarray, copy: bool = False) -> np.ndarray:
     (x * 255 + 0.5, truncated) turns back into v exactly. ``copy``: never a view of ``image``."""
     if image.dtype == np.uint8:
         return image.astype(np.float32) / np.float32(255)
-    return np.array(image, dtype=np.float32, copy=copy or None)
+    return np.array(image, dtype=np.float32) if copy else np.asarray(image, dtype=np.float32)
 
 
 @runtime_checkable
