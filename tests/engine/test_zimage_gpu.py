@@ -22,6 +22,8 @@ def test_denoise_loop_never_syncs(diffusers_ckpt, caption_lengths):
     cond = dit.prepare(caps, (4, 4))
     x = torch.randn(2, 16, 8, 8, device="cuda")
     schedule = zimage_schedule(8).to("cuda")
+    with torch.no_grad():  # compiles the fused RoPE kernel (once per process; compiling may sync)
+        dit(x.to(dit.dtype), torch.full((2,), 0.5, device="cuda"), cond)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
