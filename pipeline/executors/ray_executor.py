@@ -236,6 +236,7 @@ class RayExecutor:
         self._gen: dict[Any, _GenCall] = {}
         self._stage: dict[Any, _StageCall] = {}
         self._probes: dict[Any, _Worker] = {}
+        self._hints: dict[Any, _Worker] = {}  # prepare calls: fetched when done, so no error goes unread
         self._pending: deque[list[PlannedJob]] = deque()
         self._attempts: dict[str, int] = {}
         self._started = self._last_report = 0.0
@@ -321,7 +322,7 @@ class RayExecutor:
         while self._pending or self._gen or self._stage or self._probes:
             self._dispatch()
             results = self._fail_without_workers()
-            refs = [*self._gen, *self._stage, *self._probes]
+            refs = [*self._gen, *self._stage, *self._probes, *self._hints]
             ready, _ = ray.wait(refs, num_returns=1, timeout=self.options.wait_timeout) if refs else ([], [])
             if ready:  # take everything that is ready, not one per loop
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
@@ -353,6 +354,8 @@ class RayExecutor:
         for ref in ready:
             if ref in self._probes:
                 self._probe_done(ref)
+            elif ref in self._hints:
+                self._hint_done(ref)
             elif ref in self._gen:
                 try:
                     results += self._batch_done(ref)
@@ -399,8 +402,15 @@ class RayExecutor:
         if w.prepared.issuperset(pj.job.id for pj in batch):
             return
         chunk = next(chunks(itertools.chain([batch], self._pending)))
-        w.handle.prepare.remote([[request_for(pj.job) for pj in b] for b in chunk])
+        self._hints[w.handle.prepare.remote([[request_for(pj.job) for pj in b] for b in chunk])] = w
         w.prepared = {pj.job.id for b in chunk for pj in b}
+
+    def _hint_done(self, ref) -> None:
+        """A prepare call ended. It never raises; an actor that died under it fails its batches, which
+        handle that (fetched only so that Ray does not report the error as never read)."""
+        self._hints.pop(ref)
+        with contextlib.suppress(self._ray.exceptions.RayError):
+            self._ray.get(ref, timeout=self.options.get_timeout)
 
     def _batch_done(self, ref) -> list[tuple[PlannedJob, Outcome]]:
         ray = self._ray
@@ -539,6 +549,7 @@ class RayExecutor:
             self._gen.clear()
             self._stage.clear()
             self._probes.clear()
+            self._hints.clear()
             self._pool.clear()
             if self._sigterm is not None:
                 signal.signal(signal.SIGTERM, self._sigterm)
