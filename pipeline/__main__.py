@@ -1,4 +1,4 @@
-from zpipe.cli import main
+from zpipe.cli import entry
 
 if __name__ == "__main__":
-    main(prog_name="zpipe")
+    entry()

@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 some assets failed (or the build could not run), 2 invalid i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -161,6 +162,21 @@ class _Main(click.Group):
             else:
                 click.echo(message, err=True)
             sys.exit(code)
+
+
+def entry() -> None:
+    """The console script and ``python -m zpipe``: :func:`main`, ended without the interpreter's exit
+    handlers after an error that says a library cannot exit cleanly (``skip_exit_handlers``, see
+    :class:`zpipe.executors.ray_executor.ClusterError`). Tests call ``main`` in their own process."""
+    try:
+        main(prog_name="zpipe")
+    except SystemExit as exc:
+        if getattr(exc.__context__, "skip_exit_handlers", False):
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else EXIT_FAILED)
+        raise
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

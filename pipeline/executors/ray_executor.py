@@ -73,7 +73,15 @@ REACH_FIX = ("start it with `ray start --head`, check --address / RAY_ADDRESS, a
 
 
 class ClusterError(Exception):
-    """A local Ray cluster could not start (memory, disk): the build cannot run (exit 1)."""
+    """A local Ray cluster could not start (memory, disk): the build cannot run (exit 1).
+
+    After such a start Ray's own clean-up at exit can wait for ever: under an address-space limit
+    (``ulimit -v``) gRPC fails to create its threads, and ``ray.shutdown``, which Ray runs at exit, then
+    waits for them. The CLI ends the process without exit handlers after this error (by then the store's
+    lock is released and Ray has stopped what it started).
+    """
+
+    skip_exit_handlers = True
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
