@@ -131,7 +131,8 @@ class ZImagePipeline:
                 todo = list(dict.fromkeys(p for p in prompts if p not in self._cache))
                 fresh = {}
                 if todo:
-                    te = te or self.residency.use("text_encoder")  # phased: the DiT leaves the device first
+                    if te is None:  # phased: the DiT leaves the device first, once for all the groups
+                        te = self.residency.use("text_encoder")
                     with sdpa_context(self.device, self.attention):
                         fresh = dict(zip(todo, self._encode(te, todo), strict=True))
                 feats = [fresh[p] if p in fresh else self._cache[p] for p in prompts]
