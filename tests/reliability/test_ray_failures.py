@@ -69,7 +69,7 @@ def test_a_local_cluster_that_cannot_start_is_exit_1(write_recipe, tmp_path, mon
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="an address-space limit (RLIMIT_AS) as Linux applies it")
-def test_a_local_cluster_that_cannot_start_under_ulimit_v_ends(write_recipe, tmp_path, zpipe_cmd):
+def test_a_local_cluster_that_cannot_start_under_ulimit_v_ends(write_recipe, tmp_path):
     # Under `ulimit -v` gRPC cannot create its threads: Ray's start fails, then Ray's own shutdown at exit
     # waited for ever (the message came, the process never ended).
     import resource
@@ -77,8 +77,9 @@ def test_a_local_cluster_that_cannot_start_under_ulimit_v_ends(write_recipe, tmp
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1500 * 2**20, resource.RLIM_INFINITY))
 
-    r = subprocess.run([*zpipe_cmd, "run", str(write_recipe(RECIPE)), "--out", str(tmp_path / "out"), "--executor",
-                        "ray"], capture_output=True, text=True, timeout=150, preexec_fn=limit,
+    # `python -m zpipe`, as the console script runs it (an editable install made before may name the old entry)
+    r = subprocess.run([sys.executable, "-m", "zpipe", "run", str(write_recipe(RECIPE)), "--out", str(tmp_path / "out"),
+                        "--executor", "ray"], capture_output=True, text=True, timeout=150, preexec_fn=limit,
                        env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 0 or (r.returncode == 1 and "error: cannot start a local Ray cluster" in r.stderr), r.stderr
