@@ -17,6 +17,11 @@ this build or GPU lacks is simply passed over.
 ``engine.attention: cudnn | flash | efficient | math`` puts that kernel first, the device's order after it.
 The context only sets PyTorch's global kernel flags for the duration of a phase (the engine runs its
 phases in one thread; no stage uses SDPA).
+
+A kernel can accept the inputs and still fail when it runs: cuDNN's frontend has raised "No execution plans
+support the graph" for shapes it announced (diffusers#9704, torch 2.5). :func:`layers.sdpa` then marks it
+failed (:func:`mark_failed`): it leaves the order for the rest of the process and the call runs again
+with the next kernel.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 
 CHOICES = ("auto", "cudnn", "flash", "efficient", "math")
+_failed: set[str] = set()  # kernels that failed at run time in this process: left out of every order
 _NAMES = {"cudnn": "CUDNN_ATTENTION", "flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION",
           "math": "MATH"}
 
@@ -42,7 +48,21 @@ def backend_order(device_type: str, capability: tuple[int, int] | None = None, c
         order = None
     if choice != "auto":
         order = [choice, *(k for k in (order or ["flash", "efficient", "cudnn", "math"]) if k != choice)]
-    return order
+    return None if order is None else [k for k in order if k not in _failed or k == "math"]
+
+
+def failed_kernel(exc: RuntimeError) -> str | None:
+    """The kernel an SDPA error came from, when it is one that can fail at run time (cuDNN)."""
+    return "cudnn" if "cudnn" in str(exc).lower() else None
+
+
+def mark_failed(kernel: str) -> None:
+    """Leave ``kernel`` out from now on, starting with the order in force (its flag is turned off)."""
+    import torch
+
+    _failed.add(kernel)
+    if kernel == "cudnn":
+        torch.backends.cuda.enable_cudnn_sdp(False)
 
 
 def sdpa_context(device, choice: str = "auto"):

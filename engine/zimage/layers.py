@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -149,6 +150,19 @@ class RMSNorm(nn.Module):
 def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, causal: bool = False):
     """q, k, v (B, H, L, D) -> (B, H, L, D). ``mask`` is a boolean key mask (B, 1, 1, L), True = attend.
 
-    Kept as one function so that a different kernel (varlen flash) can be swapped in at one place.
+    Kept as one function so that a different kernel (varlen flash) can be swapped in at one place. The
+    kernel is the first of the engine's order (:mod:`.attention`) that takes the inputs; one that takes them
+    and then fails (cuDNN without an execution plan) is left out from then on and the call runs again.
     """
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    try:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    except RuntimeError as exc:
+        from zpipe.engine.zimage import attention
+
+        kernel = attention.failed_kernel(exc)
+        if kernel is None or torch.compiler.is_compiling():
+            raise
+        attention.mark_failed(kernel)
+        logging.getLogger(__name__).warning("attention: the %s kernel failed (%s); using the next kernel from now on",
+                                            kernel, str(exc).splitlines()[0][:200])
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)

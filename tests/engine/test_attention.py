@@ -76,3 +76,39 @@ def test_the_engine_attends_under_its_order(diffusers_ckpt):
         seen.clear()
     with pytest.raises(EngineError, match="engine.attention 'fa3': choose one of auto, cudnn"):
         ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "attention": "fa3"})
+
+
+def test_a_kernel_that_fails_at_run_time_is_left_out_and_the_call_runs_again(monkeypatch):
+    """cuDNN can accept inputs and then find no execution plan (diffusers#9704): SDPA raises. The engine
+    drops cuDNN for the rest of the process and runs the call with the next kernel of its order."""
+    from zpipe.engine.zimage import attention
+    from zpipe.engine.zimage.layers import sdpa
+
+    monkeypatch.setattr(attention, "_failed", set())
+    real = F.scaled_dot_product_attention
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(torch.backends.cuda.cudnn_sdp_enabled())
+        if len(calls) == 1:
+            raise RuntimeError("cuDNN Frontend error: [cudnn_frontend] Error: No execution plans support the graph.")
+        return real(*args, **kwargs)
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 20, 8, generator=g) for _ in range(3))
+    want = real(q, k, v)
+    monkeypatch.setattr(F, "scaled_dot_product_attention", flaky)
+    cudnn_before = torch.backends.cuda.cudnn_sdp_enabled()
+    try:
+        assert torch.equal(sdpa(q, k, v, None), want)
+        assert calls == [cudnn_before, False] and attention._failed == {"cudnn"}
+        assert "cudnn" not in backend_order("cuda", (9, 0)) and backend_order("cuda", (9, 0), "cudnn")[0] == "flash"
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(cudnn_before)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):  # not a kernel to leave out: the error stands
+        sdpa(q, k, v, None)
