@@ -18,17 +18,18 @@ import os
 
 import numpy as np
 import pytest
-from glyph_set import BACKGROUNDS, DEGRADE, FONTS, PAIRS, build_cases, render
+from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 
-REQUIRED_CORRECT = 0.975  # 79/81
-REQUIRED_REJECTED = 0.938  # 76/81
+# (correct twins that must get their right verdict, wrong twins that must be rejected), per set
+REQUIRED = {"dev": (0.975, 0.938), "heldout": (0.975, 0.938)}
 
 
-def _missing_fonts() -> list[str]:
+def _missing_fonts(twin_set) -> list[str]:
     from zpipe.text.fonts import FontError, resolve_font
 
     missing = []
-    for name, package in FONTS.values():
+    for name, package in [*twin_set.fonts.values(), *([(twin_set.latin_font, "fonts-dejavu-core")]
+                                                      if twin_set.latin_font else [])]:
         try:
             resolve_font(name)
         except FontError:
@@ -49,13 +50,15 @@ def _table(rows, key) -> str:
 
 
 @pytest.mark.slow
-def test_glyph_check_on_the_generated_twin_set():
+@pytest.mark.parametrize("name", list(SETS))
+def test_glyph_check_on_the_generated_twin_set(name):
     from zpipe.text.check import check_image
 
-    missing = _missing_fonts()
+    twin_set = SETS[name]
+    missing = _missing_fonts(twin_set)
     if missing:
         pytest.skip(f"fonts not installed: {', '.join(missing)} (.ci/run installs them with apt-get)")
-    cases = build_cases()
+    cases = build_cases(twin_set=twin_set)
     assert len(cases) >= 150 and sum(c.correct for c in cases) == len(cases) // 2
     dump = os.environ.get("ZPIPE_GLYPH_SET_DUMP")
     rows, misses = [], []
@@ -74,13 +77,15 @@ def test_glyph_check_on_the_generated_twin_set():
 
             os.makedirs(dump, exist_ok=True)
             Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(
-                f"{dump}/{case.i:03d}_{'ok' if ok else 'MISS'}.png")
+                f"{dump}/{name}_{case.i:03d}_{'ok' if ok else 'MISS'}.png")
     correct = [r for r in rows if r["correct"]]
     wrong = [r for r in rows if not r["correct"]]
     pass_rate = sum(r["ok"] for r in correct) / len(correct)
     reject_rate = sum(r["ok"] for r in wrong) / len(wrong)
     report = "\n".join([
-        f"\nglyph check on {len(rows)} twin images: correct ok {pass_rate:.1%}, wrong rejected {reject_rate:.1%}",
+        f"\nglyph check on the {name} set, {len(rows)} twin images: correct ok {pass_rate:.1%} "
+        f"({sum(r['ok'] for r in correct)}/{len(correct)}), wrong rejected {reject_rate:.1%} "
+        f"({sum(r['ok'] for r in wrong)}/{len(wrong)})",
         "by font:", _table(rows, lambda r: r["font"]),
         "by background:", _table(rows, lambda r: r["background"]),
         "by degradation:", _table(rows, lambda r: r["degrade"]),
@@ -88,15 +93,31 @@ def test_glyph_check_on_the_generated_twin_set():
         "misclassified:", *misses,
     ])
     print(report)
-    assert pass_rate >= REQUIRED_CORRECT and reject_rate >= REQUIRED_REJECTED, report
+    need_correct, need_rejected = REQUIRED[name]
+    assert pass_rate >= need_correct and reject_rate >= need_rejected, report
 
 
-def test_the_set_covers_every_font_background_degradation_and_error_type():
-    cases = build_cases()
-    assert {c.font for c in cases} == set(FONTS) and {c.background for c in cases} == set(BACKGROUNDS)
-    assert {c.degrade for c in cases} == set(DEGRADE) and {c.error for c in cases} == set(PAIRS)
-    assert "Noto Sans CJK SC" not in [name for name, _ in FONTS.values()]
+@pytest.mark.parametrize("name", list(SETS))
+def test_the_set_covers_every_font_background_degradation_and_error_type(name):
+    twin_set = SETS[name]
+    cases = build_cases(twin_set=twin_set)
+    assert {c.font for c in cases} == set(twin_set.fonts) and {c.background for c in cases} == set(twin_set.backgrounds)
+    assert {c.degrade for c in cases} == set(twin_set.degrade) and {c.error for c in cases} == set(twin_set.pairs)
+    assert "Noto Sans CJK SC" not in [font for font, _ in twin_set.fonts.values()]
     for a, b in zip(cases[::2], cases[1::2]):  # twins: same look, one shows the error
         assert a.correct and not b.correct and a.expected == b.expected and (a.font, a.seed) == (b.font, b.seed)
         assert a.shown != b.shown or b.stamp
-    assert build_cases() == cases  # deterministic
+    assert build_cases(twin_set=twin_set) == cases  # deterministic
+
+
+def test_the_held_out_set_shares_no_font_text_or_look_alike_pair_with_the_development_set():
+    assert not set(font for font, _ in DEV.fonts.values()) & set(font for font, _ in HELDOUT.fonts.values())
+    dev_texts = {t for pairs in DEV.pairs.values() for pair in pairs for t in pair} | set(DEV.companions)
+    held_texts = {t for pairs in HELDOUT.pairs.values() for pair in pairs for t in pair} | set(HELDOUT.companions)
+    assert not dev_texts & held_texts
+    assert not set(DEV.backgrounds) & set(HELDOUT.backgrounds) - {"clutter"}
+
+    def swaps(twin_set):  # (expected character, shown character) of each look-alike twin
+        return {(a, b) for e, w in twin_set.pairs["lookalike"] for a, b in zip(e, w) if a != b}
+
+    assert not swaps(DEV) & swaps(HELDOUT)
