@@ -4,7 +4,8 @@ Prints numbers; asserts nothing.
     python benchmarks/zimage_kernels.py [--device cuda] [--size 1024] [--preset full] [--json]
 
 * RoPE on q (B, L, heads, head_dim) in the model dtype: the complex multiply (CPU default), the real form in
-  eager mode, and the fused compiled region (CUDA default): ms per call and each against complex.
+  eager mode, and the fused compiled region: ms per call and each against complex. Then q and k through
+  RMSNorm and RoPE eagerly against the one fused region that eager CUDA runs (``rope.norm_rotate_qk``).
 * Attention: SDPA restricted to one kernel at a time (cuDNN, flash, memory-efficient, math; "n/a" where the
   kernel does not exist here) and the engine's order for this device: ms per call, TFLOP/s.
 * Images out: decoded images (B, 3, H, W) fp32 to the host as fp32 against quantised to uint8 on the device
@@ -43,8 +44,9 @@ def timed(fn, device: str, repeat: int, warmup: int = 2) -> float:
 
 def rope_times(cfg, tokens: int, batch: int, dtype, device: str, repeat: int) -> dict:
     import torch
+    import torch.nn.functional as F
 
-    from zpipe.engine.zimage.rope import apply_rope, make_rope, rope_cos_sin
+    from zpipe.engine.zimage.rope import apply_rope, fused, make_rope, norm_rotate_qk, rope_cos_sin
 
     g = torch.Generator().manual_seed(0)
     pos = torch.randint(0, 64, (batch, tokens, 3), generator=g).to(device)
@@ -54,6 +56,14 @@ def rope_times(cfg, tokens: int, batch: int, dtype, device: str, repeat: int) ->
     for mode in ("complex", "real", "fused"):
         rope = make_rope(cos, sin, mode)
         out[mode] = timed(lambda rope=rope: apply_rope(x, rope), device, repeat)
+    # q and k: RMSNorm then RoPE, eagerly (norm kernel + complex RoPE, each tensor) vs the one fused region
+    w, rope = torch.ones(cfg.head_dim, device=device, dtype=dtype), make_rope(cos, sin, "complex")
+
+    def eager():
+        return [apply_rope(F.rms_norm(t, (cfg.head_dim,), w, eps=1e-5), rope) for t in (x, x)]
+
+    out["qk_norm_rope_eager"] = timed(eager, device, repeat)
+    out["qk_norm_rope_fused"] = timed(lambda: fused(norm_rotate_qk)(x, x, w, w, 1e-5, cos, sin), device, repeat)
     return out
 
 
@@ -129,8 +139,11 @@ def main() -> None:
           f"{cfg.head_dim}")
     rope = result["rope_s"]
     print(f"  RoPE (default here: {result['rope_default']}), ms per call, and complex / this:")
-    for mode, s in rope.items():
-        print(f"    {mode:<10}{1000 * s:9.3f} ms  {rope['complex'] / s:6.2f}x")
+    for mode in ("complex", "real", "fused"):
+        print(f"    {mode:<10}{1000 * rope[mode]:9.3f} ms  {rope['complex'] / rope[mode]:6.2f}x")
+    print(f"  q and k, RMSNorm + RoPE: eager (norm, complex RoPE) {1000 * rope['qk_norm_rope_eager']:.3f} ms, one "
+          f"fused region {1000 * rope['qk_norm_rope_fused']:.3f} ms "
+          f"({rope['qk_norm_rope_eager'] / rope['qk_norm_rope_fused']:.2f}x)")
     flops = 4 * args.batch * cfg.n_heads * tokens * tokens * cfg.head_dim
     att = result["attention_s"]
     print(f"  attention (engine order: {', '.join(result['attention_order'] or ['PyTorch default'])}), ms per call:")

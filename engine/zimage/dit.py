@@ -26,7 +26,15 @@ from torch import nn
 
 from zpipe.engine.zimage.configs import DiTConfig
 from zpipe.engine.zimage.layers import Linear, RMSNorm, register_compiled_ops, sdpa
-from zpipe.engine.zimage.rope import Rope, apply_rope, default_mode, make_rope, rope_cos_sin
+from zpipe.engine.zimage.rope import (
+    Rope,
+    apply_rope,
+    default_mode,
+    fused,
+    make_rope,
+    norm_rotate_qk,
+    rope_cos_sin,
+)
 
 TILE_PERIODIC_AXES = {"none": (), "x": (2,), "y": (1,), "xy": (1, 2)}
 
@@ -81,10 +89,12 @@ class Attention(nn.Module):
             q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, L, D) each
         else:
             q, k, v = self.to_q(x), self.to_k(x), self.to_v(x)
-        q = self.norm_q(q.unflatten(-1, (self.n_heads, -1)))  # (B, L, H, hd)
-        k = self.norm_k(k.unflatten(-1, (self.n_heads, -1)))
-        v = v.unflatten(-1, (self.n_heads, -1))
-        q, k = apply_rope(q, rope), apply_rope(k, rope)
+        q, k, v = (t.unflatten(-1, (self.n_heads, -1)) for t in (q, k, v))  # (B, L, H, hd)
+        wq, wk = self.norm_q.weight, self.norm_k.weight
+        if rope[3] and q.dtype == wq.dtype and not torch.compiler.is_compiling():  # eager CUDA: one region
+            q, k = fused(norm_rotate_qk)(q, k, wq, wk, self.norm_q.eps, rope[0], rope[1])
+        else:
+            q, k = apply_rope(self.norm_q(q), rope), apply_rope(self.norm_k(k), rope)
         out = sdpa(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)  # (B, H, L, hd)
         return self.to_out[0](out.transpose(1, 2).flatten(2))  # (B, L, D)
 

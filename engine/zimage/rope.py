@@ -16,9 +16,10 @@ Caption tokens and image pad tokens have position 0 on the spatial axes, so snap
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 
 def axis_frequencies(dim: int, theta: float, period: int | None = None) -> torch.Tensor:
@@ -93,32 +94,46 @@ def apply_rope(x: torch.Tensor, rope: Rope) -> torch.Tensor:
     return rotate_pairs(x, cos, sin)
 
 
-_fused = None
+def norm_rotate_qk(q: torch.Tensor, k: torch.Tensor, wq: torch.Tensor, wk: torch.Tensor, eps: float,
+                   cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What attention does to q and k (B, L, H, D) before SDPA: RMSNorm over the head channels (weights
+    ``wq``, ``wk``), then :func:`rotate_pairs`; one region for :func:`fused`."""
+    d = q.shape[-1]
+    return (rotate_pairs(F.rms_norm(q, (d,), wq, eps=eps), cos, sin),
+            rotate_pairs(F.rms_norm(k, (d,), wk, eps=eps), cos, sin))
 
 
-def fused_rotate():
-    """:func:`rotate_pairs` compiled on its own (one region, dynamic shapes: one kernel for every sequence
-    length). Inductor makes it one kernel that reads x in bf16, rotates in fp32 registers and writes bf16,
-    where eager mode writes an fp32 copy of q and k, the products and the cast back: about 5 passes over
-    memory instead of 1. The arithmetic is :func:`rotate_pairs`' in fp32; Inductor may contract a
-    multiply-add into an FMA, so a result can round to the neighbouring bf16 value (one ulp, bound tested).
-    Where compiling fails (no Triton, no C++ compiler) it falls back to eager :func:`rotate_pairs`, once,
-    with a warning."""
-    global _fused
-    if _fused is None:
-        compiled = torch.compile(rotate_pairs, dynamic=True, fullgraph=True)
+_compiled: dict[str, Callable] = {}
 
-        def run(x, cos, sin):
-            global _fused
+
+def fused(fn: Callable) -> Callable:
+    """``fn`` compiled as a region of its own (dynamic shapes: one kernel set for every sequence length), for
+    eager mode on CUDA. Inductor turns :func:`rotate_pairs` into one kernel that reads bf16, rotates in fp32
+    registers and writes bf16, where eager mode writes an fp32 copy, the products and the cast back (about
+    5 passes over memory instead of 1); :func:`norm_rotate_qk` also takes the norms' read and write of q and
+    k. The arithmetic is fp32 as in eager mode; Inductor may contract a multiply-add into an FMA and keep an
+    intermediate in fp32 instead of rounding it to bf16, so results can differ from eager bf16 by a bf16 ulp
+    (bounds tested). Where compiling fails (no Triton, no C++ compiler) ``fn`` runs eagerly from then on,
+    with one warning."""
+    name = fn.__name__
+    if name not in _compiled:
+        compiled = torch.compile(fn, dynamic=True, fullgraph=True)
+
+        def run(*args):
             try:
-                return compiled(x, cos, sin)
+                return compiled(*args)
             except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager form is exact too
                 import logging
 
-                logging.getLogger(__name__).warning("fused RoPE did not compile (%s: %s); using eager RoPE",
+                logging.getLogger(__name__).warning("%s did not compile (%s: %s); running it eagerly", name,
                                                     type(exc).__name__, str(exc).splitlines()[0][:200])
-                _fused = rotate_pairs
-                return rotate_pairs(x, cos, sin)
+                _compiled[name] = fn
+                return fn(*args)
 
-        _fused = run
-    return _fused
+        _compiled[name] = run
+    return _compiled[name]
+
+
+def fused_rotate() -> Callable:
+    """:func:`rotate_pairs` as one compiled kernel (:func:`fused`)."""
+    return fused(rotate_pairs)
