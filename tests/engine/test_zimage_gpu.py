@@ -96,3 +96,21 @@ def test_attention_order_runs_on_this_gpu():
         with sdpa_context("cuda", choice):
             got = F.scaled_dot_product_attention(q, k, v)
         assert (got.float() - want).abs().max() <= 0.02, choice
+
+
+def test_fused_norm_and_rope_region_is_no_further_from_fp32_than_eager_bf16():
+    import torch.nn.functional as F
+
+    from zpipe.engine.zimage.rope import apply_rope, fused, make_rope, norm_rotate_qk, rope_cos_sin
+
+    pos = torch.stack(torch.meshgrid(torch.arange(3), torch.arange(40), torch.arange(50), indexing="ij"), -1)
+    cos, sin = rope_cos_sin(pos.reshape(1, -1, 3).cuda(), (32, 48, 48), 256.0)
+    q, k = ((3 * torch.randn(1, cos.shape[1], 30, 128, device="cuda")).to(torch.bfloat16) for _ in range(2))
+    wq, wk = ((1 + 0.2 * torch.randn(128, device="cuda")).to(torch.bfloat16) for _ in range(2))
+    got = fused(norm_rotate_qk)(q, k, wq, wk, 1e-6, cos, sin)
+    eager = norm_rotate_qk(q, k, wq, wk, 1e-6, cos, sin)
+    rope = make_rope(cos, sin, "complex")
+    for t, w, g, e in zip((q, k), (wq, wk), got, eager):
+        ref = apply_rope(F.rms_norm(t.float(), (128,), w.float(), eps=1e-6), rope)
+        err, eager_err = (g.float() - ref).abs(), (e.float() - ref).abs()
+        assert err.max() <= eager_err.max() and err.mean() <= 1.05 * eager_err.mean()
