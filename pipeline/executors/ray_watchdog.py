@@ -87,14 +87,15 @@ def _watch(psutil, driver_pid: int, ignore: set[int], stop: threading.Event, rea
         last_adoption = ready.is_set()  # the look after "ready" still adopts what ray.init started last
         tree = _tree(psutil)
         roots = [pid for pid in tree.get(driver_pid, []) if pid not in ignore] if adopting else []
-        todo = roots + [p.pid for p in seen if p.is_running()]
-        while todo:
+        todo, looked = roots + [p.pid for p in seen if p.is_running()], set()
+        while todo:  # every process found so far and all of their descendants, new ones included
             pid = todo.pop()
+            if pid in looked:
+                continue
+            looked.add(pid)
+            todo += tree.get(pid, [])
             with contextlib.suppress(psutil.Error):
-                proc = psutil.Process(pid)
-                if proc not in seen:
-                    seen.add(proc)
-                    todo += tree.get(pid, [])
+                seen.add(psutil.Process(pid))
         adopting = adopting and not last_adoption
         if stop.wait(POLL):
             return seen

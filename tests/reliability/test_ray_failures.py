@@ -132,3 +132,46 @@ def test_kill_9_of_the_driver_leaves_no_ray_process(write_recipe, tmp_path, zpip
     while (alive := [p for p in cluster if _running(p)]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not alive, [(p.pid, p.name()) for p in alive]
+
+
+# A driver as the Ray executor is one: it starts the watchdog, then a "raylet" (ray.init's processes), says
+# ready; the raylet starts an "agent" 2.5 s later, after the watchdog has seen the raylet.
+DRIVER = """
+import subprocess, sys, time
+import ray  # puts Ray's psutil on the path, as in the executor
+from zpipe.executors.ray_watchdog import ClusterWatchdog
+watchdog = ClusterWatchdog.start()
+subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+watchdog.ready()
+time.sleep(600)
+"""
+RAYLET = """
+import subprocess, sys, time
+pids = open(sys.argv[1], "w")
+pids.write(f"{__import__('os').getpid()}\\n"); pids.flush()
+time.sleep(2.5)
+agent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+pids.write(f"{agent.pid}\\n"); pids.flush()
+time.sleep(600)
+"""
+
+
+def test_the_watchdog_stops_what_the_cluster_started_after_it_was_first_seen(tmp_path):
+    import psutil
+
+    pid_file = tmp_path / "pids"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, RAYLET, str(pid_file)])
+    deadline = time.monotonic() + 60
+    while len(pid_file.read_text().split() if pid_file.exists() else []) < 2:
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.2)
+    time.sleep(1.5)  # the watchdog looks once a second
+    procs = [psutil.Process(int(pid)) for pid in pid_file.read_text().split()]
+    driver.kill()
+    driver.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while (alive := [p for p in procs if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for p in alive:  # the test's own clean-up, whatever the result
+        p.kill()
+    assert not alive, alive
