@@ -31,6 +31,10 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    colours but the background's, so a clutter stroke of another colour through the glyphs is gone); the most confident
    reading replaces the box's only at confidence ≥ ``CLEAN_MIN_SCORE``, and its look-alikes are
    verified on the redrawn crop.
+
+A passing line whose text holds a character with a look-alike the recogniser reads as that character
+even alone (:func:`zpipe.text.lookalikes.read_as`: 曰 for 日) passes with a warning and the pairs in
+``cannot_tell`` ("日/曰"): the check could not have seen the look-alike, so the pass is not silent.
 """
 
 from __future__ import annotations
@@ -102,8 +106,25 @@ def check_image(
             chars = "".join(line["unverified"])
             result["warnings"].append(f"{line['expected']!r}: the OCR cannot read {chars!r}, so the line is unverified")
             line["pass"] = unverified == "warn"
+    _warn_unseen_lookalikes(result)
     result["pass"] = result["verdict"] == "pass" or (result["verdict"] == "unverified" and unverified == "warn")
     return result
+
+
+def _warn_unseen_lookalikes(result: dict[str, Any]) -> None:
+    """Per passing line, the look-alikes of its characters that the recogniser reads as them even alone
+    (``cannot_tell``: "日/曰"), and one warning per line naming them."""
+    from zpipe.text.lookalikes import read_as
+
+    for line in result["lines"]:
+        if not line["pass"]:
+            continue
+        pairs = list(dict.fromkeys(f"{c}/{r}" for c in line["expected"] for r in read_as(c)))
+        if pairs:
+            line["cannot_tell"] = pairs
+            shown = ", ".join(f"{p[2:]!r} as {p[0]!r}" for p in pairs)
+            result["warnings"].append(f"{line['expected']!r}: the OCR reads {shown} even alone, so a poster showing "
+                                      "the look-alike would pass too")
 
 
 def _plausible_repair(first: str, clean: str) -> bool:

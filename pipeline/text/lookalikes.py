@@ -1,7 +1,9 @@
 """The table of look-alike characters (``lookalikes.txt``, shipped with the package).
 
 ``group(ch)`` is the set of characters that look like ``ch`` (itself included), ``to_verify(text)``
-the positions of ``text`` whose reading is worth a second look from a single-character crop.
+the positions of ``text`` whose reading is worth a second look from a single-character crop, and
+``read_as(ch)`` the look-alikes of ``ch`` that the recogniser reads as ``ch`` even alone
+(``lookalikes_read_as.txt``, measured by ``benchmarks/lookalike_separation.py``): 曰 for 日.
 """
 
 from __future__ import annotations
@@ -32,3 +34,19 @@ def to_verify(text: str) -> list[int]:
     """Indices of ``text`` holding a look-alike worth re-reading alone."""
     table = groups()
     return [i for i, ch in enumerate(text) if ch in table]
+
+
+@cache
+def _read_as() -> dict[str, str]:
+    """Character read -> the look-alikes the recogniser reads as it, in table order."""
+    out: dict[str, str] = {}
+    for raw in files("zpipe.text").joinpath("lookalikes_read_as.txt").read_text(encoding="utf-8").splitlines():
+        fields = raw.split("#", 1)[0].split()
+        if len(fields) >= 2:
+            out[fields[1]] = out.get(fields[1], "") + fields[0]
+    return out
+
+
+def read_as(ch: str) -> str:
+    """The look-alikes that the recogniser reads as ``ch`` even from a crop of them alone ("曰" for "日")."""
+    return _read_as().get(ch, "")

@@ -1,0 +1,36 @@
+"""A passing line that could be showing a look-alike the recogniser cannot read (曰 for 日) says so."""
+
+import pytest
+
+
+def test_the_read_as_table_is_shipped():
+    from zpipe.text.lookalikes import group, read_as
+
+    assert "曰" in read_as("日") and "夭" in read_as("天") and read_as("春") == ""
+    for ch in "日天茶戌已汨":  # every entry is a pair of the look-alike table
+        assert read_as(ch) and all(r in group(ch) for r in read_as(ch))
+
+
+@pytest.mark.slow
+def test_a_wrong_poster_the_ocr_cannot_tell_apart_passes_only_with_a_warning():
+    """Twins of the development set: 日落大道 shown right and shown as 曰落大道 are read alike, so both pass;
+    both carry the warning, so the wrong one does not pass silently. Lines without such characters carry none."""
+    from glyph_set import FONTS, build_cases, render
+
+    from zpipe.text.check import check_image
+    from zpipe.text.fonts import FontError, resolve_font
+
+    cases = build_cases()
+    right, wrong = cases[36], cases[37]
+    assert wrong.shown[1] == "曰落大道" and right.expected == wrong.expected
+    try:
+        resolve_font(FONTS[right.font][0])
+    except FontError as exc:
+        pytest.skip(f"twin-set font not installed: {exc}")
+    for case in (right, wrong):
+        result = check_image(render(case), case.expected)
+        assert result["pass"]
+        by_text = {line["expected"]: line for line in result["lines"]}
+        assert by_text["日落大道"]["cannot_tell"] == ["日/曰"]
+        assert "cannot_tell" not in by_text["Open Daily 10-22"]
+        assert any("'曰' as '日'" in w for w in result["warnings"]), result["warnings"]
