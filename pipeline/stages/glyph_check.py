@@ -120,9 +120,11 @@ class GlyphCheckStage(Stage):
         policy = p["unverified"]
 
         def check(image, typeset: bool) -> dict[str, Any]:
+            # typeset text was drawn from the expected characters: no look-alike can have crept in
             return check_image(image, expected, rule=rule, min_ned=min_ned, ignore_punct=bool(p["ignore_punct"]),
                                max_extra_chars=int(p["max_extra_chars"]),
-                               unverified=("warn" if typeset else "fail") if policy == "auto" else policy)
+                               unverified=("warn" if typeset else "fail") if policy == "auto" else policy,
+                               unseen_lookalikes=not typeset)
 
         mode = asset.fields.get("text", "render")
         fallback = asset.fields.get("fallback", "typeset")
