@@ -5,18 +5,21 @@ other backgrounds, degradations, texts and look-alike pairs; nothing is tuned ag
 confusion table by font, background, degradation and error type (``pytest -s``).
 
 Correct twins must get their right verdict (``pass``, or ``unverified`` for text the recogniser cannot
-read) and wrong twins must never pass, each at its REQUIRED rate or better.
+read) and wrong twins must never pass, each at its REQUIRED rate or better; and at most MAX_SILENT wrong
+twins may pass without a warning about the line that shows the error (the look-alike warning of
+``check_image``, ``cannot_tell``: the recogniser reads 曰 as 日 even alone, so 曰落大道 passes for 日落大道,
+but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-* dev: 80/81 (98.8%) / 77/81 (95.1%). Missed: "Daily" in AR PL UKai crossed by clutter read "Dai1y"
-  even by colour; O/0 in "Room 1O1"; a space the OCR drops ("Sun flower"); rare forms the recogniser's
-  prior pulls to common ones (荼 read as 茶, 曰 as 日).
-* heldout: 72/81 (88.9%) / 76/81 (93.8%). Missed on correct twins: lines over a halftone dot screen
+* dev: 80/81 (98.8%) / 77/81 (95.1%), 2 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
+  "Dai1y" even by colour; O/0 in "Room 1O1" (silent); a space the OCR drops ("Sun flower", silent); rare
+  forms the recogniser reads as common ones (荼 as 茶, 曰 as 日: both warned).
+* heldout: 72/81 (88.9%) / 76/81 (93.8%), 2 silent. Missed on correct twins: lines over a halftone dot screen
   or scaled down and up (Welcome read "come", 中山路六号 "中路公号", 戊戌年 "成成年", "We1come",
   入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: rare forms read as the common
-  one (夭 as 天, 巳 as 已, 汩 as 汨, 木 as 术 in 技木分享) and "Down town", whose two detector boxes overlap
-  so that the gap between the words is lost when the overlap is trimmed.
+  one (夭 as 天, 巳 as 已, 汩 as 汨: warned; 木 as 术 in 技木分享: silent) and "Down town" (silent), whose
+  two detector boxes overlap so that the gap between the words is lost when the overlap is trimmed.
 
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
@@ -31,6 +34,9 @@ from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
 REQUIRED = {"dev": (0.975, 0.938), "heldout": (0.876, 0.925)}
+# wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
+# line that shows it, ``cannot_tell``)
+MAX_SILENT = {"dev": 2, "heldout": 2}
 
 
 def _missing_fonts(twin_set) -> list[str]:
@@ -58,6 +64,15 @@ def _table(rows, key) -> str:
     return "\n".join(lines)
 
 
+def _warned_about_the_error(case, result) -> bool:
+    """Whether a passing wrong twin carries a warning about the line that shows the error (its
+    ``cannot_tell``), or, where the error is other text on the poster, any warning."""
+    wrong = [e for e, s in zip(case.expected, case.shown) if e != s]
+    if not wrong:
+        return bool(result["warnings"])
+    return any(ln.get("cannot_tell") for ln in result["lines"] if ln["expected"] in wrong)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SETS))
 def test_glyph_check_on_the_generated_twin_set(name):
@@ -75,12 +90,14 @@ def test_glyph_check_on_the_generated_twin_set(name):
         image = render(case)
         result = check_image(image, case.expected)
         ok = result["verdict"] == case.want if case.correct else not result["pass"]
+        silent = not case.correct and result["pass"] and not _warned_about_the_error(case, result)
         rows.append({"correct": case.correct, "ok": ok, "font": case.font, "background": case.background,
-                     "degrade": case.degrade, "error": case.error})
+                     "degrade": case.degrade, "error": case.error, "silent": silent})
         if not ok:
             misses.append(f"#{case.i} {case.error}/{case.font}/{case.background}/{case.degrade} "
                           f"{'correct' if case.correct else 'wrong'} {case.shown} -> {result['verdict']} "
-                          f"{[ln['found'] for ln in result['lines']]} extra {result['extra_text']}")
+                          f"{[ln['found'] for ln in result['lines']]} extra {result['extra_text']}"
+                          f"{' SILENT' if silent else ''}{' warned: ' + '; '.join(result['warnings']) if not ok and result['warnings'] else ''}")
         if dump:
             from PIL import Image
 
@@ -94,7 +111,8 @@ def test_glyph_check_on_the_generated_twin_set(name):
     report = "\n".join([
         f"\nglyph check on the {name} set, {len(rows)} twin images: correct ok {pass_rate:.1%} "
         f"({sum(r['ok'] for r in correct)}/{len(correct)}), wrong rejected {reject_rate:.1%} "
-        f"({sum(r['ok'] for r in wrong)}/{len(wrong)})",
+        f"({sum(r['ok'] for r in wrong)}/{len(wrong)}); wrong passed without a warning: "
+        f"{sum(r['silent'] for r in wrong)}",
         "by font:", _table(rows, lambda r: r["font"]),
         "by background:", _table(rows, lambda r: r["background"]),
         "by degradation:", _table(rows, lambda r: r["degrade"]),
@@ -104,6 +122,7 @@ def test_glyph_check_on_the_generated_twin_set(name):
     print(report)
     need_correct, need_rejected = REQUIRED[name]
     assert pass_rate >= need_correct and reject_rate >= need_rejected, report
+    assert sum(r["silent"] for r in wrong) <= MAX_SILENT[name], report
 
 
 @pytest.mark.parametrize("name", list(SETS))
