@@ -266,7 +266,10 @@ def join_units(boxes: Sequence[Box], strict: bool = False) -> list[Unit]:
         if k and out and us:
             prev = boxes[k - 1]
             if same_row(prev, box):
-                gap = box.x0 - prev.x1 > 0.15 * max(box.height, prev.height)
+                # Two boxes the detector kept apart and that do not overlap (abutting counts: its boxes
+                # are padded, so "Down" + "town" can touch) are two words; overlapping ones (read twice,
+                # trimmed by reading_order) are not.
+                gap = box.x0 - prev.x1 >= -0.02 * max(box.height, prev.height)
                 hard = gap and _latin_letter(out[-1].key) and _latin_letter(us[0].key)
                 out.append(Unit(" ", not hard))
             else:

@@ -15,11 +15,11 @@ Measured (2026-12), correct ok / wrong rejected:
 * dev: 80/81 (98.8%) / 77/81 (95.1%), 2 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
   "Dai1y" even by colour; O/0 in "Room 1O1" (silent); a space the OCR drops ("Sun flower", silent); rare
   forms the recogniser reads as common ones (荼 as 茶, 曰 as 日: both warned).
-* heldout: 72/81 (88.9%) / 76/81 (93.8%), 2 silent. Missed on correct twins: lines over a halftone dot screen
+* heldout: 72/81 (88.9%) / 77/81 (95.1%), 1 silent. Missed on correct twins: lines over a halftone dot screen
   or scaled down and up (Welcome read "come", 中山路六号 "中路公号", 戊戌年 "成成年", "We1come",
   入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: rare forms read as the common
-  one (夭 as 天, 巳 as 已, 汩 as 汨: warned; 木 as 术 in 技木分享: silent) and "Down town" (silent), whose
-  two detector boxes overlap so that the gap between the words is lost when the overlap is trimmed.
+  one (夭 as 天, 巳 as 已, 汩 as 汨: warned; 木 as 术 in 技木分享: silent). "Down town" (was silent) fails
+  since two Latin boxes the detector keeps apart, touching but not overlapping, count as two words.
 
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
@@ -33,10 +33,10 @@ from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.938), "heldout": (0.876, 0.925)}
+REQUIRED = {"dev": (0.975, 0.938), "heldout": (0.876, 0.938)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 2, "heldout": 2}
+MAX_SILENT = {"dev": 2, "heldout": 1}
 
 
 def _missing_fonts(twin_set) -> list[str]:

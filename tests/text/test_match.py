@@ -130,6 +130,16 @@ def test_overlapping_boxes_do_not_double_count_glyphs():
     assert match_lines(boxes, ["春节快乐乐乐"])[0][0].passed
 
 
+def test_two_latin_boxes_the_detector_kept_apart_are_two_words():
+    # "Down town" shown, "Downtown" expected: the detector's padded boxes touch, with no gap between them
+    touching = [_b("Down", 114, 69, 319, 127), _b("town", 319, 71, 493, 126)]
+    assert not match_lines(touching, ["Downtown"])[0][0].passed
+    assert match_lines(touching, ["Down town"])[0][0].passed
+    # boxes that overlap by more than the padding hold one word (its glyphs read by both): no word gap
+    overlapping = [_b("Down", 114, 69, 330, 127), _b("town", 300, 71, 493, 126)]
+    assert match_lines(overlapping, ["Downtown"])[0][0].passed
+
+
 @pytest.mark.parametrize(
     "expected, found, same",
     [
