@@ -214,12 +214,7 @@ def _check_text_line(c: Checker, path: tuple, value: Any) -> dict | None:
 
 
 def _slug(value: Any) -> str:
-    return _slug_text(str(value))
-
-
-@functools.lru_cache(maxsize=65536)  # a matrix repeats each value in many ids
-def _slug_text(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(value)).strip("_").lower() or "x"
 
 
 def _derive_seed(base: int, asset_id: str) -> int:
