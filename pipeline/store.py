@@ -40,7 +40,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from zpipe.integrity import HashCache, asset_problems, stat_of
+from zpipe.integrity import NO_CACHE, HashCache, asset_problems, stat_of
 
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
@@ -67,7 +67,6 @@ def _writable(root: Path) -> Iterator[None]:
             raise
         raise StoreError(f"{root} is read-only for this user ({exc.strerror}); building, gc and repair write "
                          "there: run as the user who owns it, or give this one write permission") from None
-
 
 
 def _fsync_dir(path: Path) -> None:
@@ -215,7 +214,8 @@ class RecipeStore:
     def damaged_files(self, version: str, asset: dict[str, Any], fast: bool = True) -> dict[str, str]:
         """The outputs of ``asset`` (a record of ``version``'s manifest) whose files are damaged -> why.
         ``fast``: trust files whose stat is the one recorded at publish, or in the hash cache."""
-        return asset_problems(self.root / version / asset["id"], asset, fast=fast, cache=self.hashes)
+        return asset_problems(self.root / version / asset["id"], asset, fast=fast,
+                              cache=self.hashes if fast else NO_CACHE)  # a full check reads no cache
 
     def latest_manifest(self) -> dict[str, Any] | None:
         latest = self.latest()
@@ -308,7 +308,8 @@ class RecipeStore:
                 log.warning("%s in %s is %s; rebuilding %s", rel, version, why, record["id"])
             if not damaged:
                 out[record["key"]] = record
-        self.hashes.save()
+        if self._hashes is not None:  # a check that used the cache (not --verify-reuse)
+            self._hashes.save()
         return out
 
     def source_dir(self, source: Source) -> Path:
