@@ -165,7 +165,8 @@ class _Keyer:
         """The export's version and options, plus the Basis encoder's version when a KTX2 codec runs it
         (an external tool: another basisu makes other bytes)."""
         part = [self._export_version(), output]
-        codec = (output.get("ktx2") or {}).get("codec") if isinstance(output.get("ktx2"), dict) else None
+        ktx2 = output.get("ktx2")
+        codec = ktx2.get("codec") if isinstance(ktx2, dict) else None
         if "ktx2" in (output.get("formats") or ()) and codec in ("etc1s", "uastc"):
             from zpipe.texture import basisu
 
