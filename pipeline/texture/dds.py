@@ -148,16 +148,25 @@ class DdsInfo:
 
     @property
     def channels(self) -> int:
-        base = base_format(self.format)
-        return {"r8": 1, "r16": 1, "bc4": 1, "rg8": 2, "bc5": 2}.get(base, 4)
+        return channel_count(self.format)
 
     @property
     def bits(self) -> int:
-        return 16 if base_format(self.format) == "r16" else 8
+        return bit_depth(self.format)
 
     @property
     def srgb(self) -> bool:
         return self.format.endswith("_srgb")
+
+
+def channel_count(fmt: str) -> int:
+    """Channels a file in pixel format ``fmt`` holds (shared with KTX2 export)."""
+    return {"r8": 1, "r16": 1, "bc4": 1, "rg8": 2, "bc5": 2}.get(base_format(fmt), 4)
+
+
+def bit_depth(fmt: str) -> int:
+    """Bits per channel of pixel format ``fmt``."""
+    return 16 if base_format(fmt) == "r16" else 8
 
 
 def level_sizes(width: int, height: int, mip_count: int, fmt: str) -> list[int]:

@@ -296,8 +296,7 @@ def _encode_ktx2(img: np.ndarray, role: str, k: dict[str, Any], mipmaps: bool, p
         hdr = ktx2.read_header(data)
         base = dds.base_format(pix)
         info.update(vk_format=pix, codec=base if base in dds.BLOCK_BYTES else "uncompressed", mips=len(levels),
-                    bits=16 if base == "r16" else 8,
-                    channels={"r8": 1, "r16": 1, "bc4": 1, "rg8": 2, "bc5": 2}.get(base, 4))
+                    bits=dds.bit_depth(pix), channels=dds.channel_count(pix))
         _mip_seams(levels, periodic, info)
     info["colour_space"] = "srgb" if hdr.srgb else "linear"
     return data, info
