@@ -7,11 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 EXTRA_MODULES = ("torch", "ray", "safetensors", "tokenizers", "huggingface_hub")
 # `import torch` (and the others) raise ImportError in the child, as where they are not installed
 BLOCK = f"import sys\nfor m in {EXTRA_MODULES!r}:\n    sys.modules[m] = None\n"

@@ -6,11 +6,9 @@ import json
 import logging
 import subprocess
 import sys
-from pathlib import Path
 
 from helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
 RECIPE = "name: demo\nengine: procedural\nsize: 64\nprompt: '{m} texture'\nmatrix: {m: [granite, slate, oak]}\n"
 
 

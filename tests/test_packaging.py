@@ -3,11 +3,8 @@ engine/ that has an __init__.py (an editable install finds a forgotten one anywa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def test_every_package_folder_is_in_the_wheel():
