@@ -67,10 +67,6 @@ class Residency:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()  # give the freed blocks back, so the next phase can use them
 
-    def device_bytes(self) -> int:
-        """Bytes of parameters and buffers on the device now (what the planner counts as weights)."""
-        return sum(t.numel() * t.element_size() for n in self.resident for _, t in _tensors(self.modules[n]))
-
 
 def _tensors(module: nn.Module):
     yield from module.named_parameters()
