@@ -34,3 +34,11 @@ def comfy_ckpt(tmp_path_factory, tiny_models) -> Path:
     root = tmp_path_factory.mktemp("zimage-comfy")
     save_comfy_layout(root, tiny_models.dit, tiny_models.lm, tiny_models.vae)
     return root
+
+
+@pytest.fixture(scope="module")
+def engine(diffusers_ckpt):
+    """The Z-Image engine on the tiny diffusers-layout checkpoint, CPU fp32 (the parity reference's precision)."""
+    from zpipe.engine.zimage.engine import ZImageEngine
+
+    return ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32"})

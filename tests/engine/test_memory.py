@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from zimage_kit import LiveBytes
+from zimage_kit import LiveBytes, module_bytes
 
 from zpipe.engine.base import EngineError, Request
 from zpipe.engine.zimage import memory
@@ -125,10 +125,6 @@ def test_phased_plans_fit_a_16_gb_card_and_fp8_a_12_gb_one():
 # ---- phases through the real engine ----
 
 
-def _param_bytes(module) -> int:
-    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
-
-
 def test_text_encoder_and_dit_are_never_on_the_device_together(diffusers_ckpt):
     eng = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32",
                                      "memory": "phased"})
@@ -150,7 +146,7 @@ def test_text_encoder_and_dit_are_never_on_the_device_together(diffusers_ckpt):
     plan = memory.plan_memory(pipe.dit.cfg, pipe.text_encoder.cfg, pipe.vae.cfg, "phased", dtype="fp32")
     modules = res.modules
     for _, _, resident in res.log:
-        on_device = sum(_param_bytes(modules[n]) for n in resident)
+        on_device = sum(module_bytes(modules[n]) for n in resident)
         assert on_device <= max(plan.weights["text_encoder"], plan.weights["dit"]) + plan.weights["vae"]
 
 

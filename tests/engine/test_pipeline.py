@@ -24,11 +24,6 @@ transformers = pytest.importorskip("transformers")
 PROMPTS = ["a mossy stone wall", "weathered wooden planks, top-down view, tileable, high detail, 4k", "fox"]
 
 
-@pytest.fixture(scope="module")
-def engine(diffusers_ckpt):
-    return ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32"})
-
-
 def reference_pipe(diffusers_ckpt, tiny_models):
     sched = diffusers.FlowMatchEulerDiscreteScheduler.from_pretrained(diffusers_ckpt / "scheduler")
     tok = transformers.AutoTokenizer.from_pretrained(str(diffusers_ckpt / "tokenizer"))

@@ -10,7 +10,6 @@ import torch
 from zimage_kit import levels
 
 from zpipe.engine.base import Request, float_image
-from zpipe.engine.zimage.engine import ZImageEngine
 from zpipe.engine.zimage.rope import axis_frequencies, rope_cos_sin
 from zpipe.texture.seam import seam_scores
 
@@ -35,11 +34,6 @@ def test_periodic_rope_repeats_after_one_period():
     assert not torch.allclose(a[0], plain[0], atol=1e-3)
     caption = torch.tensor([[5, 0, 0]])  # captions sit at spatial position 0: snapping leaves them alone
     assert torch.equal(rope_cos_sin(caption, dims, 256.0, (None, rows, cols))[0], rope_cos_sin(caption, dims, 256.0)[0])
-
-
-@pytest.fixture(scope="module")
-def engine(diffusers_ckpt):
-    return ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32"})
 
 
 def scores(engine, tile, seeds=range(4)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from zimage_kit import module_bytes
 
 from zpipe.engine.base import Request, float_image
 from zpipe.engine.zimage.engine import ZImageEngine
@@ -41,14 +42,10 @@ def test_bf16_images_are_finite_and_in_range(diffusers_ckpt):
         assert g.image.dtype == np.uint8 and float_image(g.image).std() > 0.01
 
 
-def _bytes(module) -> int:
-    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
-
-
 def test_phased_mode_never_holds_both_networks_on_the_device(diffusers_ckpt):
     eng = ZImageEngine.from_options({"model": str(diffusers_ckpt), "device": "cuda", "memory": "phased"})
     pipe = eng.pipeline
-    te, dit, vae = _bytes(pipe.text_encoder), _bytes(pipe.dit), _bytes(pipe.vae)
+    te, dit, vae = module_bytes(pipe.text_encoder), module_bytes(pipe.dit), module_bytes(pipe.vae)
     seen = []
     for name, m in (("text_encoder", pipe.text_encoder), ("dit", pipe.dit)):
         m.register_forward_pre_hook(lambda mod, a, name=name: seen.append((name, torch.cuda.memory_allocated())))

@@ -5,6 +5,11 @@ from __future__ import annotations
 import torch
 
 
+def module_bytes(module) -> int:
+    """Bytes of a module's parameters and buffers (what the memory planner counts as its weights)."""
+    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+
+
 def levels(a, b) -> int:
     """Largest difference of two images in 8-bit levels; float images are rounded as the exporters round.
     The engine hands out uint8, so a float difference below 1/255 shows as 0 or 1 level."""
