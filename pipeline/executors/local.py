@@ -126,6 +126,12 @@ class LocalExecutor:
             finally:
                 self._busy += time.perf_counter() - t0
 
+    def _prepared_batches(self, jobs: list[PlannedJob], size: int) -> Iterator[list[PlannedJob]]:
+        """:func:`batches` in order, each chunk of them handed to :meth:`_prepare` before its first batch."""
+        for chunk in chunks(batches(jobs, size)):
+            self._prepare(chunk)
+            yield from chunk
+
     def _stages(self, pj: PlannedJob, gen, per_image: float) -> Outcome:
         return run_stages(pj.job, gen, self._generate, self.engine.capabilities, self.engine.name, per_image)
 
@@ -153,13 +159,11 @@ class LocalExecutor:
             self._report(len(jobs), time.perf_counter() - started)
 
     def _serial(self, jobs: list[PlannedJob], size: int) -> Iterator[tuple[PlannedJob, Outcome]]:
-        for chunk in chunks(batches(jobs, size)):
-            self._prepare(chunk)
-            for batch in chunk:
-                generated, per_image, crash = self._batch(batch)
-                for i, pj in enumerate(batch):
-                    yield pj, (self._stages(pj, generated[i], per_image) if crash is None
-                               else Outcome("failed", error=f"engine: {type(crash).__name__}: {crash}"))
+        for batch in self._prepared_batches(jobs, size):
+            generated, per_image, crash = self._batch(batch)
+            for i, pj in enumerate(batch):
+                yield pj, (self._stages(pj, generated[i], per_image) if crash is None
+                           else Outcome("failed", error=f"engine: {type(crash).__name__}: {crash}"))
 
     def _overlapped(self, jobs: list[PlannedJob], size: int) -> Iterator[tuple[PlannedJob, Outcome]]:
         results: queue.Queue = queue.Queue()
@@ -176,23 +180,21 @@ class LocalExecutor:
         def produce() -> None:
             seq = 0
             try:
-                for chunk in chunks(batches(jobs, size)):
-                    self._prepare(chunk)  # while the stage pool still works on the last chunk's images
-                    for batch in chunk:
-                        for _ in batch:
-                            while not room.acquire(timeout=0.5):
-                                if self._stop.is_set():
-                                    return
-                        if self._stop.is_set():
-                            return
-                        generated, per_image, crash = self._batch(batch)
-                        for i, pj in enumerate(batch):
-                            if crash is None:
-                                pool.submit(stage, seq, pj, generated[i], per_image)
-                            else:
-                                results.put((seq, pj, Outcome("failed",
-                                                              error=f"engine: {type(crash).__name__}: {crash}")))
-                            seq += 1
+                # A chunk is prepared while the stage pool still works on the last chunk's images.
+                for batch in self._prepared_batches(jobs, size):
+                    for _ in batch:
+                        while not room.acquire(timeout=0.5):
+                            if self._stop.is_set():
+                                return
+                    if self._stop.is_set():
+                        return
+                    generated, per_image, crash = self._batch(batch)
+                    for i, pj in enumerate(batch):
+                        if crash is None:
+                            pool.submit(stage, seq, pj, generated[i], per_image)
+                        else:
+                            results.put((seq, pj, Outcome("failed", error=f"engine: {type(crash).__name__}: {crash}")))
+                        seq += 1
             except BaseException as exc:  # noqa: BLE001 - EngineError and the like: the driver raises it
                 results.put(exc)
 
