@@ -23,17 +23,13 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
-from helpers import NO_ENGINE, make_asset, periodic_noise, stage_params
+from helpers import NO_ENGINE, make_asset, periodic_noise, run_cli, stage_params
 
-from zpipe.cli import main
 from zpipe.plan import job_key
 from zpipe.recipe import RecipeError, load_recipe
 from zpipe.stages.base import StageFailure
 from zpipe.stages.export import ExportStage
 from zpipe.texture import basisu, dds, wrap
-
-t2d = pytest.importorskip("texture2ddecoder", reason="texture2ddecoder is a test dependency (pip install '.[test]')")
 
 NODE_DIR = Path(os.environ.get("ZPIPE_KTX_NODE", "/tmp/zpipe-ktx"))
 # vkFormat, DFD colour model, block bytes (0: uncompressed, bytes per pixel after the slash)
@@ -84,7 +80,8 @@ def _level_index(data: bytes) -> list[tuple[int, int]]:
 
 
 def _decode_bc(data: bytes, vk: int, w: int, h: int) -> np.ndarray:
-    """texture2ddecoder's RGBA (float [0, 1]) of one BCn level, cropped to w x h."""
+    """texture2ddecoder's RGBA (float [0, 1]) of one BCn level, cropped to w x h (skips without it)."""
+    t2d = pytest.importorskip("texture2ddecoder", reason="texture2ddecoder is a test dependency (pip install '.[test]')")
     pw, ph = max(4, (w + 3) // 4 * 4), max(4, (h + 3) // 4 * 4)
     fn = {131: t2d.decode_bc1, 132: t2d.decode_bc1, 138: t2d.decode_bc3, 139: t2d.decode_bc4,
           141: t2d.decode_bc5, 145: t2d.decode_bc7, 146: t2d.decode_bc7}[vk]
@@ -215,7 +212,7 @@ def _recipe(tmp_path: Path, output: dict, **more) -> Path:
 def test_basis_codec_without_the_encoder_is_a_validation_error(tmp_path, monkeypatch):
     monkeypatch.setenv("ZPIPE_BASISU", str(tmp_path / "no-basisu"))
     path = _recipe(tmp_path, {"formats": ["ktx2"], "ktx2": {"codec": "uastc"}})
-    res = CliRunner().invoke(main, ["validate", str(path)])
+    res = run_cli("validate", path)
     assert res.exit_code == 2, res.output
     assert "output.ktx2" in res.output and "needs the Basis Universal encoder" in res.output
     assert "ZPIPE_BASISU" in res.output and "bc7" in res.output
@@ -250,7 +247,7 @@ def test_ktx2_options_are_in_the_asset_key(tmp_path):
 def test_zpipe_run_writes_ktx2_beside_png(tmp_path):
     """Through the real build (zpipe run): the KTX2 level 0 decodes to the PNG written beside it."""
     path, out = _recipe(tmp_path, {"formats": ["png", "ktx2"]}, stages=["pbr"]), tmp_path / "out"
-    res = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--engine", "procedural"])
+    res = run_cli("run", path, "--out", out, "--engine", "procedural")
     assert res.exit_code == 0, res.output
     ktx = sorted(out.glob("demo/v0001/**/*.ktx2"))
     assert {p.name for p in ktx} >= {"albedo.ktx2", "normal.ktx2", "height.ktx2"}
