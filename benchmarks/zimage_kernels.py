@@ -21,15 +21,10 @@ import json
 import time
 
 
-def sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def timed(fn, device: str, repeat: int, warmup: int = 2) -> float:
     """Best seconds of ``repeat`` calls, after ``warmup`` calls (compiles, caches)."""
+    from zpipe.engine.zimage.bench import sync
+
     for _ in range(warmup):
         fn()
     sync(device)

@@ -123,15 +123,16 @@ def measure_peak(device: str, dtype_name: str = "bf16", n: int = 8192, reps: int
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
-    _sync(device)
+    sync(device)
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    _sync(device)
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e12
 
 
-def _sync(device) -> None:
+def sync(device) -> None:
+    """Wait for the device's queued work, so that a timed region ends when its kernels do."""
     import torch
 
     if str(device).startswith("cuda"):
@@ -246,10 +247,10 @@ def run_bench(
     forward = dit.forward
 
     def timed_forward(*args, **kwargs):
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         out = forward(*args, **kwargs)
-        _sync(device)
+        sync(device)
         times.append(time.perf_counter() - start)
         return out
 
@@ -259,10 +260,10 @@ def run_bench(
         for _ in range(warmup):
             pipe(jobs, height, width, steps)
         times.clear()
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         pipe(jobs, height, width, steps)
-        _sync(device)
+        sync(device)
         wall = time.perf_counter() - start
     finally:
         del dit.forward
