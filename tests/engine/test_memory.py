@@ -53,8 +53,7 @@ def test_fp8_bytes_equal_the_quantised_module():
     dit = random_models("medium", "cpu", torch.bfloat16)[0]
     dit.fuse_projections()
     quantize_dit(dit)
-    measured = sum(t.numel() * t.element_size() for t in [*dit.parameters(), *dit.buffers()])
-    assert measured == memory.weight_bytes(dit_cfg, *presets()["medium"][1:], dtype="bf16", fp8=True)["dit"]
+    assert module_bytes(dit) == memory.weight_bytes(dit_cfg, *presets()["medium"][1:], dtype="bf16", fp8=True)["dit"]
 
 
 # The planner's activation terms against the measured peak of live CPU allocations: within 10%.
