@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 import zpipe
 from tests.serve.conftest import RECIPE
@@ -190,11 +191,7 @@ def test_a_posters_glyph_check_is_drawn_over_it(browser, site):
 
 
 def test_a_static_copy_opens_without_the_server(browser, site, tmp_path):
-    from click.testing import CliRunner
-
-    from zpipe.cli import main
-
-    r = CliRunner().invoke(main, ["review", "export", str(site.out / "tiny"), str(tmp_path / "copy")])
+    r = run_cli("review", "export", site.out / "tiny", tmp_path / "copy")
     assert r.exit_code == 0, r.output
     page = Path(r.stdout.strip())
     site.stop()  # no server from here on
