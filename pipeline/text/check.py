@@ -171,12 +171,12 @@ def _full_resolution(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bo
 
 def _second_opinion(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """The failing lines' boxes read again at other crop scales; the majority reading counts."""
-    from zpipe.text.ocr import majority, readings, verify_lookalikes
+    from zpipe.text.ocr import reread, verify_lookalikes
 
     doubtful = _failing_boxes(boxes, scores)
     if not doubtful:
         return None
-    revised = majority(doubtful, readings(arr, doubtful, threads=threads))
+    revised = reread(arr, doubtful, threads=threads)
     changed = [r for b, r in zip(doubtful, revised) if r is not b]  # the others were verified already
     verified = dict(zip(map(id, changed), verify_lookalikes(arr, changed, threads=threads)))
     swap = {id(b): verified.get(id(r), r) for b, r in zip(doubtful, revised)}
