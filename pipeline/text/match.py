@@ -48,6 +48,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from zpipe.text.prompt import is_cjk
+
 RULES = ("exact", "ned")
 STATUSES = ("pass", "fail", "unverified")
 EXTRA_MIN_SCORE = 0.8  # other text read with at least this confidence counts as text, not texture
@@ -75,14 +77,8 @@ class Unit(NamedTuple):
     soft: bool
 
 
-def _is_cjk(ch: str) -> bool:
-    from zpipe.text.prompt import is_cjk
-
-    return is_cjk(ch)
-
-
 def _latin_letter(ch: str) -> bool:
-    return ch.isalpha() and not _is_cjk(ch)
+    return ch.isalpha() and not is_cjk(ch)
 
 
 def _is_punct(ch: str) -> bool:
@@ -329,7 +325,7 @@ def split_boxes(boxes: Sequence[Box], expected: Sequence[Sequence[Unit]], strict
     out = []
     for box in boxes:
         text = box.text.strip()
-        cuts = [i for i in range(1, len(text)) if text[i] == " " or _is_cjk(text[i]) != _is_cjk(text[i - 1])]
+        cuts = [i for i in range(1, len(text)) if text[i] == " " or is_cjk(text[i]) != is_cjk(text[i - 1])]
         if not cuts or len(expected) < 2:
             out.append(box)
             continue
