@@ -359,8 +359,10 @@ def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | Non
     it shows 千杯). A single-character reading with confidence ≥ ``min_score`` that is another
     member of the character's look-alike group replaces it; nothing else is changed, and the
     expected text is never consulted."""
-    from zpipe.text.lookalikes import group
+    from zpipe.text.lookalikes import group, to_verify
 
+    if not any(to_verify(b.text) for b in boxes):
+        return boxes  # the common case: no look-alike to re-read, so no copy of the image to make
     bgr = to_bgr_uint8(image)
     engine, lock = get_engine(threads)
     jobs, crops = [], []  # (box index, char index)
