@@ -279,7 +279,7 @@ def run(recipe, overrides, engine, out, force, no_wait, as_json, executor, addre
         name, options = choose_executor(executor, address, devices)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    printer = EventPrinter(json_mode=as_json, total=len(r.jobs))
+    printer = EventPrinter(json_mode=as_json)
     run_warnings: list[str] = []
 
     def on_event(event):

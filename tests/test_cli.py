@@ -105,7 +105,7 @@ def test_unwritable_output_is_a_clear_error(write_recipe, tmp_path):
 def test_progress_printer_shows_per_worker_throughput(capsys):
     from zpipe.report.progress import EventPrinter
 
-    printer = EventPrinter(json_mode=False, total=2)
+    printer = EventPrinter(json_mode=False)
     printer({"event": "workers", "wall": 2.0, "workers": {
         "gpu1": {"jobs": 3, "jobs_per_s": 1.5, "busy_fraction": 0.97},
         "gpu0": {"jobs": 4, "jobs_per_s": 2.0, "busy_fraction": 0.99}}})

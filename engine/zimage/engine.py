@@ -287,7 +287,7 @@ class ZImageEngine:
         seen: set[str] = set()
         for batch in batches:
             prompts = list(dict.fromkeys(r.prompt for r in batch))
-            if len(seen.union(prompts)) > self.pipeline._cache_size:
+            if len(seen.union(prompts)) > self.pipeline.cache_size:
                 break
             seen.update(prompts)
             groups.append(prompts)
@@ -306,7 +306,7 @@ class ZImageEngine:
         # device once per call rather than once per group (the pipeline then hits its prompt cache).
         unique = list(dict.fromkeys(r.prompt for r in requests))
         caption = {}
-        if len(unique) <= self.pipeline._cache_size:
+        if len(unique) <= self.pipeline.cache_size:
             pad = self.pipeline.dit.cfg.seq_multiple
             caption = {p: -(-len(f) // pad) for p, f in zip(unique, self.pipeline.encode_prompts(unique))}
         # One group per shape and padded caption length: every batch is one sequence length, so attention

@@ -92,7 +92,7 @@ class ZImagePipeline:
         backend_order(self.device.type, None, attention)  # a wrong name fails here, not at the first batch
         self.attention = attention  # SDPA kernel order (.attention): every phase that attends runs under it
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._cache_size = prompt_cache
+        self.cache_size = prompt_cache  # caption features kept (host memory); the engine chunks prepare by it
         self.timings = Timings()
 
     # ---- phases ----
@@ -139,7 +139,7 @@ class ZImagePipeline:
                 for p, f in zip(prompts, feats, strict=True):  # least recently used prompts leave first
                     self._cache[p] = f
                     self._cache.move_to_end(p)
-                while len(self._cache) > self._cache_size:
+                while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
                 out.append(feats)
         finally:

@@ -52,9 +52,8 @@ def _clock(seconds: float) -> str:
 
 
 class EventPrinter:
-    def __init__(self, json_mode: bool, total: int, terminal: bool | None = None):
+    def __init__(self, json_mode: bool, terminal: bool | None = None):
         self.json_mode = json_mode
-        self.total = total
         self.terminal = _is_terminal(sys.stderr) if terminal is None else terminal
         self._progress = None
         self._task = None

@@ -27,7 +27,7 @@ def test_plain_lines_every_n_assets_and_every_30_seconds():
 
 
 def test_the_printer_writes_plain_lines_when_stderr_is_not_a_terminal(capsys):
-    printer = EventPrinter(json_mode=False, total=40, terminal=False)
+    printer = EventPrinter(json_mode=False, terminal=False)
     printer({"event": "start", "recipe": "r", "total": 40, "build": 40, "reuse": 0, "resume": 0, "engine": "procedural",
              "executor": "local"})
     for i in range(40):
