@@ -41,6 +41,9 @@ def test_prepare_is_a_hint_that_never_raises():
     worker.prepare([[Request("granite", 64, 64, 1)]])  # the procedural engine has no prepare: nothing to do
     broken = EngineWorker("procedural", {"scale": 99.0}, "w1")  # a configuration error: shown by run_batch
     broken.prepare([[Request("granite", 64, 64, 1)]])
+    assert broken.error is not None
+    with pytest.raises(type(broken.error)):
+        broken.run_batch([Request("granite", 64, 64, 1)])
 
 
 class _Remote:
