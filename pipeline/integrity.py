@@ -10,7 +10,8 @@ Hardlinking or unlinking a file moves its ctime too (a publish that reuses it, `
 hardlink): such a file is hashed once, and its stat and digest go into the store's hash cache
 (:class:`HashCache`), which the next check trusts as it trusts the manifest. Windows has no inode change
 time (its ``st_ctime`` is the creation time), so there the stat is size and mtime; ``verify=True``
-(``zpipe run --verify-reuse``) hashes every file on every platform.
+(``zpipe run --verify-reuse``) hashes every file on every platform, trusting no stat and no cache, and
+records what it hashed in the cache for the checks after it.
 """
 
 from __future__ import annotations
@@ -99,10 +100,12 @@ class HashCache:
 NO_CACHE = HashCache(None)
 
 
-def file_problem(path: Path, sha256: Any, recorded_stat: Any = None, cache: HashCache = NO_CACHE) -> str | None:
+def file_problem(path: Path, sha256: Any, recorded_stat: Any = None, cache: HashCache = NO_CACHE,
+                 trust_cache: bool = True) -> str | None:
     """Why ``path`` does not hold the bytes with ``sha256`` ("missing", "changed", ...), or None if it does.
 
-    Trusted without hashing: a file whose stat is ``recorded_stat``, or the one ``cache`` holds for it.
+    Trusted without hashing: a file whose stat is ``recorded_stat``, or (``trust_cache``) the one ``cache``
+    holds for it. A file hashed and found intact goes into ``cache`` either way.
     """
     try:
         st = os.lstat(path)
@@ -111,7 +114,7 @@ def file_problem(path: Path, sha256: Any, recorded_stat: Any = None, cache: Hash
     if not stat_mod.S_ISREG(st.st_mode):
         return "not a plain file" + (" (a symlink)" if stat_mod.S_ISLNK(st.st_mode) else "")
     now = _stat_list(st)
-    if recorded_stat == now or cache.holds(path, now, sha256):
+    if recorded_stat == now or (trust_cache and cache.holds(path, now, sha256)):
         return None
     try:
         digest = file_sha256(path)
@@ -126,13 +129,14 @@ def file_problem(path: Path, sha256: Any, recorded_stat: Any = None, cache: Hash
 def asset_problems(folder: Path, record: dict[str, Any], fast: bool = True, cache: HashCache = NO_CACHE) -> dict[str, str]:
     """Each output of a manifest or staging ``record`` whose file in ``folder`` is damaged -> why.
 
-    ``fast``: trust a file whose stat is the one recorded (or cached); otherwise hash every file.
+    ``fast``: trust a file whose stat is the one recorded (or cached); otherwise hash every file. Either
+    way the files hashed and found intact go into ``cache``.
     """
     stats = record.get("stat") if fast else None
     stats = stats if isinstance(stats, dict) else {}  # a damaged record's stat is no reason to trust a file
     problems = {}
     for rel, digest in (record.get("outputs") or {}).items():
-        problem = file_problem(folder / Path(rel).name, digest, stats.get(rel), cache if fast else NO_CACHE)
+        problem = file_problem(folder / Path(rel).name, digest, stats.get(rel), cache, trust_cache=fast)
         if problem:
             problems[rel] = problem
     return problems

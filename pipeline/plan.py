@@ -232,6 +232,7 @@ def make_plan(recipe: Recipe, store, *, force: bool = False, engine: dict[str, A
         _check_files(store, latest, [pj for pj in jobs if pj.source is not None], verify)
     if not force:
         _reuse_older(store, latest, jobs, verify)
+    store.save_hashes()  # once, after every version's check
     ids = {j.id for j in recipe.jobs}
     removed = sorted(aid for aid in latest_ids if aid not in ids)
     return Plan(recipe, engine, jobs, removed, latest=latest)

@@ -40,7 +40,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from zpipe.integrity import NO_CACHE, HashCache, asset_problems, stat_of
+from zpipe.integrity import HashCache, asset_problems, stat_of
 
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(\d{4,})$")
@@ -133,18 +133,23 @@ def _delete(paths: list[Path]) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _freed_bytes(folders: list[Path]) -> int:
-    """Bytes that deleting ``folders`` gives back: files all of whose hardlinks are inside them (a file
-    that a kept version still links stays on disk)."""
+def _survey(checked: list[Path], others: list[Path]) -> tuple[Path | None, int]:
+    """One walk over the folders gc deletes: the first folder in or under ``checked`` whose entries this
+    process may not delete (None if it may delete them all), and the bytes that deleting ``checked`` and
+    ``others`` gives back: files all of whose hardlinks are inside them (a file that a kept version still
+    links stays on disk). Symlinks among the folders are deleted as links: nothing under them is counted."""
     seen: dict[tuple[int, int], list[int]] = {}  # (device, inode) -> [links found, links in all, size]
-    for folder in folders:
-        for dirpath, _, names in os.walk(folder):
-            for name in names:
+    for tree, check in [(t, True) for t in checked] + [(t, False) for t in others]:
+        counted = not tree.is_symlink()
+        for dirpath, _, names in os.walk(tree):
+            if check and not os.access(dirpath, os.W_OK | os.X_OK):
+                return Path(dirpath), 0
+            for name in names if counted else ():
                 with contextlib.suppress(OSError):
                     st = os.lstat(os.path.join(dirpath, name))
                     entry = seen.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_size])
                     entry[0] += 1
-    return sum(size for found, links, size in seen.values() if found >= links)
+    return None, sum(size for found, links, size in seen.values() if found >= links)
 
 
 def write_manifest(path: Path, head: dict[str, Any], assets: Iterable[dict[str, Any]]) -> None:
@@ -213,9 +218,9 @@ class RecipeStore:
 
     def damaged_files(self, version: str, asset: dict[str, Any], fast: bool = True) -> dict[str, str]:
         """The outputs of ``asset`` (a record of ``version``'s manifest) whose files are damaged -> why.
-        ``fast``: trust files whose stat is the one recorded at publish, or in the hash cache."""
-        return asset_problems(self.root / version / asset["id"], asset, fast=fast,
-                              cache=self.hashes if fast else NO_CACHE)  # a full check reads no cache
+        ``fast``: trust files whose stat is the one recorded at publish, or in the hash cache; otherwise
+        hash every file (and record what was hashed in the cache: :meth:`save_hashes` keeps it)."""
+        return asset_problems(self.root / version / asset["id"], asset, fast=fast, cache=self.hashes)
 
     def latest_manifest(self) -> dict[str, Any] | None:
         latest = self.latest()
@@ -308,9 +313,13 @@ class RecipeStore:
                 log.warning("%s in %s is %s; rebuilding %s", rel, version, why, record["id"])
             if not damaged:
                 out[record["key"]] = record
-        if self._hashes is not None:  # a check that used the cache (not --verify-reuse)
-            self._hashes.save()
         return out
+
+    def save_hashes(self) -> None:
+        """Keep what the checks since the last save hashed (one write, and one look at the cached files,
+        per plan or verify however many versions they read)."""
+        if self._hashes is not None:
+            self._hashes.save()
 
     def source_dir(self, source: Source) -> Path:
         return self.staging / source[1] if source[0] == "staging" else self.root / source[1] / source[2]
@@ -495,10 +504,11 @@ class RecipeStore:
         that check a version would vanish from view and its files stay on disk.
         """
         doomed = self._doomed(max(1, keep))
-        blocked = self._undeletable(doomed)
+        blocked, freed = self._survey(doomed)
         if blocked is not None:
             raise StoreError(f"{blocked}: no permission to delete in it, so gc changed nothing; run gc as the "
                              "user who owns the store, or give this one write permission")
+        leftovers = [p for p in self.root.iterdir() if p.name.startswith((".trash-", ".latest-"))]
         moved: list[tuple[Path, Path]] = []  # (where it was, its trash name)
         try:
             for v in doomed:
@@ -513,29 +523,25 @@ class RecipeStore:
                 with contextlib.suppress(OSError):
                     os.rename(t, where)
             raise
-        trash = [t for _, t in moved]
-        for p in self.root.iterdir():  # leftovers of interrupted deletes and symlink swaps
-            if p.name.startswith((".trash-", ".latest-")) and p not in trash:
-                trash.append(p)
-        freed = _freed_bytes([p for p in trash if p.is_dir() and not p.is_symlink()])
+        trash = [t for _, t in moved] + leftovers  # leftovers: of interrupted deletes and symlink swaps
         _delete(trash)
         for p in trash:
             if p.exists() or p.is_symlink():
                 log.warning("could not delete all of %s; the next gc tries again", p)
         return Freed(doomed, staged, freed)
 
-    def _undeletable(self, doomed: list[str]) -> Path | None:
-        """The first folder whose entries gc would delete but may not: the recipe's folder and staging
-        (entries renamed out of them), the doomed versions and staged assets (everything inside)."""
+    def _survey(self, doomed: list[str]) -> tuple[Path | None, int]:
+        """What gc would delete, walked once: the first folder whose entries it may not delete (the
+        recipe's folder and staging, whose entries are renamed out of them, the doomed versions and
+        staged assets, everything inside), or None; and the bytes it frees (with the leftovers of
+        interrupted deletes, which are deleted too)."""
         for folder in (self.root, self.staging):
             if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-                return folder
+                return folder, 0
         staged = [p for p in self.staging.iterdir() if p.is_dir() and not p.is_symlink()] if self.staging.is_dir() else []
-        for tree in [self.root / v for v in doomed] + staged:
-            for dirpath, _, _ in os.walk(tree):
-                if not os.access(dirpath, os.W_OK | os.X_OK):
-                    return Path(dirpath)
-        return None
+        leftovers = [p for p in self.root.iterdir() if p.name.startswith((".trash-", ".latest-"))
+                     and p.is_dir() and not p.is_symlink()]
+        return _survey([self.root / v for v in doomed] + staged, leftovers)
 
     def _doomed(self, keep: int) -> list[str]:
         """The versions gc deletes: all but the newest ``keep``, the latest and the newest readable one."""

@@ -390,3 +390,64 @@ def test_manifest_records_with_odd_fields_are_messages_or_rebuilds(two_version_s
                  ["run", path, "--out", out], ["diff", root], ["gc", root, "--keep", "1"]):
         r = run_cli(*args)
         assert r.exit_code in (0, 1, 2) and "Traceback" not in r.output, (args, r.output)
+
+
+
+def test_the_hash_cache_is_saved_once_per_plan_however_many_versions_it_reads(write_recipe, tmp_path, monkeypatch):
+    import zpipe.integrity
+    from zpipe.plan import make_plan
+    from zpipe.recipe import load_recipe
+
+    path, out, root = two_versions(write_recipe, tmp_path)
+    path.write_text(RECIPE.replace("slate, basalt]", "]"))
+    assert build(path, out)[1]["version"] == "v0003"  # granite only
+    path.write_text(RECIPE.replace("basalt]", "marble]"))
+    saves = []
+    real = zpipe.integrity.HashCache.save
+    monkeypatch.setattr(zpipe.integrity.HashCache, "save", lambda self: saves.append(1) or real(self))
+    plan = make_plan(load_recipe(path), RecipeStore(out, "t"))
+    assert sorted(pj.origin for pj in plan.jobs) == ["v0002", "v0002", "v0003"]  # two versions checked
+    assert len(saves) == 1
+
+
+def outputs(version: Path) -> list[Path]:
+    manifest = json.loads((version / "manifest.json").read_text())
+    return [version / rel for a in manifest["assets"] for rel in a["outputs"]]
+
+
+@pytest.mark.parametrize("how", ["--verify-reuse", "ZPIPE_VERIFY_REUSE=1"])
+def test_verify_reuse_records_the_hashes_it_computes_and_trusts_none(write_recipe, tmp_path, monkeypatch, how):
+    from zpipe.integrity import stat_of
+
+    path, out, root = two_versions(write_recipe, tmp_path)
+    (root / ".hashes").unlink(missing_ok=True)
+    args = [how] if how.startswith("--") else []
+    if how.startswith("ZPIPE_"):
+        monkeypatch.setenv(*how.split("="))
+    assert build(path, out, *args)[1]["up_to_date"]
+    cached = json.loads((root / ".hashes").read_text())
+    files = outputs(root / "v0002")
+    assert len(files) >= 4
+    assert all(cached[p.relative_to(root).as_posix()] == [*stat_of(p), sha(p)] for p in files), cached
+
+    # A cache entry that vouches for an edited file does not fool --verify-reuse (it hashes every file).
+    edited = root / "v0002" / "granite" / "albedo.png"
+    digest = sha(edited)
+    edit_keeping_size_and_mtime(edited)
+    cached[edited.relative_to(root).as_posix()] = [*stat_of(edited), digest]
+    (root / ".hashes").write_text(json.dumps(cached))
+    r, done = build(path, out, *args)
+    assert (done["version"], done["built"], done["reused"]) == ("v0003", 1, 3), r.output
+
+
+def test_gc_walks_each_doomed_tree_once_and_counts_what_it_frees(write_recipe, tmp_path, monkeypatch):
+    import zpipe.store
+
+    path, out, root = two_versions(write_recipe, tmp_path)  # v0002 links v0001's three assets
+    only_v1 = sum(p.stat().st_size for p in (root / "v0001").rglob("*") if p.is_file() and p.stat().st_nlink == 1)
+    walked = []
+    real = os.walk
+    monkeypatch.setattr(zpipe.store.os, "walk", lambda top, *a, **k: walked.append(Path(top).name) or real(top, *a, **k))
+    freed = RecipeStore(out, "t").gc(1)
+    assert freed.versions == ["v0001"] and walked == ["v0001"]
+    assert freed.bytes == only_v1 > 0
