@@ -18,7 +18,15 @@ import traceback
 import click
 
 from zpipe import __version__
-from zpipe.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, classify, failed_answer
+from zpipe.exits import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    ExitWithoutHandlers,
+    classify,
+    exit_for,
+    failed_answer,
+)
 from zpipe.std_streams import open_missing, silence
 
 
@@ -161,22 +169,21 @@ class _Main(click.Group):
                 _report_bug(exc, ctx.meta.get("zpipe.verbose", 0))
             else:
                 click.echo(message, err=True)
-            sys.exit(code)
+            raise exit_for(exc, code) from None  # the error was reported above
 
 
 def entry() -> None:
     """The console script and ``python -m zpipe``: :func:`main`, ended without the interpreter's exit
-    handlers after an error that says a library cannot exit cleanly (``skip_exit_handlers``, see
-    :class:`zpipe.executors.ray_executor.ClusterError`). Tests call ``main`` in their own process."""
+    handlers when a command ends with :class:`zpipe.exits.ExitWithoutHandlers` (an error after which a
+    library cannot exit cleanly, see :class:`zpipe.executors.ray_executor.ClusterError`). Tests call
+    ``main`` in their own process."""
     try:
         main(prog_name="zpipe")
-    except SystemExit as exc:
-        if getattr(exc.__context__, "skip_exit_handlers", False):
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(exc.code if isinstance(exc.code, int) else EXIT_FAILED)
-        raise
+    except ExitWithoutHandlers as exc:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(exc.code if isinstance(exc.code, int) else EXIT_FAILED)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

@@ -55,6 +55,18 @@ def classify(exc: BaseException) -> tuple[int, str | None]:
     return EXIT_BUG, None
 
 
+class ExitWithoutHandlers(SystemExit):
+    """The exit of a command that ended with an error whose class sets ``skip_exit_handlers`` (a library
+    that cannot exit cleanly after it, see :class:`zpipe.executors.ray_executor.ClusterError`): the
+    console script ends the process without the interpreter's exit handlers (:func:`zpipe.cli.entry`)."""
+
+
+def exit_for(exc: BaseException, code: int) -> SystemExit:
+    """The SystemExit that ends a command with ``code`` after ``exc``: an :class:`ExitWithoutHandlers`
+    when ``exc`` says the exit handlers must not run."""
+    return ExitWithoutHandlers(code) if getattr(exc, "skip_exit_handlers", False) else SystemExit(code)
+
+
 def failed_answer(exc: BaseException) -> dict:
     """The hook's JSON answer when no material could be built: the problems, as stderr says them."""
     from zpipe.hook import PROTOCOL_VERSION

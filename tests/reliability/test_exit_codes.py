@@ -34,6 +34,39 @@ def test_the_table_maps_errors_to_codes():
     assert classify(ZeroDivisionError()) == (EXIT_BUG, None)
 
 
+EXIT_HANDLERS_SCRIPT = """
+import atexit, sys
+import click
+from zpipe.cli import entry, main
+from zpipe.executors.ray_executor import ClusterError
+
+atexit.register(lambda: print("exit handlers ran", flush=True))
+
+@main.command()
+@click.argument("how")
+def boom(how):
+    if how == "error":
+        raise ClusterError("no cluster")
+    try:  # an error with skip_exit_handlers, handled; the command then ends normally
+        raise ClusterError("handled")
+    except ClusterError:
+        sys.exit(0)
+
+sys.argv = ["zpipe", "boom", sys.argv[1]]
+entry()
+"""
+
+
+@pytest.mark.parametrize("how", ["error", "handled"])
+def test_only_a_command_ended_by_an_error_that_says_so_skips_the_exit_handlers(how):
+    r = subprocess.run([sys.executable, "-c", EXIT_HANDLERS_SCRIPT, how], capture_output=True, text=True,
+                       timeout=120)
+    if how == "error":
+        assert (r.returncode, r.stderr, r.stdout) == (1, "error: no cluster\n", "")
+    else:  # the handled error is the exit's __context__, not what ended the command
+        assert (r.returncode, r.stdout) == (0, "exit handlers ran\n"), r.stderr
+
+
 @pytest.mark.reaches_bug_handler
 def test_a_bug_is_one_line_naming_the_log_and_the_trace_only_under_v(write_recipe, tmp_path, monkeypatch):
     import zpipe.plan
