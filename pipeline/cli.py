@@ -670,9 +670,8 @@ def models(ctx, model, size, batch, as_json):
 def _memory_plans(path: str, height: int, width: int, batch: int) -> dict:
     from zpipe.engine.zimage.discovery import spec_at
     from zpipe.engine.zimage.memory import format_plans, plan_all
-    from zpipe.engine.zimage.weights import network_configs
 
-    plans = plan_all(*network_configs(spec_at(path)), height=height, width=width, batch=batch)
+    plans = plan_all(*spec_at(path).networks.configs, height=height, width=width, batch=batch)
     return {"size": [width, height], "batch": batch, "peak_bytes": {p.mode: p.peak for p in plans},
             "text": format_plans(plans, height, width, batch)}
 

@@ -1,6 +1,7 @@
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -33,3 +34,34 @@ def _quiet_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", os.path.join(os.environ.get("TMPDIR", "/tmp"), "zpipe-test-no-hf-home"))
+
+
+# ---- tiny random Z-Image models, saved in the diffusers and ComfyUI layouts (tests/engine, tests/executors) ----
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    pytest.importorskip("diffusers")
+    pytest.importorskip("transformers")
+    from zimage_kit import tiny_reference_models
+
+    dit, lm, vae = tiny_reference_models()
+    return SimpleNamespace(dit=dit, lm=lm, te=lm.model, vae=vae)
+
+
+@pytest.fixture(scope="session")
+def diffusers_ckpt(tmp_path_factory, tiny_models) -> Path:
+    from zimage_kit import save_diffusers_layout
+
+    root = tmp_path_factory.mktemp("zimage-diffusers")
+    save_diffusers_layout(root, tiny_models.dit, tiny_models.lm, tiny_models.vae)
+    return root
+
+
+@pytest.fixture(scope="session")
+def comfy_ckpt(tmp_path_factory, tiny_models) -> Path:
+    from zimage_kit import save_comfy_layout
+
+    root = tmp_path_factory.mktemp("zimage-comfy")
+    save_comfy_layout(root, tiny_models.dit, tiny_models.lm, tiny_models.vae)
+    return root

@@ -290,9 +290,8 @@ def preset_plans(preset: str, height: int, width: int, batch: int, dtype: str = 
 
     if model:
         from zpipe.engine.zimage.discovery import find_model
-        from zpipe.engine.zimage.weights import network_configs
 
-        configs = network_configs(find_model({"model": model}))
+        configs = find_model({"model": model}).networks.configs
     else:
         configs = presets()[preset]
     return plan_all(*configs, height=height, width=width, batch=batch, dtype=dtype, vae_dtype=vae_dtype)
@@ -399,24 +398,50 @@ def _save_sharded(state: dict, folder, stem: str, shard_bytes: int) -> None:
     (folder / f"{stem}.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
 
 
-def write_tokenizer(folder) -> None:
-    """A small byte-level BPE with Qwen's special tokens: prompts tokenize like real ones (ids < 512)."""
+# A subset of Qwen3's chat template that renders user turns, the generation prompt and the
+# enable_thinking switch exactly as the full template does.
+QWEN3_CHAT_TEMPLATE = (
+    "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
+    "{%- endif %}{%- endif %}"
+)
+# Qwen2/3's pre-tokenizer split (transformers' qwen2 PRETOKENIZE_REGEX; tests/engine/test_text.py checks it).
+QWEN_PRETOKENIZE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                    r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+TOKENIZER_CORPUS = [
+    "a seamless stone wall texture, moss between bricks, photorealistic, 4k",
+    "poster of a red fox in the snow with the title 'WINTER' in bold letters",
+    "weathered wooden planks, top-down view, tileable, high detail",
+    "Ein altes Schloss im Nebel. 山水画, 中国风. Ünïcödé façade; numbers 12345 and symbols #@!",
+]
+
+
+def write_tokenizer(folder, vocab_size: int = 400) -> None:
+    """Write tokenizer.json (+ tokenizer_config.json) into ``folder``, built like Qwen's: byte-level BPE, NFC,
+    the Qwen pre-tokenizer split, and the special tokens <|endoftext|>, <|im_start|>, <|im_end|>; prompts
+    tokenize like real ones (ids < ``vocab_size``). For random checkpoints (bench) and the tests' tiny ones."""
     import json
     from pathlib import Path
 
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN_PRETOKENIZE), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["a seamless stone wall texture with moss", "weathered planks, top-down"] * 8, trainer)
+    tok.train_from_iterator(TOKENIZER_CORPUS * 4, trainer=trainer)
     tok.save(str(folder / "tokenizer.json"))
-    template = ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
-                "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
-    (folder / "tokenizer_config.json").write_text(json.dumps(
-        {"tokenizer_class": "Qwen2Tokenizer", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
-         "chat_template": template}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "Qwen2Tokenizer", "bos_token": None, "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>", "unk_token": None, "model_max_length": 131072,
+        "chat_template": QWEN3_CHAT_TEMPLATE, "add_prefix_space": False,
+    }))

@@ -2,7 +2,8 @@
 
 ``from_dict`` reads the ``config.json`` files of a diffusers-format folder (diffusers key names for the DiT
 and the VAE, transformers key names for Qwen3). Unknown keys are ignored; they are bookkeeping
-(``_class_name``, ``_diffusers_version``, ``torch_dtype``, ...) that changes no shape.
+(``_class_name``, ``_diffusers_version``, ``torch_dtype``, ...) that changes no shape. :func:`read_networks`
+gives a checkpoint's three configs (from those files, or from tensor shapes), without torch.
 """
 
 from __future__ import annotations
@@ -170,3 +171,39 @@ class SchedulerConfig:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SchedulerConfig:
         return cls(**_pick(cls, raw))
+
+
+@dataclass(frozen=True)
+class Networks:
+    """The configs of one checkpoint's three networks, and the key naming its weights use."""
+
+    dit: DiTConfig
+    text_encoder: Qwen3Config
+    vae: VAEConfig
+    comfy_dit: bool  # ComfyUI's DiT key names: loaded through keymaps.dit_from_comfy
+    ldm_vae: bool  # BFL/LDM VAE key names: loaded through keymaps.vae_from_ldm
+
+    @property
+    def configs(self) -> tuple[DiTConfig, Qwen3Config, VAEConfig]:
+        """(DiT, text encoder, VAE), as the memory planner takes them."""
+        return self.dit, self.text_encoder, self.vae
+
+
+def read_networks(spec) -> Networks:
+    """The configs of the checkpoint ``spec`` (a :class:`~zpipe.engine.zimage.discovery.ModelSpec`): from
+    its config.json files, or inferred from its tensor shapes (ComfyUI files carry none). Reads safetensors
+    headers only; imports no torch. Use ``spec.networks``, which reads them once."""
+    from zpipe.engine.zimage import keymaps
+    from zpipe.engine.zimage.files import header_shapes
+
+    comfy_dit = spec.layout == "comfyui"
+    dit = DiTConfig.from_dict(keymaps.dit_config_from_shapes(header_shapes(spec.dit)) if comfy_dit
+                              else spec.configs["dit"])
+    text_encoder = Qwen3Config.from_dict(spec.configs.get("text_encoder")
+                                         or keymaps.qwen3_config_from_shapes(header_shapes(spec.text_encoder)))
+    shapes = header_shapes(spec.vae)
+    ldm_vae = keymaps.is_ldm_vae(list(shapes))
+    if not ldm_vae and "vae" not in spec.configs:
+        raise EngineError(f"{spec.vae[0]}: a VAE in diffusers naming needs its config.json next to it")
+    vae = VAEConfig.from_dict(spec.configs.get("vae") or keymaps.vae_config_from_shapes(shapes))
+    return Networks(dit, text_encoder, vae, comfy_dit, ldm_vae)

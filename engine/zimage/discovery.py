@@ -14,14 +14,18 @@ Two layouts are understood:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zpipe.engine.base import EngineError
+
+if TYPE_CHECKING:
+    from zpipe.engine.zimage.configs import Networks
 
 REPO_ID = "Tongyi-MAI/Z-Image-Turbo"
 ENV_VAR = "ZPIPE_MODEL"
@@ -30,7 +34,8 @@ PULL_PATTERNS = ["*.json", "*.safetensors", "tokenizer/*"]  # never the pickle d
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Where the pieces of one checkpoint are. Configs are raw dicts (None: infer from shapes)."""
+    """Where the pieces of one checkpoint are. Configs are raw dicts (None: infer from shapes); the
+    networks' configs made from them are :attr:`networks`."""
 
     root: Path
     layout: str  # "diffusers" | "comfyui"
@@ -43,6 +48,14 @@ class ModelSpec:
 
     def files(self) -> list[Path]:
         return [*self.dit, *self.text_encoder, *self.vae, self.tokenizer]
+
+    @functools.cached_property
+    def networks(self) -> Networks:
+        """The three networks' configs, read once (headers and config.json, no torch): discovery checks
+        them, the engine plans memory and loads with them."""
+        from zpipe.engine.zimage.configs import read_networks
+
+        return read_networks(self)
 
 
 def _json(path: Path) -> dict:
@@ -211,11 +224,7 @@ def _check_configs(spec: ModelSpec) -> None:
     """The networks' configurations (config.json, or inferred from tensor shapes) must read: weights with
     the right names but not the right shapes are not a Z-Image model either."""
     try:
-        from zpipe.engine.zimage.weights import network_configs
-    except ImportError:  # no torch: the engine reports that when it is asked to run
-        return
-    try:
-        network_configs(spec)
+        spec.networks  # noqa: B018 - read (once) to check; the engine plans and loads with them
     except EngineError:
         raise
     except (KeyError, ValueError, IndexError, TypeError, ZeroDivisionError) as exc:

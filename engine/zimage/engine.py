@@ -165,7 +165,7 @@ def _load_dit(spec, loras, dtype, device: str, fp8: bool):
     if fp8:
         cached = fp8_mod.cache_path(_fingerprint(spec, loras, "any", dtype))
         if cached.is_file():
-            return fp8_mod.load_cache(fp8_mod.meta_fp8_dit(weights.dit_config(spec)[0]), cached, dtype, method).eval()
+            return fp8_mod.load_cache(fp8_mod.meta_fp8_dit(spec.networks.dit), cached, dtype, method).eval()
     dit = weights.load_dit(spec, dtype, "cpu")
     if loras:
         merge_loras(dit, loras)
@@ -232,7 +232,7 @@ class ZImageEngine:
         options = {k: options.get(k, decl.default) for k, decl in OPTIONS.items()}
         spec = find_model(options)
         device = pick_device(options.get("device"))
-        configs = weights.network_configs(spec)
+        configs = spec.networks.configs
         dtype = pick_dtype(options.get("dtype"), device, configs=configs)
         vae_dtype = pick_dtype(options["vae_dtype"], device, "vae_dtype")
         loras = _lora_list(options)
@@ -266,12 +266,11 @@ class ZImageEngine:
         """The weights' fingerprint from file headers, without loading them: planning stays cheap."""
         _require_extra()  # before the imports: weights imports torch
         from zpipe.engine.zimage.discovery import find_model
-        from zpipe.engine.zimage.weights import network_configs
 
         options = dict(options or {})
         spec, loras = find_model(options), _lora_list(options)
         device = pick_device(options.get("device"))
-        dtype = pick_dtype(options.get("dtype"), device, configs=network_configs(spec))
+        dtype = pick_dtype(options.get("dtype"), device, configs=spec.networks.configs)
         return _fingerprint(spec, loras, device, dtype, fp8=options.get("memory") == "fp8")
 
     def fingerprint(self) -> str:

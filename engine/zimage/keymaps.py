@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # tensors pass through; the memory planner and discovery import this without torch
+    import torch
 
 # ComfyUI (native Z-Image / Lumina2 naming) -> diffusers
 _COMFY_DIT_RENAMES = (

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from zpipe.engine.base import EngineError
-from zpipe.engine.zimage.files import header_shapes, read_header
+from zpipe.engine.zimage.files import read_header
 
 Mapper = Callable[[str, torch.Tensor], Iterable[tuple[str, torch.Tensor]]]
 
@@ -82,56 +82,16 @@ def build_on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
         return factory()
 
 
-
-
-# ---- the three components of a checkpoint ----
-
-
-def dit_config(spec):
-    from zpipe.engine.zimage import keymaps
-    from zpipe.engine.zimage.configs import DiTConfig
-
-    if spec.layout == "comfyui":
-        return DiTConfig.from_dict(keymaps.dit_config_from_shapes(header_shapes(spec.dit))), keymaps.dit_from_comfy
-    return DiTConfig.from_dict(spec.configs["dit"]), None
-
-
-def text_encoder_config(spec):
-    from zpipe.engine.zimage import keymaps
-    from zpipe.engine.zimage.configs import Qwen3Config
-
-    raw = spec.configs.get("text_encoder") or keymaps.qwen3_config_from_shapes(header_shapes(spec.text_encoder))
-    return Qwen3Config.from_dict(raw)
-
-
-def vae_config(spec):
-    from zpipe.engine.zimage import keymaps
-    from zpipe.engine.zimage.configs import VAEConfig
-
-    shapes = header_shapes(spec.vae)
-    if keymaps.is_ldm_vae(list(shapes)):
-        cfg = VAEConfig.from_dict(spec.configs.get("vae") or keymaps.vae_config_from_shapes(shapes))
-        n = len(cfg.block_out_channels)
-
-        def mapper(key, tensor):
-            return keymaps.vae_from_ldm(key, tensor, n)
-
-        return cfg, mapper
-    if "vae" not in spec.configs:
-        raise EngineError(f"{spec.vae[0]}: a VAE in diffusers naming needs its config.json next to it")
-    return VAEConfig.from_dict(spec.configs["vae"]), None
-
-
-def network_configs(spec):
-    """(DiTConfig, Qwen3Config, VAEConfig) of a checkpoint, from its config.json files or tensor shapes."""
-    return dit_config(spec)[0], text_encoder_config(spec), vae_config(spec)[0]
+# ---- the three components of a checkpoint (their configs: spec.networks, read once) ----
 
 
 def load_dit(spec, dtype: torch.dtype, device="cpu"):
+    from zpipe.engine.zimage import keymaps
     from zpipe.engine.zimage.dit import ZImageDiT
 
-    cfg, mapper = dit_config(spec)
-    model = build_on_meta(lambda: ZImageDiT(cfg))
+    net = spec.networks
+    mapper = keymaps.dit_from_comfy if net.comfy_dit else None
+    model = build_on_meta(lambda: ZImageDiT(net.dit))
     return load_into(model, list(spec.dit), what="transformer", mapper=mapper, dtype=dtype, device=device).eval()
 
 
@@ -139,7 +99,7 @@ def load_text_encoder(spec, dtype: torch.dtype, device="cpu"):
     from zpipe.engine.zimage import keymaps
     from zpipe.engine.zimage.text_encoder import Qwen3Encoder
 
-    cfg = text_encoder_config(spec)
+    cfg = spec.networks.text_encoder
     last = cfg.num_hidden_layers - 1
 
     def mapper(key, tensor):
@@ -152,8 +112,15 @@ def load_text_encoder(spec, dtype: torch.dtype, device="cpu"):
 
 
 def load_vae(spec, dtype: torch.dtype, device="cpu"):
+    from zpipe.engine.zimage import keymaps
     from zpipe.engine.zimage.vae import AutoencoderKL
 
-    cfg, mapper = vae_config(spec)
-    model = build_on_meta(lambda: AutoencoderKL(cfg))
+    net = spec.networks
+    n = len(net.vae.block_out_channels)
+
+    def from_ldm(key, tensor):
+        return keymaps.vae_from_ldm(key, tensor, n)
+
+    mapper = from_ldm if net.ldm_vae else None
+    model = build_on_meta(lambda: AutoencoderKL(net.vae))
     return load_into(model, list(spec.vae), what="VAE", mapper=mapper, dtype=dtype, device=device).eval()

@@ -165,7 +165,7 @@ def test_a_mode_that_does_not_fit_fails_before_loading_and_names_one_that_does(d
     from zpipe.engine.zimage.discovery import spec_at
 
     monkeypatch.setattr(weights, "load_dit", lambda *a, **k: pytest.fail("loaded before checking memory"))
-    configs = weights.network_configs(spec_at(diffusers_ckpt))
+    configs = spec_at(diffusers_ckpt).networks.configs
     plans = {p.mode: p for p in memory.plan_all(*configs, batch=4, dtype="fp32", vae_dtype="fp32", unified=True)}
     monkeypatch.setattr(memory, "host_memory_bytes", lambda: int(plans["fp8"].peak + memory.DEVICE_MARGIN + 1))
     with pytest.raises(EngineError, match=r"engine.memory: memory resident needs .* set engine.memory: fp8"):
@@ -177,9 +177,7 @@ def test_a_mode_that_does_not_fit_fails_before_loading_and_names_one_that_does(d
 def test_cpu_defaults_to_bf16_where_fp32_would_not_fit(diffusers_ckpt, monkeypatch):
     from zpipe.engine.zimage.discovery import spec_at
     from zpipe.engine.zimage.engine import pick_dtype
-    from zpipe.engine.zimage.weights import network_configs
-
-    configs = network_configs(spec_at(diffusers_ckpt))
+    configs = spec_at(diffusers_ckpt).networks.configs
     assert pick_dtype(None, "cpu", configs=configs) == torch.float32
     fp32 = memory.plan_memory(*configs, "resident", dtype="fp32", unified=True)
     monkeypatch.setattr(memory, "host_memory_bytes", lambda: int(fp32.peak))  # short of peak + margin

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zimage_kit import make_tokenizer, randomize, rel_err
+from zimage_kit import randomize, rel_err
 
+from zpipe.engine.zimage.bench import QWEN_PRETOKENIZE, write_tokenizer
 from zpipe.engine.zimage.configs import Qwen3Config
 from zpipe.engine.zimage.text_encoder import Qwen3Encoder
 from zpipe.engine.zimage.tokenizer import PromptTokenizer, chat_prompt
@@ -53,10 +54,16 @@ def test_encoder_matches_hidden_states_minus_2(kw):
         assert rel_err(got[i], hs[i][mask[i].bool()]) <= 1e-4
 
 
+
+def test_the_tokenizer_writer_splits_as_qwen_does():
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    assert QWEN_PRETOKENIZE == PRETOKENIZE_REGEX
+
 @pytest.fixture(scope="module")
 def tok_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("tok")
-    make_tokenizer(d)
+    write_tokenizer(d)
     return d
 
 

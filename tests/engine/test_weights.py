@@ -196,3 +196,45 @@ def test_dit_config_refuses_what_the_engine_does_not_do():
     assert DiTConfig.from_dict({"qk_norm": True, "_class_name": "ZImageTransformer2DModel"}) == DiTConfig()
     with pytest.raises(EngineError, match="qk_norm"):
         DiTConfig.from_dict({"qk_norm": False})
+
+
+@pytest.mark.parametrize("layout", ["diffusers", "comfy"])
+def test_a_load_reads_the_configs_once(layout, request, monkeypatch):
+    # Discovery checks them, the engine picks a dtype and a memory mode with them, the loaders build with them.
+    from zpipe.engine.zimage import configs, files
+
+    reads: list[str] = []
+    for cls in (configs.DiTConfig, configs.Qwen3Config, configs.VAEConfig):
+        real = cls.from_dict
+        monkeypatch.setattr(cls, "from_dict", classmethod(lambda c, raw, real=real: reads.append(c.__name__) or real(raw)))
+    real_shapes = files.header_shapes
+    monkeypatch.setattr(files, "header_shapes", lambda f: reads.append("header") or real_shapes(f))
+    root = request.getfixturevalue(f"{layout}_ckpt")
+    ZImageEngine.from_options({"model": str(root), "device": "cpu", "dtype": "fp32"})
+    headers = 3 if layout == "comfy" else 1  # the VAE's names say its layout; ComfyUI's shapes say the rest
+    assert sorted(reads) == sorted(["DiTConfig", "Qwen3Config", "VAEConfig"] + ["header"] * headers), reads
+
+
+MEMORY_PLAN_WITHOUT_TORCH = """
+import json, sys
+from zpipe.cli import main
+try:
+    main(["models", "--model", sys.argv[1], "--json"])
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+print("torch modules:", json.dumps(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))))
+"""
+
+
+@pytest.mark.parametrize("layout", ["diffusers", "comfy"])
+def test_the_memory_planner_imports_no_torch(layout, request):
+    import json
+    import subprocess
+    import sys
+
+    root = request.getfixturevalue(f"{layout}_ckpt")
+    r = subprocess.run([sys.executable, "-c", MEMORY_PLAN_WITHOUT_TORCH, str(root)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows, imported = r.stdout.split("torch modules:")
+    assert json.loads(rows)[0]["memory"]["peak_bytes"] and json.loads(imported) == [], r.stdout

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from zpipe.engine.zimage.bench import write_tokenizer
+
 
 def module_bytes(module) -> int:
     """Bytes of a module's parameters and buffers (what the memory planner counts as its weights)."""
@@ -53,52 +55,6 @@ def randomize(module: torch.nn.Module, seed: int) -> None:
             p.copy_(torch.randn(p.shape, generator=g) / fan_in**0.5)
 
 
-# A subset of Qwen3's chat template that renders user turns, the generation prompt and the
-# enable_thinking switch exactly as the full template does.
-QWEN3_CHAT_TEMPLATE = (
-    "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
-    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
-    "{%- endif %}{%- endif %}"
-)
-CORPUS = [
-    "a seamless stone wall texture, moss between bricks, photorealistic, 4k",
-    "poster of a red fox in the snow with the title 'WINTER' in bold letters",
-    "weathered wooden planks, top-down view, tileable, high detail",
-    "Ein altes Schloss im Nebel. 山水画, 中国风. Ünïcödé façade; numbers 12345 and symbols #@!",
-]
-
-
-def make_tokenizer(folder, vocab_size: int = 400) -> None:
-    """Write tokenizer/tokenizer.json (+ tokenizer_config.json) built like Qwen's: byte-level BPE, NFC,
-    the Qwen pre-tokenizer split, and the special tokens <|endoftext|>, <|im_start|>, <|im_end|>."""
-    import json
-    from pathlib import Path
-
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tok.decoder = decoders.ByteLevel()
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
-    tok.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "Qwen2Tokenizer", "bos_token": None, "eos_token": "<|im_end|>",
-        "pad_token": "<|endoftext|>", "unk_token": None, "model_max_length": 131072,
-        "chat_template": QWEN3_CHAT_TEMPLATE, "add_prefix_space": False,
-    }))
-
-
 # ---- tiny checkpoints ----
 
 TINY_DIT = dict(all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=64, n_layers=2,
@@ -143,7 +99,7 @@ def save_diffusers_layout(root, dit, lm, vae) -> None:
     vae.save_pretrained(root / "vae", safe_serialization=True)
     diffusers.FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0,
                                               use_dynamic_shifting=False).save_pretrained(root / "scheduler")
-    make_tokenizer(root / "tokenizer")
+    write_tokenizer(root / "tokenizer")
     (root / "model_index.json").write_text(json.dumps({
         "_class_name": "ZImagePipeline", "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
         "text_encoder": ["transformers", "Qwen3Model"], "tokenizer": ["transformers", "Qwen2Tokenizer"],
@@ -207,7 +163,7 @@ def save_comfy_layout(root, dit, lm, vae) -> None:
     save_file(contig(te), str(root / "text_encoders" / "qwen_3_4b.safetensors"))
     save_file(contig(vae_to_ldm(vae.state_dict(), len(vae.config.block_out_channels))),
               str(root / "vae" / "ae.safetensors"))
-    make_tokenizer(root / "tokenizer")
+    write_tokenizer(root / "tokenizer")
 
 
 class LiveBytes:

@@ -18,8 +18,8 @@ from zpipe.plan import PlannedJob
 from zpipe.recipe.model import Job
 
 
-def test_a_worker_prepares_a_chunk_in_one_text_encoder_phase(tiny_zimage_ckpt):
-    options = {"model": str(tiny_zimage_ckpt), "device": "cpu", "dtype": "fp32", "memory": "phased"}
+def test_a_worker_prepares_a_chunk_in_one_text_encoder_phase(diffusers_ckpt):
+    options = {"model": str(diffusers_ckpt), "device": "cpu", "dtype": "fp32", "memory": "phased"}
     worker = EngineWorker("z-image-turbo", options, "w0")
     chunk = [[Request(f"stone {i}", 64, 64, i), Request(f"moss {i}", 64, 64, i)] for i in range(3)]
     worker.prepare(chunk)

@@ -330,10 +330,10 @@ def test_engine_configuration_error_stops_the_build(cluster, tmp_path):
         executor.close()
 
 
-def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp_path, tiny_zimage_ckpt):
+def test_tiny_zimage_on_two_fake_devices_matches_the_local_executor(cluster, tmp_path, diffusers_ckpt):
     # the upscale stage refines by img2img through StageContext.generate: from a stage task, that is a
     # call back into the engine actor
-    text = (f"name: zi\nkind: textures\nengine: {{name: z-image-turbo, model: '{tiny_zimage_ckpt}', device: cpu, "
+    text = (f"name: zi\nkind: textures\nengine: {{name: z-image-turbo, model: '{diffusers_ckpt}', device: cpu, "
             "dtype: fp32, batch_size: 2}\nsize: 64\nsteps: 2\nseed: 1\ntile: xy\nprompt: 'seamless {m} texture'\n"
             "id: '{m}'\nmatrix:\n  m: [stone, moss, sand, bark]\n"
             "stages:\n  - upscale: {factor: 2, mode: refine, tile: 64}\noutput:\n  formats: [png]\n")
