@@ -38,6 +38,9 @@ class Request:
     ``init_image`` (H, W, 3) float32 in [0, 1] with ``strength`` in [0, 1] asks for img2img;
     adding ``mask`` (H, W) float32 in [0, 1], 1 = repaint, asks for inpainting.
     ``kind`` is a hint for engines that treat textures and poster backgrounds differently.
+    ``style`` is a poster's look as its recipe wrote it (``""``: none given), which zpipe's poster prompts
+    wrap in sentences of their own: engines that take the look from words rather than reading the prompt
+    (procedural) use it. None: not a recipe's poster; the prompt is all style.
     """
 
     prompt: str
@@ -50,6 +53,7 @@ class Request:
     init_image: np.ndarray | None = None
     mask: np.ndarray | None = None
     strength: float = 1.0
+    style: str | None = None
 
     def __post_init__(self) -> None:
         if self.tile not in TILE_MODES:

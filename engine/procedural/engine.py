@@ -11,7 +11,7 @@ from zpipe.engine.base import Capability, EngineError, Generated, Request
 from zpipe.params import Param
 
 # Bump whenever any output byte can change (it enters the content key through the fingerprint).
-VERSION = "1.11.0"
+VERSION = "1.11.1"  # 1.11.1: posters take their look from the request's style, not the prompt's wording
 
 # The recipe's `engine` options this engine reads (recipe validation checks them against these).
 OPTIONS: dict[str, Param] = {
@@ -65,7 +65,8 @@ class ProceduralEngine:
         if req.init_image is not None or req.mask is not None:
             raise EngineError("the procedural engine makes images from prompts only (no img2img or inpainting)")
         if req.kind == "poster":
-            img, info = poster.generate(req.prompt, req.height, req.width, req.seed)
+            img, info = poster.generate(req.prompt if req.style is None else req.style, req.height, req.width,
+                                        req.seed)
             return Generated(img, info)
         parsed = families.parse(req.prompt)
         if self.scale != 1.0:

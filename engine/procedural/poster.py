@@ -1,15 +1,15 @@
 """Poster backgrounds: calm gradients, soft shapes and fine grain that leave room for text.
 
-The palette comes from mood words ("sunset", "ocean", "neon", ...) or colour words in the prompt, else
-from the seed; the layout style from style words ("waves", "geometric", "bokeh", ...), else from the
-seed. Detail contrast is kept low and a vignette frames the centre, so overlaid text stays legible.
+The palette comes from mood words ("sunset", "ocean", "neon", ...) or colour words of the poster's
+style (the request's ``style``; a request without one: its prompt), else from the seed; the layout
+from style words ("waves", "geometric", "bokeh", ...), else from the seed. zpipe's poster prompts
+wrap the style in sentences of their own (landscape, calm, space): those words never pick the look. Detail contrast is kept low and a vignette frames the centre, so overlaid text stays legible.
 The info reports which text colour reads best on the result.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import zlib
 
 import numpy as np
@@ -159,30 +159,15 @@ def _skyline(img, cols, r, ys, xs, h, w, s):
     return img
 
 
-# zpipe's poster prompts (zpipe.text.prompt) wrap the user's style in their own sentences ("A
-# horizontal (landscape) poster. Style: …. Leave calm, uncluttered … space …"): only the style part
-# speaks for the user, so the wrapper's words (landscape, calm, space) must not pick the look.
-_STYLE_PART = re.compile(r"\bStyle:\s*(.*?)\.(?:\s+(?:The poster shows|Leave calm)|\s*$)", re.S)
-_WRAPPER = re.compile(r"^A (?:horizontal \(landscape\)|vertical \(portrait\)|square) poster(?: background)?\.")
-
-
-def style_words(prompt: str) -> list[str]:
-    """The words that choose the palette and layout: the ``Style:`` part of a zpipe poster prompt,
-    nothing else of the wrapper (no style given: no words, so the seed decides); any other prompt
-    as a whole."""
-    match = _STYLE_PART.search(prompt)
-    if match:
-        return tokens(match.group(1))
-    return [] if _WRAPPER.match(prompt.strip()) else tokens(prompt)
-
-
-def generate(prompt: str, h: int, w: int, seed: int) -> tuple[np.ndarray, dict]:
+def generate(style: str, h: int, w: int, seed: int) -> tuple[np.ndarray, dict]:
+    """A background of ``h`` x ``w`` whose palette and layout follow the words of ``style`` (a request's
+    style, or its whole prompt when it has none: see :class:`zpipe.engine.base.Request`)."""
     seed = int(seed) & 0xFFFFFFFFFFFFFFFF
 
     def rng(tag: str) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, zlib.crc32(tag.encode())])))
 
-    words = style_words(prompt)
+    words = tokens(style)
     name, cols = _palette(words, rng("palette"))
     styles = [_STYLE_OF[w] for w in words if w in _STYLE_OF]
     r = rng("layout")

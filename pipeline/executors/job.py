@@ -35,8 +35,10 @@ class Outcome:
 
 
 def request_for(job: Job) -> Request:
+    poster = job.kind == "posters"
     return Request(prompt=job.prompt, width=job.width, height=job.height, seed=job.seed, steps=job.steps,
-                   tile=job.tile, kind="poster" if job.kind == "posters" else "texture")
+                   tile=job.tile, kind="poster" if poster else "texture",
+                   style=(job.fields.get("style") or "") if poster else None)
 
 
 def main_role(job: Job) -> str:

@@ -131,7 +131,7 @@ class UpscaleStage(Stage):
 
         def run_tiles(tiles: list[np.ndarray]) -> list[np.ndarray]:
             reqs = [Request(prompt=prompt, width=t.shape[1], height=t.shape[0], seed=seed + i, steps=steps,
-                            kind=kind, init_image=t, strength=float(p["strength"]))
+                            kind=kind, init_image=t, strength=float(p["strength"]), style=getattr(base, "style", None))
                     for i, t in enumerate(tiles)]
             return [np.asarray(g.image, np.float32) for g in ctx.generate(reqs)]
 

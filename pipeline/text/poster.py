@@ -81,8 +81,10 @@ def text_free_background(asset, ctx, seed: int):
     """Generate the poster's background without text (prompt from compose_background_prompt)."""
     from zpipe.text.prompt import compose_background_prompt
 
-    prompt = compose_background_prompt(asset.fields.get("style", ""), asset.fields["lines"], asset.width, asset.height)
-    req = replace(ctx.request, prompt=prompt, seed=seed, kind="poster", init_image=None, mask=None, strength=1.0)
+    style = asset.fields.get("style") or ""
+    prompt = compose_background_prompt(style, asset.fields["lines"], asset.width, asset.height)
+    req = replace(ctx.request, prompt=prompt, seed=seed, kind="poster", init_image=None, mask=None, strength=1.0,
+                  style=style)
     return ctx.generate([req])[0].image, prompt
 
 

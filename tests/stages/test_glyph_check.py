@@ -48,7 +48,7 @@ class HandEngine:
 
 def make(engine, *, text="render", fallback="typeset", candidates=3, seed=7):
     prompt = compose_prompt("calm gradient", LINES, W, H)
-    req = Request(prompt=prompt, width=W, height=H, seed=seed, kind="poster")
+    req = Request(prompt=prompt, width=W, height=H, seed=seed, kind="poster", style="calm gradient")
     image = engine.generate([req])[0].image
     asset = make_asset({"poster": image}, kind="posters", asset_id="p", seed=seed, prompt=prompt,
                        fields={"lines": LINES, "style": "calm gradient", "text": text, "fallback": fallback,
@@ -145,7 +145,7 @@ def test_an_engine_that_cannot_draw_text_is_typeset_at_once():
     engine = create("procedural")
     assert Capability.TEXT not in engine.capabilities
     prompt = compose_prompt("red festive paper-cut", LINES, W, H)
-    req = Request(prompt=prompt, width=W, height=H, seed=3, kind="poster")
+    req = Request(prompt=prompt, width=W, height=H, seed=3, kind="poster", style="red festive paper-cut")
     asset = make_asset({"poster": engine.generate([req])[0].image}, kind="posters", asset_id="p", seed=3,
                        prompt=prompt, fields={"lines": LINES, "style": "red festive paper-cut", "text": "render",
                                               "fallback": "typeset", "candidates": 4})

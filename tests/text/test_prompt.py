@@ -60,17 +60,37 @@ def test_traditional_and_simplified_chinese_are_named_in_the_prompt():
     assert "in Traditional Chinese that reads “繁體”" in prompt and "in Simplified Chinese that reads “简体”" in prompt
 
 
-def test_the_procedural_poster_follows_the_users_style_words_only():
-    from zpipe.engine.procedural.poster import generate, style_words
-    from zpipe.text.prompt import compose_background_prompt
+POSTER = """\
+name: p
+kind: posters
+engine: procedural
+size: "16:9"
+text: %s
+assets:
+  - id: launch
+    style: bold sci-fi game launch key art, neon city skyline at night, cinematic
+    title: {text: 星际远征, lang: zh, placement: top}
+"""
 
-    lines = [{"role": "title", "text": "星际远征"}]
-    style = "bold sci-fi game launch key art, neon city skyline at night, cinematic"
-    for compose in (compose_prompt, compose_background_prompt):
-        prompt = compose(style, lines, 1344, 768)  # the wrapper says "landscape", "calm", "space"
-        assert style_words(prompt) == ["bold", "sci", "fi", "game", "launch", "key", "art", "neon", "city",
-                                       "skyline", "at", "night", "cinematic"]
-        info = generate(prompt, 48, 84, 1)[1]
-        assert (info["style"], info["palette"]) == ("skyline", "neon")
-        assert style_words(compose("", lines, 1344, 768)) == []  # no style: the seed decides
-    assert style_words("misty mountains") == ["misty", "mountains"]  # a plain prompt is all style
+
+@pytest.mark.parametrize("text", ["render", "typeset"])
+def test_the_poster_request_carries_the_style_and_the_procedural_engine_follows_it_only(write_recipe, text):
+    from dataclasses import replace
+
+    from zpipe.engine.registry import create
+    from zpipe.executors.job import request_for
+    from zpipe.recipe import load_recipe
+
+    job = load_recipe(write_recipe(POSTER % text)).jobs[0]
+    req = replace(request_for(job), width=96, height=48)  # the prompt wraps the style: "landscape", "calm", "space"
+    assert req.style == "bold sci-fi game launch key art, neon city skyline at night, cinematic"
+    assert "landscape" in req.prompt and req.style in req.prompt
+    engine = create("procedural")
+    info = engine.generate([req])[0].info
+    assert (info["style"], info["palette"]) == ("skyline", "neon")
+    assert info["matched"] == ["neon", "city", "skyline", "night"]
+    # No style given: the wrapper's words ("calm" would pick the gradient layout) choose nothing; the seed decides.
+    bare = replace(req, prompt=compose_background_prompt("", [{"role": "title", "text": "星际远征"}], 96, 48), style="")
+    assert "calm" in bare.prompt and engine.generate([bare])[0].info["matched"] == []
+    # A request that is not a recipe's poster (no style): its prompt is all style.
+    assert engine.generate([replace(req, prompt="misty mountains", style=None)])[0].info["style"] == "mountains"
