@@ -9,9 +9,10 @@ Images are float32 numpy arrays (H, W, C) in [0, 1], keyed by role: textures sta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,7 +52,12 @@ class Asset:
     seed = property(attrgetter("job.seed"))
     width = property(attrgetter("job.width"))
     height = property(attrgetter("job.height"))
-    fields = property(attrgetter("job.fields"))
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        """The job's kind-specific data, read-only: it entered the job's key, so a stage that changed it
+        would make an asset its key does not describe."""
+        return MappingProxyType(self.job.fields)
 
 
 @dataclass

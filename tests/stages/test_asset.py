@@ -21,3 +21,15 @@ def test_stages_read_the_job_through_the_asset_and_cannot_change_it():
     with pytest.raises(FrozenInstanceError):
         job.prompt = "another"  # type: ignore[misc]
     assert asset.prompt == "a poster"
+
+
+def test_the_jobs_fields_are_read_only_through_the_asset():
+    asset = make_asset({"poster": np.zeros((32, 48, 3), np.float32)}, kind="posters", asset_id="p",
+                       fields={"style": "calm", "lines": [{"role": "title", "text": "春"}]})
+    with pytest.raises(TypeError):
+        asset.fields["style"] = "neon"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del asset.fields["lines"]  # type: ignore[attr-defined]
+    assert not hasattr(asset.fields, "update") and not hasattr(asset.fields, "pop")
+    assert asset.job.fields == {"style": "calm", "lines": [{"role": "title", "text": "春"}]}
+    assert dict(asset.fields) == asset.job.fields and asset.fields.get("text", "render") == "render"
