@@ -57,14 +57,47 @@ def test_kinsoku_lists_cover_the_less_common_brackets():
     assert tokens("〖新品〗上市") == ["〖新", "品〗", "上", "市"]
 
 
-def test_titles_use_a_real_bold_face_when_one_is_installed():
-    from zpipe.text.fonts import bold_of
+def bold_sibling(folder, text: str) -> tuple[str, str]:
+    """A font file named like a Bold weight whose names make it the default face's Bold (its glyphs for
+    ``text``): what fonts-noto-cjk installs, made here so that the test knows the answer. (path, full name)"""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
 
-    _, record = typeset(demo_background(512, 512, seed=1), [{"role": "title", "text": "春节快乐"},
-                                                            {"role": "body", "text": "正文"}])
-    bold = bold_of(default_font())
+    face = default_font()
+    font = TTFont(face.path, fontNumber=face.index)
+    sub = subset.Subsetter()
+    sub.populate(text=text)
+    sub.subset(font)
+    full = f"{face.name} Bold"
+    for record in font["name"].names:
+        if record.nameID in (2, 17):
+            record.string = "Bold"
+        elif record.nameID in (4, 6):
+            record.string = full if record.nameID == 4 else full.replace(" ", "")
+    path = str(folder / "TestSans-Bold.otf")
+    font.save(path)
+    return path, full
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_titles_use_a_real_bold_face_when_one_is_installed(tmp_path, monkeypatch, installed):
+    from zpipe.text import fonts
+
+    bold_files = (bold_sibling(tmp_path, "春节快乐")[0],) if installed else ()
+    monkeypatch.setattr(fonts, "_bold_files", lambda: bold_files)  # the system's font folders, searched
+    fonts.bold_of.cache_clear()
+    try:
+        _, record = typeset(demo_background(512, 512, seed=1), [{"role": "title", "text": "春节快乐"},
+                                                                {"role": "body", "text": "正文"}])
+    finally:
+        fonts.bold_of.cache_clear()  # the next test searches the real folders again
     title, body = record["lines"]
-    assert title["bold"] == (bold.label() if bold else "faux (no Bold face of the font is installed)")
+    if installed:
+        path, full = bold_files[0], f"{default_font().name} Bold"
+        assert title["bold"] == fonts.FontFace(path, 0, full).label()
+        assert title["bold"].startswith(full + " (TestSans-Bold.otf#0")
+    else:
+        assert title["bold"] == "faux (no Bold face of the font is installed)"
     assert "bold" not in body
 
 
