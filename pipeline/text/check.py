@@ -18,7 +18,9 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
 
 1. detection on a copy at most 768 px long, recognition on full-resolution crops;
 2. each look-alike character (:mod:`zpipe.text.lookalikes`) is read again from its own crop,
-   which breaks the recogniser's word prior;
+   which breaks the recogniser's word prior; and the word spaces the recogniser dropped ("Sun flower"
+   read "Sunflower") are put back where the ink shows a gap between two letters much wider than
+   the line's letter gaps (:mod:`zpipe.text.word_gaps`; every later re-reading gets the same);
 3. when an expected line is missing (not found, or under 80% of its characters found), detection
    runs again at full resolution (small lines over busy textures are lost at the working size) and
    the new boxes are added;
@@ -204,15 +206,28 @@ def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | N
     """OCR, then match; while a line fails, look harder (:data:`LOOK_HARDER`): every extra reading is of
     failing lines only, so a poster that passes costs one reading."""
     from zpipe.text.ocr import read_text, verify_lookalikes
+    from zpipe.text.word_gaps import restore_spaces
 
     boxes = verify_lookalikes(arr, read_text(arr, threads=threads), threads=threads)
+    boxes = restore_spaces(arr, boxes, threads=threads)
     scores, leftover = match(boxes)
     for look_harder in LOOK_HARDER:
         better = look_harder(arr, boxes, scores, ignore_punct, threads)
         if better is not None:
-            boxes = better
+            boxes = _with_spaces(arr, boxes, better, threads)
             scores, leftover = match(boxes)
     return scores, leftover
+
+
+def _with_spaces(arr: np.ndarray, before: list[Box], after: list[Box], threads: int | None) -> list[Box]:
+    """``after`` with the word spaces of its new readings restored from the ink (a re-read has the
+    same language prior that dropped them the first time)."""
+    from zpipe.text.word_gaps import restore_spaces
+
+    kept = set(map(id, before))
+    new = [b for b in after if id(b) not in kept]
+    swap = dict(zip(map(id, new), restore_spaces(arr, new, threads=threads)))
+    return [swap.get(id(b), b) for b in after]
 
 
 def _judge_extra_text(result: dict[str, Any], leftover: list[Box], ignore_punct: bool, max_extra_chars: int) -> None:
