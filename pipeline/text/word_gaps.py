@@ -189,8 +189,8 @@ def restore_spaces(image: np.ndarray, boxes: list, *, threads: int | None = None
             continue
         crop = np.ascontiguousarray(bgr[y0:y1, x0:x1])
         spaces = word_spaces(ink_mask(crop))
-        if not spaces:
-            continue  # the common case: no gap wide enough, no second reading
+        if len(spaces) <= b.text.strip().count(" "):
+            continue  # the common case: no more wide gaps than spaces read, so no second reading
         if engine is None:
             engine, lock = get_engine(threads)
         centres = _ctc_centres(engine, lock, crop, b.text)
