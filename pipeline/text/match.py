@@ -401,20 +401,31 @@ def _line_score(text: str, target, wild, score: float, run: list[Box], strict: b
 def _assign(order: list[Box], exp_units: list, wilds: list, checkable: list[int], strict: bool,
             max_run: int) -> tuple[dict[int, tuple[float, list[int]]], list[bool]]:
     """Greedily, the best-reading run of boxes goes to its line, until no line reads at all:
-    ({line index: (ned, box indices)}, which boxes were used)."""
+    ({line index: (ned, box indices)}, which boxes were used).
+
+    Each open line's best run is kept between rounds: using boxes only takes runs away, so a line's
+    best run stays its best while no box from its first to its last became used (one inside, even a
+    skipped small mark, ends the runs through it). Only the other lines are scored again."""
     used = [False] * len(order)
     result: dict[int, tuple[float, list[int]]] = {}
-    while len(result) < len(exp_units):
+
+    def best_for(li: int):
+        return _best_run(li, exp_units[li], order, used, strict, wilds[li], checkable[li], max_run)
+
+    best = {li: best_for(li) for li in range(len(exp_units))}
+    while best:
         # the best (ned, checkable characters, -run length, -line index) over the lines still open
-        found = [_best_run(li, target, order, used, strict, wilds[li], checkable[li], max_run)
-                 for li, target in enumerate(exp_units) if li not in result]
-        best = max((f for f in found if f is not None), key=lambda f: f[0], default=None)
-        if best is None or best[0][0] <= 0.0:
+        top = max((f for f in best.values() if f is not None), key=lambda f: f[0], default=None)
+        if top is None or top[0][0] <= 0.0:
             break
-        (score, *_), li, run = best
+        (score, *_), li, run = top
         for i in run:
             used[i] = True
         result[li] = (score, run)
+        del best[li]
+        for other, found in best.items():
+            if found is not None and any(found[2][0] <= i <= found[2][-1] for i in run):
+                best[other] = best_for(other)
     return result, used
 
 

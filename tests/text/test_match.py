@@ -247,3 +247,83 @@ def test_a_hyphen_that_breaks_a_word_at_the_line_end_is_soft():
     assert match_lines(rows, ["Internationalization"])[0][0].passed
     rows = [_b("Happy Spring", 0, 0, 500, 60), _b("Festival", 0, 70, 400, 130)]
     assert match_lines(rows, ["Happy Spring Festival"])[0][0].passed
+
+
+def _assign_scoring_every_line_each_round(order, exp_units, wilds, checkable, strict, max_run):
+    """The greedy assignment as specified: every open line scored again in every round (quadratic)."""
+    from zpipe.text.match import _best_run
+
+    used = [False] * len(order)
+    result = {}
+    open_lines = list(range(len(exp_units)))
+    while open_lines:
+        reads = [_best_run(li, exp_units[li], order, used, strict, wilds[li], checkable[li], max_run)
+                 for li in open_lines]
+        reads = [r for r in reads if r is not None and r[0][0] > 0.0]  # (key, line, run); keys differ by line
+        if not reads:
+            return result, used
+        key, li, run = max(reads)
+        used = [u or i in run for i, u in enumerate(used)]
+        result[li] = (key[0], run)
+        open_lines.remove(li)
+    return result, used
+
+
+def _random_poster(rng, n_lines):
+    """Expected lines from a small alphabet (lines resemble each other) and OCR boxes that read them with
+    typos, splits, dropped parts, small marks between parts, and stray text, laid out in rows."""
+    alphabet = "春节快乐未末来已ABab1"
+    expected = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5))) for _ in range(n_lines)]
+    boxes, y = [], 0.0
+    for text in expected + ["".join(rng.choice(alphabet) for _ in range(3)) for _ in range(rng.randint(0, 3))]:
+        read = "".join(rng.choice(alphabet) if rng.random() < 0.15 else ch for ch in text if rng.random() > 0.1)
+        parts = [read[i:i + 2] for i in range(0, len(read), 2)] or ["?"]
+        x, h = rng.uniform(0, 30), rng.choice([20.0, 20.0, 30.0])
+        for part in parts:
+            w = 12.0 * max(len(part), 1)
+            boxes.append(Box(part, x, y, x + w, y + h))
+            x += w + rng.uniform(1, 10)
+            if rng.random() < 0.2:  # a small mark between the parts
+                boxes.append(Box(rng.choice(",.S"), x, y + h * 0.6, x + 5, y + h * 0.9))
+                x += 8
+        y += h * rng.choice([1.2, 1.6, 3.0])
+    rng.shuffle(boxes)
+    return expected, boxes
+
+
+def _assign_inputs(expected, boxes):
+    from zpipe.text.match import hard_len, reading_order, split_boxes
+
+    exp_units = [units(e) for e in expected]
+    order = [b for b in reading_order(split_boxes(list(boxes), exp_units)) if hard_len(units(b.text))]
+    wilds = [frozenset()] * len(expected)
+    checkable = [sum(1 for u in e if not u.soft) for e in exp_units]
+    return order, exp_units, wilds, checkable
+
+
+def test_the_assignment_keeps_each_lines_best_run_and_gives_the_same_result():
+    import random
+
+    from zpipe.text.match import _assign
+
+    for seed in range(80):
+        rng = random.Random(seed)
+        args = _assign_inputs(*_random_poster(rng, rng.randint(1, 9)))
+        assert _assign(*args, False, 8) == _assign_scoring_every_line_each_round(*args, False, 8), seed
+
+
+def test_the_assignment_scores_each_line_about_once_on_many_lines(monkeypatch):
+    import random
+
+    import zpipe.text.match as match
+
+    expected, boxes = _random_poster(random.Random(7), 40)
+    args = _assign_inputs(expected, boxes)
+    calls = []
+    real = match._best_run
+    monkeypatch.setattr(match, "_best_run", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    got = match._assign(*args, False, 8)
+    assert len(calls) <= 3 * len(expected), len(calls)  # scoring every open line each round: 40 * 41 / 2
+    calls.clear()
+    assert got == _assign_scoring_every_line_each_round(*args, False, 8)
+    assert len(calls) > 10 * len(expected)
