@@ -12,9 +12,10 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-* dev: 80/81 (98.8%) / 77/81 (95.1%), 2 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
-  "Dai1y" even by colour; O/0 in "Room 1O1" (silent); a space the OCR drops ("Sun flower", silent); rare
-  forms the recogniser reads as common ones (荼 as 茶, 曰 as 日: both warned).
+* dev: 80/81 (98.8%) / 78/81 (96.3%), 1 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
+  "Dai1y" even by colour; O/0 in "Room 1O1" (silent); rare forms the recogniser reads as common ones
+  (荼 as 茶, 曰 as 日: both warned). "Sun flower" read "Sunflower" (was silent) fails since the spaces the
+  recogniser drops are put back from the ink (zpipe.text.word_gaps).
 * heldout: 72/81 (88.9%) / 77/81 (95.1%), 1 silent. Missed on correct twins: lines over a halftone dot screen
   or scaled down and up (Welcome read "come", 中山路六号 "中路公号", 戊戌年 "成成年", "We1come",
   入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: rare forms read as the common
@@ -33,10 +34,10 @@ from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.938), "heldout": (0.876, 0.938)}
+REQUIRED = {"dev": (0.975, 0.950), "heldout": (0.876, 0.938)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 2, "heldout": 1}
+MAX_SILENT = {"dev": 1, "heldout": 1}
 
 
 def _missing_fonts(twin_set) -> list[str]:
