@@ -43,12 +43,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zpipe.text.image import load_image
 from zpipe.text.match import Box, check_rule, extra_text, hard_len, match_lines, summarize, units
+
+if TYPE_CHECKING:
+    from zpipe.text.ocr import OcrImage  # the readers' image, converted once per check
 
 UNVERIFIED_POLICIES = ("fail", "warn")
 CLEAN_MIN_SCORE = 0.9  # a reading by text colour replaces the first only when the recogniser is this sure
@@ -160,7 +163,7 @@ def _failing_boxes(boxes: list[Box], scores) -> list[Box]:
     return [b for b in boxes if (b.x0, b.y0, b.y1) in failing]
 
 
-def _full_resolution(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+def _full_resolution(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """A missing line on a large image: detect again at full resolution and add the boxes that are new."""
     from zpipe.text.ocr import DEFAULT_DET_MAX_SIDE, read_text, verify_lookalikes
 
@@ -171,7 +174,7 @@ def _full_resolution(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bo
     return boxes + verify_lookalikes(arr, new, threads=threads) if new else None
 
 
-def _second_opinion(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+def _second_opinion(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """The failing lines' boxes read again at other crop scales; the majority reading counts."""
     from zpipe.text.ocr import reread, verify_lookalikes
 
@@ -185,7 +188,7 @@ def _second_opinion(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: boo
     return [swap.get(id(b), b) for b in boxes]
 
 
-def _colour_reread(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+def _colour_reread(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """A background stroke through the glyphs: the failing boxes read again by the text colour alone,
     taken only when confident and a change that clutter can explain."""
     from zpipe.text.ocr import colour_readings, verify_lookalikes
@@ -205,21 +208,22 @@ LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread)
 def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | None):
     """OCR, then match; while a line fails, look harder (:data:`LOOK_HARDER`): every extra reading is of
     failing lines only, so a poster that passes costs one reading."""
-    from zpipe.text.ocr import read_text, verify_lookalikes
+    from zpipe.text.ocr import OcrImage, read_text, verify_lookalikes
     from zpipe.text.word_gaps import restore_spaces
 
-    boxes = verify_lookalikes(arr, read_text(arr, threads=threads), threads=threads)
-    boxes = restore_spaces(arr, boxes, threads=threads)
+    image = OcrImage(arr)  # converted once for every reading below
+    boxes = verify_lookalikes(image, read_text(image, threads=threads), threads=threads)
+    boxes = restore_spaces(image, boxes, threads=threads)
     scores, leftover = match(boxes)
     for look_harder in LOOK_HARDER:
-        better = look_harder(arr, boxes, scores, ignore_punct, threads)
+        better = look_harder(image, boxes, scores, ignore_punct, threads)
         if better is not None:
-            boxes = _with_spaces(arr, boxes, better, threads)
+            boxes = _with_spaces(image, boxes, better, threads)
             scores, leftover = match(boxes)
     return scores, leftover
 
 
-def _with_spaces(arr: np.ndarray, before: list[Box], after: list[Box], threads: int | None) -> list[Box]:
+def _with_spaces(arr: OcrImage, before: list[Box], after: list[Box], threads: int | None) -> list[Box]:
     """``after`` with the word spaces of its new readings restored from the ink (a re-read has the
     same language prior that dropped them the first time)."""
     from zpipe.text.word_gaps import restore_spaces

@@ -89,8 +89,28 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr[:, :, ::-1])
 
 
+class OcrImage:
+    """An image converted once into what the recogniser reads (contiguous uint8 BGR): one check hands it
+    to every reader (read_text, readings, colour_readings, verify_lookalikes, word spaces), which would
+    otherwise each convert the float image again."""
+
+    __slots__ = ("bgr",)
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.bgr = to_bgr_uint8(image)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.bgr.shape
+
+
+def as_bgr(image: np.ndarray | OcrImage) -> np.ndarray:
+    """The uint8 BGR pixels of ``image``: an :class:`OcrImage`'s as they are, an array's converted."""
+    return image.bgr if isinstance(image, OcrImage) else to_bgr_uint8(image)
+
+
 def read_text(
-    image: np.ndarray,
+    image: np.ndarray | OcrImage,
     *,
     threads: int | None = None,
     det_max_side: int = DEFAULT_DET_MAX_SIDE,
@@ -99,7 +119,7 @@ def read_text(
     """Recognise the text in ``image``; boxes with confidence below ``min_score`` are dropped."""
     import cv2
 
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     engine, lock = get_engine(threads)
     if min(h, w) < 64 or max(h, w) / min(h, w) > 8:
@@ -160,13 +180,13 @@ def readable_chars() -> frozenset[str]:
 REREAD_PADS = (0.2, 0.06, -0.06)
 
 
-def readings(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+def readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
              pads: tuple[float, ...] = REREAD_PADS) -> list[list[Box]]:
     """Each box read again from axis-aligned crops padded by ``pads`` × box height (so the glyphs
     land at other scales in the recogniser's 48-px input): one list of boxes per pad."""
     if not boxes:
         return [[] for _ in pads]
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     crops = []
     for b in boxes:
@@ -197,7 +217,7 @@ def majority(boxes: list[Box], alternatives: list[list[Box]]) -> list[Box]:
     return out
 
 
-def reread(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+def reread(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
            pads: tuple[float, ...] = REREAD_PADS) -> list[Box]:
     """Second opinion on ``boxes`` whose first reading is in doubt: the majority of the
     :func:`readings` at other crop scales; without a majority the first reading stays.
@@ -238,7 +258,7 @@ def _by_colour(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
 
 
-def colour_readings(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
                     pad: float = CLEAN_PAD) -> list[tuple[Box, np.ndarray] | None]:
     """Each box read again with the background suppressed: its crop is redrawn as dark-on-white once
     per main colour of the crop but the most common (:func:`_colour_centres`), through a 3×3 median (which
@@ -248,7 +268,7 @@ def colour_readings(image: np.ndarray, boxes: list[Box], *, threads: int | None 
     redrawn one it was read from, or None when none read anything. The expected text is never consulted."""
     import cv2
 
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     jobs, crops = [], []
     for bi, b in enumerate(boxes):
@@ -352,7 +372,7 @@ def _lookalike_crops(engine, lock, bgr: np.ndarray, b: Box) -> list[tuple[int, n
     return out
 
 
-def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | None = None,
+def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
                       min_score: float = 0.5) -> list[Box]:
     """Re-read each look-alike character (:mod:`zpipe.text.lookalikes`) of ``boxes`` from a crop of
     that character alone, which the recogniser reads without its word prior (干杯 read as 干杯 when
@@ -363,7 +383,7 @@ def verify_lookalikes(image: np.ndarray, boxes: list[Box], *, threads: int | Non
 
     if not any(to_verify(b.text) for b in boxes):
         return boxes  # the common case: no look-alike to re-read, so no copy of the image to make
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     engine, lock = get_engine(threads)
     jobs, crops = [], []  # (box index, char index)
     for bi, b in enumerate(boxes):

@@ -27,7 +27,12 @@ never touched.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from zpipe.text.ocr import OcrImage
 
 SPACE_MIN_BAND = 0.4  # a word space is at least this × the core band height (the x-height) wide...
 SPACE_MIN_RATIO = 2.0  # ... and this × the line's usual letter gap; under CLEAR_RATIO × it...
@@ -168,16 +173,16 @@ def place_spaces(text: str, centres: list[float | None], spaces: list[tuple[floa
     return "".join(ch + (" " if i in cut else "") for i, ch in enumerate(text))
 
 
-def restore_spaces(image: np.ndarray, boxes: list, *, threads: int | None = None) -> list:
+def restore_spaces(image: np.ndarray | OcrImage, boxes: list, *, threads: int | None = None) -> list:
     """``boxes`` (:class:`zpipe.text.match.Box`) with the word spaces that the ink shows and the
     reading lacks put back (module doc); the expected text is never consulted."""
     from zpipe.text.match import Box
-    from zpipe.text.ocr import get_engine, to_bgr_uint8
+    from zpipe.text.ocr import as_bgr, get_engine
 
     todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
     if not todo:
         return boxes
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     out = list(boxes)
     engine = lock = None

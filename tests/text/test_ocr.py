@@ -132,3 +132,23 @@ def test_a_reading_by_colour_is_taken_only_where_clutter_explains_the_difference
     for first, clean in [("己售完", "已售完"), ("Coffee Tiime", "Coffee Time"), ("Every where", "Everywhere"),
                          ("全场25折", "全场2.5折"), ("真的吗！", "真的吗？"), ("春风十", "春风十里"), ("same", "same")]:
         assert not _plausible_repair(first, clean), (first, clean)
+
+
+def test_a_check_converts_the_image_for_the_recogniser_once(monkeypatch):
+    # A failing line makes the check read again (other crop scales, by colour): every reader gets the
+    # pixels converted for the first reading, not the float image to convert again.
+    import zpipe.text.ocr as ocr
+    from zpipe.text.check import check_image
+
+    image, _ = typeset(demo_background(512, 512, seed=4), [{"role": "title", "text": "春节快乐"}], style=Style(scrim="on"))
+    converted = []
+    real = ocr.to_bgr_uint8
+    monkeypatch.setattr(ocr, "to_bgr_uint8", lambda img: converted.append(np.shape(img)) or real(img))
+    rereads = []
+    real_readings = ocr.readings
+    monkeypatch.setattr(ocr, "readings", lambda *a, **k: rereads.append(1) or real_readings(*a, **k))
+    result = check_image(image, ["春节快活"], threads=1)
+    assert not result["pass"] and rereads  # the failing line was read again
+    assert converted == [image.shape]
+    ocr_image = ocr.OcrImage(image)
+    assert ocr.as_bgr(ocr_image) is ocr_image.bgr and np.array_equal(ocr_image.bgr, to_bgr_uint8(image))
