@@ -34,9 +34,15 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    reading replaces the box's only at confidence ≥ ``CLEAN_MIN_SCORE``, and its look-alikes are
    verified on the redrawn crop.
 
-A passing line whose text holds a character with a look-alike the recogniser reads as that character
-even alone (:func:`zpipe.text.lookalikes.read_as`: 曰 for 日) passes with a warning and the pairs in
-``cannot_tell`` ("日/曰"): the check could not have seen the look-alike, so the pass is not silent.
+In step 2, a character the recogniser reads as itself even where a look-alike is shown
+(:func:`zpipe.text.lookalikes.read_as`: 曰 read as 日 from its crop alone) is decided by its ink
+(:func:`zpipe.text.ink.which`: the glyph's shape against renders of every member of the pair in the
+fonts at hand, symmetric, only on a clear margin): 曰落大道 then reads as such and fails.
+
+A passing line is never silent about a look-alike the check could not rule out
+(:func:`zpipe.text.ocr.lookalike_doubts`): a look-alike character whose crop alone was not read back
+as itself (a halftone screen, clutter; the whole group is in doubt), or one of the read-as pairs whose
+ink was not clear, passes with a warning and the pairs in ``cannot_tell`` ("日/曰").
 """
 
 from __future__ import annotations
@@ -115,25 +121,30 @@ def check_image(
             result["warnings"].append(f"{line['expected']!r}: the OCR cannot read {chars!r}, so the line is unverified")
             line["pass"] = unverified == "warn"
     if unseen_lookalikes:
-        _warn_unseen_lookalikes(result)
+        _warn_unseen_lookalikes(result, arr, scores, threads)
     result["pass"] = result["verdict"] == "pass" or (result["verdict"] == "unverified" and unverified == "warn")
     return result
 
 
-def _warn_unseen_lookalikes(result: dict[str, Any]) -> None:
-    """Per passing line, the look-alikes of its characters that the recogniser reads as them even alone
-    (``cannot_tell``: "日/曰"), and one warning per line naming them."""
-    from zpipe.text.lookalikes import read_as
+def _warn_unseen_lookalikes(result: dict[str, Any], arr: np.ndarray, scores, threads: int | None) -> None:
+    """Per passing line, the look-alikes its characters could be hiding (``cannot_tell``: "日/曰"), and one
+    warning per line naming them: the look-alike characters that neither their crop alone nor their ink
+    confirmed (:func:`zpipe.text.ocr.lookalike_doubts`)."""
+    from zpipe.text.ocr import lookalike_doubts
 
-    for line in result["lines"]:
-        if not line["pass"]:
+    for line, score in zip(result["lines"], scores):
+        if not line["pass"] or not score.boxes:
             continue
-        pairs = list(dict.fromkeys(f"{c}/{r}" for c in line["expected"] for r in read_as(c)))
+        doubts: dict[str, str] = {}
+        for per_box in lookalike_doubts(arr, score.boxes, threads=threads):
+            for ch, rivals in per_box.items():
+                doubts[ch] = doubts.get(ch, "") + "".join(r for r in rivals if r not in doubts.get(ch, ""))
+        pairs = [f"{c}/{r}" for c, rivals in doubts.items() for r in rivals]
         if pairs:
             line["cannot_tell"] = pairs
-            shown = ", ".join(f"{p[2:]!r} as {p[0]!r}" for p in pairs)
-            result["warnings"].append(f"{line['expected']!r}: the OCR reads {shown} even alone, so a poster showing "
-                                      "the look-alike would pass too")
+            shown = ", ".join(f"{c!r} from {'/'.join(rivals)}" for c, rivals in doubts.items())
+            result["warnings"].append(f"{line['expected']!r}: the OCR cannot tell {shown}, so a poster showing "
+                                      "the look-alike could pass too")
 
 
 def _plausible_repair(first: str, clean: str) -> bool:

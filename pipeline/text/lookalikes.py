@@ -3,7 +3,8 @@
 ``group(ch)`` is the set of characters that look like ``ch`` (itself included), ``to_verify(text)``
 the positions of ``text`` whose reading is worth a second look from a single-character crop, and
 ``read_as(ch)`` the look-alikes of ``ch`` that the recogniser reads as ``ch`` even alone
-(``lookalikes_read_as.txt``, measured by ``benchmarks/lookalike_separation.py``): 曰 for 日.
+(``lookalikes_read_as.txt``, measured by ``benchmarks/lookalike_separation.py``): 曰 for 日; those
+pairs are decided by the ink (:mod:`zpipe.text.ink`).
 """
 
 from __future__ import annotations

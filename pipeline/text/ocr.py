@@ -341,9 +341,9 @@ def _spans_around(pts: list[float | None]) -> list[tuple[float, float]]:
 LOOKALIKE_PADS = (0.12,)  # × box height around a single-character crop (one scale: a second costs 15%)
 
 
-def _lookalike_crops(engine, lock, bgr: np.ndarray, b: Box) -> list[tuple[int, np.ndarray]]:
-    """(character index, crop) for each look-alike character of box ``b``, one crop per pad of
-    LOOKALIKE_PADS (at several scales the more confident reading counts)."""
+def _lookalike_crops(engine, lock, bgr: np.ndarray, b: Box) -> list[tuple[int, np.ndarray, tuple[int, int]]]:
+    """(character index, crop, the crop's columns that hold the character) for each look-alike character
+    of box ``b``, one crop per pad of LOOKALIKE_PADS (at several scales the more confident reading counts)."""
     from zpipe.text.lookalikes import to_verify
 
     idx = to_verify(b.text)
@@ -368,8 +368,30 @@ def _lookalike_crops(engine, lock, bgr: np.ndarray, b: Box) -> list[tuple[int, n
             cx1 = int(min(w, x0 + z * (x1 - x0) + m + 1))
             cy0, cy1 = int(max(0, b.y0 - m)), int(min(h, b.y1 + m + 1))
             if cx1 - cx0 >= 4:
-                out.append((i, np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1])))
+                own = (int(x0 + a * (x1 - x0)) - cx0, int(x0 + z * (x1 - x0)) + 1 - cx0)
+                out.append((i, np.ascontiguousarray(bgr[cy0:cy1, cx0:cx1]), own))
     return out
+
+
+_SINGLES: dict[bytes, tuple[str, float]] = {}  # crop digest -> reading: the doubt pass re-reads no crop
+_SINGLES_MAX = 512
+
+
+def _read_singles(engine, lock, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+    """The recogniser's (text, confidence) of each single-character crop, remembered by the crop's
+    bytes: :func:`lookalike_doubts` asks again about crops :func:`verify_lookalikes` read."""
+    import hashlib
+
+    keys = [hashlib.blake2b(c.tobytes() + repr(c.shape).encode(), digest_size=16).digest() for c in crops]
+    todo = [i for i, k in enumerate(keys) if k not in _SINGLES]
+    if todo:
+        with lock:
+            recs, _ = engine.text_rec([crops[i] for i in todo], False)
+        if len(_SINGLES) + len(todo) > _SINGLES_MAX:
+            _SINGLES.clear()
+        for i, rec in zip(todo, recs):
+            _SINGLES[keys[i]] = (rec[0].strip(), float(rec[1]))
+    return [_SINGLES[k] for k in keys]
 
 
 def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
@@ -377,32 +399,86 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
     """Re-read each look-alike character (:mod:`zpipe.text.lookalikes`) of ``boxes`` from a crop of
     that character alone, which the recogniser reads without its word prior (干杯 read as 干杯 when
     it shows 千杯). A single-character reading with confidence ≥ ``min_score`` that is another
-    member of the character's look-alike group replaces it; nothing else is changed, and the
-    expected text is never consulted."""
+    member of the character's look-alike group replaces it. Then a character the recogniser cannot
+    tell from a look-alike even alone (:func:`zpipe.text.lookalikes.read_as`: 曰 read as 日) is
+    replaced by the member its ink shows when the ink is clear (:func:`zpipe.text.ink.which`, which
+    weighs every member alike). Nothing else is changed, and the expected text is never consulted."""
     from zpipe.text.lookalikes import group, to_verify
 
     if not any(to_verify(b.text) for b in boxes):
         return boxes  # the common case: no look-alike to re-read, so no copy of the image to make
     bgr = as_bgr(image)
     engine, lock = get_engine(threads)
-    jobs, crops = [], []  # (box index, char index)
+    jobs, crops = [], []  # (box index, char index, the char's columns)
     for bi, b in enumerate(boxes):
-        for i, crop in _lookalike_crops(engine, lock, bgr, b):
-            jobs.append((bi, i))
+        for i, crop, own in _lookalike_crops(engine, lock, bgr, b):
+            jobs.append((bi, i, own))
             crops.append(crop)
     if not crops:
         return boxes
-    with lock:
-        recs, _ = engine.text_rec(crops, False)
-    best: dict[tuple[int, int], tuple[float, str]] = {}
-    for job, rec in zip(jobs, recs):
-        read, score = rec[0].strip(), float(rec[1])
-        if len(read) == 1 and score > best.get(job, (-1.0, ""))[0]:
-            best[job] = (score, read)
+    best: dict[tuple[int, int], tuple[float, str, np.ndarray, tuple[int, int]]] = {}
+    for (bi, i, own), crop, (read, score) in zip(jobs, crops, _read_singles(engine, lock, crops)):
+        if len(read) == 1 and score > best.get((bi, i), (-1.0,))[0]:
+            best[(bi, i)] = (score, read, crop, own)
     texts = [list(b.text) for b in boxes]
-    for (bi, i), (score, read) in best.items():
+    for (bi, i), (score, read, crop, own) in best.items():
         was = texts[bi][i]
         if score >= min_score and read != was and read in group(was):
-            texts[bi][i] = read
+            texts[bi][i] = was = read
+        texts[bi][i] = _ink_says(crop, own, was) or was
     return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score)
             for b, t in zip(boxes, texts)]
+
+
+def _ink_says(crop: np.ndarray, own: tuple[int, int], ch: str) -> str | None:
+    """For a character the recogniser reads even where a look-alike is shown (日 for 曰): the member of
+    ``ch`` and those look-alikes that the ink of ``crop`` clearly shows, else None (also for the others)."""
+    import hashlib
+
+    from zpipe.text.ink import which
+    from zpipe.text.lookalikes import read_as
+
+    rivals = read_as(ch)
+    if not rivals:
+        return None
+    key = (hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest(), own, ch)
+    if key not in _INK:  # the doubt pass asks again about the crops verify_lookalikes judged
+        if len(_INK) >= _SINGLES_MAX:
+            _INK.clear()
+        _INK[key] = which(crop, ch + rivals, own)
+    return _INK[key]
+
+
+_INK: dict[tuple, str | None] = {}
+
+
+def lookalike_doubts(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
+                     min_score: float = 0.5) -> list[dict[str, str]]:
+    """Per box, its look-alike characters that nothing confirmed, each with the look-alikes it could be
+    hiding: a character whose crop alone is not read back as itself with confidence ≥ ``min_score``
+    (clutter, a halftone screen, a crop that cannot be placed: the whole group), or one the recogniser
+    reads even where a look-alike is shown (:func:`zpipe.text.lookalikes.read_as`) and whose ink does not
+    clearly show it (those look-alikes). Readings are remembered from :func:`verify_lookalikes`."""
+    from zpipe.text.lookalikes import group, read_as, to_verify
+
+    out: list[dict[str, str]] = [{} for _ in boxes]
+    if not any(to_verify(b.text) for b in boxes):
+        return out
+    bgr = as_bgr(image)
+    engine, lock = get_engine(threads)
+    for bi, b in enumerate(boxes):
+        read_ok: dict[int, bool] = {}  # char index -> one of its crops is read back as it
+        ink_ok: dict[int, bool] = {}  # char index -> one of those crops' ink clearly shows it
+        pieces = _lookalike_crops(engine, lock, bgr, b)
+        readings = _read_singles(engine, lock, [c for _, c, _ in pieces]) if pieces else []
+        for (i, crop, own), (read, score) in zip(pieces, readings):
+            ch = b.text[i]
+            if read == ch and score >= min_score:
+                read_ok[i] = True
+                ink_ok[i] = ink_ok.get(i, False) or not read_as(ch) or _ink_says(crop, own, ch) == ch
+        for i in to_verify(b.text):
+            ch = b.text[i]
+            rivals = "" if ink_ok.get(i) else read_as(ch) if read_ok.get(i) else "".join(sorted(group(ch) - {ch}))
+            if rivals:
+                out[bi][ch] = out[bi].get(ch, "") + "".join(r for r in rivals if r not in out[bi].get(ch, ""))
+    return out

@@ -1,0 +1,255 @@
+"""Which member of a look-alike group a single-character crop shows, judged by the shape of its ink.
+
+Some look-alikes the recogniser reads as the common form even from a crop of them alone
+(``lookalikes_read_as.txt``: 曰 as 日, 夭 as 天, 巳 as 已): its reading cannot tell them apart, the
+ink can. :func:`which` compares the glyph in the crop with renders of every member of the group in
+the CJK fonts available at run time (:func:`template_faces`: the bundled Noto Sans CJK faces and the
+system's CJK fonts), and names the member whose renders it resembles clearly better than any other
+member's; otherwise None (the evidence is not clear, the caller keeps its doubt).
+
+The comparison is symmetric: every member is rendered and scored alike, so the answer does not
+depend on which character was expected or read. Steps:
+
+1. ink: the crop's main colours (k-means, as :func:`zpipe.text.ocr.colour_readings`); the most common
+   is the background, each other colour is tried as the text's (pixels nearer it than any other), and
+   all of them together (a fill with its outline);
+2. the glyph: ink inside the character's own slice of the crop, cut to the box of its ink (pixels
+   beyond the 1st/99th percentile are stray) and scaled, aspect kept, into a ``GRID``² square: so
+   日 (taller than wide) and 曰 (wider than tall) stay apart in every font;
+3. distance to a render: chamfer distance, both ways (mean distance from each ink pixel of one to the
+   nearest of the other, so stroke weight matters little), plus the share of either's ink far from the
+   other (a stroke present in one and absent from the other: 戍's dot, 戌's bar);
+4. per member, the best over fonts; the nearest member wins when its distance is at most ``MARGIN``
+   times the runner-up's, and only for groups the fonts draw consistently (:func:`fonts_agree`: each
+   font's renders, judged against the other fonts', are never named wrong).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache, lru_cache
+
+import numpy as np
+
+GRID = 40  # px of the square a glyph is scaled into
+RENDER_SIZE = 96  # px em of the template renders
+MARGIN = 0.5  # the nearest member's distance must be at most this × the runner-up's
+FAR = 0.12  # × GRID: an ink pixel this far from the other glyph's ink is a stroke it lacks
+ENV_FONTS = "ZPIPE_INK_FONTS"  # "bundled": the bundled faces only (the same answer on every machine)
+
+
+@cache
+def template_faces() -> tuple:
+    """The faces templates are rendered in: the bundled Noto Sans CJK SC/TC/JP/KR faces and, unless
+    ``$ZPIPE_INK_FONTS`` is ``bundled``, the first face with CJK ideographs of every system font file
+    (the other faces of a collection are the same design for other regions)."""
+    from zpipe.text.fonts import FontError, FontFace, _catalogue, bundled_font_path
+
+    try:
+        bundled = str(bundled_font_path())
+    except FontError:
+        bundled = ""
+    system = os.environ.get(ENV_FONTS, "").strip() != "bundled"
+    faces: list[FontFace] = []
+    done: set[str] = set()
+    for path, index, family, full, _ps in _catalogue():
+        if "Mono" in family or (path in done and path != bundled):
+            continue
+        if path == bundled:
+            if family.split()[-1] not in ("SC", "TC", "JP", "KR"):
+                continue
+        elif not system:
+            continue
+        face = FontFace(path, index, full or family)
+        if not _draws(face, "永"):
+            continue
+        done.add(path)
+        faces.append(face)
+    return tuple(faces)
+
+
+def _draws(face, ch: str) -> bool:
+    """Whether ``face`` has a glyph for ``ch``: its render differs from the missing-glyph box's (cheaper
+    than reading the cmap of a large CJK font with fontTools)."""
+    try:
+        font = face.pil(RENDER_SIZE // 2)
+        mask = font.getmask(ch)
+        missing = font.getmask("\U0010fffd")
+    except Exception:  # an unreadable font file
+        return False
+    return mask.size != missing.size or bytes(mask) != bytes(missing)
+
+
+def _norm(mask: np.ndarray) -> np.ndarray | None:
+    """The ink of ``mask`` (bool) cut to its box (1st-99th percentile of ink pixels) and scaled, aspect
+    kept, centred into a GRID² bool square; None when there is too little ink."""
+    import cv2
+
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 12:
+        return None
+    x0, x1 = np.percentile(xs, [1, 99])
+    y0, y1 = np.percentile(ys, [1, 99])
+    x0, y0, x1, y1 = int(x0), int(y0), int(np.ceil(x1)) + 1, int(np.ceil(y1)) + 1
+    cut = mask[y0:y1, x0:x1].astype(np.float32)
+    h, w = cut.shape
+    side = max(h, w)
+    if side < 6:
+        return None
+    s = (GRID - 2) / side
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    small = cv2.resize(cut, (nw, nh), interpolation=cv2.INTER_AREA)
+    out = np.zeros((GRID, GRID), np.float32)
+    ox, oy = (GRID - nw) // 2, (GRID - nh) // 2
+    out[oy:oy + nh, ox:ox + nw] = small
+    return out >= 0.35
+
+
+@lru_cache(maxsize=4096)
+def _template(ch: str, path: str, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(normalised glyph, distance map to its ink) of ``ch`` in the face, or None without the glyph."""
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.fonts import FontFace
+
+    face = FontFace(path, index, "")
+    if not _draws(face, ch):
+        return None
+    side = RENDER_SIZE * 2
+    im = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(im).text((side / 2, side / 2), ch, font=face.pil(RENDER_SIZE), fill=255, anchor="mm")
+    glyph = _norm(np.asarray(im) >= 128)
+    return None if glyph is None else (glyph, _distance_map(glyph))
+
+
+def _distance_map(glyph: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.distanceTransform((~glyph).astype(np.uint8), cv2.DIST_L2, 3)
+
+
+def distance(a: np.ndarray, a_map: np.ndarray, b: np.ndarray, b_map: np.ndarray) -> float:
+    """Symmetric chamfer distance between two normalised glyphs (GRID units), plus the share of either's
+    ink that lies far from the other's (a stroke one has and the other lacks), in GRID units too."""
+    da, db = b_map[a], a_map[b]
+    if not len(da) or not len(db):
+        return float("inf")
+    far = FAR * GRID
+    return float(da.mean() + db.mean() + GRID * 0.25 * ((da > far).mean() + (db > far).mean()))
+
+
+def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """The crop's ink as normalised glyphs, one per main colour but the background's (each could be
+    the text's). ``slice_x``: the columns of the crop that hold the character (ink outside is a
+    neighbour's)."""
+    from zpipe.text.ocr import _colour_centres
+
+    crop = np.asarray(crop_bgr)
+    if crop.ndim != 3 or min(crop.shape[:2]) < 8:
+        return []
+    centres = _colour_centres(crop)
+    d = np.linalg.norm(crop.astype(np.float32)[:, :, None, :] - centres[None, None], axis=3)
+    nearest = np.argmin(d, axis=2)
+    masks = [nearest == k for k in range(1, len(centres))
+             if np.linalg.norm(centres[k] - centres[0]) >= 40]  # closer: shading of the background
+    if len(masks) > 1:
+        masks.append(np.logical_or.reduce(masks))  # text drawn with an outline: fill and outline together
+    out = []
+    for mask in masks:
+        if slice_x is not None:
+            mask[:, :max(0, slice_x[0])] = False
+            mask[:, slice_x[1]:] = False
+        glyph = _norm(_own_strokes(mask, slice_x or (0, mask.shape[1])))
+        if glyph is not None:
+            out.append(glyph)
+    return out
+
+
+def _templates(members: str, faces: tuple) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Per member, its distinct renders over ``faces`` as (font file, glyph, distance map): the faces of
+    one design (SC/TC/JP/KR, most weights) draw these characters alike, and one copy is enough."""
+    out: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
+    for m in members:
+        seen, rows = set(), []
+        for face in faces:
+            t = _template(m, face.path, face.index)
+            if t is not None and t[0].tobytes() not in seen:
+                seen.add(t[0].tobytes())
+                rows.append((face.path, *t))
+        out[m] = rows
+    return out
+
+
+@lru_cache(maxsize=64)
+def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
+    """Whether the fonts draw ``members`` consistently enough for the ink to decide among them: every
+    render of every member, judged against the renders of the other font files, is named right or left
+    undecided. Some designs draw a pair alike or crosswise (汨 and 汩 in the Arphic Kai fonts), and then
+    the shape of the ink is no evidence."""
+    table = _templates(members, faces)
+    for m, rows in table.items():
+        for path, glyph, gmap in rows:
+            dist = {k: min((distance(glyph, gmap, g, d) for p, g, d in table[k] if p != path), default=float("inf"))
+                    for k in members}
+            if decide(dist, margin) not in (None, m):
+                return False
+    return True
+
+
+EDGE = 0.15  # × the character's width: a piece of ink wholly this close to a side is a neighbour's
+
+
+def _own_strokes(mask: np.ndarray, slice_x: tuple[int, int]) -> np.ndarray:
+    """``mask`` without the pieces of ink that are not the character's: those touching the crop's top or
+    bottom (the crop has room above and below the glyph: a line of clutter, a stamp) and those lying
+    wholly in a side band of the character's slice (a neighbour's stroke reaching into it)."""
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    h = mask.shape[0]
+    a, z = slice_x
+    band = EDGE * max(1, z - a)
+    keep = np.zeros(n, bool)
+    for k in range(1, n):
+        x, y, w, hh = stats[k, :4]
+        if y == 0 or y + hh >= h:
+            continue
+        if x + w <= a + band or x >= z - band:
+            continue
+        keep[k] = True
+    return keep[labels]
+
+
+def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
+           faces: tuple | None = None) -> dict[str, float]:
+    """Per member of ``members``, the smallest distance between the crop's glyph (its best colour) and
+    the member's renders over ``faces`` (default :func:`template_faces`)."""
+    faces = template_faces() if faces is None else faces
+    table = _templates(members, faces)
+    best = {m: float("inf") for m in members}
+    for glyph in glyph_candidates(crop_bgr, slice_x):
+        gmap = _distance_map(glyph)
+        for m in members:
+            for _path, g, d in table[m]:
+                best[m] = min(best[m], distance(glyph, gmap, g, d))
+    return best
+
+
+def decide(dist: dict[str, float], margin: float = MARGIN) -> str | None:
+    """The member nearest by a clear margin (its distance ≤ ``margin`` × the runner-up's), else None."""
+    ranked = sorted(dist.items(), key=lambda kv: kv[1])
+    if len(ranked) < 2 or not np.isfinite(ranked[0][1]):
+        return None
+    (m, d0), (_, d1) = ranked[0], ranked[1]
+    return m if d0 <= margin * d1 else None
+
+
+def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
+          faces: tuple | None = None, margin: float = MARGIN) -> str | None:
+    """The member of ``members`` the crop's ink shows by a clear margin, or None (see module doc); None
+    too where the fonts do not draw the members consistently (:func:`fonts_agree`)."""
+    faces = template_faces() if faces is None else faces
+    members = "".join(sorted(members))  # the same question whatever the order
+    if not fonts_agree(members, faces, margin):
+        return None
+    return decide(scores(crop_bgr, members, slice_x, faces), margin)
