@@ -16,11 +16,13 @@ Measured (2026-12), correct ok / wrong rejected:
   "Dai1y" even by colour; O/0 in "Room 1O1" (silent); rare forms the recogniser reads as common ones
   (荼 as 茶, 曰 as 日: both warned). "Sun flower" read "Sunflower" (was silent) fails since the spaces the
   recogniser drops are put back from the ink (zpipe.text.word_gaps).
-* heldout: 72/81 (88.9%) / 77/81 (95.1%), 1 silent. Missed on correct twins: lines over a halftone dot screen
+* heldout: 72/81 (88.9%) / 78/81 (96.3%), 0 silent. Missed on correct twins: lines over a halftone dot screen
   or scaled down and up (Welcome read "come", 中山路六号 "中路公号", 戊戌年 "成成年", "We1come",
-  入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: rare forms read as the common
-  one (夭 as 天, 巳 as 已, 汩 as 汨: warned; 木 as 术 in 技木分享: silent). "Down town" (was silent) fails
-  since two Latin boxes the detector keeps apart, touching but not overlapping, count as two words.
+  入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: 巳 read as 已 and 汩 as 汨 (the ink
+  not clear, or the fonts not drawing the pair consistently: warned), 木 in 技木分享 (its crop alone read
+  as 菜 over the halftone screen: warned; it was silent while an unconfirmed look-alike counted as
+  checked). 夭天向上 fails by its ink (zpipe.text.ink). "Down town" (was silent) fails since two Latin boxes
+  the detector keeps apart, touching but not overlapping, count as two words.
 
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
@@ -34,10 +36,10 @@ from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.950), "heldout": (0.876, 0.938)}
+REQUIRED = {"dev": (0.975, 0.950), "heldout": (0.876, 0.950)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 1, "heldout": 1}
+MAX_SILENT = {"dev": 1, "heldout": 0}
 
 
 def _missing_fonts(twin_set) -> list[str]:
