@@ -316,8 +316,8 @@ class RecipeStore:
         return out
 
     def save_hashes(self) -> None:
-        """Keep what the checks since the last save hashed (one write, and one look at the cached files,
-        per plan or verify however many versions they read)."""
+        """Keep what the checks since the last save hashed: one write, and one look at the cached files,
+        per plan however many versions it checked."""
         if self._hashes is not None:
             self._hashes.save()
 
@@ -504,11 +504,11 @@ class RecipeStore:
         that check a version would vanish from view and its files stay on disk.
         """
         doomed = self._doomed(max(1, keep))
-        blocked, freed = self._survey(doomed)
+        leftovers = [p for p in self.root.iterdir() if p.name.startswith((".trash-", ".latest-"))]
+        blocked, freed = self._survey(doomed, leftovers)
         if blocked is not None:
             raise StoreError(f"{blocked}: no permission to delete in it, so gc changed nothing; run gc as the "
                              "user who owns the store, or give this one write permission")
-        leftovers = [p for p in self.root.iterdir() if p.name.startswith((".trash-", ".latest-"))]
         moved: list[tuple[Path, Path]] = []  # (where it was, its trash name)
         try:
             for v in doomed:
@@ -530,18 +530,17 @@ class RecipeStore:
                 log.warning("could not delete all of %s; the next gc tries again", p)
         return Freed(doomed, staged, freed)
 
-    def _survey(self, doomed: list[str]) -> tuple[Path | None, int]:
+    def _survey(self, doomed: list[str], leftovers: list[Path]) -> tuple[Path | None, int]:
         """What gc would delete, walked once: the first folder whose entries it may not delete (the
         recipe's folder and staging, whose entries are renamed out of them, the doomed versions and
-        staged assets, everything inside), or None; and the bytes it frees (with the leftovers of
+        staged assets, everything inside), or None; and the bytes it frees (with ``leftovers`` of
         interrupted deletes, which are deleted too)."""
         for folder in (self.root, self.staging):
             if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
                 return folder, 0
         staged = [p for p in self.staging.iterdir() if p.is_dir() and not p.is_symlink()] if self.staging.is_dir() else []
-        leftovers = [p for p in self.root.iterdir() if p.name.startswith((".trash-", ".latest-"))
-                     and p.is_dir() and not p.is_symlink()]
-        return _survey([self.root / v for v in doomed] + staged, leftovers)
+        return _survey([self.root / v for v in doomed] + staged,
+                       [p for p in leftovers if p.is_dir() and not p.is_symlink()])
 
     def _doomed(self, keep: int) -> list[str]:
         """The versions gc deletes: all but the newest ``keep``, the latest and the newest readable one."""

@@ -264,7 +264,7 @@ class ZImageEngine:
     @classmethod
     def fingerprint_for(cls, options: dict) -> str:
         """The weights' fingerprint from file headers, without loading them: planning stays cheap."""
-        _require_extra()  # before the imports: weights imports torch
+        _require_extra()  # pick_device asks torch which devices there are
         from zpipe.engine.zimage.discovery import find_model
 
         options = dict(options or {})
