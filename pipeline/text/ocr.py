@@ -308,18 +308,10 @@ def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, 
     n = len(text)
     if n and all(is_cjk(c) for c in text):
         return [(i / n, (i + 1) / n) for i in range(n)]
-    with lock:
-        recs, _ = engine.text_rec([crop], True)
-    rec = recs[0]
-    if len(rec) < 3 or rec[0] != text:
-        return None
-    total, words, cols = rec[2][0], rec[2][1], rec[2][2]
-    flat_cols = [(c + 0.5) / total for w, cs in zip(words, cols) for c in cs[:len(w)]]
-    positions = [i for i, c in enumerate(text) if c != " "]
-    if len(flat_cols) != len(positions) or total <= 0:
-        return None
-    centre = dict(zip(positions, flat_cols))
-    return _spans_around([centre.get(i) for i in range(n)])
+    from zpipe.text.word_gaps import ctc_centres
+
+    centres = ctc_centres(engine, lock, crop, text)  # None for a space (the recogniser decodes spaces too)
+    return None if centres is None else _spans_around(centres)
 
 
 def _spans_around(pts: list[float | None]) -> list[tuple[float, float]]:

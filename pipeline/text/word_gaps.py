@@ -133,7 +133,7 @@ def word_spaces(mask: np.ndarray) -> list[tuple[int, int, bool]]:
             if b - a >= SPACE_MIN_BAND * band and b - a >= SPACE_MIN_RATIO * usual]
 
 
-def _ctc_centres(engine, lock, crop: np.ndarray, text: str) -> list[float | None] | None:
+def ctc_centres(engine, lock, crop: np.ndarray, text: str) -> list[float | None] | None:
     """The recogniser's CTC column centre of each character of ``text`` as a fraction of the crop
     width (None for a space), or None when its reading of ``crop`` differs from ``text`` in more
     than spaces."""
@@ -198,7 +198,7 @@ def restore_spaces(image: np.ndarray | OcrImage, boxes: list, *, threads: int | 
             continue  # the common case: no more wide gaps than spaces read, so no second reading
         if engine is None:
             engine, lock = get_engine(threads)
-        centres = _ctc_centres(engine, lock, crop, b.text)
+        centres = ctc_centres(engine, lock, crop, b.text)
         if centres is None:
             continue
         text = place_spaces(b.text, centres, [(a / (x1 - x0), z / (x1 - x0), c) for a, z, c in spaces])

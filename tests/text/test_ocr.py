@@ -152,3 +152,25 @@ def test_a_check_converts_the_image_for_the_recogniser_once(monkeypatch):
     assert converted == [image.shape]
     ocr_image = ocr.OcrImage(image)
     assert ocr.as_bgr(ocr_image) is ocr_image.bgr and np.array_equal(ocr_image.bgr, to_bgr_uint8(image))
+
+
+def test_a_look_alike_in_a_line_with_a_space_gets_its_own_crop():
+    """The recogniser decodes the space too (one CTC column): the characters still line up with the
+    reading, so 干 in "干杯 Cheers" is cut out for its single-character re-read (it was skipped)."""
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.fonts import resolve_font
+    from zpipe.text.ocr import _char_spans
+
+    im = Image.new("RGB", (420, 90), (240, 238, 230))
+    ImageDraw.Draw(im).text((20, 16), "干杯 Cheers", font=resolve_font().pil(48), fill=(20, 20, 24))
+    crop = to_bgr_uint8(np.asarray(im))
+    engine, lock = get_engine()
+    with lock:
+        reading = engine.text_rec([crop], False)[0][0][0]
+    assert " " in reading.strip()
+    spans = _char_spans(engine, lock, crop, reading)
+    assert spans is not None and len(spans) == len(reading)
+    gan = reading.index(next(c for c in reading if c in "干千于"))
+    a, z = spans[gan]
+    assert 0 <= a < z <= 0.3  # the first glyph, in the left part of the line
