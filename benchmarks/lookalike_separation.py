@@ -16,8 +16,8 @@ read as the character, how many of those readings stay at or under that level (p
 check that calls a line unverified above the level would still pass them. This is why the glyph check
 does not use these probabilities (docs/posters.md, known limits). It also prints how often each
 look-alike shown alone is read as the other character at all: those read so in half their renders or
-more are listed in ``pipeline/text/lookalikes_read_as.txt``, and a passing line that could hold one
-carries a warning.
+more are listed in ``pipeline/text/lookalikes_read_as.txt``: the glyph check decides those pairs by the
+shape of the ink (``zpipe.text.ink``), and a passing line whose ink was not clear carries a warning.
 """
 
 from __future__ import annotations

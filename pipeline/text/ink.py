@@ -4,8 +4,8 @@ Some look-alikes the recogniser reads as the common form even from a crop of the
 (``lookalikes_read_as.txt``: 曰 as 日, 夭 as 天, 巳 as 已): its reading cannot tell them apart, the
 ink can. :func:`which` compares the glyph in the crop with renders of every member of the group in
 the CJK fonts available at run time (:func:`template_faces`: the bundled Noto Sans CJK faces and the
-system's CJK fonts), and names the member whose renders it resembles clearly better than any other
-member's; otherwise None (the evidence is not clear, the caller keeps its doubt).
+system's CJK fonts), and names the member that the fonts most like the glyph agree it shows, by a
+clear margin; otherwise None (the evidence is not clear, the caller keeps its doubt).
 
 The comparison is symmetric: every member is rendered and scored alike, so the answer does not
 depend on which character was expected or read. Steps:
@@ -15,13 +15,14 @@ depend on which character was expected or read. Steps:
    all of them together (a fill with its outline);
 2. the glyph: ink inside the character's own slice of the crop, cut to the box of its ink (pixels
    beyond the 1st/99th percentile are stray) and scaled, aspect kept, into a ``GRID``² square: so
-   日 (taller than wide) and 曰 (wider than tall) stay apart in every font;
+   日 (taller than wide) and 曰 (wider than tall) stay apart in most fonts;
 3. distance to a render: chamfer distance, both ways (mean distance from each ink pixel of one to the
    nearest of the other, so stroke weight matters little), plus the share of either's ink far from the
    other (a stroke present in one and absent from the other: 戍's dot, 戌's bar);
-4. per member, the best over fonts; the nearest member wins when its distance is at most ``MARGIN``
-   times the runner-up's, and only for groups the fonts draw consistently (:func:`fonts_agree`: each
-   font's renders, judged against the other fonts', are never named wrong).
+4. the ``TOP_FONTS`` fonts whose renders are nearest the glyph (the fonts most like its style) must each
+   name the same member, by a clear margin within the font (nearest distance ≤ ``MARGIN`` × the
+   runner-up's, and near at all: ``NEAR``); and only for groups the fonts draw consistently
+   (:func:`fonts_agree`: each font's renders, judged against the other fonts', are never named wrong).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ import numpy as np
 
 GRID = 40  # px of the square a glyph is scaled into
 RENDER_SIZE = 96  # px em of the template renders
-MARGIN = 0.5  # the nearest member's distance must be at most this × the runner-up's
+MARGIN = 0.8  # within a font, the nearest member's distance must be at most this × the runner-up's
+TOP_FONTS = 2  # the fonts most like the glyph that must all name the same member
+NEAR = 1.0  # GRID px: a glyph farther than this from every render is not clean ink (clutter, a bad cut)
 FAR = 0.12  # × GRID: an ink pixel this far from the other glyph's ink is a stroke it lacks
 ENV_FONTS = "ZPIPE_INK_FONTS"  # "bundled": the bundled faces only (the same answer on every machine)
 
@@ -165,37 +168,6 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
     return out
 
 
-def _templates(members: str, faces: tuple) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
-    """Per member, its distinct renders over ``faces`` as (font file, glyph, distance map): the faces of
-    one design (SC/TC/JP/KR, most weights) draw these characters alike, and one copy is enough."""
-    out: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
-    for m in members:
-        seen, rows = set(), []
-        for face in faces:
-            t = _template(m, face.path, face.index)
-            if t is not None and t[0].tobytes() not in seen:
-                seen.add(t[0].tobytes())
-                rows.append((face.path, *t))
-        out[m] = rows
-    return out
-
-
-@lru_cache(maxsize=64)
-def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
-    """Whether the fonts draw ``members`` consistently enough for the ink to decide among them: every
-    render of every member, judged against the renders of the other font files, is named right or left
-    undecided. Some designs draw a pair alike or crosswise (汨 and 汩 in the Arphic Kai fonts), and then
-    the shape of the ink is no evidence."""
-    table = _templates(members, faces)
-    for m, rows in table.items():
-        for path, glyph, gmap in rows:
-            dist = {k: min((distance(glyph, gmap, g, d) for p, g, d in table[k] if p != path), default=float("inf"))
-                    for k in members}
-            if decide(dist, margin) not in (None, m):
-                return False
-    return True
-
-
 EDGE = 0.15  # × the character's width: a piece of ink wholly this close to a side is a neighbour's
 
 
@@ -220,28 +192,74 @@ def _own_strokes(mask: np.ndarray, slice_x: tuple[int, int]) -> np.ndarray:
     return keep[labels]
 
 
-def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
-           faces: tuple | None = None) -> dict[str, float]:
-    """Per member of ``members``, the smallest distance between the crop's glyph (its best colour) and
-    the member's renders over ``faces`` (default :func:`template_faces`)."""
-    faces = template_faces() if faces is None else faces
-    table = _templates(members, faces)
-    best = {m: float("inf") for m in members}
-    for glyph in glyph_candidates(crop_bgr, slice_x):
-        gmap = _distance_map(glyph)
-        for m in members:
-            for _path, g, d in table[m]:
-                best[m] = min(best[m], distance(glyph, gmap, g, d))
-    return best
+def _templates(members: str, faces: tuple) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per font file, each member's render as (glyph, distance map), from the file's first face that draws
+    them all; a file whose renders equal an earlier file's is left out (the bundled collection and a
+    system copy of it, the weights that draw these characters alike)."""
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    seen: set[bytes] = set()
+    for face in faces:
+        if face.path in out:
+            continue
+        renders = {m: _template(m, face.path, face.index) for m in members}
+        if any(r is None for r in renders.values()):
+            continue
+        key = b"".join(r[0].tobytes() for r in renders.values())
+        if key not in seen:
+            seen.add(key)
+            out[face.path] = renders
+    return out
 
 
-def decide(dist: dict[str, float], margin: float = MARGIN) -> str | None:
-    """The member nearest by a clear margin (its distance ≤ ``margin`` × the runner-up's), else None."""
-    ranked = sorted(dist.items(), key=lambda kv: kv[1])
-    if len(ranked) < 2 or not np.isfinite(ranked[0][1]):
+def _by_font(glyphs: list[np.ndarray], members: str, table, skip: str = "") -> dict[str, dict[str, float]]:
+    """Per font file (but ``skip``), per member: the smallest distance between one of ``glyphs`` and the
+    member's render in that file."""
+    maps = [_distance_map(g) for g in glyphs]
+    out: dict[str, dict[str, float]] = {}
+    for path, renders in table.items():
+        if path != skip:
+            out[path] = {m: min((distance(g, gm, *renders[m]) for g, gm in zip(glyphs, maps)), default=float("inf"))
+                         for m in members}
+    return out
+
+
+def decide(per_font: dict[str, dict[str, float]], margin: float = MARGIN, top: int = TOP_FONTS) -> str | None:
+    """The member that the ``top`` fonts most like the glyph (by their nearest member) all name, each by a
+    clear margin within the font (nearest distance ≤ ``margin`` × the runner-up's, and ≤ ``NEAR``: the
+    glyph must look like a render at all); else None. Judging
+    within one font compares like with like: the fonts differ in style far more than 日 differs from 曰."""
+    ranked = sorted(per_font.values(), key=lambda d: min(d.values()))[:top]
+    if len(ranked) < top:
         return None
-    (m, d0), (_, d1) = ranked[0], ranked[1]
-    return m if d0 <= margin * d1 else None
+    named = set()
+    for dist in ranked:
+        (m, d0), (_, d1) = sorted(dist.items(), key=lambda kv: kv[1])[:2]
+        if not d0 <= NEAR or d0 > margin * d1:
+            return None
+        named.add(m)
+    return named.pop() if len(named) == 1 else None
+
+
+@lru_cache(maxsize=64)
+def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
+    """Whether the fonts draw ``members`` consistently enough for the ink to decide among them: every
+    font's render of every member, judged against the other fonts, is named right or left undecided.
+    Some designs draw a pair alike or crosswise (汨 and 汩 in the Arphic Kai fonts), and then the
+    shape of the ink is no evidence."""
+    table = _templates(members, faces)
+    for path, renders in table.items():
+        for m, (glyph, _) in renders.items():
+            if decide(_by_font([glyph], members, table, skip=path), margin) not in (None, m):
+                return False
+    return True
+
+
+def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
+           faces: tuple | None = None) -> dict[str, dict[str, float]]:
+    """Per font file, per member of ``members``: the distance between the crop's glyph (its best colour)
+    and the member's render in that font (fonts from :func:`template_faces` by default)."""
+    faces = template_faces() if faces is None else faces
+    return _by_font(glyph_candidates(crop_bgr, slice_x), members, _templates(members, faces))
 
 
 def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
