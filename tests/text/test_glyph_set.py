@@ -12,10 +12,10 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-* dev: 80/81 (98.8%) / 78/81 (96.3%), 1 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
-  "Dai1y" even by colour; O/0 in "Room 1O1" (silent); rare forms the recogniser reads as common ones
-  (荼 as 茶, 曰 as 日: both warned). "Sun flower" read "Sunflower" (was silent) fails since the spaces the
-  recogniser drops are put back from the ink (zpipe.text.word_gaps).
+* dev: 80/81 (98.8%) / 79/81 (97.5%), 1 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
+  "Dai1y" even by colour; O/0 in "Room 1O1" (silent); 曰 read as 日 over clutter where the ink is not clear
+  (warned). 老荼馆 fails by its ink (zpipe.text.ink). "Sun flower" read "Sunflower" (was silent) fails since
+  the spaces the recogniser drops are put back from the ink (zpipe.text.word_gaps).
 * heldout: 72/81 (88.9%) / 78/81 (96.3%), 0 silent. Missed on correct twins: lines over a halftone dot screen
   or scaled down and up (Welcome read "come", 中山路六号 "中路公号", 戊戌年 "成成年", "We1come",
   入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: 巳 read as 已 and 汩 as 汨 (the ink
@@ -36,7 +36,7 @@ from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.950), "heldout": (0.876, 0.950)}
+REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.876, 0.950)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 1, "heldout": 0}
