@@ -10,7 +10,7 @@ clear margin; otherwise None (the evidence is not clear, the caller keeps its do
 The comparison is symmetric: every member is rendered and scored alike, so the answer does not
 depend on which character was expected or read. Steps:
 
-1. ink: the crop's main colours (k-means, as :func:`zpipe.text.ocr.colour_readings`); the most common
+1. ink: the crop's main colours (k-means, as :func:`zpipe.text.colours.colour_centres`); the most common
    is the background, each other colour is tried as the text's (pixels nearer it than any other), and
    all of them together (a fill with its outline);
 2. the glyph: ink inside the character's own slice of the crop, cut to the box of its ink (pixels
@@ -145,12 +145,12 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
     """The crop's ink as normalised glyphs, one per main colour but the background's (each could be
     the text's). ``slice_x``: the columns of the crop that hold the character (ink outside is a
     neighbour's)."""
-    from zpipe.text.ocr import _colour_centres
+    from zpipe.text.colours import colour_centres
 
     crop = np.asarray(crop_bgr)
     if crop.ndim != 3 or min(crop.shape[:2]) < 8:
         return []
-    centres = _colour_centres(crop)
+    centres = colour_centres(crop)
     d = np.linalg.norm(crop.astype(np.float32)[:, :, None, :] - centres[None, None], axis=3)
     nearest = np.argmin(d, axis=2)
     masks = [nearest == k for k in range(1, len(centres))

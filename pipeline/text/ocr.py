@@ -229,25 +229,6 @@ def reread(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | Non
 
 
 CLEAN_PAD = 0.12  # × box height around a line crop read by text colour
-CLEAN_COLOURS = 3  # colour clusters per crop: text fill, its outline or shadow, the background
-
-
-def _colour_centres(crop: np.ndarray, k: int = CLEAN_COLOURS, steps: int = 8) -> np.ndarray:
-    """``k`` main colours of ``crop``, the most common first (k-means, started from the darkest, middle
-    and lightest pixels so the result is the same on every run)."""
-    px = crop.reshape(-1, 3).astype(np.float32)
-    if len(px) > 4096:
-        px = px[:: len(px) // 4096]
-    order = np.argsort(px.sum(axis=1), kind="stable")
-    centres = px[order[np.linspace(0, len(px) - 1, k).astype(int)]].copy()
-    for _ in range(steps):
-        nearest = np.argmin(((px[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-        for c in range(k):
-            members = px[nearest == c]
-            if len(members):
-                centres[c] = members.mean(axis=0)
-    nearest = np.argmin(((px[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-    return centres[np.argsort(-np.bincount(nearest, minlength=k), kind="stable")]
 
 
 def _by_colour(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -261,12 +242,14 @@ def _by_colour(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
 def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
                     pad: float = CLEAN_PAD) -> list[tuple[Box, np.ndarray] | None]:
     """Each box read again with the background suppressed: its crop is redrawn as dark-on-white once
-    per main colour of the crop but the most common (:func:`_colour_centres`), through a 3×3 median (which
-    removes what is left of strokes thinner than the glyphs'), so that when the colour is the text's
+    per main colour of the crop but the most common (:func:`zpipe.text.colours.colour_centres`), through
+    a 3×3 median (which removes what is left of strokes thinner than the glyphs'), so that when the colour is the text's
     the clutter crossing the glyphs is gone. Per box, the most confident of these readings (its
     ``score`` is the recogniser's confidence) with a copy of the image (uint8 RGB) whose crop is the
     redrawn one it was read from, or None when none read anything. The expected text is never consulted."""
     import cv2
+
+    from zpipe.text.colours import colour_centres
 
     bgr = as_bgr(image)
     h, w = bgr.shape[:2]
@@ -278,7 +261,7 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
         if x1 - x0 < 4 or y1 - y0 < 4:
             continue
         crop = bgr[y0:y1, x0:x1]
-        for centre in _colour_centres(crop)[1:]:  # the most common colour is the background's
+        for centre in colour_centres(crop)[1:]:  # the most common colour is the background's
             jobs.append((bi, (y0, y1, x0, x1)))
             crops.append(np.ascontiguousarray(cv2.medianBlur(_by_colour(crop, centre), 3)))
     best: list[tuple[Box, np.ndarray] | None] = [None] * len(boxes)
