@@ -282,6 +282,25 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
     return best
 
 
+def ctc_centres(engine, lock, crop: np.ndarray, text: str) -> list[float | None] | None:
+    """The recogniser's CTC column centre of each character of ``text`` as a fraction of the crop
+    width (None for a space), or None when its reading of ``crop`` differs from ``text`` in more
+    than spaces."""
+    with lock:
+        recs, _ = engine.text_rec([crop], True)
+    rec = recs[0]
+    if len(rec) < 3 or rec[0].replace(" ", "") != text.replace(" ", "") or rec[2][0] <= 0:
+        return None
+    total, words, cols = rec[2][0], rec[2][1], rec[2][2]
+    # one column per decoded character, spaces included (rapidocr 1.4's word_box output)
+    flat = [(c + 0.5) / total for w, cs in zip(words, cols) for ch, c in zip(w, cs) if ch != " "]
+    positions = [i for i, c in enumerate(text) if c != " "]
+    if len(flat) != len(positions):
+        return None
+    centre = dict(zip(positions, flat))
+    return [centre.get(i) for i in range(len(text))]
+
+
 def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, float]] | None:
     """Horizontal extent (as fractions of the crop width) of each character of ``text``: equal
     slices for a run of ideographs (CJK glyphs share one advance), else the recogniser's CTC
@@ -291,8 +310,6 @@ def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, 
     n = len(text)
     if n and all(is_cjk(c) for c in text):
         return [(i / n, (i + 1) / n) for i in range(n)]
-    from zpipe.text.word_gaps import ctc_centres
-
     centres = ctc_centres(engine, lock, crop, text)  # None for a space (the recogniser decodes spaces too)
     return None if centres is None else _spans_around(centres)
 

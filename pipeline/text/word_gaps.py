@@ -133,25 +133,6 @@ def word_spaces(mask: np.ndarray) -> list[tuple[int, int, bool]]:
             if b - a >= SPACE_MIN_BAND * band and b - a >= SPACE_MIN_RATIO * usual]
 
 
-def ctc_centres(engine, lock, crop: np.ndarray, text: str) -> list[float | None] | None:
-    """The recogniser's CTC column centre of each character of ``text`` as a fraction of the crop
-    width (None for a space), or None when its reading of ``crop`` differs from ``text`` in more
-    than spaces."""
-    with lock:
-        recs, _ = engine.text_rec([crop], True)
-    rec = recs[0]
-    if len(rec) < 3 or rec[0].replace(" ", "") != text.replace(" ", "") or rec[2][0] <= 0:
-        return None
-    total, words, cols = rec[2][0], rec[2][1], rec[2][2]
-    # one column per decoded character, spaces included (rapidocr 1.4's word_box output)
-    flat = [(c + 0.5) / total for w, cs in zip(words, cols) for ch, c in zip(w, cs) if ch != " "]
-    positions = [i for i, c in enumerate(text) if c != " "]
-    if len(flat) != len(positions):
-        return None
-    centre = dict(zip(positions, flat))
-    return [centre.get(i) for i in range(len(text))]
-
-
 def place_spaces(text: str, centres: list[float | None], spaces: list[tuple[float, float, bool]]) -> str:
     """``text`` with a space inserted between two adjacent Latin letters whose CTC centres
     (fractions of the crop width) enclose the middle of one of ``spaces`` (fractions too, with
@@ -177,7 +158,7 @@ def restore_spaces(image: np.ndarray | OcrImage, boxes: list, *, threads: int | 
     """``boxes`` (:class:`zpipe.text.match.Box`) with the word spaces that the ink shows and the
     reading lacks put back (module doc); the expected text is never consulted."""
     from zpipe.text.match import Box
-    from zpipe.text.ocr import as_bgr, get_engine
+    from zpipe.text.ocr import as_bgr, ctc_centres, get_engine
 
     todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
     if not todo:
