@@ -33,6 +33,12 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    colours but the background's, so a clutter stroke of another colour through the glyphs is gone); the most confident
    reading replaces the box's only at confidence ≥ ``CLEAN_MIN_SCORE``, and its look-alikes are
    verified on the redrawn crop.
+6. the boxes of lines that still fail are widened where the detector cut the line short
+   (:func:`_widen`: the row detected again at other scales, :func:`zpipe.text.enhance.widened`);
+7. the boxes of lines that still fail are read again from crops redrawn to undo degradation
+   (:mod:`zpipe.text.enhance`: descreened, contrast-normalised, sharpened); the reading
+   two redrawings agree on, or one at confidence ≥ ``ENHANCED_MIN_SCORE``, replaces the box's when
+   degradation can explain the change (:func:`_pick_enhanced`).
 
 In step 2, a character the recogniser reads as itself even where a look-alike is shown
 (:func:`zpipe.text.lookalikes.read_as`: 曰 read as 日 from its crop alone) is decided by its ink
@@ -212,8 +218,104 @@ def _colour_reread(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, 
     return [swap.get(id(b), b) for b in boxes] if swap else None
 
 
+def _core(text: str) -> list[str]:
+    import unicodedata
+
+    return [c for c in unicodedata.normalize("NFKC", text) if c.isalnum()]
+
+
+def _widen(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+    """A failing line the detector cut short ("Welcome" boxed as "come"): the box widened to the text the
+    detector finds running on from it in its row (:func:`zpipe.text.enhance.widened`), taken when read
+    with confidence ≥ ``WIDE_MIN_SCORE`` and holding more letters than the box did."""
+    from zpipe.text.enhance import widened
+    from zpipe.text.ocr import verify_lookalikes
+
+    doubtful = _failing_boxes(boxes, scores)
+    wide = {id(b): r for b, r in zip(doubtful, widened(arr, doubtful, boxes, threads=threads) if doubtful else ())
+            if r is not None and r.score >= WIDE_MIN_SCORE and len(_core(r.text)) > len(_core(b.text))}
+    if not wide:
+        return None
+    verified = dict(zip(wide, verify_lookalikes(arr, list(wide.values()), threads=threads)))
+    return [verified.get(id(b), b) for b in boxes]
+
+
+def _enhanced_reread(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+    """The failing boxes read again from crops redrawn to undo degradation (:mod:`zpipe.text.enhance`:
+    descreened, contrast-normalised, sharpened); :func:`_pick_enhanced` decides, without the
+    expected text, and the look-alikes of the reading it takes are re-read on the redrawn crop."""
+    from zpipe.text.enhance import enhanced_readings
+    from zpipe.text.ocr import verify_lookalikes
+
+    doubtful = _failing_boxes(boxes, scores)
+    swap = {}
+    for b, reads in zip(doubtful, enhanced_readings(arr, doubtful, threads=threads) if doubtful else ()):
+        picked = _pick_enhanced(b, reads)
+        if picked is not None:
+            box, redrawn = picked
+            swap[id(b)] = verify_lookalikes(arr if redrawn is None else redrawn, [box], threads=threads)[0]
+    return [swap.get(id(b), b) for b in boxes] if swap else None
+
+
+def _pick_enhanced(first: Box, reads: list[tuple[Box, np.ndarray | None]]):
+    """The reading of the redrawn crops that replaces ``first``, with the image it was read from (None:
+    the original), or None. The text two or more redrawings agree on (the most votes, then the most
+    confidence), else one read with confidence ≥ ``ENHANCED_MIN_SCORE``; taken only when degradation
+    can explain the change (:func:`_degradation_explains`). Where it swaps a character for one of its
+    look-alikes, the first reading's character is kept and the look-alike check on the redrawn crop
+    decides: the word prior of a line crop picks the common form (入场 for 人场)."""
+    from collections import defaultdict
+
+    votes: dict[str, list[tuple[Box, np.ndarray | None]]] = defaultdict(list)
+    for box, redrawn in reads:
+        votes[box.text].append((box, redrawn))
+    if not votes:
+        return None
+    text, group = max(votes.items(), key=lambda kv: (len(kv[1]), sum(b.score for b, _ in kv[1])))
+    best = max(group, key=lambda r: (r[1] is not None, r[0].score))
+    if len(group) < 2 and best[0].score < ENHANCED_MIN_SCORE:
+        return None
+    text = _keep_lookalikes(first.text, text)
+    if text == first.text or not _degradation_explains(first.text, text):
+        return None
+    box = best[0]
+    return Box(text, box.x0, box.y0, box.x1, box.y1, box.score), best[1]
+
+
+def _keep_lookalikes(first: str, new: str) -> str:
+    """``new`` with each character it changed in place into a look-alike of ``first``'s put back."""
+    from difflib import SequenceMatcher
+
+    from zpipe.text.lookalikes import group
+
+    out = []
+    for op, a0, a1, b0, b1 in SequenceMatcher(None, first, new, autojunk=False).get_opcodes():
+        if op == "replace" and a1 - a0 == b1 - b0:
+            out += [x if y in group(x) else y for x, y in zip(first[a0:a1], new[b0:b1])]
+        else:
+            out.append(new[b0:b1])
+    return "".join(out)
+
+
+def _degradation_explains(first: str, new: str) -> bool:
+    """Whether degradation of the first crop (dots, blur, noise, low contrast) can explain how ``new``, read
+    from a redrawn crop, differs from ``first``: glyphs lost or misread, never glyphs dropped (the word
+    prior drops letters and collapses a doubled character: 新品品上市 -> 新品上市), spaces dropped (Every
+    where) or marks added."""
+    import unicodedata
+
+    a, b = (unicodedata.normalize("NFKC", t) for t in (first, new))
+    if len(_core(b)) < len(_core(a)) or b.count(" ") < a.count(" "):
+        return False
+    marks_a = iter(c for c in a if not c.isalnum() and not c.isspace())
+    return all(m in marks_a for m in (c for c in b if not c.isalnum() and not c.isspace()))
+
+
+WIDE_MIN_SCORE = 0.8  # a widened line's reading replaces the box's only when the recogniser is this sure
+ENHANCED_MIN_SCORE = 0.95  # one redrawing alone (no second one agreeing) must be read this confidently
+
 # While a line fails, look harder, in this order; each returns better boxes or None (nothing to do).
-LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread)
+LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread, _widen, _enhanced_reread)
 
 
 def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | None):
