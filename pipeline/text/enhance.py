@@ -208,20 +208,20 @@ def widened(image: np.ndarray, boxes: list[Box], others: list[Box], *, threads: 
         for o in others:
             if o is b or min(o.y1, b.y1) - max(o.y0, b.y0) < 0.5 * min(o.height, H):
                 continue  # not on this row
-            if o.x1 <= b.x0 + 1:
-                lo = max(lo, o.x1 + 1)
-            elif o.x0 >= b.x1 - 1:
-                hi = min(hi, o.x0 - 1)
+            if o.x0 + o.x1 < b.x0 + b.x1:  # to the left (touching or overlapping too: never grow into it)
+                lo = max(lo, min(o.x1 + 1, b.x0))
+            else:
+                hi = min(hi, max(o.x0 - 1, b.x1))
         left, right = b.x0, b.x1
         row = [r for r in row_boxes(image, b, threads=threads)
                if min(r[3], b.y1) - max(r[1], b.y0) >= 0.5 * min(r[3] - r[1], H)]
         grown = True
         while grown:  # the row's boxes that overlap the line or lie a word space from it, transitively
             grown = False
-            for r in row:
-                if r[0] < right + WORD_GAP * H and r[2] > left - WORD_GAP * H and (r[0] < left or r[2] > right):
+            for r in list(row):
+                if r[0] < right + WORD_GAP * H and r[2] > left - WORD_GAP * H:
                     left, right, grown = max(lo, min(left, r[0])), min(hi, max(right, r[2])), True
-            row = [r for r in row if not (r[0] >= left and r[2] <= right)]
+                    row.remove(r)
         if left > b.x0 - H / 3 and right < b.x1 + H / 3:
             continue
         m = 0.12 * H
