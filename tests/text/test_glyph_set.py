@@ -16,13 +16,17 @@ Measured (2026-12), correct ok / wrong rejected:
   "Dai1y" even by colour; O/0 in "Room 1O1" (silent); 曰 read as 日 over clutter where the ink is not clear
   (warned). 老荼馆 fails by its ink (zpipe.text.ink). "Sun flower" read "Sunflower" (was silent) fails since
   the spaces the recogniser drops are put back from the ink (zpipe.text.word_gaps).
-* heldout: 72/81 (88.9%) / 78/81 (96.3%), 0 silent. Missed on correct twins: lines over a halftone dot screen
-  or scaled down and up (Welcome read "come", 中山路六号 "中路公号", 戊戌年 "成成年", "We1come",
-  入场 "人场", "No..", a digit group dropped from 5,000); on wrong twins: 巳 read as 已 and 汩 as 汨 (the ink
-  not clear, or the fonts not drawing the pair consistently: warned), 木 in 技木分享 (its crop alone read
-  as 菜 over the halftone screen: warned; it was silent while an unconfirmed look-alike counted as
-  checked). 夭天向上 fails by its ink (zpipe.text.ink). "Down town" (was silent) fails since two Latin boxes
-  the detector keeps apart, touching but not overlapping, count as two words.
+* heldout: 77/81 (95.1%) / 78/81 (96.3%), 0 silent. Lines over a halftone dot screen or scaled down and
+  up are read again from redrawn crops and widened where the detector cut them short (zpipe.text.enhance:
+  was 72/81; "come" -> Welcome Home, 成成年 -> 戊戌年, "No.." -> No. 9, 000 -> 5,000). Missed on correct
+  twins: 中山路六号 on a dot screen read "中路公号" (one redrawing reads it right, not confidently enough
+  alone), 入场 scaled down and up read "人场" (the look-alike check reads 人 on the redrawn crop too),
+  一路同行 crossed by clutter read "QO路同行", a stray 一 after 文化中心 next to kana; on wrong twins:
+  巳 read as 已 and 汩 as 汨 (the ink not clear, or the fonts not drawing the pair consistently: warned),
+  木 in 技木分享 (its crop alone read as 菜 over the halftone screen: warned; it was silent while an
+  unconfirmed look-alike counted as checked). 夭天向上 fails by its ink (zpipe.text.ink). "Down town"
+  (was silent) fails since two Latin boxes the detector keeps apart, touching but not overlapping, count
+  as two words.
 
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
@@ -36,7 +40,7 @@ from glyph_set import DEV, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.876, 0.950)}
+REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 1, "heldout": 0}
