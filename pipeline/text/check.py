@@ -224,7 +224,7 @@ def _core(text: str) -> list[str]:
     return [c for c in unicodedata.normalize("NFKC", text) if c.isalnum()]
 
 
-def _widen(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+def _widen(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """A failing line the detector cut short ("Welcome" boxed as "come"): the box widened to the text the
     detector finds running on from it in its row (:func:`zpipe.text.enhance.widened`), taken when read
     with confidence ≥ ``WIDE_MIN_SCORE`` and holding more letters than the box did."""
@@ -240,7 +240,7 @@ def _widen(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, thread
     return [verified.get(id(b), b) for b in boxes]
 
 
-def _enhanced_reread(arr: np.ndarray, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+def _enhanced_reread(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """The failing boxes read again from crops redrawn to undo degradation (:mod:`zpipe.text.enhance`:
     descreened, contrast-normalised, sharpened); :func:`_pick_enhanced` decides, without the
     expected text, and the look-alikes of the reading it takes are re-read on the redrawn crop."""

@@ -23,9 +23,14 @@ from the pixels, not from what was expected.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from zpipe.text.match import Box
+
+if TYPE_CHECKING:
+    from zpipe.text.ocr import OcrImage
 
 SCREEN_PEAK = 8.0  # a spectral peak this many times its neighbourhood's mean is a screen's, not text's
 SCREEN_MIN_PEAKS = 4  # a dot screen has peaks on two axes and their harmonics; a stray one is not a screen
@@ -108,18 +113,18 @@ def variants(bgr: np.ndarray, b: Box, pad: float = VARIANT_PAD) -> list[tuple[st
     return out
 
 
-def enhanced_readings(image: np.ndarray, boxes: list[Box], *,
+def enhanced_readings(image: np.ndarray | OcrImage, boxes: list[Box], *,
                       threads: int | None = None) -> list[list[tuple[Box, np.ndarray | None]]]:
     """Per box, (reading, image) for each of its :func:`variants` read by the recogniser (``score`` is
     its confidence; variants that read nothing are left out): the image is a uint8 RGB copy whose crop
     is the redrawn one where the variant keeps the crop's size (so single characters can be re-read from
     it in place), else None."""
-    from zpipe.text.ocr import get_engine, to_bgr_uint8
+    from zpipe.text.ocr import as_bgr, get_engine
 
     out: list[list[tuple[Box, np.ndarray | None]]] = [[] for _ in boxes]
     if not boxes:
         return out
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     jobs, crops = [], []
     for bi, b in enumerate(boxes):
@@ -162,16 +167,16 @@ def _detect_at_own_scale(engine, img: np.ndarray) -> list[np.ndarray]:
     return list(det.filter_tag_det_res(quads, img.shape[:2])) if len(quads) else []
 
 
-def row_boxes(image: np.ndarray, b: Box, *, threads: int | None = None) -> list[tuple[float, float, float, float]]:
+def row_boxes(image: np.ndarray | OcrImage, b: Box, *, threads: int | None = None) -> list[tuple[float, float, float, float]]:
     """(x0, y0, x1, y1) of the text the detector finds in the row of box ``b`` (a strip a line height above
     and below it, ``BAND_REACH`` line heights to each side), scaled so the line is each of
     ``BAND_HEIGHTS`` px high: at the working size the detector can cut the first or last letters off a
     line on a busy ground (a thin serif W on a dot screen), or miss a word; at one of these it seldom does."""
     import cv2
 
-    from zpipe.text.ocr import get_engine, to_bgr_uint8
+    from zpipe.text.ocr import as_bgr, get_engine
 
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     H = b.height
     x0, x1 = int(max(0, b.x0 - BAND_REACH * H)), int(min(w, b.x1 + BAND_REACH * H + 1))
@@ -190,16 +195,16 @@ def row_boxes(image: np.ndarray, b: Box, *, threads: int | None = None) -> list[
     return out
 
 
-def widened(image: np.ndarray, boxes: list[Box], others: list[Box], *, threads: int | None = None) -> list[Box | None]:
+def widened(image: np.ndarray | OcrImage, boxes: list[Box], others: list[Box], *, threads: int | None = None) -> list[Box | None]:
     """Per box, its reading from a crop widened to the text the detector finds running on from it in its
     row (:func:`row_boxes`), up to the other boxes of that row in ``others``; None where the row's text
     does not reach at least a third of a line height beyond the box."""
-    from zpipe.text.ocr import get_engine, to_bgr_uint8
+    from zpipe.text.ocr import as_bgr, get_engine
 
     out: list[Box | None] = [None] * len(boxes)
     if not boxes:
         return out
-    bgr = to_bgr_uint8(image)
+    bgr = as_bgr(image)
     h, w = bgr.shape[:2]
     engine, lock = get_engine(threads)
     for bi, b in enumerate(boxes):
