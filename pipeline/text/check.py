@@ -118,7 +118,10 @@ def check_image(
     def match(bs: list[Box]):
         return match_lines(bs, expected, rule=rule, min_ned=min_ned, ignore_punct=ignore_punct, readable=readable)
 
-    scores, leftover = _read_and_match(arr, match, ignore_punct, threads)
+    from zpipe.text.ocr import OcrImage
+
+    image = OcrImage(arr)  # converted once for every reading, the look-alike warnings' included
+    scores, leftover = _read_and_match(image, match, ignore_punct, threads)
     result = summarize(scores, leftover)
     _judge_extra_text(result, leftover, ignore_punct, max_extra_chars)
     for line in result["lines"]:
@@ -127,12 +130,12 @@ def check_image(
             result["warnings"].append(f"{line['expected']!r}: the OCR cannot read {chars!r}, so the line is unverified")
             line["pass"] = unverified == "warn"
     if unseen_lookalikes:
-        _warn_unseen_lookalikes(result, arr, scores, threads)
+        _warn_unseen_lookalikes(result, image, scores, threads)
     result["pass"] = result["verdict"] == "pass" or (result["verdict"] == "unverified" and unverified == "warn")
     return result
 
 
-def _warn_unseen_lookalikes(result: dict[str, Any], arr: np.ndarray, scores, threads: int | None) -> None:
+def _warn_unseen_lookalikes(result: dict[str, Any], arr: OcrImage, scores, threads: int | None) -> None:
     """Per passing line, the look-alikes its characters could be hiding (``cannot_tell``: "日/曰"), and one
     warning per line naming them: the look-alike characters that neither their crop alone nor their ink
     confirmed (:func:`zpipe.text.ocr.lookalike_doubts`)."""
@@ -318,13 +321,12 @@ ENHANCED_MIN_SCORE = 0.95  # one redrawing alone (no second one agreeing) must b
 LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread, _widen, _enhanced_reread)
 
 
-def _read_and_match(arr: np.ndarray, match, ignore_punct: bool, threads: int | None):
+def _read_and_match(image: OcrImage, match, ignore_punct: bool, threads: int | None):
     """OCR, then match; while a line fails, look harder (:data:`LOOK_HARDER`): every extra reading is of
     failing lines only, so a poster that passes costs one reading."""
-    from zpipe.text.ocr import OcrImage, read_text, verify_lookalikes
+    from zpipe.text.ocr import read_text, verify_lookalikes
     from zpipe.text.word_gaps import restore_spaces
 
-    image = OcrImage(arr)  # converted once for every reading below
     boxes = verify_lookalikes(image, read_text(image, threads=threads), threads=threads)
     boxes = restore_spaces(image, boxes, threads=threads)
     scores, leftover = match(boxes)
