@@ -46,6 +46,7 @@ class Case:
     seed: int = 0
     size: list[int] = field(default_factory=list)
     set: str = "dev"
+    style: str = "plain"  # how the text is drawn: plain, outline, shadow, glow, colour
 
     @property
     def want(self) -> str:
@@ -65,6 +66,7 @@ class TwinSet:
     size: tuple[int, int]
     seed: int
     latin_font: str = ""  # drawn per character: Latin and digits the CJK font lacks come from this one
+    styles: tuple[str, ...] = ("plain",)
 
 
 def _load_sets() -> dict[str, TwinSet]:
@@ -76,12 +78,13 @@ def _load_sets() -> dict[str, TwinSet]:
                           pairs={error: [tuple(p) for p in pairs] for error, pairs in d["pairs"].items()},
                           stamps=tuple(d["stamps"]), companions=tuple(d["companions"]),
                           backgrounds=tuple(d["backgrounds"]), degrade=tuple(d["degrade"]),
-                          size=tuple(d["size"]), seed=d["seed"], latin_font=d["latin_font"])
+                          size=tuple(d["size"]), seed=d["seed"], latin_font=d["latin_font"],
+                          styles=tuple(d.get("styles", ("plain",))))
             for name, d in data.items()}
 
 
 SETS = _load_sets()
-DEV, HELDOUT = SETS["dev"], SETS["heldout"]
+DEV, HELDOUT, FRESH = SETS["dev"], SETS["heldout"], SETS["fresh"]
 FONTS = DEV.fonts  # label -> (family or full name, Debian package)
 
 
@@ -97,7 +100,8 @@ def build_cases(seed: int | None = None, twin_set: TwinSet = DEV) -> list[Case]:
             first = bool(rng.integers(2))  # the line under test comes first or second
             common = dict(font=fonts[k % len(fonts)], background=backgrounds[(k // 2) % len(backgrounds)],
                           degrade=degrades[int(rng.integers(len(degrades)))], seed=int(rng.integers(2**31)),
-                          size=[int(rng.integers(46, 72)), int(rng.integers(32, 42))], set=twin_set.name)
+                          size=[int(rng.integers(46, 72)), int(rng.integers(32, 42))], set=twin_set.name,
+                          style=twin_set.styles[(k // 3) % len(twin_set.styles)])
             k += 1
             lines_ok = [expected, companion] if first else [companion, expected]
             lines_bad = [wrong, companion] if first else [companion, wrong]
@@ -160,6 +164,22 @@ def _background(kind: str, rng: np.random.Generator, w: int, h: int) -> np.ndarr
         r = ((xx % cell - cell / 2) ** 2 + (yy % cell - cell / 2) ** 2) ** 0.5
         dots = (r < cell * 0.45 * (0.3 + 0.7 * xx / w))[..., None]
         img = np.where(dots, img * 0.55, img)
+    elif kind == "wood":  # rings and grain: long wavy dark lines, like a plank
+        warp = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 25) * 60
+        rings = np.sin((yy + 0.15 * xx + warp) * 2 * np.pi / rng.uniform(9, 18))
+        img = img * (0.7 + 0.3 * rings[..., None]) + rng.normal(0, 0.03, img.shape)
+    elif kind == "marble":  # thin dark veins through a light stone
+        noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 12) * 40
+        veins = np.abs(np.sin((xx * 0.7 + yy + noise) * 2 * np.pi / rng.uniform(60, 110))) ** 0.25
+        img = img * (0.35 + 0.65 * veins[..., None])
+    elif kind == "bokeh":  # soft bright discs of light over a dark scene
+        img = img * 0.35
+        for _ in range(40):
+            cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(8, 45)
+            disc = (np.hypot(xx - cx, yy - cy) < r).astype(np.float32)
+            img = img + cv2.GaussianBlur(disc, (0, 0), 2.5)[..., None] * rng.uniform(0.1, 0.35, 3).astype(np.float32)
+    elif kind == "grain":  # heavy coloured sensor noise over a gradient
+        img += rng.normal(0, 0.14, img.shape).astype(np.float32)
     return np.clip(img, 0, 1).astype(np.float32)
 
 
@@ -217,9 +237,12 @@ def render(case: Case) -> np.ndarray:
         width = _length(runs, size)
         x = int(rng.uniform(0.06 * w, max(0.06 * w + 1, w - width - 0.06 * w)))
         stroke = max(1, size // 22) if case.background in ("noise", "texture", "clutter", "halftone") else 0
-        if not spec.latin_font:  # one font per line, drawn from its top
+        if case.style != "plain":
+            im = _styled_line(im, case.style, runs, (x, y + size), size, fill, outline, rng)
+            draw = ImageDraw.Draw(im)
+        elif not spec.latin_font:  # one font per line, drawn from its top
             draw.text((x, y), text, font=runs[0][1].pil(size), fill=fill, stroke_width=stroke, stroke_fill=outline)
-        for t, f in runs if spec.latin_font else ():  # runs of several fonts share one baseline
+        for t, f in runs if spec.latin_font and case.style == "plain" else ():  # runs share one baseline
             font = f.pil(size)
             draw.text((x, y + size), t, font=font, fill=fill, stroke_width=stroke, stroke_fill=outline, anchor="ls")
             x += font.getlength(t)
@@ -237,11 +260,65 @@ def render(case: Case) -> np.ndarray:
     if case.degrade == "downscale":  # a small image scaled back up (a thumbnail, an upscaler's input)
         f = float(rng.uniform(0.5, 0.7))
         im = im.resize((int(w * f), int(h * f)), Image.BILINEAR).resize((w, h), Image.BICUBIC)
+    if case.degrade == "perspective":  # a photograph of a poster, taken a little from the side
+        import cv2
+
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        dst = (src + rng.uniform(-0.04, 0.04, (4, 2)) * [w, h]).astype(np.float32)
+        m = cv2.getPerspectiveTransform(src, dst)
+        im = Image.fromarray(cv2.warpPerspective(np.asarray(im), m, (w, h), flags=cv2.INTER_CUBIC,
+                                                 borderMode=cv2.BORDER_REPLICATE))
+    if case.degrade == "motion":  # camera shake: a short horizontal smear
+        import cv2
+
+        n = int(rng.integers(3, 6))
+        im = Image.fromarray(cv2.filter2D(np.asarray(im), -1, np.full((1, n), 1.0 / n, np.float32)))
+    if case.degrade == "noise":  # sensor noise on top of everything
+        arr = np.asarray(im, dtype=np.float32) + rng.normal(0, 14, (h, w, 3))
+        im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if case.degrade == "contrast":  # a washed-out print: contrast squeezed towards mid-grey
+        arr = np.asarray(im, dtype=np.float32)
+        im = Image.fromarray(np.clip(128 + (arr - 128) * rng.uniform(0.45, 0.6), 0, 255).astype(np.uint8))
     if "jpeg" in case.degrade:
         buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=int(rng.integers(55, 80)))
+        im.save(buf, "JPEG", quality=int(rng.integers(30, 45)) if case.degrade == "jpeg-heavy" else int(rng.integers(55, 80)))
         im = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     return np.asarray(im, dtype=np.float32) / 255
+
+
+def _styled_line(im, style: str, runs, origin: tuple[float, float], size: int, fill, outline, rng):
+    """One line drawn on ``im`` (baseline at ``origin``) in a poster style: ``outline`` (a thick contrasting
+    stroke), ``shadow`` (a soft offset drop shadow), ``glow`` (a blurred halo of the outline colour) or
+    ``colour`` (a saturated fill instead of black/white)."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    def draw_runs(d, xy, colour, stroke=0, stroke_fill=None):
+        x, y = xy
+        for t, f in runs:
+            font = f.pil(size)
+            d.text((x, y), t, font=font, fill=colour, stroke_width=stroke, stroke_fill=stroke_fill, anchor="ls")
+            x += font.getlength(t)
+
+    if style == "outline":
+        draw_runs(ImageDraw.Draw(im), origin, fill, max(2, size // 12), outline)
+        return im
+    if style == "colour":
+        hue = rng.uniform(0, 1)
+        import colorsys
+
+        light = fill[0] > 128
+        r, g, b = colorsys.hls_to_rgb(hue, 0.78 if light else 0.25, 0.9)
+        draw_runs(ImageDraw.Draw(im), origin, (int(r * 255), int(g * 255), int(b * 255)))
+        return im
+    layer = Image.new("L", im.size, 0)
+    offset = (size * 0.08, size * 0.08) if style == "shadow" else (0, 0)
+    draw_runs(ImageDraw.Draw(layer), (origin[0] + offset[0], origin[1] + offset[1]), 255,
+              max(1, size // 16) if style == "glow" else 0, 255)
+    layer = layer.filter(ImageFilter.GaussianBlur(size * (0.05 if style == "shadow" else 0.12)))
+    halo = Image.new("RGB", im.size, outline if style == "glow" else (0, 0, 0))
+    im = Image.composite(halo, im, layer.point(lambda v: int(v * (0.75 if style == "shadow" else 0.95))))
+    draw_runs(ImageDraw.Draw(im), origin, fill)
+    return im
 
 
 def fingerprint(cases: list[Case]) -> int:

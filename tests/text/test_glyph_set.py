@@ -36,14 +36,14 @@ import os
 
 import numpy as np
 import pytest
-from glyph_set import DEV, HELDOUT, SETS, build_cases, render
+from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950)}
+REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950), "fresh": (0.0, 0.0)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 1, "heldout": 0}
+MAX_SILENT = {"dev": 1, "heldout": 0, "fresh": 99}
 
 
 def _missing_fonts(twin_set) -> list[str]:
@@ -145,14 +145,22 @@ def test_the_set_covers_every_font_background_degradation_and_error_type(name):
     assert build_cases(twin_set=twin_set) == cases  # deterministic
 
 
-def test_the_held_out_set_shares_no_font_text_or_look_alike_pair_with_the_development_set():
-    assert not set(font for font, _ in DEV.fonts.values()) & set(font for font, _ in HELDOUT.fonts.values())
-    dev_texts = {t for pairs in DEV.pairs.values() for pair in pairs for t in pair} | set(DEV.companions)
-    held_texts = {t for pairs in HELDOUT.pairs.values() for pair in pairs for t in pair} | set(HELDOUT.companions)
-    assert not dev_texts & held_texts
-    assert not set(DEV.backgrounds) & set(HELDOUT.backgrounds) - {"clutter"}
+def _texts(twin_set) -> set[str]:
+    return {t for pairs in twin_set.pairs.values() for pair in pairs for t in pair} | set(twin_set.companions)
 
-    def swaps(twin_set):  # (expected character, shown character) of each look-alike twin
-        return {(a, b) for e, w in twin_set.pairs["lookalike"] for a, b in zip(e, w) if a != b}
 
-    assert not swaps(DEV) & swaps(HELDOUT)
+def _swaps(twin_set) -> set[tuple[str, str]]:
+    """(expected character, shown character) of each look-alike twin."""
+    return {(a, b) for e, w in twin_set.pairs["lookalike"] for a, b in zip(e, w) if a != b}
+
+
+@pytest.mark.parametrize("a, b", [(DEV, HELDOUT), (DEV, FRESH), (HELDOUT, FRESH)], ids=lambda s: s.name)
+def test_the_sets_share_no_font_text_or_background(a, b):
+    assert not {font for font, _ in a.fonts.values()} & {font for font, _ in b.fonts.values()}
+    assert not _texts(a) & _texts(b)
+    assert not set(a.backgrounds) & set(b.backgrounds) - {"clutter"}
+
+
+def test_the_held_out_set_shares_no_look_alike_swap_with_the_development_set():
+    # FRESH repeats some swaps on purpose (日/曰, 已/己/巳, 千/干, 华/華: the issue's own list) in new texts
+    assert not _swaps(DEV) & _swaps(HELDOUT)
