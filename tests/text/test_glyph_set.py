@@ -28,6 +28,14 @@ Measured (2026-12), correct ok / wrong rejected:
   (was silent) fails since two Latin boxes the detector keeps apart, touching but not overlapping, count
   as two words.
 
+* fresh (made last by someone who did not develop the check: Noto Sans CJK SC Black/Light, Noto Serif CJK SC
+  Black, HanaMinA, LXGW WenKai Light; wood, marble, bokeh, grain, clutter; outline, shadow, glow and
+  coloured text; perspective, motion, noise, washed-out contrast, heavy JPEG; nothing tuned against it):
+  before this session's reading steps 75/79 (94.9%) / 73/79 (92.4%) / 5 silent; with them 75/79 / 74/79
+  (93.7%) / 4 silent. Missed: table look-alikes in heavy or light weights with a shadow or glow read as the
+  common form even from the single-character crop (土气 as 士气, 气侯 as 气候, 兔税 as 免税: silent; 周未 warned),
+  Leve1 read Level (silent), a correct 己 and 巳 read 已, a shadowed -8°C read 8°℃℃, "Ice" read "Qce".
+
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
 """
@@ -40,10 +48,10 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950), "fresh": (0.0, 0.0)}
+REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950), "fresh": (0.936, 0.924)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 1, "heldout": 0, "fresh": 99}
+MAX_SILENT = {"dev": 1, "heldout": 0, "fresh": 5}
 
 
 def _missing_fonts(twin_set) -> list[str]:
