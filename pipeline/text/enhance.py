@@ -25,6 +25,7 @@ from the pixels, not from what was expected.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -125,7 +126,7 @@ def enhanced_readings(image: np.ndarray | OcrImage, boxes: list[Box], *,
     its confidence; variants that read nothing are left out): the image is a uint8 RGB copy whose crop
     is the redrawn one where the variant keeps the crop's size (so single characters can be re-read from
     it in place), else None."""
-    from zpipe.text.ocr import as_bgr, get_engine
+    from zpipe.text.ocr import as_bgr, recognise
 
     out: list[list[tuple[Box, np.ndarray | None]]] = [[] for _ in boxes]
     if not boxes:
@@ -139,11 +140,8 @@ def enhanced_readings(image: np.ndarray | OcrImage, boxes: list[Box], *,
             crops.append(crop)
     if not crops:
         return out
-    engine, lock = get_engine(threads)
-    with lock:
-        recs, _ = engine.text_rec(crops, False)
-    for bi, crop, rec in zip(jobs, crops, recs):
-        text, b = rec[0].strip(), boxes[bi]
+    for bi, crop, (text, score) in zip(jobs, crops, recognise(crops, threads=threads)):
+        text, b = text.strip(), boxes[bi]
         if not text:
             continue
         x0, y0, x1, y1 = _crop_bounds(b, w, h, VARIANT_PAD)
@@ -151,26 +149,13 @@ def enhanced_readings(image: np.ndarray | OcrImage, boxes: list[Box], *,
         if crop.shape[:2] == (y1 - y0, x1 - x0):
             redrawn = np.ascontiguousarray(bgr[:, :, ::-1])
             redrawn[y0:y1, x0:x1] = crop[:, :, ::-1]
-        out[bi].append((Box(text, b.x0, b.y0, b.x1, b.y1, float(rec[1])), redrawn))
+        out[bi].append((replace(b, text=text, score=score), redrawn))
     return out
 
 
 BAND_HEIGHTS = (24, 32, 48)  # px a failing line is scaled to, around it, for detecting its row again
 BAND_REACH = 6.0  # × line height the row is searched for the rest of the line, each side
 WORD_GAP = 1.0  # × line height: a box of the row this close to the line continues it (a word space)
-
-
-def _detect_at_own_scale(engine, img: np.ndarray) -> list[np.ndarray]:
-    """Text quads of ``img`` detected at its own scale (rapidocr's detector scales every image up to a
-    short side of 736 px, which for a strip one line high would mean a thousandfold the pixels)."""
-    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
-
-    det = engine.text_det
-    batch = DetPreProcess(4096, "max", det.mean, det.std)(img)
-    if batch is None:
-        return []
-    quads, _ = det.postprocess_op(det.infer(batch)[0], img.shape[:2])
-    return list(det.filter_tag_det_res(quads, img.shape[:2])) if len(quads) else []
 
 
 def row_boxes(image: np.ndarray | OcrImage, b: Box, *, threads: int | None = None) -> list[tuple[float, float, float, float]]:
@@ -180,7 +165,7 @@ def row_boxes(image: np.ndarray | OcrImage, b: Box, *, threads: int | None = Non
     line on a busy ground (a thin serif W on a dot screen), or miss a word; at one of these it seldom does."""
     import cv2
 
-    from zpipe.text.ocr import as_bgr, get_engine
+    from zpipe.text.ocr import as_bgr, detect_at_own_scale
 
     bgr = as_bgr(image)
     h, w = bgr.shape[:2]
@@ -188,14 +173,11 @@ def row_boxes(image: np.ndarray | OcrImage, b: Box, *, threads: int | None = Non
     x0, x1 = int(max(0, b.x0 - BAND_REACH * H)), int(min(w, b.x1 + BAND_REACH * H + 1))
     y0, y1 = int(max(0, b.y0 - H)), int(min(h, b.y1 + H + 1))
     band = np.ascontiguousarray(bgr[y0:y1, x0:x1])
-    engine, lock = get_engine(threads)
     out = []
     for target in BAND_HEIGHTS:
         s = target / H
         img = cv2.resize(band, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-        with lock:
-            quads = _detect_at_own_scale(engine, img)
-        for q in quads:
+        for q in detect_at_own_scale(img, threads=threads):
             out.append((x0 + float(q[:, 0].min()) / s, y0 + float(q[:, 1].min()) / s,
                         x0 + float(q[:, 0].max()) / s, y0 + float(q[:, 1].max()) / s))
     return out
@@ -205,14 +187,13 @@ def widened(image: np.ndarray | OcrImage, boxes: list[Box], others: list[Box], *
     """Per box, its reading from a crop widened to the text the detector finds running on from it in its
     row (:func:`row_boxes`), up to the other boxes of that row in ``others``; None where the row's text
     does not reach at least a third of a line height beyond the box."""
-    from zpipe.text.ocr import as_bgr, get_engine
+    from zpipe.text.ocr import as_bgr, recognise
 
     out: list[Box | None] = [None] * len(boxes)
     if not boxes:
         return out
     bgr = as_bgr(image)
     h, w = bgr.shape[:2]
-    engine, lock = get_engine(threads)
     for bi, b in enumerate(boxes):
         H = b.height
         lo, hi = 0.0, w - 1.0  # how far the row is free of other boxes
@@ -238,9 +219,7 @@ def widened(image: np.ndarray | OcrImage, boxes: list[Box], others: list[Box], *
         m = 0.12 * H
         x0, x1 = int(max(0, left - m)), int(min(w, right + m + 1))
         y0, y1 = int(max(0, b.y0 - m)), int(min(h, b.y1 + m + 1))
-        with lock:
-            recs, _ = engine.text_rec([np.ascontiguousarray(bgr[y0:y1, x0:x1])], False)
-        text = recs[0][0].strip()
-        if text:
-            out[bi] = Box(text, left, b.y0, right, b.y1, float(recs[0][1]))
+        [(text, score)] = recognise([np.ascontiguousarray(bgr[y0:y1, x0:x1])], threads=threads)
+        if text.strip():
+            out[bi] = replace(b, text=text.strip(), x0=left, x1=right, score=score)
     return out

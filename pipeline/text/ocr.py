@@ -147,6 +147,32 @@ def read_text(
     return out
 
 
+def recognise(crops: list[np.ndarray], *, threads: int | None = None) -> list[tuple[str, float]]:
+    """(text, confidence) of each uint8 BGR crop, read whole by the recogniser in one batch."""
+    if not crops:
+        return []
+    engine, lock = get_engine(threads)
+    with lock:
+        recs, _ = engine.text_rec(crops, False)
+    return [(rec[0], float(rec[1])) for rec in recs]
+
+
+def detect_at_own_scale(bgr: np.ndarray, *, threads: int | None = None) -> list[np.ndarray]:
+    """Text quads (4×2 pixel corners) the detector finds in the uint8 BGR ``bgr`` at its own scale:
+    rapidocr's ``text_det`` scales every image up to a short side of 736 px, which for a strip one line
+    high would mean a thousandfold the pixels, so its pre-processing is called with a limit instead."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    engine, lock = get_engine(threads)
+    det = engine.text_det
+    batch = DetPreProcess(4096, "max", det.mean, det.std)(bgr)
+    if batch is None:
+        return []
+    with lock:
+        quads, _ = det.postprocess_op(det.infer(batch)[0], bgr.shape[:2])
+        return list(det.filter_tag_det_res(quads, bgr.shape[:2])) if len(quads) else []
+
+
 @cache
 def dictionary() -> tuple[str, ...]:
     """The characters the recogniser can output, read from its ONNX model's metadata (the same list
