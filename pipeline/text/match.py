@@ -45,7 +45,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from zpipe.text.prompt import is_cjk
@@ -235,7 +235,7 @@ def _trim_overlap(left: Box, right: Box) -> Box:
     fits = math.ceil((left.x1 - right.x0) / (width / max(len(lt), 1)) - 0.3)  # characters the overlap holds
     for k in range(min(fits, len(lt), len(rt)), 0, -1):
         if lt[-k:].casefold() == rt[:k].casefold():
-            return Box(lt[:-k].rstrip(), left.x0, left.y0, right.x0, left.y1, left.score)
+            return replace(left, text=lt[:-k].rstrip(), x1=right.x0)
     return left
 
 
@@ -349,7 +349,7 @@ def split_boxes(boxes: Sequence[Box], expected: Sequence[Sequence[Unit]], strict
             continue
         _, i, left, right = choice
         xm = box.x0 + (box.x1 - box.x0) * i / len(text)
-        out += [Box(left, box.x0, box.y0, xm, box.y1, box.score), Box(right, xm, box.y0, box.x1, box.y1, box.score)]
+        out += [replace(box, text=left, x1=xm), replace(box, text=right, x0=xm)]
     return out
 
 
