@@ -11,7 +11,13 @@ hardlink): such a file is hashed once, and its stat and digest go into the store
 (:class:`HashCache`), which the next check trusts as it trusts the manifest. Windows has no inode change
 time (its ``st_ctime`` is the creation time), so there the stat is size and mtime; ``verify=True``
 (``zpipe run --verify-reuse``) hashes every file on every platform, trusting no stat and no cache, and
-records what it hashed in the cache for the checks after it.
+records what it hashed in the cache for the checks after it; so do ``zpipe verify`` and ``zpipe plan``.
+
+The cache is written by runs (under the store's lock) and by ``zpipe verify`` and ``zpipe plan``, which
+hold no lock: so a save merges what this process hashed into the file as it is now and replaces it
+atomically. Two saves at the same moment can still drop each other's new entries, which costs a hash on
+the next check and nothing else: an entry is a stat and digest seen together, trusted only while the
+file's stat is still that one.
 """
 
 from __future__ import annotations
@@ -50,19 +56,22 @@ class HashCache:
 
     A file whose stat is what it was when it was hashed holds the same bytes: the same trust as the
     manifest's ``stat``, for files whose ctime a link moved after publish. Only a cache: unreadable,
-    it is empty; unwritable, it is not kept.
+    it is empty; unwritable, it is not kept. :meth:`save` merges into what other processes saved since.
     """
 
     def __init__(self, path: Path | None):
         self.path = path
         self.base = path.parent if path else None
-        self.entries: dict[str, list] = {}
-        self.dirty = False
-        if path is not None:
+        self.entries: dict[str, list] = self._read()
+        self.added: dict[str, list] = {}  # what this process hashed since its last save
+
+    def _read(self) -> dict[str, list]:
+        if self.path is not None:
             with contextlib.suppress(OSError, ValueError, RecursionError):
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(self.path.read_text(encoding="utf-8"))
                 if isinstance(data, dict):
-                    self.entries = data
+                    return data
+        return {}
 
     def _name(self, file: Path) -> str | None:
         if self.base is None:
@@ -79,14 +88,16 @@ class HashCache:
     def add(self, file: Path, stat: list[int], sha256: str) -> None:
         name = self._name(file)
         if name is not None and self.entries.get(name) != [*stat, sha256]:
-            self.entries[name] = [*stat, sha256]
-            self.dirty = True
+            self.entries[name] = self.added[name] = [*stat, sha256]
 
     def save(self) -> None:
-        """Write the entries whose files still exist (atomically; a store one may not write keeps none)."""
-        if not self.dirty or self.path is None:
+        """Merge what was hashed since the last save into the cache file as it is now (another process may
+        have saved since this one read it) and write the entries whose files still exist, atomically; a
+        store one may not write keeps none."""
+        if not self.added or self.path is None:
             return
-        self.dirty = False
+        self.entries = {**self._read(), **self.added}
+        self.added = {}
         kept = {k: v for k, v in self.entries.items() if (self.base / k).is_file()}
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:

@@ -42,7 +42,9 @@ class Report:
 
 
 def check(store: RecipeStore) -> Report:
-    """Hash every published file (no fast path: this is the thorough check)."""
+    """Hash every published file (no fast path: this is the thorough check). What it hashes and finds
+    intact goes into the store's hash cache, so the runs after it need not hash those files again (the
+    save merges into the cache file and replaces it atomically: no lock needed, see zpipe.integrity)."""
     report = Report()
     for version in store.versions():
         report.versions += 1
@@ -61,6 +63,7 @@ def check(store: RecipeStore) -> Report:
                     report.damage.append(Damage(version, rel, damaged[rel], digest))
                 else:
                     report.intact.setdefault(digest, store.root / version / asset["id"] / Path(rel).name)
+    store.save_hashes()
     return report
 
 

@@ -410,6 +410,39 @@ def test_the_hash_cache_is_saved_once_per_plan_however_many_versions_it_reads(wr
     assert len(saves) == 1
 
 
+@pytest.mark.skipif(not HAS_CTIME, reason="links move no stat on this platform")
+def test_verify_keeps_what_it_hashed_for_the_runs_after_it(write_recipe, tmp_path, monkeypatch):
+    import zpipe.integrity
+
+    path, out, root = two_versions(write_recipe, tmp_path)
+    assert run_cli("gc", root, "--keep", "1").exit_code == 0  # unlinks v0001: the ctime of what v0002 shares moves
+    (root / ".hashes").unlink(missing_ok=True)
+    assert run_cli("verify", root).exit_code == 0  # hashes every file (no lock held)
+    hashed = []
+    real = zpipe.integrity.file_sha256
+    monkeypatch.setattr(zpipe.integrity, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    assert build(path, out)[1]["up_to_date"] and hashed == []  # verify's digests are in .hashes
+
+
+def test_hash_cache_saves_merge_with_what_another_process_saved_meanwhile(tmp_path):
+    from zpipe.integrity import HashCache, file_sha256, stat_of
+
+    files = [tmp_path / name for name in ("a.png", "b.png", "c.png")]
+    for i, f in enumerate(files):
+        f.write_bytes(bytes([i]) * 100)
+    first, second = HashCache(tmp_path / ".hashes"), HashCache(tmp_path / ".hashes")  # e.g. a run and a verify
+    first.add(files[0], stat_of(files[0]), file_sha256(files[0]))
+    second.add(files[1], stat_of(files[1]), file_sha256(files[1]))
+    first.save()
+    second.save()
+    saved = HashCache(tmp_path / ".hashes")
+    assert all(saved.holds(f, stat_of(f), file_sha256(f)) for f in files[:2]), saved.entries
+    files[0].unlink()
+    second.add(files[2], stat_of(files[2]), file_sha256(files[2]))
+    second.save()  # keeps no entry for a file that is gone
+    assert set(json.loads((tmp_path / ".hashes").read_text())) == {"b.png", "c.png"}
+
+
 def outputs(version: Path) -> list[Path]:
     manifest = json.loads((version / "manifest.json").read_text())
     return [version / rel for a in manifest["assets"] for rel in a["outputs"]]
