@@ -44,7 +44,7 @@ import os
 
 import numpy as np
 import pytest
-from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, render
+from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, check_pool, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
@@ -88,11 +88,17 @@ def _warned_about_the_error(case, result) -> bool:
     return any(ln.get("cannot_tell") for ln in result["lines"] if ln["expected"] in wrong)
 
 
+@pytest.fixture(scope="module")
+def checkers():
+    """Worker processes that render and check the images of a set, one OCR thread each (glyph_set.check_pool),
+    shared by the three sets."""
+    with check_pool() as pool:
+        yield pool
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SETS))
-def test_glyph_check_on_the_generated_twin_set(name):
-    from zpipe.text.check import check_image
-
+def test_glyph_check_on_the_generated_twin_set(name, request):
     twin_set = SETS[name]
     missing = _missing_fonts(twin_set)
     if missing:
@@ -101,9 +107,8 @@ def test_glyph_check_on_the_generated_twin_set(name):
     assert len(cases) >= 150 and sum(c.correct for c in cases) == len(cases) // 2
     dump = os.environ.get("ZPIPE_GLYPH_SET_DUMP")
     rows, misses = [], []
-    for case in cases:
-        image = render(case)
-        result = check_image(image, case.expected)
+    results = request.getfixturevalue("checkers").map(check_case, cases, chunksize=1)  # in the cases' order
+    for case, result in zip(cases, results):
         ok = result["verdict"] == case.want if case.correct else not result["pass"]
         silent = not case.correct and result["pass"] and not _warned_about_the_error(case, result)
         rows.append({"correct": case.correct, "ok": ok, "font": case.font, "background": case.background,
@@ -117,7 +122,7 @@ def test_glyph_check_on_the_generated_twin_set(name):
             from PIL import Image
 
             os.makedirs(dump, exist_ok=True)
-            Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(
+            Image.fromarray((render(case) * 255 + 0.5).astype(np.uint8)).save(
                 f"{dump}/{name}_{case.i:03d}_{'ok' if ok else 'MISS'}.png")
     correct = [r for r in rows if r["correct"]]
     wrong = [r for r in rows if not r["correct"]]
