@@ -18,9 +18,13 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
 
 1. detection on a copy at most 768 px long, recognition on full-resolution crops;
 2. each look-alike character (:mod:`zpipe.text.lookalikes`) is read again from its own crop,
-   which breaks the recogniser's word prior; and the word spaces the recogniser dropped ("Sun flower"
+   which breaks the recogniser's word prior; the digit/letter look-alikes of Latin lines (0/O, 1/l:
+   "Room 1O1" read "Room 101") are decided by each glyph's proportions against the line's own other
+   glyphs (:mod:`zpipe.text.digit_letter`); and the word spaces the recogniser dropped ("Sun flower"
    read "Sunflower") are put back where the ink shows a gap between two letters much wider than
-   the line's letter gaps (:mod:`zpipe.text.word_gaps`; every later re-reading gets the same);
+   the line's letter gaps (:mod:`zpipe.text.word_gaps`; every later re-reading gets the same), and two
+   boxes of one row that overlap only where there is no ink (their padding) are drawn apart, so that
+   they count as two words like boxes that touch (:func:`zpipe.text.word_gaps.part_overlaps`);
 3. when an expected line is missing (not found, or under 80% of its characters found), detection
    runs again at full resolution (small lines over busy textures are lost at the working size) and
    the new boxes are added;
@@ -48,7 +52,10 @@ fonts at hand, symmetric, only on a clear margin): 曰落大道 then reads as su
 A passing line is never silent about a look-alike the check could not rule out
 (:func:`zpipe.text.ocr.lookalike_doubts`): a look-alike character whose crop alone was not read back
 as itself (a halftone screen, clutter; the whole group is in doubt), or one of the read-as pairs whose
-ink was not clear, passes with a warning and the pairs in ``cannot_tell`` ("日/曰").
+ink was not clear, passes with a warning and the pairs in ``cannot_tell`` ("日/曰"); so does a 0 or O in
+a line that mixes letters and figures whose width the line's references do not decide (a monospaced face
+draws both alike), and a 1 or l shaped like a glyph of the line read as the other
+(:func:`zpipe.text.digit_letter.doubts`).
 """
 
 from __future__ import annotations
@@ -139,13 +146,14 @@ def _warn_unseen_lookalikes(result: dict[str, Any], arr: OcrImage, scores, threa
     """Per passing line, the look-alikes its characters could be hiding (``cannot_tell``: "日/曰"), and one
     warning per line naming them: the look-alike characters that neither their crop alone nor their ink
     confirmed (:func:`zpipe.text.ocr.lookalike_doubts`)."""
+    from zpipe.text import digit_letter
     from zpipe.text.ocr import lookalike_doubts
 
     for line, score in zip(result["lines"], scores):
         if not line["pass"] or not score.boxes:
             continue
         doubts: dict[str, str] = {}
-        for per_box in lookalike_doubts(arr, score.boxes, threads=threads):
+        for per_box in [*lookalike_doubts(arr, score.boxes, threads=threads), *digit_letter.doubts(arr, score.boxes)]:
             for ch, rivals in per_box.items():
                 doubts[ch] = doubts.get(ch, "") + "".join(r for r in rivals if r not in doubts.get(ch, ""))
         pairs = [f"{c}/{r}" for c, rivals in doubts.items() for r in rivals]
@@ -324,11 +332,12 @@ LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread, _widen, _enhan
 def _read_and_match(image: OcrImage, match, ignore_punct: bool, threads: int | None):
     """OCR, then match; while a line fails, look harder (:data:`LOOK_HARDER`): every extra reading is of
     failing lines only, so a poster that passes costs one reading."""
+    from zpipe.text.digit_letter import settle
     from zpipe.text.ocr import read_text, verify_lookalikes
-    from zpipe.text.word_gaps import restore_spaces
+    from zpipe.text.word_gaps import part_overlaps, restore_spaces
 
-    boxes = verify_lookalikes(image, read_text(image, threads=threads), threads=threads)
-    boxes = restore_spaces(image, boxes, threads=threads)
+    boxes = settle(image, verify_lookalikes(image, read_text(image, threads=threads), threads=threads))
+    boxes = part_overlaps(image, restore_spaces(image, boxes, threads=threads))
     scores, leftover = match(boxes)
     for look_harder in LOOK_HARDER:
         better = look_harder(image, boxes, scores, ignore_punct, threads)
@@ -339,14 +348,15 @@ def _read_and_match(image: OcrImage, match, ignore_punct: bool, threads: int | N
 
 
 def _with_spaces(arr: OcrImage, before: list[Box], after: list[Box], threads: int | None) -> list[Box]:
-    """``after`` with the word spaces of its new readings restored from the ink (a re-read has the
-    same language prior that dropped them the first time)."""
-    from zpipe.text.word_gaps import restore_spaces
+    """``after`` with the word spaces of its new readings restored from the ink and their 0/O and 1/l
+    decided by it (a re-read has the same language prior that dropped or normalised them the first time)."""
+    from zpipe.text.digit_letter import settle
+    from zpipe.text.word_gaps import part_overlaps, restore_spaces
 
     kept = set(map(id, before))
     new = [b for b in after if id(b) not in kept]
-    swap = dict(zip(map(id, new), restore_spaces(arr, new, threads=threads)))
-    return [swap.get(id(b), b) for b in after]
+    swap = dict(zip(map(id, new), restore_spaces(arr, settle(arr, new), threads=threads)))
+    return part_overlaps(arr, [swap.get(id(b), b) for b in after])
 
 
 def _judge_extra_text(result: dict[str, Any], leftover: list[Box], ignore_punct: bool, max_extra_chars: int) -> None:

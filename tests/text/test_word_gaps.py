@@ -126,3 +126,38 @@ def test_glyph_check_rejects_a_split_word_the_recogniser_reads_whole():
     assert not check_image(split, ["Rainbow Road"])["pass"]
     assert check_image(split, ["Rain bow Road"])["pass"]
     assert check_image(whole, ["Rainbow Road"])["pass"]
+
+
+@pytest.mark.parametrize("font", FONTS)
+def test_two_boxes_that_overlap_only_in_their_padding_are_two_words(font):
+    """The detector boxes "Now" and "here" apart but pads them into each other: the overlap holds no ink,
+    so they are drawn apart and the space between them counts; boxes that overlap on a glyph (read
+    twice) stay as they are."""
+    from zpipe.text.match import Box, join_units
+    from zpipe.text.word_gaps import part_overlaps
+
+    f = _face(font).pil(44)
+    for text in ("Now here", "Sun flower", "New Arrivals"):
+        first, second = text.split()
+        arr, (x0, y0, x1, y1) = _line(text, font)
+        ink0 = int(1.5 * 44 + f.getbbox(first)[2])  # where the first word's ink ends
+        ink1 = int(1.5 * 44 + f.getlength(first + " ") + f.getbbox(second)[0])  # the second's begins
+        pad = max(2, (ink1 - ink0) // 2 + 2)  # each box's padding reaches past the middle of the gap
+        a, b = Box(first, x0, y0, ink0 + pad, y1), Box(second, ink1 - pad, y0, x1, y1)
+        assert a.x1 > b.x0
+        assert [u.key for u in join_units([a, b]) if not u.soft] == list((first + second).lower())
+        parted = part_overlaps(arr, [a, b])
+        assert parted[0].x1 <= parted[1].x0, (text, parted)
+        assert "".join(u.key for u in join_units(parted) if not u.soft) == text.lower()
+        # read twice: the left box runs on over the first letter of the right one
+        twice = [Box(first + " " + second[0], x0, y0, ink1 + 6, y1), Box(second, ink1 - 2, y0, x1, y1)]
+        assert part_overlaps(arr, twice) == twice
+
+
+def test_boxes_that_do_not_end_and_start_in_latin_letters_are_not_parted():
+    from zpipe.text.match import Box
+    from zpipe.text.word_gaps import part_overlaps
+
+    arr, (x0, y0, x1, y1) = _line("Room 101", "DejaVu Sans")
+    boxes = [Box("Room", x0, y0, (x0 + x1) / 2 + 10, y1), Box("101", (x0 + x1) / 2 - 10, y0, x1, y1)]
+    assert part_overlaps(arr, boxes) == boxes

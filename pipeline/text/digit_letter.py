@@ -1,0 +1,290 @@
+"""Digit/letter look-alikes in Latin lines (0 and O, 1 and l), decided by each glyph's proportions
+against the line's own other glyphs.
+
+The recogniser's word prior reads a shown "Room 1O1" as "Room 101" and "Hote1" as "Hotel", and a
+crop of the one glyph alone is read no better (a lone l is read as 1). Matching the ink against
+renders needs the face, which the check does not know. But the line carries its own references,
+in whatever face it is drawn:
+
+* 0 against O. In a proportional face O is a wide round capital and 0 a narrow figure: O is
+  1.3-1.7 × the width of the line's other figures (2-9, all one width in lining figures) or of its
+  round lower-case letters (o, e, c), 0 within 1.15 × them. A monospaced face (and the Latin of
+  the Arphic faces) draws both in one cell, as wide as each other: a glyph that narrow says "0"
+  only where the line's letters show a proportional face (their centres are not evenly spaced).
+* 1 against l. An l reaches the ascender line; a 1, like every lining figure, the cap height.
+  Where the face's ascenders rise above its capitals (most faces), a glyph taller than the line's
+  capitals is an l, and one as tall as the capitals but shorter than its b d h k is not (a 1, or
+  a capital I, which the comparison treats as l). A 1 has a flag: ink well left of the stem a
+  fifth of the way down, where the serif of an l (at the very top) has ended; such a glyph as
+  tall as the line's capitals or shorter is a 1.
+
+The glyphs are the ink's connected components (pieces stacked in one column, the dot of an i,
+merged), paired with the reading's characters only when there is exactly one per character. A
+glyph decided as the other member of its pair is rewritten; one that no reference decides is
+reported (``cannot_tell``) where its line mixes letters and figures. The expected text is never
+consulted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from zpipe.text.ocr import OcrImage
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One glyph's ink: its bounding columns [x0, x1) and rows [y0, y1) in the line crop, and the mask."""
+
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+    mask: np.ndarray  # bool, (y1 - y0, x1 - x0)
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def glyphs(mask: np.ndarray) -> list[Glyph]:
+    """The glyphs of a line's ink mask, left to right: connected components, those sharing most of
+    the narrower one's columns merged (the dot of an i, the two dots of a colon)."""
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    boxes = sorted(([int(s[0]), int(s[0] + s[2]), int(s[1]), int(s[1] + s[3]), [k]]
+                    for k, s in enumerate(stats) if k), key=lambda b: b[0])
+    merged: list[list] = []
+    for b in boxes:
+        if merged:
+            m = merged[-1]
+            overlap = min(m[1], b[1]) - max(m[0], b[0])
+            if overlap > 0.5 * min(m[1] - m[0], b[1] - b[0]):
+                m[0], m[1], m[2], m[3] = min(m[0], b[0]), max(m[1], b[1]), min(m[2], b[2]), max(m[3], b[3])
+                m[4].append(b[4][0])
+                continue
+        merged.append(b)
+    out = []
+    for x0, x1, y0, y1, ks in merged:
+        sub = np.isin(labels[y0:y1, x0:x1], ks)
+        out.append(Glyph(x0, x1, y0, y1, sub))
+    return out
+
+
+ROUND_LOWER = "oec"  # round lower-case letters: a figure 0 is about as wide, an O much wider
+FIGURES = "23456789"  # lining figures of one width (0 and 1 are the ones in question)
+CAPS = "BDEFHKLMNPRTUVWXZ"  # flat-topped capitals: the cap height
+ASCENDERS = "bdhk"
+O_WIDE = 1.22  # an O is at least this × the reference width (proportional faces 1.23-1.73, a 0 at most 1.18)...
+ZERO_NARROW = 1.12  # ... a 0 at most this × (0.91-1.18; a monospaced O 1.00-1.17, so only in a proportional face)
+PROPORTIONAL_PITCH = 1.2  # a face is proportional when two letter pitches of one word differ by this ratio
+FLAG_DEPTH = 0.18  # × glyph height below its top: a 1's flag still reaches left of the stem here...
+FLAG_REACH = 1.3  # ... by at least this × the stem width and 2 px; an l's serif (at the very top) has ended
+TALL = 1.04  # a glyph this × the cap height (and 2 px) taller than the capitals is an l (ascender)
+SHORT = 0.97  # one this × the ascender height (and 2 px) shorter than the b d h k is not an l
+NOT_L = "1I"  # decide()'s word for such a glyph without a flag
+
+
+def _pair(ch: str) -> str | None:
+    """The look-alike pair of a character: "0" for 0 and O, "1" for 1, l, I and |, else None."""
+    return None if len(ch) != 1 else "0" if ch in "0O" else "1" if ch in "1lI|" else None
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def _proportional(chars: list[str], gs: list[Glyph], text_gaps: set[int]) -> bool:
+    """Whether the line's letters show a proportional face: two pitches (centre to centre, inside a
+    word) that differ by ``PROPORTIONAL_PITCH`` (a monospaced face keeps one pitch)."""
+    pitches = [(gs[i + 1].x0 + gs[i + 1].x1 - gs[i].x0 - gs[i].x1) / 2 for i in range(len(gs) - 1)
+               if i not in text_gaps and chars[i].isalpha() and chars[i + 1].isalpha()
+               and _pair(chars[i]) is None and _pair(chars[i + 1]) is None]
+    return len(pitches) >= 2 and max(pitches) >= PROPORTIONAL_PITCH * min(pitches)
+
+
+def _flag(g: Glyph) -> float:
+    """How far the ink reaches left of the stem ``FLAG_DEPTH`` × the height below the top, in stem widths
+    (the stem: the median ink run of the rows 40-70% down)."""
+    m = g.mask
+    rows = [m[r] for r in range(int(0.4 * g.height), max(int(0.7 * g.height), int(0.4 * g.height) + 1)) if m[r].any()]
+    if not rows:
+        return 0.0
+    left = float(np.median([np.flatnonzero(r)[0] for r in rows]))
+    stem = max(float(np.median([np.flatnonzero(r)[-1] - np.flatnonzero(r)[0] + 1 for r in rows])), 1.0)
+    row = m[min(int(FLAG_DEPTH * g.height), g.height - 1)]
+    reach = left - float(np.flatnonzero(row)[0]) if row.any() else 0.0
+    return reach / stem if reach >= 2 else 0.0
+
+
+def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset()) -> list[str | None]:
+    """Per character of a line (no spaces; ``gs`` its glyphs, one each; ``text_gaps``: indices i with a
+    space read between i and i + 1), what its glyph shows for the 0/O and 1/l pairs: the character,
+    ``NOT_L`` for a glyph shorter than the line's ascenders without a flag (a 1 or a capital I, which
+    the comparison takes for l), or None where the line's references do not decide (and for the other
+    characters: themselves)."""
+    def others(pick) -> list[int]:
+        return [k for k, c in enumerate(chars) if pick(c)]
+
+    def widths(idx):
+        return _median([gs[k].width for k in idx])
+
+    def heights(idx):
+        return _median([gs[k].height for k in idx])
+
+    figure_w = widths(others(lambda c: c in FIGURES))
+    round_w = widths(others(lambda c: c in ROUND_LOWER))
+    cap_h = heights(others(lambda c: c in CAPS or c in FIGURES and c in "2457"))
+    # the ascender line: b d h k, and the glyphs read l that rise above the capitals (so are l's)
+    asc_h = heights(others(lambda c: c in ASCENDERS)
+                    + [k for k, c in enumerate(chars) if c in "lI|" and cap_h and gs[k].height >= TALL * cap_h + 2])
+    proportional = _proportional(chars, gs, set(text_gaps))
+    out: list[str | None] = []
+    for ch, g in zip(chars, gs):
+        pair = _pair(ch)
+        if pair == "0":
+            says = []
+            for ref in (figure_w, round_w):
+                if ref:
+                    if g.width >= O_WIDE * ref:
+                        says.append("O")
+                    elif g.width <= ZERO_NARROW * ref and proportional:
+                        says.append("0")
+                    else:
+                        says.append(None)
+            out.append(says[0] if says and len(set(says)) == 1 else None)
+        elif pair == "1":
+            tall = cap_h is not None and g.height >= TALL * cap_h + 2
+            short = asc_h is not None and g.height <= SHORT * asc_h - 2
+            flag = _flag(g) >= FLAG_REACH and (cap_h is None or g.height <= cap_h + 1)
+            if tall and not (short or flag):
+                out.append("l" if ch not in "lI|" else ch)
+            elif flag and not tall:
+                out.append("1")
+            else:
+                out.append(NOT_L if short and not tall else None)
+        else:
+            out.append(ch)
+    return out
+
+
+def candidate(text: str) -> bool:
+    """Whether ``text`` is a Latin line (ASCII) holding a member of the 0/O or 1/l pairs."""
+    return text.isascii() and any(_pair(c) for c in text) and any(c.isalnum() for c in text)
+
+
+def mixed(text: str) -> bool:
+    """Whether ``text`` mixes Latin letters and figures (where a look-alike of the other kind is plausible)."""
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
+def _line_glyphs(bgr: np.ndarray, box) -> tuple[list[str], list[Glyph], set[int]] | None:
+    """The box's characters (no spaces), its glyphs and the indices followed by a read space, or None
+    when the ink does not hold one glyph per character."""
+    from zpipe.text.word_gaps import ink_mask
+
+    h, w = bgr.shape[:2]
+    x0, x1 = int(max(0, box.x0)), int(min(w, box.x1 + 1))
+    y0, y1 = int(max(0, box.y0)), int(min(h, box.y1 + 1))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    chars, text_gaps = [], set()
+    for c in box.text.strip():
+        if c.isspace():
+            if chars:
+                text_gaps.add(len(chars) - 1)
+        else:
+            chars.append(c)
+    gs = glyphs(ink_mask(np.ascontiguousarray(bgr[y0:y1, x0:x1])))
+    return (chars, gs, text_gaps) if len(gs) == len(chars) else None
+
+
+def settle(image: np.ndarray | OcrImage, boxes: list) -> list:
+    """``boxes`` with each 0/O and 1/l character whose glyph shows the other member rewritten (module
+    doc); the expected text is never consulted."""
+    from dataclasses import replace
+
+    from zpipe.text.ocr import as_bgr
+
+    todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
+    if not todo:
+        return boxes
+    bgr = as_bgr(image)
+    out = list(boxes)
+    for i in todo:
+        line = _line_glyphs(bgr, boxes[i])
+        if line is None:
+            continue
+        chars, gs, _ = line
+        said = iter(decide(*line))
+        text = "".join(c if c.isspace() else _rewrite(c, next(said)) for c in boxes[i].text.strip())
+        if text != boxes[i].text.strip():
+            out[i] = replace(boxes[i], text=text)
+    return out
+
+
+def _rewrite(ch: str, says: str | None) -> str:
+    if says is None or _pair(ch) is None or _pair(says) != _pair(ch):
+        return ch
+    if says == "l":
+        return ch if ch in "lI|" else "l"
+    return says
+
+
+def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
+    """Per box, its 0/O and 1/l characters that the ink leaves in doubt, each with the member it could be
+    hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
+    decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
+    one glyph per character) and a 1 or l shaped like a glyph of the line read as the other; in any
+    line, an l shorter than the line's ascenders (a 1 or an I: "Apo11o" read "Apollo")."""
+    from zpipe.text.ocr import as_bgr
+
+    out: list[dict[str, str]] = [{} for _ in boxes]
+    todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
+    if not todo:
+        return out
+    bgr = as_bgr(image)
+    rival = {"0": "O", "O": "0", "1": "l", "l": "1", "I": "1", "|": "1"}
+    for i in todo:
+        both = mixed(boxes[i].text)
+        line = _line_glyphs(bgr, boxes[i])
+        chars = line[0] if line else [c for c in boxes[i].text if not c.isspace()]
+        said = decide(*line) if line else [None if _pair(c) else c for c in chars]
+        for ch, s in zip(chars, said):
+            if s is None and _pair(ch) == "0" and both or s == NOT_L and ch in "lI|":
+                out[i][ch] = rival[ch]
+        if line and both:
+            for ch in _read_both_ways(*line[:2]):
+                out[i][ch] = rival[ch]
+    return out
+
+
+def _alike(a: Glyph, b: Glyph) -> bool:
+    """Whether two glyphs of one line have one shape: the same height and width (1 px or 8%) and ink
+    (12%)."""
+    def close(x: float, y: float, rel: float) -> bool:
+        return abs(x - y) <= max(1.0, rel * max(x, y))
+
+    return (close(a.height, b.height, 0.08) and close(a.width, b.width, 0.08)
+            and close(float(a.mask.sum()), float(b.mask.sum()), 0.12))
+
+
+def _read_both_ways(chars: list[str], gs: list[Glyph]) -> set[str]:
+    """The 1/l characters of a line whose glyph has the shape of another glyph of the line read as the
+    other member ("Level l" read "Level 1": the last glyph is the l of Level; in the Arphic faces l and
+    1 are one shape): one of the two readings is wrong and nothing says which."""
+    out = set()
+    for i, (a, ga) in enumerate(zip(chars, gs)):
+        for b, gb in zip(chars[i + 1:], gs[i + 1:]):
+            if _pair(a) == _pair(b) == "1" and (a == "1") != (b == "1") and _alike(ga, gb):
+                out.update((a, b))
+    return out
