@@ -10,7 +10,7 @@ in whatever face it is drawn:
   1.3-1.7 × the width of the line's other figures (2-9, all one width in lining figures) or of its
   round lower-case letters (o, e, c), 0 within 1.15 × them. A monospaced face (and the Latin of
   the Arphic faces) draws both in one cell, as wide as each other: a glyph that narrow says "0"
-  only where the line's letters show a proportional face (their centres are not evenly spaced).
+  only where the line shows a proportional face (its glyph centres are not evenly spaced).
 * 1 against l. An l reaches the ascender line; a 1, like every lining figure, the cap height.
   Where the face's ascenders rise above its capitals (most faces), a glyph taller than the line's
   capitals is an l, and one as tall as the capitals but shorter than its b d h k is not (a 1, or
@@ -86,7 +86,7 @@ CAPS = "BDEFHKLMNPRTUVWXZ"  # flat-topped capitals: the cap height
 ASCENDERS = "bdhk"
 O_WIDE = 1.22  # an O is at least this × the reference width (proportional faces 1.23-1.73, a 0 at most 1.18)...
 ZERO_NARROW = 1.12  # ... a 0 at most this × (0.91-1.18; a monospaced O 1.00-1.17, so only in a proportional face)
-PROPORTIONAL_PITCH = 1.2  # a face is proportional when two letter pitches of one word differ by this ratio
+PROPORTIONAL_SPREAD = 0.2  # a face is proportional when a word's pitches spread over this × the glyph height
 FLAG_DEPTH = 0.18  # × glyph height below its top: a 1's flag still reaches left of the stem here...
 FLAG_REACH = 1.3  # ... by at least this × the stem width and 2 px; an l's serif (at the very top) has ended
 TALL = 1.04  # a glyph this × the cap height (and 2 px) taller than the capitals is an l (ascender)
@@ -103,13 +103,15 @@ def _median(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def _proportional(chars: list[str], gs: list[Glyph], text_gaps: set[int]) -> bool:
-    """Whether the line's letters show a proportional face: two pitches (centre to centre, inside a
-    word) that differ by ``PROPORTIONAL_PITCH`` (a monospaced face keeps one pitch)."""
+def _proportional(gs: list[Glyph], text_gaps: set[int]) -> bool:
+    """Whether the line shows a proportional face: its pitches (glyph centre to centre, inside a word)
+    spread over ``PROPORTIONAL_SPREAD`` × the median glyph height. A monospaced face keeps one pitch
+    whatever the glyphs are (its ink sits off the cell's centre a little: spreads up to 0.16), so this
+    holds whichever of a look-alike pair a glyph is."""
     pitches = [(gs[i + 1].x0 + gs[i + 1].x1 - gs[i].x0 - gs[i].x1) / 2 for i in range(len(gs) - 1)
-               if i not in text_gaps and chars[i].isalpha() and chars[i + 1].isalpha()
-               and _pair(chars[i]) is None and _pair(chars[i + 1]) is None]
-    return len(pitches) >= 2 and max(pitches) >= PROPORTIONAL_PITCH * min(pitches)
+               if i not in text_gaps]
+    height = float(np.median([g.height for g in gs])) if gs else 0.0
+    return len(pitches) >= 2 and max(pitches) - min(pitches) >= PROPORTIONAL_SPREAD * height
 
 
 def _flag(g: Glyph) -> float:
@@ -147,7 +149,7 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset())
     # the ascender line: b d h k, and the glyphs read l that rise above the capitals (so are l's)
     asc_h = heights(others(lambda c: c in ASCENDERS)
                     + [k for k, c in enumerate(chars) if c in "lI|" and cap_h and gs[k].height >= TALL * cap_h + 2])
-    proportional = _proportional(chars, gs, set(text_gaps))
+    proportional = _proportional(gs, set(text_gaps))
     out: list[str | None] = []
     for ch, g in zip(chars, gs):
         pair = _pair(ch)

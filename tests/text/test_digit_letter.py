@@ -96,3 +96,23 @@ def test_glyphs_merge_the_pieces_of_one_column():
     mask[8:18, 10:18] = True  # a second glyph
     gs = glyphs(mask)
     assert [(g.x0, g.x1, g.y0, g.y1) for g in gs] == [(2, 5, 3, 18), (10, 18, 8, 18)]
+
+
+@pytest.mark.slow
+def test_glyph_check_rejects_an_O_among_figures_that_the_recogniser_reads_as_0():
+    """Through the real path: DejaVu Serif, 40 px; the recogniser reads "Room 1O1" as "Room 101"."""
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.check import check_image
+    from zpipe.text.ocr import read_text
+
+    def poster(text):
+        im = Image.new("RGB", (480, 160), (236, 230, 214))
+        ImageDraw.Draw(im).text((40, 50), text, font=_face("DejaVu Serif").pil(40), fill=(30, 30, 40))
+        return np.asarray(im)
+
+    wrong, right = poster("Room 1O1"), poster("Room 101")
+    assert "101" in " ".join(b.text for b in read_text(wrong))  # the recogniser's own reading
+    assert not check_image(wrong, ["Room 101"])["pass"]
+    result = check_image(right, ["Room 101"])
+    assert result["pass"] and not result["warnings"], result

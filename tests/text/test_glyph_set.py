@@ -12,8 +12,9 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-* dev: 80/81 (98.8%) / 79/81 (97.5%), 1 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
-  "Dai1y" even by colour; O/0 in "Room 1O1" (silent); 曰 read as 日 over clutter where the ink is not clear
+* dev: 80/81 (98.8%) / 79/81 (97.5%), 0 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
+  "Dai1y" even by colour; O/0 in "Room 1O1" in AR PL UKai, which draws O and 0 in one cell (warned since
+  zpipe.text.digit_letter; silent before); 曰 read as 日 over clutter where the ink is not clear
   (warned). 老荼馆 fails by its ink (zpipe.text.ink). "Sun flower" read "Sunflower" (was silent) fails since
   the spaces the recogniser drops are put back from the ink (zpipe.text.word_gaps).
 * heldout: 77/81 (95.1%) / 78/81 (96.3%), 0 silent. Lines over a halftone dot screen or scaled down and
@@ -51,7 +52,7 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, check_
 REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950), "fresh": (0.936, 0.924)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 1, "heldout": 0, "fresh": 5}
+MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 5}
 
 
 def _missing_fonts(twin_set) -> list[str]:
