@@ -4,7 +4,7 @@ Some look-alikes the recogniser reads as the common form even from a crop of the
 (``lookalikes_read_as.txt``: 曰 as 日, 夭 as 天, 巳 as 已): its reading cannot tell them apart, the
 ink can. :func:`which` compares the glyph in the crop with renders of every member of the group in
 the CJK fonts available at run time (:func:`template_faces`: the bundled Noto Sans CJK faces and the
-system's CJK fonts), and names the member that the fonts most like the glyph agree it shows, by a
+system's CJK fonts, every region's face of a collection), and names the member that the fonts most like the glyph agree it shows, by a
 clear margin; otherwise None (the evidence is not clear, the caller keeps its doubt).
 
 The comparison is symmetric: every member is rendered and scored alike, so the answer does not
@@ -19,9 +19,10 @@ depend on which character was expected or read. Steps:
 3. distance to a render: chamfer distance, both ways (mean distance from each ink pixel of one to the
    nearest of the other, so stroke weight matters little), plus the share of either's ink far from the
    other (a stroke present in one and absent from the other: 戍's dot, 戌's bar);
-4. the ``TOP_FONTS`` fonts whose renders are nearest the glyph (the fonts most like its style) must each
-   name the same member, by a clear margin within the font (nearest distance ≤ ``MARGIN`` × the
-   runner-up's, and near at all: ``NEAR``); and only for groups the fonts draw consistently
+4. the ``TOP_FONTS`` fonts whose renders are nearest the glyph (the fonts most like its style), and every
+   font about as near (``SPREAD``), must each name the same member, by a clear margin within the font
+   (nearest distance ≤ ``MARGIN`` × the runner-up's, and near at all: ``NEAR``); and only for groups the
+   fonts draw consistently
    (:func:`fonts_agree`: each font's renders, judged against the other fonts', are never named wrong).
 """
 
@@ -36,6 +37,7 @@ GRID = 40  # px of the square a glyph is scaled into
 RENDER_SIZE = 96  # px em of the template renders
 MARGIN = 0.8  # within a font, the nearest member's distance must be at most this × the runner-up's
 TOP_FONTS = 2  # the fonts most like the glyph that must all name the same member
+SPREAD = 1.5  # and so must every font whose distance is within this × the nearest font's
 NEAR = 1.0  # GRID px: a glyph farther than this from every render is not clean ink (clutter, a bad cut)
 FAR = 0.12  # × GRID: an ink pixel this far from the other glyph's ink is a stroke it lacks
 ENV_FONTS = "ZPIPE_INK_FONTS"  # "bundled": the bundled faces only (the same answer on every machine)
@@ -43,9 +45,11 @@ ENV_FONTS = "ZPIPE_INK_FONTS"  # "bundled": the bundled faces only (the same ans
 
 @cache
 def template_faces() -> tuple:
-    """The faces templates are rendered in: the bundled Noto Sans CJK SC/TC/JP/KR faces and, unless
-    ``$ZPIPE_INK_FONTS`` is ``bundled``, the first face with CJK ideographs of every system font file
-    (the other faces of a collection are the same design for other regions)."""
+    """The faces templates are rendered in: the bundled Noto Sans CJK faces and, unless
+    ``$ZPIPE_INK_FONTS`` is ``bundled``, every system font face with CJK ideographs; all the faces of a
+    collection, not its first only: a pan-CJK collection draws some characters differently per region
+    (天's upper bar is longer than the lower in the JP face, shorter in the SC face), and a poster may be set
+    in any of them. Monospaced families are left out (the same ideographs as their proportional family)."""
     from zpipe.text.fonts import FontError, FontFace, _catalogue, bundled_font_path
 
     try:
@@ -54,20 +58,12 @@ def template_faces() -> tuple:
         bundled = ""
     system = os.environ.get(ENV_FONTS, "").strip() != "bundled"
     faces: list[FontFace] = []
-    done: set[str] = set()
     for path, index, family, full, _ps in _catalogue():
-        if "Mono" in family or (path in done and path != bundled):
-            continue
-        if path == bundled:
-            if family.split()[-1] not in ("SC", "TC", "JP", "KR"):
-                continue
-        elif not system:
+        if "Mono" in family or not (system or path == bundled):
             continue
         face = FontFace(path, index, full or family)
-        if not _draws(face, "永"):
-            continue
-        done.add(path)
-        faces.append(face)
+        if _draws(face, "永"):
+            faces.append(face)
     return tuple(faces)
 
 
@@ -151,12 +147,19 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
     if crop.ndim != 3 or min(crop.shape[:2]) < 8:
         return []
     centres = colour_centres(crop)
-    d = np.linalg.norm(crop.astype(np.float32)[:, :, None, :] - centres[None, None], axis=3)
-    nearest = np.argmin(d, axis=2)
-    masks = [nearest == k for k in range(1, len(centres))
-             if np.linalg.norm(centres[k] - centres[0]) >= 40]  # closer: shading of the background
-    if len(masks) > 1:
-        masks.append(np.logical_or.reduce(masks))  # text drawn with an outline: fill and outline together
+    edge = _edge_of(centres)
+    if edge is not None:  # plain text with its anti-aliased edge: ink where the text covers half a pixel
+        back, text = centres[0], centres[edge]
+        axis = text - back
+        share = (crop.astype(np.float32) - back) @ axis / float(axis @ axis)
+        masks = [share >= 0.5]
+    else:
+        d = np.linalg.norm(crop.astype(np.float32)[:, :, None, :] - centres[None, None], axis=3)
+        nearest = np.argmin(d, axis=2)
+        masks = [nearest == k for k in range(1, len(centres))
+                 if np.linalg.norm(centres[k] - centres[0]) >= 40]  # closer: shading of the background
+        if len(masks) > 1:
+            masks.append(np.logical_or.reduce(masks))  # text drawn with an outline: fill and outline together
     out = []
     for mask in masks:
         if slice_x is not None:
@@ -166,6 +169,30 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
         if glyph is not None:
             out.append(glyph)
     return out
+
+
+BLEND = 0.2  # × the text's distance from the background: a colour this near the line between them is a blend
+
+
+def _edge_of(centres: np.ndarray) -> int | None:
+    """The index of the text's colour where the crop's third colour is only the blend of the background
+    (the first) and the text along the text's anti-aliased edges; else None (an outline, a shadow, a
+    second fill). Split by nearest colour, the text would lose its edge pixels (thinner than the font
+    draws it: gaps open) and with them it would gain them all (thicker: gaps close, 已 turns 巳), where a
+    template is the pixels the font covers by half."""
+    if len(centres) != 3:
+        return None
+    back = centres[0]
+    for text, other in ((1, 2), (2, 1)):
+        axis = centres[text] - back
+        span = float(np.linalg.norm(axis))
+        if span < 40:
+            continue
+        t = float((centres[other] - back) @ axis) / span ** 2
+        off = float(np.linalg.norm(centres[other] - back - t * axis))
+        if 0.1 < t < 0.9 and off <= BLEND * span:
+            return text
+    return None
 
 
 EDGE = 0.15  # × the character's width: a piece of ink wholly this close to a side is a neighbour's
@@ -192,47 +219,66 @@ def _own_strokes(mask: np.ndarray, slice_x: tuple[int, int]) -> np.ndarray:
     return keep[labels]
 
 
-def _templates(members: str, faces: tuple) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Per font file, each member's render as (glyph, distance map), from the file's first face that draws
-    them all; a file whose renders equal an earlier file's is left out (the bundled collection and a
+Renders = dict[str, list[tuple[np.ndarray, np.ndarray]]]  # member -> its (glyph, distance map) per region face
+
+
+def _templates(members: str, faces: tuple) -> dict[str, Renders]:
+    """Per font file (one design), each member's renders as (glyph, distance map), one per face of the file
+    that draws them all (a collection's region faces: 天 differs between its JP and SC faces), identical
+    renders once; a file whose renders equal an earlier file's is left out (the bundled collection and a
     system copy of it, the weights that draw these characters alike)."""
-    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-    seen: set[bytes] = set()
+    by_path: dict[str, Renders] = {}
     for face in faces:
-        if face.path in out:
-            continue
         renders = {m: _template(m, face.path, face.index) for m in members}
         if any(r is None for r in renders.values()):
             continue
-        key = b"".join(r[0].tobytes() for r in renders.values())
+        table = by_path.setdefault(face.path, {m: [] for m in members})
+        for m, r in renders.items():
+            if not any(np.array_equal(r[0], g) for g, _ in table[m]):
+                table[m].append(r)
+    out: dict[str, Renders] = {}
+    seen: set[bytes] = set()
+    for path, table in by_path.items():
+        key = b"".join(g.tobytes() for m in members for g, _ in table[m])
         if key not in seen:
             seen.add(key)
-            out[face.path] = renders
+            out[path] = table
     return out
 
 
-def _by_font(glyphs: list[np.ndarray], members: str, table, skip: str = "") -> dict[str, dict[str, float]]:
-    """Per font file (but ``skip``), per member: the smallest distance between one of ``glyphs`` and the
-    member's render in that file."""
+def _by_font(glyphs: list[np.ndarray], members: str, table: dict[str, Renders],
+             skip: str = "") -> dict[str, dict[str, float]]:
+    """Per font file (but ``skip``), per member: the smallest distance between one of ``glyphs`` and one of
+    the member's renders in that file."""
     maps = [_distance_map(g) for g in glyphs]
     out: dict[str, dict[str, float]] = {}
     for path, renders in table.items():
         if path != skip:
-            out[path] = {m: min((distance(g, gm, *renders[m]) for g, gm in zip(glyphs, maps)), default=float("inf"))
+            out[path] = {m: min((distance(g, gm, *r) for g, gm in zip(glyphs, maps) for r in renders[m]),
+                                default=float("inf"))
                          for m in members}
     return out
 
 
-def decide(per_font: dict[str, dict[str, float]], margin: float = MARGIN, top: int = TOP_FONTS) -> str | None:
-    """The member that the ``top`` fonts most like the glyph (by their nearest member) all name, each by a
+def decide(per_font: dict[str, dict[str, float]], margin: float = MARGIN, top: int = TOP_FONTS,
+           spread: float = SPREAD) -> str | None:
+    """The member that the fonts most like the glyph all name: the ``top`` nearest fonts (by their nearest
+    member) and every other font about as near (within ``spread`` × the nearest font's distance), each by a
     clear margin within the font (nearest distance ≤ ``margin`` × the runner-up's, and ≤ ``NEAR``: the
-    glyph must look like a render at all); else None. Judging
-    within one font compares like with like: the fonts differ in style far more than 日 differs from 曰."""
-    ranked = sorted(per_font.values(), key=lambda d: min(d.values()))[:top]
+    glyph must look like a render at all); else None. Judging within one font compares like with like:
+    the fonts differ in style far more than 日 differs from 曰. Every font about as near must agree
+    because two near fonts can be one design in two weights (Noto Sans Regular and Medium), and a glyph
+    thickened by an outline, or with a serif rising at a stroke's end, can sit nearer one member in one
+    design and nearer the other in another (天 with an outline: 夭 by the nearest gothics, 天 by the next):
+    then the ink is no evidence."""
+    ranked = sorted(per_font.values(), key=lambda d: min(d.values()))
     if len(ranked) < top:
         return None
+    best = min(ranked[0].values())
     named = set()
-    for dist in ranked:
+    for k, dist in enumerate(ranked):
+        if k >= top and min(dist.values()) > spread * best:
+            break
         (m, d0), (_, d1) = sorted(dist.items(), key=lambda kv: kv[1])[:2]
         if not d0 <= NEAR or d0 > margin * d1:
             return None
@@ -248,26 +294,36 @@ def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
     shape of the ink is no evidence."""
     table = _templates(members, faces)
     for path, renders in table.items():
-        for m, (glyph, _) in renders.items():
-            if decide(_by_font([glyph], members, table, skip=path), margin) not in (None, m):
-                return False
+        for m, variants in renders.items():
+            for glyph, _ in variants:
+                if decide(_by_font([glyph], members, table, skip=path), margin) not in (None, m):
+                    return False
     return True
 
 
 def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
-           faces: tuple | None = None) -> dict[str, dict[str, float]]:
-    """Per font file, per member of ``members``: the distance between the crop's glyph (its best colour)
-    and the member's render in that font (fonts from :func:`template_faces` by default)."""
+           faces: tuple | None = None) -> list[dict[str, dict[str, float]]]:
+    """Per glyph candidate of the crop (:func:`glyph_candidates`), per font file, per member of ``members``:
+    the distance between the candidate and the member's render in that font (fonts from
+    :func:`template_faces` by default)."""
     faces = template_faces() if faces is None else faces
-    return _by_font(glyph_candidates(crop_bgr, slice_x), members, _templates(members, faces))
+    table = _templates(members, faces)
+    return [_by_font([g], members, table) for g in glyph_candidates(crop_bgr, slice_x)]
 
 
 def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
           faces: tuple | None = None, margin: float = MARGIN) -> str | None:
     """The member of ``members`` the crop's ink shows by a clear margin, or None (see module doc); None
-    too where the fonts do not draw the members consistently (:func:`fonts_agree`)."""
+    too where the fonts do not draw the members consistently (:func:`fonts_agree`).
+
+    Every candidate ink that looks like a render at all (nearest distance ≤ ``NEAR``) must name the same
+    member: the text's colour alone loses a thin stroke drawn in blended edge pixels (opening a gap: 己 for
+    已), and with its edge or outline colour it is thickened (closing a gap: 巳 for 已, 日 for 曰), so where the
+    two disagree, or one is unsure, the ink is no evidence."""
     faces = template_faces() if faces is None else faces
     members = "".join(sorted(members))  # the same question whatever the order
     if not fonts_agree(members, faces, margin):
         return None
-    return decide(scores(crop_bgr, members, slice_x, faces), margin)
+    named = {decide(per_font, margin) for per_font in scores(crop_bgr, members, slice_x, faces)
+             if min((min(d.values()) for d in per_font.values()), default=float("inf")) <= NEAR}
+    return named.pop() if len(named) == 1 else None

@@ -23,17 +23,25 @@ def _face(name):
         return None
 
 
-def _line_crop(ch: str, face, look: str, rng) -> tuple[np.ndarray, tuple[int, int]]:
+def _line_crop(ch: str, face, look: str, rng, size: int = SIZE) -> tuple[np.ndarray, tuple[int, int]]:
     """``ch`` between two neighbours as a poster line, cut as verify_lookalikes cuts it (the box's equal
     third, 0.12 × the box height around): (BGR crop, the crop's columns of the character)."""
     from PIL import Image, ImageDraw, ImageFilter
 
     text = "中" + ch + "大"
-    font = face.pil(SIZE)
-    w, h = SIZE * 4, SIZE * 2
-    back, fill = ((235, 230, 220), (20, 20, 24)) if look != "dark" else ((30, 40, 70), (250, 250, 245))
+    font = face.pil(size)
+    w, h = size * 4, size * 2
+    back, fill = ((235, 230, 220), (20, 20, 24)) if look not in ("dark", "shadow") else ((30, 40, 70), (250, 250, 245))
     im = Image.new("RGB", (w, h), back)
-    x0 = y0 = SIZE // 2
+    x0 = y0 = size // 2
+    if look == "shadow":  # a soft dark shadow down and right, as typeset draws under light text
+        mask = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(mask).text((x0 + 2, y0 + 3), text, font=font, fill=255, stroke_width=1)
+        mask = mask.filter(ImageFilter.GaussianBlur(2.5)).point(lambda v: int(v * 0.8))
+        im = Image.composite(Image.new("RGB", (w, h), (0, 0, 0)), im, mask)
+    if look == "outline":  # a red fill with a dark outline: the glyph drawn thicker
+        fill = (200, 30, 30)
+        ImageDraw.Draw(im).text((x0, y0), text, font=font, fill=fill, stroke_width=2, stroke_fill=(20, 20, 24))
     ImageDraw.Draw(im).text((x0, y0), text, font=font, fill=fill)
     if look == "blur":
         im = im.filter(ImageFilter.GaussianBlur(1.0))
@@ -44,7 +52,7 @@ def _line_crop(ch: str, face, look: str, rng) -> tuple[np.ndarray, tuple[int, in
         im = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     arr = np.asarray(im)[:, :, ::-1]
     bx0, bx1 = x0 - 3, x0 + font.getlength(text) + 3
-    by0, by1 = y0 - 0.1 * SIZE, y0 + 1.2 * SIZE
+    by0, by1 = y0 - 0.1 * size, y0 + 1.2 * size
     m = 0.12 * (by1 - by0)
     a, z = bx0 + (bx1 - bx0) / 3, bx0 + 2 * (bx1 - bx0) / 3
     cx0 = int(a - m)
@@ -78,6 +86,43 @@ def test_the_ink_names_the_look_alike_shown_or_nothing_in_fonts_it_was_not_tuned
                         misses.append(f"{face.name} {ch} {look} -> {said}")
     assert wrong == 0, misses
     assert right >= 0.3 * (right + unclear), (right, unclear)
+
+
+def test_the_ink_never_turns_a_common_character_into_its_rare_look_alike():
+    """A correct 天 was decided 夭 (天天向上 in Noto Sans CJK SC with an outline, test_accuracy's case 2): the
+    templates were rendered in a collection's first face only (JP, whose 天 has the longer upper bar), and two
+    near fonts (one design in two weights) outvoted the others. Now every region's face is rendered and every
+    font about as near as the nearest must agree. The common member of each pair, in Noto Sans and Serif CJK SC
+    weights, plain, outlined and shadowed, at two sizes: the ink confirms it or stays undecided, never flips."""
+    from zpipe.text import ink
+    from zpipe.text.fonts import FontError, FontFace, resolve_font
+
+    faces = []
+    for kind in ("Sans", "Serif"):
+        for weight in ("Regular", "Bold", "Black", "Light"):
+            try:
+                face = resolve_font(f"Noto {kind} CJK SC {weight}".replace(" Regular", ""))
+            except FontError:
+                continue
+            faces.append(FontFace(face.path, face.index, face.name))
+    if len(faces) < 4:
+        pytest.skip("the Noto CJK SC weights are not installed")
+    rng = np.random.default_rng(5)
+    right = unclear = 0
+    flips = []
+    for face in faces:
+        for pair in PAIRS:
+            common, rare = pair  # 日 and 曰: the recogniser reads the second as the first
+            for look in ("light", "outline", "shadow"):
+                for size in (40, 56):
+                    crop, own = _line_crop(common, face, look, rng, size)
+                    said = ink.which(crop, pair, own)
+                    right += said == common
+                    unclear += said is None
+                    if said == rare:
+                        flips.append(f"{face.name} {common} {look} {size}")
+    assert not flips, flips
+    assert right >= 0.5 * (right + unclear), (right, unclear)
 
 
 def test_the_ink_is_unclear_without_a_glyph():
