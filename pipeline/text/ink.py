@@ -171,7 +171,7 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
     return out
 
 
-BLEND = 0.2  # × the text's distance from the background: a colour this near the line between them is a blend
+BLEND = 0.05  # × the text's distance from the background: a colour this near the line between them is a blend (a glow is 0.12 or more off)
 
 
 def _edge_of(centres: np.ndarray) -> int | None:
@@ -309,6 +309,7 @@ def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None =
     faces = template_faces() if faces is None else faces
     table = _templates(members, faces)
     return [_by_font([g], members, table) for g in glyph_candidates(crop_bgr, slice_x)]
+
 
 
 def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,

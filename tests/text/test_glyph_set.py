@@ -12,10 +12,11 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-* dev: 80/81 (98.8%) / 79/81 (97.5%), 0 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
+* dev: 80/81 (98.8%) / 78/81 (96.3%), 0 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
   "Dai1y" even by colour; O/0 in "Room 1O1" in AR PL UKai, which draws O and 0 in one cell (warned since
   zpipe.text.digit_letter; silent before); 曰 read as 日 over clutter where the ink is not clear
-  (warned). 老荼馆 fails by its ink (zpipe.text.ink). "Sun flower" read "Sunflower" (was silent) fails since
+  (warned); 老荼馆 in a rotated bold serif (warned: it failed by its ink until the ink asked every font about
+  as near as the nearest, which here disagree). "Sun flower" read "Sunflower" (was silent) fails since
   the spaces the recogniser drops are put back from the ink (zpipe.text.word_gaps).
 * heldout: 77/81 (95.1%) / 78/81 (96.3%), 0 silent. Lines over a halftone dot screen or scaled down and
   up are read again from redrawn crops and widened where the detector cut them short (zpipe.text.enhance:
