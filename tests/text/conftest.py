@@ -37,3 +37,13 @@ def build_box_font(path: Path, chars: str, family: str = "Zpipe Test Boxes") -> 
 def box_font(tmp_path):
     """A font file that covers only 'क' and '🐉' (which Noto Sans CJK lacks)."""
     return build_box_font(tmp_path / "boxes.ttf", "क🐉")
+
+
+@pytest.fixture(scope="session")
+def glyph_checkers():
+    """Worker processes that render and check generated posters, one OCR thread each (glyph_set.check_pool):
+    started once for the twin sets and the accuracy set."""
+    from glyph_set import check_pool
+
+    with check_pool() as pool:
+        yield pool

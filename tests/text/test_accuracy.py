@@ -98,15 +98,21 @@ def render(case: dict) -> tuple[np.ndarray, dict]:
     return typeset(bg, case["lines_shown"], font=case["font"] or None, style=style)
 
 
-def test_accuracy_on_generated_set():
+def check_case(case: dict) -> tuple[int, dict]:
+    """The smallest line size of the poster of ``case`` and the glyph check's result on it (run in a worker
+    process of glyph_set.check_pool)."""
+    image, record = render(case)
+    return min(ln["size"] for ln in record["lines"]), check_image(
+        image, [ln["text"] for ln in case["lines_expected"]], threads=1)
+
+
+def test_accuracy_on_generated_set(glyph_checkers):
     dump = os.environ.get("ZPIPE_ACCURACY_DUMP")
     cases = build_cases()
     table = {(True, True): 0, (True, False): 0, (False, True): 0, (False, False): 0}
     misses = []
-    for case in cases:
-        image, record = render(case)
-        assert min(ln["size"] for ln in record["lines"]) >= 36  # CJK ink height ≥ 32 px
-        result = check_image(image, [ln["text"] for ln in case["lines_expected"]], threads=1)
+    for case, (smallest, result) in zip(cases, glyph_checkers.map(check_case, cases, chunksize=1)):
+        assert smallest >= 36  # CJK ink height ≥ 32 px
         table[(case["correct"], result["pass"])] += 1
         if result["pass"] != case["correct"]:
             misses.append((case["i"], case["what"], [ln["found"] for ln in result["lines"]]))
@@ -115,7 +121,7 @@ def test_accuracy_on_generated_set():
 
             os.makedirs(dump, exist_ok=True)
             tag = "ok" if result["pass"] == case["correct"] else "MISS"
-            Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(f"{dump}/{case['i']:02d}_{tag}.png")
+            Image.fromarray((render(case)[0] * 255 + 0.5).astype(np.uint8)).save(f"{dump}/{case['i']:02d}_{tag}.png")
     n_ok, n_bad = sum(c["correct"] for c in cases), sum(not c["correct"] for c in cases)
     pass_rate = table[(True, True)] / n_ok
     reject_rate = table[(False, False)] / n_bad

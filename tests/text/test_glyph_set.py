@@ -46,7 +46,7 @@ import os
 
 import numpy as np
 import pytest
-from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, check_pool, render
+from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
@@ -90,14 +90,6 @@ def _warned_about_the_error(case, result) -> bool:
     return any(ln.get("cannot_tell") for ln in result["lines"] if ln["expected"] in wrong)
 
 
-@pytest.fixture(scope="module")
-def checkers():
-    """Worker processes that render and check the images of a set, one OCR thread each (glyph_set.check_pool),
-    shared by the three sets."""
-    with check_pool() as pool:
-        yield pool
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SETS))
 def test_glyph_check_on_the_generated_twin_set(name, request):
@@ -109,7 +101,7 @@ def test_glyph_check_on_the_generated_twin_set(name, request):
     assert len(cases) >= 150 and sum(c.correct for c in cases) == len(cases) // 2
     dump = os.environ.get("ZPIPE_GLYPH_SET_DUMP")
     rows, misses = [], []
-    results = request.getfixturevalue("checkers").map(check_case, cases, chunksize=1)  # in the cases' order
+    results = request.getfixturevalue("glyph_checkers").map(check_case, cases, chunksize=1)  # in the cases' order
     for case, result in zip(cases, results):
         ok = result["verdict"] == case.want if case.correct else not result["pass"]
         silent = not case.correct and result["pass"] and not _warned_about_the_error(case, result)
