@@ -222,11 +222,13 @@ def _own_strokes(mask: np.ndarray, slice_x: tuple[int, int]) -> np.ndarray:
 Renders = dict[str, list[tuple[np.ndarray, np.ndarray]]]  # member -> its (glyph, distance map) per region face
 
 
+@lru_cache(maxsize=64)
 def _templates(members: str, faces: tuple) -> dict[str, Renders]:
     """Per font file (one design), each member's renders as (glyph, distance map), one per face of the file
     that draws them all (a collection's region faces: 天 differs between its JP and SC faces), identical
     renders once; a file whose renders equal an earlier file's is left out (the bundled collection and a
-    system copy of it, the weights that draw these characters alike)."""
+    system copy of it, the weights that draw these characters alike). Cached: every crop of a group asks
+    for the same table (callers only read it)."""
     by_path: dict[str, Renders] = {}
     for face in faces:
         renders = {m: _template(m, face.path, face.index) for m in members}
