@@ -355,8 +355,11 @@ def check_pool(workers: int | None = None):
     saved = {k: os.environ.get(k) for k in one_thread}
     os.environ.update(one_thread)  # for as long as workers may start: they inherit it, before importing onnxruntime
     try:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        try:
             yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # a test that stopped early leaves no work queued
     finally:
         for k, v in saved.items():
             if v is None:
