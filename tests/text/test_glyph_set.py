@@ -34,9 +34,10 @@ Measured (2026-12), correct ok / wrong rejected:
   Black, HanaMinA, LXGW WenKai Light; wood, marble, bokeh, grain, clutter; outline, shadow, glow and
   coloured text; perspective, motion, noise, washed-out contrast, heavy JPEG; nothing tuned against it):
   before this session's reading steps 75/79 (94.9%) / 73/79 (92.4%) / 5 silent; with them 75/79 / 74/79
-  (93.7%) / 4 silent. Missed: table look-alikes in heavy or light weights with a shadow or glow read as the
-  common form even from the single-character crop (土气 as 士气, 气侯 as 气候, 兔税 as 免税: silent; 周未 warned),
-  Leve1 read Level (silent), a correct 己 and 巳 read 已, a shadowed -8°C read 8°℃℃, "Ice" read "Qce".
+  (93.7%) / 4 silent; 3 silent since zpipe.text.digit_letter. Missed: table look-alikes in heavy or light
+  weights with a shadow or glow read as the common form even from the single-character crop (土气 as 士气,
+  气侯 as 气候, 兔税 as 免税: silent; 周未 warned), Leve1 read Level (warned: its glyph has the shape of the
+  1 of "10"; was silent), a correct 己 and 巳 read 已, a shadowed -8°C read 8°℃℃, "Ice" read "Qce".
 
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
@@ -53,7 +54,7 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, render
 REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950), "fresh": (0.936, 0.924)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 5}
+MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 4}
 
 
 def _missing_fonts(twin_set) -> list[str]:
