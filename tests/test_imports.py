@@ -113,3 +113,12 @@ def test_no_import_circles():
     found = circles(import_graph())
     assert not found, "modules that import each other (move the shared part into a module of its own): " + \
         "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_only_the_ocr_module_imports_rapidocr():
+    # one module knows the engine's API (its internals included): a rapidocr upgrade is checked in one place
+    users = {name for name, path in package_modules().items()
+             for node in _imports(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+             if any(n.split(".")[0] == "rapidocr_onnxruntime" for n in
+                    ([node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]))}
+    assert users == {"zpipe.text.ocr"}, users
