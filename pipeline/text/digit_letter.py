@@ -27,6 +27,7 @@ consulted.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -206,8 +207,18 @@ def _line_glyphs(bgr: np.ndarray, box) -> tuple[list[str], list[Glyph], set[int]
                 text_gaps.add(len(chars) - 1)
         else:
             chars.append(c)
-    gs = glyphs(ink_mask(np.ascontiguousarray(bgr[y0:y1, x0:x1])))
+    crop = np.ascontiguousarray(bgr[y0:y1, x0:x1])
+    key = hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest()
+    gs = _GLYPHS.get(key)
+    if gs is None:  # settle() and doubts() look at the same lines of one check
+        if len(_GLYPHS) >= _GLYPHS_MAX:
+            _GLYPHS.clear()
+        gs = _GLYPHS[key] = glyphs(ink_mask(crop))
     return (chars, gs, text_gaps) if len(gs) == len(chars) else None
+
+
+_GLYPHS: dict[bytes, list[Glyph]] = {}  # line crop digest -> its glyphs
+_GLYPHS_MAX = 64
 
 
 def settle(image: np.ndarray | OcrImage, boxes: list) -> list:
@@ -247,7 +258,8 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
     decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
     one glyph per character) and a 1 or l shaped like a glyph of the line read as the other; in any
-    line, an l shorter than the line's ascenders (a 1 or an I: "Apo11o" read "Apollo")."""
+    line, an l shorter than the line's ascenders (a 1 or an I), and a 0, O, 1 or l read twice but drawn
+    in two clearly different shapes ("Apo11o Hall" read "Apollo Hall")."""
     from zpipe.text.ocr import as_bgr
 
     out: list[dict[str, str]] = [{} for _ in boxes]
@@ -264,8 +276,8 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
         for ch, s in zip(chars, said):
             if s is None and _pair(ch) == "0" and both or s == NOT_L and ch in "lI|":
                 out[i][ch] = rival[ch]
-        if line and both:
-            for ch in _read_both_ways(*line[:2]):
+        if line:
+            for ch in (_read_both_ways(*line[:2]) if both else set()) | _read_alike_drawn_unlike(*line[:2]):
                 out[i][ch] = rival[ch]
     return out
 
@@ -288,5 +300,29 @@ def _read_both_ways(chars: list[str], gs: list[Glyph]) -> set[str]:
     for i, (a, ga) in enumerate(zip(chars, gs)):
         for b, gb in zip(chars[i + 1:], gs[i + 1:]):
             if _pair(a) == _pair(b) == "1" and (a == "1") != (b == "1") and _alike(ga, gb):
+                out.update((a, b))
+    return out
+
+
+def _unlike(a: Glyph, b: Glyph) -> bool:
+    """Whether two glyphs of one line clearly differ in shape: height by over 2 px and 8%, or width by
+    over 2 px and 25% (one character drawn twice in one line differs by a pixel of rounding)."""
+    def apart(x: float, y: float, rel: float) -> bool:
+        return abs(x - y) > max(2.0, rel * max(x, y))
+
+    return apart(a.height, b.height, 0.08) or apart(a.width, b.width, 0.25)
+
+
+def _read_alike_drawn_unlike(chars: list[str], gs: list[Glyph]) -> set[str]:
+    """The 0/O and 1/l characters read the same (l and I count as one) twice in a line but drawn in two
+    clearly different shapes ("Apo11o Hall" read "Apollo Hall": two of its l's have a 1's flag and the
+    cap height): one face draws a character one way, so one of the two is another character."""
+    def key(c: str) -> str:
+        return "l" if c in "lI|" else c
+
+    out = set()
+    for i, (a, ga) in enumerate(zip(chars, gs)):
+        for b, gb in zip(chars[i + 1:], gs[i + 1:]):
+            if _pair(a) and key(a) == key(b) and _unlike(ga, gb):
                 out.update((a, b))
     return out

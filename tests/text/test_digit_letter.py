@@ -87,6 +87,14 @@ def test_an_l_shaped_like_the_l_of_the_same_line_read_as_1_is_in_doubt():
             assert _outcome("Level 1", "Level 1", font, size) == "ok", (font, size)
 
 
+def test_one_character_read_twice_but_drawn_two_ways_is_in_doubt():
+    """"Apo11o Hall" read "Apollo Hall": two of the four l's are 1's (a flag, the cap height)."""
+    for font in ("DejaVu Sans", "Liberation Serif", "Noto Sans CJK SC", "WenQuanYi Micro Hei"):
+        for size in SIZES:
+            assert _outcome("Apo11o Hall", "Apollo Hall", font, size) in ("doubt", "caught"), (font, size)
+            assert _outcome("Apollo Hall", "Apollo Hall", font, size) == "ok", (font, size)
+
+
 def test_glyphs_merge_the_pieces_of_one_column():
     from zpipe.text.digit_letter import glyphs
 
