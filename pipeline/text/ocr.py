@@ -470,6 +470,25 @@ def _ink_says(crop: np.ndarray, own: tuple[int, int], ch: str) -> str | None:
 _INK: dict[tuple, str | None] = {}
 
 
+def _ink_shows(crop: np.ndarray, own: tuple[int, int], ch: str) -> str | None:
+    """For a table look-alike whose crop alone was read back as itself: the member of its group that the
+    ink of ``crop`` clearly shows (:func:`zpipe.text.ink.which`), else None. A reading of a heavy, light
+    or outlined glyph can favour the common form even alone (土 read as 士); the ink showing another member
+    is then a doubt, not a replacement: the check warns rather than fails on the ink of a table pair."""
+    import hashlib
+
+    from zpipe.text.ink import which
+    from zpipe.text.lookalikes import group
+
+    members = "".join(sorted(group(ch)))
+    key = (hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest(), own, members)
+    if key not in _INK:
+        if len(_INK) >= _SINGLES_MAX:
+            _INK.clear()
+        _INK[key] = which(crop, members, own)
+    return _INK[key]
+
+
 def lookalike_doubts(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
                      min_score: float = 0.5) -> list[dict[str, str]]:
     """Per box, its look-alike characters that nothing confirmed, each with the look-alikes it could be
@@ -489,14 +508,22 @@ def lookalike_doubts(image: np.ndarray | OcrImage, boxes: list[Box], *, threads:
         ink_ok: dict[int, bool] = {}  # char index -> one of those crops' ink clearly shows it
         pieces = _lookalike_crops(engine, lock, bgr, b)
         readings = _read_singles(engine, lock, [c for _, c, _ in pieces]) if pieces else []
+        ink_other: dict[int, str] = {}  # char index -> another member of its group its ink clearly shows
         for (i, crop, own), (read, score) in zip(pieces, readings):
             ch = b.text[i]
             if read == ch and score >= min_score:
                 read_ok[i] = True
-                ink_ok[i] = ink_ok.get(i, False) or not read_as(ch) or _ink_says(crop, own, ch) == ch
+                if read_as(ch):
+                    ink_ok[i] = ink_ok.get(i, False) or _ink_says(crop, own, ch) == ch
+                else:
+                    shown = _ink_shows(crop, own, ch)
+                    ink_ok[i] = ink_ok.get(i, False) or shown in (None, ch)
+                    if shown not in (None, ch):
+                        ink_other[i] = shown
         for i in to_verify(b.text):
             ch = b.text[i]
-            rivals = "" if ink_ok.get(i) else read_as(ch) if read_ok.get(i) else "".join(sorted(group(ch) - {ch}))
+            rivals = ("" if ink_ok.get(i) else read_as(ch) or ink_other.get(i, "") if read_ok.get(i)
+                      else "".join(sorted(group(ch) - {ch})))
             if rivals:
                 out[bi][ch] = out[bi].get(ch, "") + "".join(r for r in rivals if r not in out[bi].get(ch, ""))
     return out

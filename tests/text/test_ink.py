@@ -208,3 +208,25 @@ def test_the_ink_decides_only_pairs_the_fonts_draw_consistently():
         pytest.skip("AR PL UKai CN not installed")
     pool = tuple(f for f in faces if f.path != ukai.path)
     assert not ink.fonts_agree("汨汩", (*pool, ukai))
+
+
+@pytest.mark.slow
+def test_a_table_look_alike_whose_ink_shows_another_member_is_a_doubt_not_a_silent_pass():
+    """气侯变化 for 气候变化 in Noto Sans CJK SC Black, 兔税商店 for 免税商店 in Light: the line and even the crop of the
+    look-alike alone are read as the common form (候, 免), so the poster passed silently. Now the ink of a table
+    look-alike read back alone is asked too, and where it clearly shows another member of the group the line
+    carries the doubt (``cannot_tell``); the correct posters still pass."""
+    from zpipe.text.check import check_image
+    from zpipe.text.fonts import FontError, resolve_font
+
+    cases = [("Noto Sans CJK SC Black", "气候变化", "气侯变化"), ("Noto Sans CJK SC Light", "免税商店", "兔税商店")]
+    for font, right, wrong in cases:
+        try:
+            face = resolve_font(font)
+        except FontError:
+            pytest.skip(f"{font} not installed")
+        ok = check_image(_poster([right], face, size=64), [right])
+        assert ok["pass"], (font, ok)
+        shown = check_image(_poster([wrong], face, size=64), [right])
+        line = shown["lines"][0]
+        assert not shown["pass"] or line["cannot_tell"], (font, shown)
