@@ -102,11 +102,13 @@ def test_fused_projections_compute_the_same():
     assert rel_err(fused, plain) <= 1e-5
 
 
-def test_bf16_is_at_least_as_close_to_fp32_as_the_reference_in_bf16():
+def test_bf16_is_about_as_close_to_fp32_as_the_reference_in_bf16():
     """In bf16 our norms round once, after the weight (one fused kernel with fp32 accumulation), where
     diffusers rounds before it; everything else keeps the reference's dtype plan (RoPE in fp32, timestep
-    MLP dtype). So our bf16 output is no further from the fp32 model than diffusers' bf16 output (here
-    0.0126 against 0.0155), and the two differ by about the bf16-vs-fp32 gap."""
+    MLP dtype). So our bf16 output is about as far from the fp32 model as diffusers' bf16 output, and
+    the two differ by about the bf16-vs-fp32 gap. Which of the two is nearer depends on the CPU's bf16
+    GEMM kernels (on one Intel machine ours 0.0126 against 0.0155, on an AMD EPYC the other way round),
+    so the bound allows a quarter more than the reference's error, not less."""
     ref, ours = build("doc")
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 16, 12, 20, generator=g)
@@ -120,7 +122,7 @@ def test_bf16_is_at_least_as_close_to_fp32_as_the_reference_in_bf16():
         ours.fuse_projections()
         got = ours(x, t, ours.prepare(caps, (6, 10)))
     assert got.dtype == torch.bfloat16
-    assert rel_err(got.float(), fp32) <= rel_err(want.float(), fp32)
+    assert rel_err(got.float(), fp32) <= 1.25 * rel_err(want.float(), fp32)
     assert rel_err(got, want) <= 0.02
 
 
