@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from zimage_kit import LiveBytes, module_bytes
+from zimage_kit import LiveBytes, module_bytes, native_bf16
 
 from zpipe.engine.base import EngineError, Request
 from zpipe.engine.zimage import memory
@@ -99,10 +99,11 @@ def test_vae_decode_activations_match_the_plan_at_released_width(dtype):
     with torch.device("meta"):
         vae = AutoencoderKL(cfg)
     vae = vae.to(tdtype).to_empty(device="cpu").eval()  # values do not change sizes
-    z = torch.zeros(1, 16, 16, 16, dtype=tdtype)
+    side = 16 if dtype == "fp32" or native_bf16() else 4  # emulated bf16 convs are slow; the plan is exact at any size
+    z = torch.zeros(1, 16, side, side, dtype=tdtype)
     with torch.no_grad(), LiveBytes() as live:
         vae.decode(z)
-    planned = memory.vae_decode_bytes(cfg, 128, 128, 1, dtype)
+    planned = memory.vae_decode_bytes(cfg, 8 * side, 8 * side, 1, dtype)
     assert abs(live.peak / planned - 1) <= TOLERANCE, (live.peak, planned)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zimage_kit import randomize, rel_err
+from zimage_kit import native_bf16, randomize, rel_err
 
 from zpipe.engine.zimage.configs import VAEConfig
 from zpipe.engine.zimage.vae import AutoencoderKL
@@ -92,8 +92,9 @@ def test_tiled_decode_keeps_the_wrap():
 
 def test_bf16_decode_quality_bound_at_released_width():
     """``vae_dtype: bf16`` (1.6 GiB less at 1024², phased 13.1 instead of 14.8 GiB) against the fp32 decode,
-    random weights of the released widths, 192² images in [0, 1]: PSNR >= 40 dB, mean |diff| <= 0.005
-    (1.3 steps of 8 bits), max <= 0.05. Measured: 49 dB, 0.0021, 0.022."""
+    random weights of the released widths, two 192² images in [0, 1] (one 48² image on a CPU without
+    native bf16: native_bf16), PSNR >= 40 dB, mean |diff| <= 0.005 (1.3 steps of 8 bits), max <= 0.05.
+    Measured: 49 dB, 0.0021, 0.022 (48²: 49.7 dB, 0.0018, 0.021)."""
     import copy
 
     vae = AutoencoderKL(VAEConfig()).eval()
@@ -104,7 +105,7 @@ def test_bf16_decode_quality_bound_at_released_width():
                 p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g) if "norm" in n else 0.02 * torch.randn(p.shape, generator=g))
             else:
                 p.copy_(torch.randn(p.shape, generator=g) / p[0].numel() ** 0.5)
-        z = torch.randn(2, 16, 24, 24, generator=g)
+        z = torch.randn(2, 16, 24, 24, generator=g) if native_bf16() else torch.randn(1, 16, 6, 6, generator=g)
         want = (vae.decode(z) / 2 + 0.5).clamp(0, 1)
         got = (copy.deepcopy(vae).bfloat16().decode(z.bfloat16()).float() / 2 + 0.5).clamp(0, 1)
     diff = (got - want).abs()
