@@ -137,9 +137,28 @@ def check_image(
             result["warnings"].append(f"{line['expected']!r}: the OCR cannot read {chars!r}, so the line is unverified")
             line["pass"] = unverified == "warn"
     if unseen_lookalikes:
+        _unverify_one_shape_two_readings(result, image, scores, unverified == "warn")
         _warn_unseen_lookalikes(result, image, scores, threads)
     result["pass"] = result["verdict"] == "pass" or (result["verdict"] == "unverified" and unverified == "warn")
     return result
+
+
+def _unverify_one_shape_two_readings(result: dict[str, Any], arr: OcrImage, scores, warn: bool) -> None:
+    """A passing line whose 1/l glyphs of one shape were read as both members ("Leve1 10" read "Level 10":
+    :func:`zpipe.text.digit_letter.one_shape_two_readings`) is ``unverified``: one reading is wrong and
+    nothing tells which, so the unverified policy decides, as for a character the OCR cannot read."""
+    from zpipe.text import digit_letter
+
+    for line, score in zip(result["lines"], scores):
+        if not line["pass"] or not score.boxes:
+            continue
+        chars = sorted(set().union(*digit_letter.one_shape_two_readings(arr, score.boxes)))
+        if chars:
+            line.update({"status": "unverified", "unverified": chars, "pass": warn})
+            if result["verdict"] == "pass":
+                result["verdict"] = "unverified"
+            result["warnings"].append(f"{line['expected']!r}: glyphs of one shape are read as {' and '.join(map(repr, chars))}, "
+                                      "so which is shown cannot be told: the line is unverified")
 
 
 def _warn_unseen_lookalikes(result: dict[str, Any], arr: OcrImage, scores, threads: int | None) -> None:

@@ -282,6 +282,26 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     return out
 
 
+def one_shape_two_readings(image: np.ndarray | OcrImage, boxes: list) -> list[set[str]]:
+    """Per box of a line mixing letters and figures, the 1/l characters read from glyphs of one shape
+    ("Leve1 10" read "Level 10": the glyph read l has the shape of the glyph read 1). One of the two
+    readings is wrong, and nothing in the line says which: the line cannot be verified (``check_image``
+    makes it ``unverified``). A face that draws l and 1 alike (the Arphic faces' Latin) cannot show
+    either one verifiably."""
+    from zpipe.text.ocr import as_bgr
+
+    out: list[set[str]] = [set() for _ in boxes]
+    todo = [i for i, b in enumerate(boxes) if candidate(b.text) and mixed(b.text)]
+    if not todo:
+        return out
+    bgr = as_bgr(image)
+    for i in todo:
+        line = _line_glyphs(bgr, boxes[i])
+        if line:
+            out[i] = _read_both_ways(*line[:2])
+    return out
+
+
 def _alike(a: Glyph, b: Glyph) -> bool:
     """Whether two glyphs of one line have one shape: the same height and width (1 px or 8%) and ink
     (12%)."""

@@ -124,3 +124,47 @@ def test_glyph_check_rejects_an_O_among_figures_that_the_recogniser_reads_as_0()
     assert not check_image(wrong, ["Room 101"])["pass"]
     result = check_image(right, ["Room 101"])
     assert result["pass"] and not result["warnings"], result
+
+
+def _two_readings(shown: str, read: str, font: str, size: int) -> set[str]:
+    from zpipe.text.digit_letter import one_shape_two_readings
+    from zpipe.text.match import Box
+
+    arr, (x0, y0, x1, y1) = _line(shown, font, size, None)
+    return one_shape_two_readings(arr, [Box(read, x0, y0, x1, y1)])[0]
+
+
+@pytest.mark.parametrize("font", ["Noto Sans CJK SC", "Noto Serif CJK SC", "DejaVu Sans", "Liberation Serif",
+                                  "WenQuanYi Micro Hei"])
+def test_one_glyph_shape_read_as_both_l_and_1_is_found(font):
+    """"Leve1 10" read "Level 10": the glyph read l has the shape of the glyph read 1 (one reading is wrong).
+    A correct "Level 10" in a face that draws l and 1 apart has no such pair."""
+    for size in SIZES:
+        assert _two_readings("Leve1 10", "Level 10", font, size) == {"1", "l"}, (font, size)
+        assert _two_readings("Level 10", "Level 10", font, size) == set(), (font, size)
+
+
+def test_a_face_that_draws_l_and_1_alike_cannot_show_either_verifiably():
+    assert _two_readings("Level 10", "Level 10", "AR PL UKai CN", 44) == {"1", "l"}
+
+
+@pytest.mark.slow
+def test_glyph_check_calls_one_shape_read_as_l_and_1_unverified():
+    """Through the real path: the recogniser reads "Leve1 10" as "Level 10"; the check says the line cannot
+    be verified (and fails it under the default policy) while the correct poster passes."""
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.check import check_image
+    from zpipe.text.ocr import read_text
+
+    def poster(text):
+        im = Image.new("RGB", (480, 160), (236, 230, 214))
+        ImageDraw.Draw(im).text((40, 50), text, font=_face("Noto Sans CJK SC").pil(52), fill=(30, 30, 40))
+        return np.asarray(im)
+
+    assert "Level 10" in " ".join(b.text for b in read_text(poster("Leve1 10")))  # the recogniser's own reading
+    wrong = check_image(poster("Leve1 10"), ["Level 10"])
+    assert wrong["verdict"] == "unverified" and not wrong["pass"], wrong
+    assert wrong["lines"][0]["unverified"] == ["1", "l"] and "one shape" in " ".join(wrong["warnings"])
+    assert check_image(poster("Leve1 10"), ["Level 10"], unverified="warn")["pass"]
+    assert check_image(poster("Level 10"), ["Level 10"])["verdict"] == "pass"
