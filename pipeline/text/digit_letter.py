@@ -11,6 +11,9 @@ in whatever face it is drawn:
   round lower-case letters (o, e, c), 0 within 1.15 × them. A monospaced face (and the Latin of
   the Arphic faces) draws both in one cell, as wide as each other: a glyph that narrow says "0"
   only where the line shows a proportional face (its glyph centres are not evenly spaced).
+* 0 or O against o. A figure 0 and a capital O stand as tall as the capitals (0.95 × or more), an o
+  at the x-height (0.66-0.86 × in 23 faces at 28-64 px): a glyph read 0 or O no taller than 0.9 ×
+  the line's capitals is an o ("Room" read "Ro0m" by the recogniser's prior from the "101" beside it).
 * 1 against l. An l reaches the ascender line; a 1, like every lining figure, the cap height.
   Where the face's ascenders rise above its capitals (most faces), a glyph taller than the line's
   capitals is an l, and one as tall as the capitals but shorter than its b d h k is not (a 1, or
@@ -93,6 +96,7 @@ FLAG_REACH = 1.3  # ... by at least this × the stem width and 2 px; an l's seri
 TALL = 1.04  # a glyph this × the cap height (and 2 px) taller than the capitals is an l (ascender)
 SHORT = 0.97  # one this × the ascender height (and 2 px) shorter than the b d h k is not an l
 NOT_L = "1I"  # decide()'s word for such a glyph without a flag
+X_HEIGHT = 0.9  # a glyph read 0 or O no taller than this × the cap height is an o (o 0.66-0.86, 0 and O 0.95+)
 
 
 def _pair(ch: str) -> str | None:
@@ -154,7 +158,9 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset())
     out: list[str | None] = []
     for ch, g in zip(chars, gs):
         pair = _pair(ch)
-        if pair == "0":
+        if pair == "0" and cap_h and g.height <= X_HEIGHT * cap_h:
+            out.append("o")  # x-height, not a figure or capital ("Room" read "Ro0m")
+        elif pair == "0":
             says = []
             for ref in (figure_w, round_w):
                 if ref:
@@ -246,6 +252,8 @@ def settle(image: np.ndarray | OcrImage, boxes: list) -> list:
 
 
 def _rewrite(ch: str, says: str | None) -> str:
+    if says == "o" and _pair(ch) == "0":
+        return "o"
     if says is None or _pair(ch) is None or _pair(says) != _pair(ch):
         return ch
     if says == "l":

@@ -168,3 +168,12 @@ def test_glyph_check_calls_one_shape_read_as_l_and_1_unverified():
     assert wrong["lines"][0]["unverified"] == ["1", "l"] and "one shape" in " ".join(wrong["warnings"])
     assert check_image(poster("Leve1 10"), ["Level 10"], unverified="warn")["pass"]
     assert check_image(poster("Level 10"), ["Level 10"])["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("font", ["Noto Sans CJK SC", "Liberation Mono", "DejaVu Serif", "AR PL UKai CN"])
+def test_a_glyph_read_0_at_the_x_height_is_an_o(font):
+    """The recogniser reads "Room 101" as "Ro0m 101" (its prior from the figures beside it): an o stands at
+    the x-height, a 0 as tall as the capitals, in any face."""
+    for size in SIZES:
+        assert _outcome("Room 101", "Ro0m 101", font, size) == "caught", (font, size)
+        assert _outcome("Room 101", "Room 101", font, size) != "rewritten", (font, size)
