@@ -417,7 +417,9 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
     """Re-read each look-alike character (:mod:`zpipe.text.lookalikes`) of ``boxes`` from a crop of
     that character alone, which the recogniser reads without its word prior (干杯 read as 干杯 when
     it shows 千杯). A single-character reading with confidence ≥ ``min_score`` that is another
-    member of the character's look-alike group replaces it. Then a character the recogniser cannot
+    member of the character's look-alike group replaces it, unless the ink clearly shows the line's
+    reading (:func:`zpipe.text.ink.which` over the group: a lone crop has no context either way, and
+    reads a correct 千 of 千岛湖 as 干, 己 of 知己 as 已, 入 as 人 in some faces). Then a character the recogniser cannot
     tell from a look-alike even alone (:func:`zpipe.text.lookalikes.read_as`: 曰 read as 日) is
     replaced by the member its ink shows when the ink is clear (:func:`zpipe.text.ink.which`, which
     weighs every member alike). Nothing else is changed, and the expected text is never consulted."""
@@ -441,8 +443,8 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
     texts = [list(b.text) for b in boxes]
     for (bi, i), (score, read, crop, own) in best.items():
         was = texts[bi][i]
-        if score >= min_score and read != was and read in group(was):
-            texts[bi][i] = was = read
+        if score >= min_score and read != was and read in group(was) and _ink_shows(crop, own, was) != was:
+            texts[bi][i] = was = read  # (unless the ink clearly shows the line's reading: 千岛湖's 千 alone read 干)
         texts[bi][i] = _ink_says(crop, own, was) or was
     return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score)
             for b, t in zip(boxes, texts)]
