@@ -252,8 +252,8 @@ def settle(image: np.ndarray | OcrImage, boxes: list) -> list:
 
 
 def _rewrite(ch: str, says: str | None) -> str:
-    if says == "o" and _pair(ch) == "0":
-        return "o"
+    if says == "o":
+        return "o" if ch == "0" else ch  # an O read at the x-height differs from o only in case, which is folded
     if says is None or _pair(ch) is None or _pair(says) != _pair(ch):
         return ch
     if says == "l":
