@@ -133,6 +133,11 @@ def _flag(g: Glyph) -> float:
     return reach / stem if reach >= 2 else 0.0
 
 
+def _cap_height(chars: list[str], gs: list[Glyph]) -> float | None:
+    """The line's cap height: its flat-topped capitals and figures 2 4 5 7 (None where it has none)."""
+    return _median([g.height for c, g in zip(chars, gs) if c in CAPS or c in FIGURES and c in "2457"])
+
+
 def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset()) -> list[str | None]:
     """Per character of a line (no spaces; ``gs`` its glyphs, one each; ``text_gaps``: indices i with a
     space read between i and i + 1), what its glyph shows for the 0/O and 1/l pairs: the character,
@@ -150,7 +155,7 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset())
 
     figure_w = widths(others(lambda c: c in FIGURES))
     round_w = widths(others(lambda c: c in ROUND_LOWER))
-    cap_h = heights(others(lambda c: c in CAPS or c in FIGURES and c in "2457"))
+    cap_h = _cap_height(chars, gs)
     # the ascender line: b d h k, and the glyphs read l that rise above the capitals (so are l's)
     asc_h = heights(others(lambda c: c in ASCENDERS)
                     + [k for k, c in enumerate(chars) if c in "lI|" and cap_h and gs[k].height >= TALL * cap_h + 2])
@@ -266,7 +271,9 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
     decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
     one glyph per character) and a 1 or l shaped like a glyph of the line read as the other; in any
-    line, an l shorter than the line's ascenders (a 1 or an I), and a 0, O, 1 or l read twice but drawn
+    line, an l shorter than the line's ascenders (a 1 or an I), an l no taller than the capitals of a
+    line with no b d h k to compare ("Hote1" read "Hotel": a 1 stands at the cap height, and so does the
+    l of a few faces), and a 0, O, 1 or l read twice but drawn
     in two clearly different shapes ("Apo11o Hall" read "Apollo Hall")."""
     from zpipe.text.ocr import as_bgr
 
@@ -281,9 +288,13 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
         line = _line_glyphs(bgr, boxes[i])
         chars = line[0] if line else [c for c in boxes[i].text if not c.isspace()]
         said = decide(*line) if line else [None if _pair(c) else c for c in chars]
-        for ch, s in zip(chars, said):
+        cap_h = _cap_height(*line[:2]) if line else None
+        asc = line and any(c in ASCENDERS for c in line[0])
+        for k, (ch, s) in enumerate(zip(chars, said)):
             if s is None and _pair(ch) == "0" and both or s == NOT_L and ch in "lI|":
                 out[i][ch] = rival[ch]
+            elif s is None and ch == "l" and cap_h and not asc and line[1][k].height <= cap_h:
+                out[i][ch] = rival[ch]  # as tall as the capitals and no ascender to compare: "Hote1" read "Hotel"
         if line:
             for ch in (_read_both_ways(*line[:2]) if both else set()) | _read_alike_drawn_unlike(*line[:2]):
                 out[i][ch] = rival[ch]
