@@ -578,7 +578,8 @@ def verify(target, repair):
 @click.option("--max-extra-chars", type=click.IntRange(min=-1), default=1, show_default=True,
               help="Fail when a confident box of other text has more characters than this (-1: only report it).")
 @click.option("--unverified", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
-              help="A line with characters the OCR cannot read (kana, €, …) fails, or passes with a warning.")
+              help="A line with characters the OCR cannot read (kana, €, …), or whose glyphs read l and 1 are "
+                   "one shape, fails, or passes with a warning.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="OCR threads (default $ZPIPE_OCR_THREADS, else up to 4).")
 def glyph_check(images, expected, list_file, as_json, rule, min_ned, ignore_punct, max_extra_chars, unverified,
