@@ -181,6 +181,9 @@ class Box:
     x1: float
     y1: float
     score: float = 1.0
+    # (character now, what the line's reading had): a look-alike whose lone crop overrode the line's reading
+    # while the ink could tell neither (zpipe.text.ocr.verify_lookalikes); a passing line keeps the doubt
+    contested: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_quad(cls, quad: Sequence[Sequence[float]], text: str, score: float = 1.0) -> Box:

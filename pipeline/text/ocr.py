@@ -441,13 +441,18 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
         if len(read) == 1 and score > best.get((bi, i), (-1.0,))[0]:
             best[(bi, i)] = (score, read, crop, own)
     texts = [list(b.text) for b in boxes]
+    contested: list[list[tuple[str, str]]] = [[] for _ in boxes]
     for (bi, i), (score, read, crop, own) in best.items():
         was = texts[bi][i]
-        if score >= min_score and read != was and read in group(was) and _ink_shows(crop, own, was) != was:
-            texts[bi][i] = was = read  # (unless the ink clearly shows the line's reading: 千岛湖's 千 alone read 干)
+        if score >= min_score and read != was and read in group(was):
+            shown = _ink_shows(crop, own, was)
+            if shown != was:  # (unless the ink clearly shows the line's reading: 千岛湖's 千 alone read 干)
+                if shown != read:  # nor the crop's: one reading against the other (土气 alone read 士)
+                    contested[bi].append((read, was))
+                texts[bi][i] = was = read
         texts[bi][i] = _ink_says(crop, own, was) or was
-    return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score)
-            for b, t in zip(boxes, texts)]
+    return [b if "".join(t) == b.text else Box("".join(t), b.x0, b.y0, b.x1, b.y1, b.score, tuple(c))
+            for b, t, c in zip(boxes, texts, contested)]
 
 
 def _ink_says(crop: np.ndarray, own: tuple[int, int], ch: str) -> str | None:
@@ -497,7 +502,9 @@ def lookalike_doubts(image: np.ndarray | OcrImage, boxes: list[Box], *, threads:
     hiding: a character whose crop alone is not read back as itself with confidence ≥ ``min_score``
     (clutter, a halftone screen, a crop that cannot be placed: the whole group), or one the recogniser
     reads even where a look-alike is shown (:func:`zpipe.text.lookalikes.read_as`) and whose ink does not
-    clearly show it (those look-alikes). Readings are remembered from :func:`verify_lookalikes`."""
+    clearly show it (those look-alikes), or one whose lone crop overrode the line's reading while the ink
+    showed neither (``Box.contested``: the line's reading; 土气 read right as a line, 士 alone).
+    Readings are remembered from :func:`verify_lookalikes`."""
     from zpipe.text.lookalikes import group, read_as, to_verify
 
     out: list[dict[str, str]] = [{} for _ in boxes]
@@ -522,6 +529,9 @@ def lookalike_doubts(image: np.ndarray | OcrImage, boxes: list[Box], *, threads:
                     ink_ok[i] = ink_ok.get(i, False) or shown in (None, ch)
                     if shown not in (None, ch):
                         ink_other[i] = shown
+        for now, before in b.contested:
+            if now in b.text and before not in out[bi].get(now, ""):
+                out[bi][now] = out[bi].get(now, "") + before
         for i in to_verify(b.text):
             ch = b.text[i]
             rivals = ("" if ink_ok.get(i) else read_as(ch) or ink_other.get(i, "") if read_ok.get(i)

@@ -27,6 +27,7 @@ never touched.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -157,7 +158,6 @@ def place_spaces(text: str, centres: list[float | None], spaces: list[tuple[floa
 def restore_spaces(image: np.ndarray | OcrImage, boxes: list, *, threads: int | None = None) -> list:
     """``boxes`` (:class:`zpipe.text.match.Box`) with the word spaces that the ink shows and the
     reading lacks put back (module doc); the expected text is never consulted."""
-    from zpipe.text.match import Box
     from zpipe.text.ocr import as_bgr, ctc_centres, get_engine
 
     todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
@@ -184,7 +184,7 @@ def restore_spaces(image: np.ndarray | OcrImage, boxes: list, *, threads: int | 
             continue
         text = place_spaces(b.text, centres, [(a / (x1 - x0), z / (x1 - x0), c) for a, z, c in spaces])
         if text != b.text:
-            out[i] = Box(text, b.x0, b.y0, b.x1, b.y1, b.score)
+            out[i] = dataclasses.replace(b, text=text)
     return out
 
 
