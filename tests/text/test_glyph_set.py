@@ -12,8 +12,9 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-* dev: 80/81 (98.8%) / 78/81 (96.3%), 0 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
-  "Dai1y" even by colour; O/0 in "Room 1O1" in AR PL UKai, which draws O and 0 in one cell (warned since
+* dev: 79/81 (97.5%) / 78/81 (96.3%), 0 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
+  "Dai1y" even by colour; a correct "Open Daily 10-22" in AR PL UKai is ``unverified`` (its l and 1 are one
+  glyph shape, read both ways: was 80/81 before such lines were unverified); O/0 in "Room 1O1" in AR PL UKai, which draws O and 0 in one cell (warned since
   zpipe.text.digit_letter; silent before); 曰 read as 日 over clutter where the ink is not clear
   (warned); 老荼馆 in a rotated bold serif (warned: it failed by its ink until the ink asked every font about
   as near as the nearest, which here disagree). "Sun flower" read "Sunflower" (was silent) fails since
@@ -34,10 +35,11 @@ Measured (2026-12), correct ok / wrong rejected:
   Black, HanaMinA, LXGW WenKai Light; wood, marble, bokeh, grain, clutter; outline, shadow, glow and
   coloured text; perspective, motion, noise, washed-out contrast, heavy JPEG; nothing tuned against it):
   before this session's reading steps 75/79 (94.9%) / 73/79 (92.4%) / 5 silent; with them 75/79 / 74/79
-  (93.7%) / 4 silent; 3 silent since zpipe.text.digit_letter. Missed: table look-alikes in heavy or light
-  weights with a shadow or glow read as the common form even from the single-character crop (土气 as 士气,
-  气侯 as 气候, 兔税 as 免税: silent; 周未 warned), Leve1 read Level (warned: its glyph has the shape of the
-  1 of "10"; was silent), a correct 己 and 巳 read 已, a shadowed -8°C read 8°℃℃, "Ice" read "Qce".
+  (93.7%) / 4 silent; 3 silent since zpipe.text.digit_letter; 75/79 / 76/79 (96.2%) / 0 silent since
+  a lone crop that overrides the line's reading while the ink shows neither leaves a doubt (土气 and 兔税
+  were read right as lines, 士 and 免 alone: now warned; 周未 warned), a line whose l and 1 are one
+  glyph shape is unverified (Leve1 10 fails) and a crop's reading does not replace one the ink shows
+  (气侯). Missed on correct twins: 己 and 巳 read 已, a shadowed -8°C read 8°℃℃, "Ice" read "Qce".
 
 The issue's target is 98% both ways. Each required rate sits one image below its measurement (so
 that a floating-point difference on another CPU cannot turn CI red) and is raised as the check improves.
@@ -51,10 +53,10 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.975, 0.962), "heldout": (0.938, 0.950), "fresh": (0.936, 0.924)}
+REQUIRED = {"dev": (0.962, 0.950), "heldout": (0.938, 0.950), "fresh": (0.936, 0.949)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 4}
+MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 1}
 
 
 def _missing_fonts(twin_set) -> list[str]:
