@@ -77,7 +77,7 @@ def probes(faces: list[str]) -> list[dict]:
     for fi, face in enumerate(faces):
         size = SIZES[fi % len(SIZES)]
         for expected, wrong in PAIRS:
-            want = "unverified" if any(u.key not in readable for u in units(expected, strict=True)) else "pass"
+            want = "unverified" if any(not u.soft and u.key not in readable for u in units(expected)) else "pass"
             out.append({"face": face, "size": size, "expected": [expected], "shown": [expected], "want": want})
             out.append({"face": face, "size": size, "expected": [expected], "shown": [wrong], "want": "fail"})
         for expected, stamp in STAMPS:
