@@ -138,12 +138,14 @@ def _cap_height(chars: list[str], gs: list[Glyph]) -> float | None:
     return _median([g.height for c, g in zip(chars, gs) if c in CAPS or c in FIGURES and c in "2457"])
 
 
-def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset()) -> list[str | None]:
+def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
+           proportional: bool = False) -> list[str | None]:
     """Per character of a line (no spaces; ``gs`` its glyphs, one each; ``text_gaps``: indices i with a
     space read between i and i + 1), what its glyph shows for the 0/O and 1/l pairs: the character,
     ``NOT_L`` for a glyph shorter than the line's ascenders without a flag (a 1 or a capital I, which
     the comparison takes for l), or None where the line's references do not decide (and for the other
-    characters: themselves)."""
+    characters: themselves). ``proportional``: another box of the same line already shows a proportional
+    face (one line, one face: "10-22" alone keeps one pitch, as tabular figures do)."""
     def others(pick) -> list[int]:
         return [k for k, c in enumerate(chars) if pick(c)]
 
@@ -159,7 +161,7 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset())
     # the ascender line: b d h k, and the glyphs read l that rise above the capitals (so are l's)
     asc_h = heights(others(lambda c: c in ASCENDERS)
                     + [k for k, c in enumerate(chars) if c in "lI|" and cap_h and gs[k].height >= TALL * cap_h + 2])
-    proportional = _proportional(gs, set(text_gaps))
+    proportional = proportional or _proportional(gs, set(text_gaps))
     out: list[str | None] = []
     for ch, g in zip(chars, gs):
         pair = _pair(ch)
@@ -267,14 +269,15 @@ def _rewrite(ch: str, says: str | None) -> str:
 
 
 def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
-    """Per box, its 0/O and 1/l characters that the ink leaves in doubt, each with the member it could be
+    """Per box of one line (``boxes``: the boxes matched to it, which the detector may have cut between
+    "Room" and "1O1"), its 0/O and 1/l characters that the ink leaves in doubt, each with the member it could be
     hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
     decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
     one glyph per character) and a 1 or l shaped like a glyph of the line read as the other; in any
     line, an l shorter than the line's ascenders (a 1 or an I), an l no taller than the capitals of a
     line with no b d h k to compare ("Hote1" read "Hotel": a 1 stands at the cap height, and so does the
-    l of a few faces), and a 0, O, 1 or l read twice but drawn
-    in two clearly different shapes ("Apo11o Hall" read "Apollo Hall")."""
+    l of a few faces), and a 0, O, 1 or l read twice but drawn in two clearly different shapes
+    ("Apo11o Hall" read "Apollo Hall")."""
     from zpipe.text.ocr import as_bgr
 
     out: list[dict[str, str]] = [{} for _ in boxes]
@@ -283,11 +286,15 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
         return out
     bgr = as_bgr(image)
     rival = {"0": "O", "O": "0", "1": "l", "l": "1", "I": "1", "|": "1"}
+    mixed_line = mixed(" ".join(b.text for b in boxes))  # the line's, not the box's
+    lines = {i: _line_glyphs(bgr, boxes[i]) for i in todo}
+    proportional = any(_proportional(ln[1], ln[2]) for ln in lines.values() if ln)  # one line, one face
     for i in todo:
-        both = mixed(boxes[i].text)
-        line = _line_glyphs(bgr, boxes[i])
+        line = lines[i]
+        # a box whose ink does not hold one glyph per character (clutter) is judged on its own text, as before
+        both = mixed_line if line else mixed(boxes[i].text)
         chars = line[0] if line else [c for c in boxes[i].text if not c.isspace()]
-        said = decide(*line) if line else [None if _pair(c) else c for c in chars]
+        said = decide(*line, proportional=proportional) if line else [None if _pair(c) else c for c in chars]
         cap_h = _cap_height(*line[:2]) if line else None
         asc = line and any(c in ASCENDERS for c in line[0])
         for k, (ch, s) in enumerate(zip(chars, said)):
