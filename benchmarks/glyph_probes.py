@@ -24,6 +24,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "text"))  # glyph_set: the twin sets' kit
+
 FACES = ["Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", "AR PL UKai CN", "AR PL UMing CN",
          "LXGW WenKai", "HanaMinA", "Droid Sans Fallback", "Noto Sans CJK SC Bold", "Noto Serif CJK SC Bold",
          "Noto Sans Mono CJK SC", "WenQuanYi Zen Hei", "AR PL KaitiM GB", "Noto Sans CJK JP", "Noto Sans CJK SC Light"]
@@ -40,23 +42,22 @@ STAMPS = [("春节快乐", "CANCELLED"), ("新品上市", "暂停营业"), ("夏
 
 
 def render(face_name: str, lines: list[str], size: int):
-    """Dark lines on a light 640x360 card in ``face_name`` (characters it lacks from Noto Sans CJK SC)."""
+    """Dark lines on a light 640x360 card in ``face_name`` (characters it lacks from Noto Sans CJK SC),
+    drawn in runs as the twin sets draw them (``glyph_set._runs``)."""
     import numpy as np
+    from glyph_set import _runs
     from PIL import Image, ImageDraw
 
     from zpipe.text.fonts import default_font, resolve_font
 
-    face, backup = resolve_font(face_name), default_font()
+    faces = [resolve_font(face_name), default_font()]
     im = Image.new("RGB", (640, 360), (245, 244, 240))
     draw = ImageDraw.Draw(im)
-    y = 60
-    for text in lines:
-        x = 60.0
-        for ch in text:
-            f = face if ch.isspace() or face.has(ch) else backup
-            draw.text((x, y), ch, font=f.pil(size), fill=(20, 20, 24))
-            x += f.pil(size).getlength(ch)
-        y += int(size * 1.8)
+    for li, text in enumerate(lines):
+        x, y = 60.0, 60 + li * int(size * 1.8)
+        for run, face in _runs(text, faces):
+            draw.text((x, y), run, font=face.pil(size), fill=(20, 20, 24))
+            x += face.pil(size).getlength(run)
     return np.asarray(im, np.float32) / 255
 
 
@@ -92,7 +93,6 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
     ap.add_argument("--json", type=Path, default=None, help="write every probe's result here")
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "text"))
     from glyph_set import check_pool
 
     from zpipe.text.fonts import FontError, resolve_font

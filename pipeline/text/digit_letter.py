@@ -239,18 +239,10 @@ def settle(image: np.ndarray | OcrImage, boxes: list) -> list:
     doc); the expected text is never consulted."""
     from dataclasses import replace
 
-    from zpipe.text.ocr import as_bgr
-
-    todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
-    if not todo:
-        return boxes
-    bgr = as_bgr(image)
     out = list(boxes)
-    for i in todo:
-        line = _line_glyphs(bgr, boxes[i])
+    for i, line in _candidate_lines(image, boxes).items():
         if line is None:
             continue
-        chars, gs, _ = line
         said = iter(decide(*line))
         text = "".join(c if c.isspace() else _rewrite(c, next(said)) for c in boxes[i].text.strip())
         if text != boxes[i].text.strip():
@@ -270,27 +262,20 @@ def _rewrite(ch: str, says: str | None) -> str:
 
 def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     """Per box of one line (``boxes``: the boxes matched to it, which the detector may have cut between
-    "Room" and "1O1"), its 0/O and 1/l characters that the ink leaves in doubt, each with the member it could be
-    hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
+    "Room" and "1O1"), its 0/O and 1/l characters that the ink leaves in doubt, each with the member it
+    could be hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
     decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
     one glyph per character) and a 1 or l shaped like a glyph of the line read as the other; in any
     line, an l shorter than the line's ascenders (a 1 or an I), an l no taller than the capitals of a
     line with no b d h k to compare ("Hote1" read "Hotel": a 1 stands at the cap height, and so does the
     l of a few faces), and a 0, O, 1 or l read twice but drawn in two clearly different shapes
     ("Apo11o Hall" read "Apollo Hall")."""
-    from zpipe.text.ocr import as_bgr
-
     out: list[dict[str, str]] = [{} for _ in boxes]
-    todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
-    if not todo:
-        return out
-    bgr = as_bgr(image)
+    lines = _candidate_lines(image, boxes)
     rival = {"0": "O", "O": "0", "1": "l", "l": "1", "I": "1", "|": "1"}
     mixed_line = mixed(" ".join(b.text for b in boxes))  # the line's, not the box's
-    lines = {i: _line_glyphs(bgr, boxes[i]) for i in todo}
     proportional = any(_proportional(ln[1], ln[2]) for ln in lines.values() if ln)  # one line, one face
-    for i in todo:
-        line = lines[i]
+    for i, line in lines.items():
         # a box whose ink does not hold one glyph per character (clutter) is judged on its own text, as before
         both = mixed_line if line else mixed(boxes[i].text)
         chars = line[0] if line else [c for c in boxes[i].text if not c.isspace()]
@@ -308,23 +293,27 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     return out
 
 
-def one_shape_two_readings(image: np.ndarray | OcrImage, boxes: list) -> list[set[str]]:
-    """Per box of a line mixing letters and figures, the 1/l characters read from glyphs of one shape
-    ("Leve1 10" read "Level 10": the glyph read l has the shape of the glyph read 1). One of the two
-    readings is wrong, and nothing in the line says which: the line cannot be verified (``check_image``
-    makes it ``unverified``). A face that draws l and 1 alike (the Arphic faces' Latin) cannot show
-    either one verifiably."""
+def _candidate_lines(image: np.ndarray | OcrImage, boxes: list) -> dict[int, tuple | None]:
+    """For each box holding a 0/O or 1/l (:func:`candidate`), its characters, glyphs and read spaces
+    (:func:`_line_glyphs`, None where the ink does not hold one glyph per character)."""
     from zpipe.text.ocr import as_bgr
 
+    todo = [i for i, b in enumerate(boxes) if candidate(b.text)]
+    bgr = as_bgr(image) if todo else None
+    return {i: _line_glyphs(bgr, boxes[i]) for i in todo}
+
+
+def one_shape_two_readings(image: np.ndarray | OcrImage, boxes: list) -> list[set[str]]:
+    """Per box of one line mixing letters and figures (``boxes``: the boxes matched to it), the 1/l
+    characters read from glyphs of one shape ("Leve1 10" read "Level 10": the glyph read l has the
+    shape of the glyph read 1). One of the two readings is wrong, and nothing in the line says which:
+    the line cannot be verified (``check_image`` makes it ``unverified``). A face that draws l and 1
+    alike (the Arphic faces' Latin) cannot show either one verifiably."""
     out: list[set[str]] = [set() for _ in boxes]
-    todo = [i for i, b in enumerate(boxes) if candidate(b.text) and mixed(b.text)]
-    if not todo:
-        return out
-    bgr = as_bgr(image)
-    for i in todo:
-        line = _line_glyphs(bgr, boxes[i])
-        if line:
-            out[i] = _read_both_ways(*line[:2])
+    if mixed(" ".join(b.text for b in boxes)):
+        for i, line in _candidate_lines(image, boxes).items():
+            if line:
+                out[i] = _read_both_ways(*line[:2])
     return out
 
 

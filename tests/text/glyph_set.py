@@ -90,6 +90,20 @@ DEV, HELDOUT, FRESH = SETS["dev"], SETS["heldout"], SETS["fresh"]
 FONTS = DEV.fonts  # label -> (family or full name, Debian package)
 
 
+def missing_fonts(twin_set: TwinSet) -> list[str]:
+    """The fonts of ``twin_set`` not installed here, each with its Debian package."""
+    from zpipe.text.fonts import FontError, resolve_font
+
+    missing = []
+    for name, package in [*twin_set.fonts.values(), *([(twin_set.latin_font, "fonts-dejavu-core")]
+                                                      if twin_set.latin_font else [])]:
+        try:
+            resolve_font(name)
+        except FontError:
+            missing.append(f"{name} ({package})")
+    return missing
+
+
 def build_cases(seed: int | None = None, twin_set: TwinSet = DEV) -> list[Case]:
     rng = np.random.default_rng(twin_set.seed if seed is None else seed)
     cases: list[Case] = []

@@ -49,7 +49,7 @@ import os
 
 import numpy as np
 import pytest
-from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, render
+from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, missing_fonts, render
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
@@ -57,19 +57,6 @@ REQUIRED = {"dev": (0.962, 0.950), "heldout": (0.938, 0.950), "fresh": (0.936, 0
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 1}
-
-
-def _missing_fonts(twin_set) -> list[str]:
-    from zpipe.text.fonts import FontError, resolve_font
-
-    missing = []
-    for name, package in [*twin_set.fonts.values(), *([(twin_set.latin_font, "fonts-dejavu-core")]
-                                                      if twin_set.latin_font else [])]:
-        try:
-            resolve_font(name)
-        except FontError:
-            missing.append(f"{name} ({package})")
-    return missing
 
 
 def _table(rows, key) -> str:
@@ -97,7 +84,7 @@ def _warned_about_the_error(case, result) -> bool:
 @pytest.mark.parametrize("name", list(SETS))
 def test_glyph_check_on_the_generated_twin_set(name, request):
     twin_set = SETS[name]
-    missing = _missing_fonts(twin_set)
+    missing = missing_fonts(twin_set)
     if missing:
         pytest.skip(f"fonts not installed: {', '.join(missing)} (.ci/run installs them with apt-get)")
     cases = build_cases(twin_set=twin_set)

@@ -50,12 +50,11 @@ def test_a_lone_crop_that_overrides_the_line_while_the_ink_tells_neither_leaves_
     for 士气高昂 and 免税商店. The line is read right (土, 兔), the character's crop alone as the common form
     (士 at 0.79, 免 at 0.55) and the ink shows neither clearly: the crop's reading is kept, but the line
     passes only with the doubt naming the line's reading (it was silent). The correct twins carry none."""
-    from glyph_set import SETS, build_cases, render
-    from test_glyph_set import _missing_fonts
+    from glyph_set import SETS, build_cases, missing_fonts, render
 
     from zpipe.text.check import check_image
 
-    if _missing_fonts(SETS["fresh"]):
+    if missing_fonts(SETS["fresh"]):
         pytest.skip("fonts of the fresh set not installed (.ci/run installs them)")
     cases = {c.i: c for c in build_cases(twin_set=SETS["fresh"])}
     right, shown = cases[wrong - 1], cases[wrong]
