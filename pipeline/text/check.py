@@ -29,7 +29,8 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    runs again at full resolution (small lines over busy textures are lost at the working size) and
    the new boxes are added;
 4. the boxes of lines that still fail are read again at three crop scales and the majority reading
-   replaces the first (:func:`zpipe.text.ocr.reread`). Passing a line when any two of the four
+   replaces the first (:func:`zpipe.text.ocr.reread`), but for the look-alikes of step 2, which stay as
+   their own crops and ink decided them (a line crop brings the word prior back: 兔税 read 免税). Passing a line when any two of the four
    readings agree with the expected text was tried and rejected: the recogniser's prior reads a
    wrong 曰 as 日 at two scales;
 5. the boxes of lines that still fail are read again with the background suppressed
@@ -228,11 +229,22 @@ def _second_opinion(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool,
     doubtful = _failing_boxes(boxes, scores)
     if not doubtful:
         return None
-    revised = reread(arr, doubtful, threads=threads)
+    revised = [_kept_lookalikes(b, r) for b, r in zip(doubtful, reread(arr, doubtful, threads=threads))]
     changed = [r for b, r in zip(doubtful, revised) if r is not b]  # the others were verified already
     verified = dict(zip(map(id, changed), verify_lookalikes(arr, changed, threads=threads)))
     swap = {id(b): verified.get(id(r), r) for b, r in zip(doubtful, revised)}
     return [swap.get(id(b), b) for b in boxes]
+
+
+def _kept_lookalikes(first: Box, revised: Box) -> Box:
+    """``revised`` with the look-alikes ``first`` had put back (:func:`_keep_lookalikes`): the first
+    reading's look-alike characters were decided from their own crops and ink, and a line crop at another
+    scale only brings back the word prior (兔税商店 under a glow read 免税商店 again); ``first`` itself
+    where nothing else changed."""
+    if revised is first:
+        return first
+    text = _keep_lookalikes(first.text, revised.text)
+    return first if text == first.text else Box(text, revised.x0, revised.y0, revised.x1, revised.y1, revised.score)
 
 
 def _colour_reread(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):

@@ -319,14 +319,21 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     """The member of ``members`` the crop's ink shows by a clear margin, or None (see module doc); None
     too where the fonts do not draw the members consistently (:func:`fonts_agree`).
 
-    Every candidate ink that looks like a render at all (nearest distance ≤ ``NEAR``) must name the same
-    member: the text's colour alone loses a thin stroke drawn in blended edge pixels (opening a gap: 己 for
-    已), and with its edge or outline colour it is thickened (closing a gap: 巳 for 已, 日 for 曰), so where the
-    two disagree, or one is unsure, the ink is no evidence."""
+    The candidate inks that look like a render at all (nearest distance ≤ ``NEAR``) must not name two
+    members: the text's colour alone loses a thin stroke drawn in blended edge pixels (opening a gap: 己 for
+    已), and with its edge or outline colour it is thickened (closing a gap: 巳 for 已, 日 for 曰), so where
+    two disagree the ink is no evidence. One that is unsure while another is clear is no evidence against
+    it: the outline of a serif 曰 under clutter fits 日 and 曰 alike, its fill is 曰 by a clear margin."""
     faces = template_faces() if faces is None else faces
     members = "".join(sorted(members))  # the same question whatever the order
     if not fonts_agree(members, faces, margin):
         return None
-    named = {decide(per_font, margin) for per_font in scores(crop_bgr, members, slice_x, faces)
-             if min((min(d.values()) for d in per_font.values()), default=float("inf")) <= NEAR}
-    return named.pop() if len(named) == 1 else None
+    return agreed([decide(per_font, margin) for per_font in scores(crop_bgr, members, slice_x, faces)
+                   if min((min(d.values()) for d in per_font.values()), default=float("inf")) <= NEAR])
+
+
+def agreed(named: list[str | None]) -> str | None:
+    """The one member the candidate inks name (None: a candidate unsure), or None where they name none
+    or two."""
+    members = set(named) - {None}
+    return members.pop() if len(members) == 1 else None

@@ -422,7 +422,10 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
     reads a correct 千 of 千岛湖 as 干, 己 of 知己 as 已, 入 as 人 in some faces). Then a character the recogniser cannot
     tell from a look-alike even alone (:func:`zpipe.text.lookalikes.read_as`: 曰 read as 日) is
     replaced by the member its ink shows when the ink is clear (:func:`zpipe.text.ink.which`, which
-    weighs every member alike). Nothing else is changed, and the expected text is never consulted."""
+    weighs every member alike). A character whose crop alone is not read as one character with
+    confidence ≥ ``min_score`` (a halftone screen, clutter) is what its ink clearly shows, if anything:
+    技木分享 on a dot screen, its 木 alone read 菜. Nothing else is changed, and the expected text is never
+    consulted."""
     from zpipe.text.lookalikes import group, to_verify
 
     if not any(to_verify(b.text) for b in boxes):
@@ -438,13 +441,17 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
         return boxes
     best: dict[tuple[int, int], tuple[float, str, np.ndarray, tuple[int, int]]] = {}
     for (bi, i, own), crop, (read, score) in zip(jobs, crops, _read_singles(engine, lock, crops)):
-        if len(read) == 1 and score > best.get((bi, i), (-1.0,))[0]:
+        score = score if len(read) == 1 else 0.0  # not one character: no reading of it
+        if score > best.get((bi, i), (-1.0,))[0]:
             best[(bi, i)] = (score, read, crop, own)
     texts = [list(b.text) for b in boxes]
     contested: list[list[tuple[str, str]]] = [[] for _ in boxes]
     for (bi, i), (score, read, crop, own) in best.items():
         was = texts[bi][i]
-        if score >= min_score and read != was and read in group(was):
+        if score < min_score:  # the crop alone is unreadable (a halftone screen, clutter): its ink decides
+            texts[bi][i] = _ink_shows(crop, own, was) or was
+            continue
+        if read != was and read in group(was):
             shown = _ink_shows(crop, own, was)
             if shown != was:  # (unless the ink clearly shows the line's reading: 千岛湖's 千 alone read 干)
                 if shown != read:  # nor the crop's: one reading against the other (土气 alone read 士)

@@ -12,6 +12,11 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
+Since the ink decides where one candidate ink is clear and the others unsure, decides look-alikes whose
+crop alone is unreadable, and the re-reads keep the look-alikes it decided (2026-12-03): dev 79/81 /
+79/81 (曰落大道 fails), heldout 77/81 / 80/81 (巳经开业, 技木分享 fail), fresh 76/79 / 79/79 (土气, 兔税, 周未
+fail; the correct 己所不欲 passes). Before that:
+
 * dev: 79/81 (97.5%) / 78/81 (96.3%), 0 silent. Missed: "Daily" in AR PL UKai crossed by clutter read
   "Dai1y" even by colour; a correct "Open Daily 10-22" in AR PL UKai is ``unverified`` (its l and 1 are one
   glyph shape, read both ways: was 80/81 before such lines were unverified); O/0 in "Room 1O1" in AR PL UKai, which draws O and 0 in one cell (warned since
@@ -53,10 +58,10 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, missin
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.962, 0.950), "heldout": (0.938, 0.950), "fresh": (0.936, 0.949)}
+REQUIRED = {"dev": (0.962, 0.962), "heldout": (0.938, 0.975), "fresh": (0.949, 0.987)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
-MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 1}
+MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 0}
 
 
 def _table(rows, key) -> str:

@@ -138,6 +138,46 @@ def test_the_ink_is_unclear_without_a_glyph():
     assert ink.decide({"a": clear}) is None  # one font is not enough
 
 
+def test_an_unsure_candidate_ink_does_not_outvote_a_clear_one():
+    """The crop's candidate inks (the text's colour, its edge or outline, both): one unsure is no evidence
+    against one that is clear; two that name different members leave it undecided."""
+    from zpipe.text.ink import agreed
+
+    assert agreed(["曰", None]) == "曰"
+    assert agreed([None, "曰", "曰"]) == "曰"
+    assert agreed(["曰", "日"]) is None
+    assert agreed([None, None]) is None
+    assert agreed([]) is None
+
+
+# Twin-set posters the ink now decides (set, case index, what it shows), checked as the set checks them.
+TWIN_CASES = [
+    ("dev", 37, "曰落大道 in a serif under a clutter bar: the fill is 曰 by a clear margin, the outline unsure"),
+    ("heldout", 13, "技木分享 on a halftone screen: 木 alone is read 菜 at low confidence, its ink shows 木"),
+    ("fresh", 53, "兔税商店 with a glow: the rereads of the failing line brought back 免 from the word prior"),
+    ("fresh", 2, "a correct 己所不欲 in a light face: the line reads 已, 己 alone is unreadable, its ink shows 己"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,i,what", TWIN_CASES, ids=[f"{n}-{i}" for n, i, _ in TWIN_CASES])
+def test_twin_set_look_alikes_are_decided_by_their_ink(name, i, what):
+    from glyph_set import SETS, build_cases, check_case
+
+    from zpipe.text.fonts import FontError, resolve_font
+
+    case = build_cases(twin_set=SETS[name])[i]
+    try:
+        resolve_font(SETS[name].fonts[case.font][0])
+    except FontError:
+        pytest.skip(f"{case.font} not installed")
+    result = check_case(case)
+    if case.correct:
+        assert result["pass"], (what, result)
+    else:
+        assert not result["pass"], (what, result)
+
+
 def _poster(lines: list[str], font, size: int = 56, dots: bool = False) -> np.ndarray:
     from PIL import Image, ImageDraw
 
