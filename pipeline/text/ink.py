@@ -319,21 +319,28 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     """The member of ``members`` the crop's ink shows by a clear margin, or None (see module doc); None
     too where the fonts do not draw the members consistently (:func:`fonts_agree`).
 
-    The candidate inks that look like a render at all (nearest distance ≤ ``NEAR``) must not name two
-    members: the text's colour alone loses a thin stroke drawn in blended edge pixels (opening a gap: 己 for
-    已), and with its edge or outline colour it is thickened (closing a gap: 巳 for 已, 日 for 曰), so where
-    two disagree the ink is no evidence. One that is unsure while another is clear is no evidence against
-    it: the outline of a serif 曰 under clutter fits 日 and 曰 alike, its fill is 曰 by a clear margin."""
+    Of the candidate inks that look like a render at all (nearest distance ≤ ``NEAR``), the one most like
+    a render decides, and no other may name another member: the text's colour alone loses a thin stroke
+    drawn in blended edge pixels (opening a gap: 己 for 已), and with its edge or outline colour it is
+    thickened (closing a gap: 巳 for 已, 日 for 曰), so where two disagree the ink is no evidence. One that
+    is unsure and less like a render is no evidence against it: the outline of a serif 曰 under clutter
+    fits 日 and 曰 alike, its fill is 曰 by a clear margin and nearer a render."""
     faces = template_faces() if faces is None else faces
     members = "".join(sorted(members))  # the same question whatever the order
     if not fonts_agree(members, faces, margin):
         return None
-    return agreed([decide(per_font, margin) for per_font in scores(crop_bgr, members, slice_x, faces)
-                   if min((min(d.values()) for d in per_font.values()), default=float("inf")) <= NEAR])
+    inks = []
+    for per_font in scores(crop_bgr, members, slice_x, faces):
+        fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
+        if fit <= NEAR:
+            inks.append((fit, decide(per_font, margin)))
+    return agreed(inks)
 
 
-def agreed(named: list[str | None]) -> str | None:
-    """The one member the candidate inks name (None: a candidate unsure), or None where they name none
-    or two."""
-    members = set(named) - {None}
-    return members.pop() if len(members) == 1 else None
+def agreed(inks: list[tuple[float, str | None]]) -> str | None:
+    """Of the candidate inks as (distance to the nearest render, the member it names or None): the member
+    named by the one nearest a render, where no other names another member; else None."""
+    if not inks:
+        return None
+    nearest = min(inks, key=lambda ink: ink[0])[1]
+    return nearest if {m for _, m in inks} - {None} == {nearest} else None

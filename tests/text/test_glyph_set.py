@@ -12,7 +12,7 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-Since the ink decides where one candidate ink is clear and the others unsure, decides look-alikes whose
+Since the ink decides where the candidate ink nearest a render is clear and the others unsure, decides look-alikes whose
 crop alone is unreadable, and the re-reads keep the look-alikes it decided (2026-12-03): dev 79/81 /
 79/81 (曰落大道 fails), heldout 77/81 / 80/81 (巳经开业, 技木分享 fail), fresh 76/79 / 79/79 (土气, 兔税, 周未
 fail; the correct 己所不欲 passes). Before that:

@@ -138,15 +138,17 @@ def test_the_ink_is_unclear_without_a_glyph():
     assert ink.decide({"a": clear}) is None  # one font is not enough
 
 
-def test_an_unsure_candidate_ink_does_not_outvote_a_clear_one():
-    """The crop's candidate inks (the text's colour, its edge or outline, both): one unsure is no evidence
-    against one that is clear; two that name different members leave it undecided."""
+def test_an_unsure_candidate_ink_does_not_outvote_the_clear_one_nearest_a_render():
+    """The crop's candidate inks (the text's colour, its edge or outline, both), as (distance to the nearest
+    render, the member named): the one nearest a render decides, one unsure and farther is no evidence
+    against it; two that name different members, or the nearest unsure, leave it undecided."""
     from zpipe.text.ink import agreed
 
-    assert agreed(["曰", None]) == "曰"
-    assert agreed([None, "曰", "曰"]) == "曰"
-    assert agreed(["曰", "日"]) is None
-    assert agreed([None, None]) is None
+    assert agreed([(0.3, "曰"), (0.4, None)]) == "曰"
+    assert agreed([(0.8, None), (0.3, "曰"), (0.5, "曰")]) == "曰"
+    assert agreed([(0.3, None), (0.5, "曰")]) is None  # the ink most like a glyph is unsure
+    assert agreed([(0.3, "曰"), (0.6, "日")]) is None
+    assert agreed([(0.3, None), (0.4, None)]) is None
     assert agreed([]) is None
 
 
