@@ -173,9 +173,11 @@ def _warn_unseen_lookalikes(result: dict[str, Any], arr: OcrImage, scores, threa
         if not line["pass"] or not score.boxes:
             continue
         doubts: dict[str, str] = {}
+        named = set(line.get("unverified", ()))  # the line's own warning says these cannot be verified
         for per_box in [*lookalike_doubts(arr, score.boxes, threads=threads), *digit_letter.doubts(arr, score.boxes)]:
             for ch, rivals in per_box.items():
-                doubts[ch] = doubts.get(ch, "") + "".join(r for r in rivals if r not in doubts.get(ch, ""))
+                if ch not in named:
+                    doubts[ch] = doubts.get(ch, "") + "".join(r for r in rivals if r not in doubts.get(ch, ""))
         pairs = [f"{c}/{r}" for c, rivals in doubts.items() for r in rivals]
         if pairs:
             line["cannot_tell"] = pairs
