@@ -449,9 +449,8 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
     for (bi, i), (score, read, crop, own) in best.items():
         was = texts[bi][i]
         if score < min_score:  # the crop alone is unreadable (a halftone screen, clutter): its ink decides
-            texts[bi][i] = _ink_shows(crop, own, was) or was
-            continue
-        if read != was and read in group(was):
+            was = _ink_shows(crop, own, was) or was
+        elif read != was and read in group(was):
             shown = _ink_shows(crop, own, was)
             if shown != was:  # (unless the ink clearly shows the line's reading: 千岛湖's 千 alone read 干)
                 if shown != read:  # nor the crop's: one reading against the other (土气 alone read 士)
