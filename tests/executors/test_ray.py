@@ -371,9 +371,12 @@ def test_ctrl_c_stops_the_run_and_its_ray_processes_and_the_next_run_resumes(tmp
     path = tmp_path / "ctrlc.yaml"
     path.write_text(recipe_text("ctrlc", 8, ["a", "b", "c", "d"], size=512), encoding="utf-8")
     out = tmp_path / "out"
+    # as from a terminal's foreground: Ctrl-C not ignored, even where this test runs in the background of
+    # a non-interactive shell (which starts it with SIGINT ignored, and a child inherits that)
     proc = subprocess.Popen([*zpipe_cmd, "run", str(path), "--out", str(out), "--executor", "ray", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+                            env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
