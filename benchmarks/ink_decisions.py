@@ -5,7 +5,7 @@ the wrong one, on line crops in fonts it does not have (prints numbers, writes n
 
 Every character of each look-alike group (``pipeline/text/lookalikes.txt``, or ``--groups``) is drawn
 between two neighbours as a poster line and cut as the glyph check cuts a look-alike
-(``tests/text/test_ink._line_crop``), in the installed faces of ``FACES``, in six looks (dark on light,
+(``tests/text/glyph_set.line_crop``), in the installed faces of ``FACES``, in six looks (dark on light,
 light on dark, blurred, noisy JPEG, a red fill with a dark outline, a soft shadow), and judged with the
 templates of every other font file (the face's own file left out: the poster's font may be one the
 machine lacks). *Wrong* is what matters most: a wrong name fails a correct poster (or passes a wrong
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "text"))  # test_ink's line crops
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "text"))  # glyph_set: the twin sets' kit
 
 FACES = ["Noto Sans CJK SC", "Noto Sans CJK SC Bold", "Noto Sans CJK SC Light", "Noto Serif CJK SC",
          "Noto Serif CJK SC Black", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "AR PL UKai CN", "AR PL UMing CN",
@@ -43,12 +43,12 @@ def table_groups() -> list[str]:
 def judge_face(args: tuple[str, list[str], tuple[int, ...]]) -> tuple[str, list[tuple[str, str, str, int, str | None]]]:
     """(face, [(group, character shown, look, size, the member the ink named or None)])."""
     import numpy as np
-    from test_ink import _face, _line_crop
+    from glyph_set import installed_face, line_crop
 
     from zpipe.text import ink
 
     name, groups, sizes = args
-    face = _face(name)
+    face = installed_face(name)
     if face is None:
         return name, []
     pool = tuple(f for f in ink.template_faces() if f.path != face.path)
@@ -60,7 +60,7 @@ def judge_face(args: tuple[str, list[str], tuple[int, ...]]) -> tuple[str, list[
                 continue
             for look in LOOKS:
                 for size in sizes:
-                    crop, own = _line_crop(ch, face, look, rng, size)
+                    crop, own = line_crop(ch, face, look, rng, size)
                     rows.append((group, ch, look, size, ink.which(crop, group, own, faces=pool)))
     return name, rows
 

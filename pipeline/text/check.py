@@ -30,9 +30,9 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    the new boxes are added;
 4. the boxes of lines that still fail are read again at three crop scales and the majority reading
    replaces the first (:func:`zpipe.text.ocr.reread`), but for the look-alikes of step 2, which stay as
-   their own crops and ink decided them (a line crop brings the word prior back: 兔税 read 免税). Passing a line when any two of the four
-   readings agree with the expected text was tried and rejected: the recogniser's prior reads a
-   wrong 曰 as 日 at two scales;
+   their own crops and ink decided them (a line crop brings the word prior back: 兔税 read 免税).
+   Passing a line when any two of the four readings agree with the expected text was tried and
+   rejected: the recogniser's prior reads a wrong 曰 as 日 at two scales;
 5. the boxes of lines that still fail are read again with the background suppressed
    (:func:`zpipe.text.ocr.colour_readings`: the crop redrawn dark-on-white by each of its main
    colours but the background's, so a clutter stroke of another colour through the glyphs is gone); the most confident
@@ -239,10 +239,11 @@ def _second_opinion(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool,
 
 
 def _kept_lookalikes(first: Box, revised: Box) -> Box:
-    """``revised`` with the look-alikes ``first`` had put back (:func:`_keep_lookalikes`): the first
-    reading's look-alike characters were decided from their own crops and ink, and a line crop at another
-    scale only brings back the word prior (兔税商店 under a glow read 免税商店 again); ``first`` itself
-    where nothing else changed."""
+    """``revised`` where each character it swapped in place for a look-alike is ``first``'s again
+    (:func:`_keep_lookalikes`, as :func:`_pick_enhanced` does): ``first``'s look-alikes were decided from
+    their own crops and ink, and a line crop at another scale only brings the word prior back (兔税商店
+    under a glow read 免税商店 again). ``first`` itself when nothing else changed, so it is not verified
+    again."""
     if revised is first:
         return first
     text = _keep_lookalikes(first.text, revised.text)

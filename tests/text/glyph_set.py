@@ -380,3 +380,51 @@ def check_pool(workers: int | None = None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def installed_face(name: str):
+    """The face of ``name``, or None where it is not installed."""
+    from zpipe.text.fonts import FontError, resolve_font
+
+    try:
+        return resolve_font(name)
+    except FontError:
+        return None
+
+
+def line_crop(ch: str, face, look: str, rng, size: int = 44) -> tuple[np.ndarray, tuple[int, int]]:
+    """``ch`` between two neighbours as a poster line in ``look`` (light, dark, outline, shadow, blur, jpeg),
+    cut as verify_lookalikes cuts it (the box's equal third, 0.12 × the box height around): (BGR crop, the
+    crop's columns of the character). Shared by the ink tests and ``benchmarks/ink_decisions.py``."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    text = "中" + ch + "大"
+    font = face.pil(size)
+    w, h = size * 4, size * 2
+    back, fill = ((235, 230, 220), (20, 20, 24)) if look not in ("dark", "shadow") else ((30, 40, 70), (250, 250, 245))
+    im = Image.new("RGB", (w, h), back)
+    x0 = y0 = size // 2
+    if look == "shadow":  # a soft dark shadow down and right, as typeset draws under light text
+        mask = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(mask).text((x0 + 2, y0 + 3), text, font=font, fill=255, stroke_width=1)
+        mask = mask.filter(ImageFilter.GaussianBlur(2.5)).point(lambda v: int(v * 0.8))
+        im = Image.composite(Image.new("RGB", (w, h), (0, 0, 0)), im, mask)
+    if look == "outline":  # a red fill with a dark outline: the glyph drawn thicker
+        fill = (200, 30, 30)
+        ImageDraw.Draw(im).text((x0, y0), text, font=font, fill=fill, stroke_width=2, stroke_fill=(20, 20, 24))
+    ImageDraw.Draw(im).text((x0, y0), text, font=font, fill=fill)
+    if look == "blur":
+        im = im.filter(ImageFilter.GaussianBlur(1.0))
+    if look == "jpeg":
+        noisy = np.asarray(im, np.float32) + rng.normal(0, 15, (h, w, 3))
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=60)
+        im = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    arr = np.asarray(im)[:, :, ::-1]
+    bx0, bx1 = x0 - 3, x0 + font.getlength(text) + 3
+    by0, by1 = y0 - 0.1 * size, y0 + 1.2 * size
+    m = 0.12 * (by1 - by0)
+    a, z = bx0 + (bx1 - bx0) / 3, bx0 + 2 * (bx1 - bx0) / 3
+    cx0 = int(a - m)
+    crop = np.ascontiguousarray(arr[int(by0 - m):int(by1 + m + 1), cx0:int(z + m + 1)])
+    return crop, (int(a) - cx0, int(z) + 1 - cx0)

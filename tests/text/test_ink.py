@@ -3,61 +3,14 @@ the ink shows, or nothing; never the wrong one. And through check_image: a wrong
 the recogniser reads as the common form even alone (曰 as 日) now fails, and a look-alike that no
 reading confirmed (its crop alone unreadable) is never passed silently."""
 
-import io
-
 import numpy as np
 import pytest
+from glyph_set import installed_face as _face
+from glyph_set import line_crop as _line_crop
 
 # Installed fonts that none of the twin sets uses and that were kept out of choosing MARGIN: only checked.
 CHECK_FONTS = ("HanaMinA", "BIZ UDGothic", "Klee One", "Noto Sans CJK SC")
 PAIRS = ("日曰", "天夭", "茶荼", "戌戍", "已巳", "汨汩")
-SIZE = 44
-
-
-def _face(name):
-    from zpipe.text.fonts import FontError, resolve_font
-
-    try:
-        return resolve_font(name)
-    except FontError:
-        return None
-
-
-def _line_crop(ch: str, face, look: str, rng, size: int = SIZE) -> tuple[np.ndarray, tuple[int, int]]:
-    """``ch`` between two neighbours as a poster line, cut as verify_lookalikes cuts it (the box's equal
-    third, 0.12 × the box height around): (BGR crop, the crop's columns of the character)."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    text = "中" + ch + "大"
-    font = face.pil(size)
-    w, h = size * 4, size * 2
-    back, fill = ((235, 230, 220), (20, 20, 24)) if look not in ("dark", "shadow") else ((30, 40, 70), (250, 250, 245))
-    im = Image.new("RGB", (w, h), back)
-    x0 = y0 = size // 2
-    if look == "shadow":  # a soft dark shadow down and right, as typeset draws under light text
-        mask = Image.new("L", (w, h), 0)
-        ImageDraw.Draw(mask).text((x0 + 2, y0 + 3), text, font=font, fill=255, stroke_width=1)
-        mask = mask.filter(ImageFilter.GaussianBlur(2.5)).point(lambda v: int(v * 0.8))
-        im = Image.composite(Image.new("RGB", (w, h), (0, 0, 0)), im, mask)
-    if look == "outline":  # a red fill with a dark outline: the glyph drawn thicker
-        fill = (200, 30, 30)
-        ImageDraw.Draw(im).text((x0, y0), text, font=font, fill=fill, stroke_width=2, stroke_fill=(20, 20, 24))
-    ImageDraw.Draw(im).text((x0, y0), text, font=font, fill=fill)
-    if look == "blur":
-        im = im.filter(ImageFilter.GaussianBlur(1.0))
-    if look == "jpeg":
-        noisy = np.asarray(im, np.float32) + rng.normal(0, 15, (h, w, 3))
-        buf = io.BytesIO()
-        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=60)
-        im = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    arr = np.asarray(im)[:, :, ::-1]
-    bx0, bx1 = x0 - 3, x0 + font.getlength(text) + 3
-    by0, by1 = y0 - 0.1 * size, y0 + 1.2 * size
-    m = 0.12 * (by1 - by0)
-    a, z = bx0 + (bx1 - bx0) / 3, bx0 + 2 * (bx1 - bx0) / 3
-    cx0 = int(a - m)
-    crop = np.ascontiguousarray(arr[int(by0 - m):int(by1 + m + 1), cx0:int(z + m + 1)])
-    return crop, (int(a) - cx0, int(z) + 1 - cx0)
 
 
 def test_the_ink_names_the_look_alike_shown_or_nothing_in_fonts_it_was_not_tuned_on():
