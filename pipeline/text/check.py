@@ -42,7 +42,8 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    (:func:`_widen`: the row detected again at other scales, :func:`zpipe.text.enhance.widened`);
 7. the boxes of lines that still fail are read again from crops redrawn to undo degradation
    (:mod:`zpipe.text.enhance`: descreened, contrast-normalised, sharpened); the reading
-   two redrawings agree on, or one at confidence ≥ ``ENHANCED_MIN_SCORE``, replaces the box's when
+   two readings agree on (the redrawings', joined by step 5's reading by text colour, which never
+   decides alone), or one redrawing's at confidence ≥ ``ENHANCED_MIN_SCORE``, replaces the box's when
    degradation can explain the change (:func:`_pick_enhanced`).
 
 In step 2, a character the recogniser reads as itself even where a look-alike is shown
@@ -290,22 +291,26 @@ def _enhanced_reread(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool
     descreened, contrast-normalised, sharpened); :func:`_pick_enhanced` decides, without the
     expected text, and the look-alikes of the reading it takes are re-read on the redrawn crop."""
     from zpipe.text.enhance import enhanced_readings
-    from zpipe.text.ocr import verify_lookalikes
+    from zpipe.text.ocr import colour_readings, verify_lookalikes
 
     doubtful = _failing_boxes(boxes, scores)
+    if not doubtful:
+        return None
+    by_colour = colour_readings(arr, doubtful, threads=threads)
     swap = {}
-    for b, reads in zip(doubtful, enhanced_readings(arr, doubtful, threads=threads) if doubtful else ()):
-        picked = _pick_enhanced(b, reads)
+    for b, reads, clean in zip(doubtful, enhanced_readings(arr, doubtful, threads=threads), by_colour):
+        picked = _pick_enhanced(b, reads, () if clean is None else (clean[0],))
         if picked is not None:
             box, redrawn = picked
             swap[id(b)] = verify_lookalikes(arr if redrawn is None else redrawn, [box], threads=threads)[0]
     return [swap.get(id(b), b) for b in boxes] if swap else None
 
 
-def _pick_enhanced(first: Box, reads: list[tuple[Box, np.ndarray | None]]):
+def _pick_enhanced(first: Box, reads: list[tuple[Box, np.ndarray | None]], seconds: Sequence[Box] = ()):
     """The reading of the redrawn crops that replaces ``first``, with the image it was read from (None:
-    the original), or None. The text two or more redrawings agree on (the most votes, then the most
-    confidence), else one read with confidence ≥ ``ENHANCED_MIN_SCORE``; taken only when degradation
+    the original), or None. The text two or more readings agree on (the most votes, then the most
+    confidence), else one redrawing's read with confidence ≥ ``ENHANCED_MIN_SCORE``; ``seconds``, readings
+    made another way (by text colour), join the votes of a text some redrawing read, never one alone; taken only when degradation
     can explain the change (:func:`_degradation_explains`). Where it swaps a character for one of its
     look-alikes, the first reading's character is kept and the look-alike check on the redrawn crop
     decides: the word prior of a line crop picks the common form (入场 for 人场)."""
@@ -314,6 +319,9 @@ def _pick_enhanced(first: Box, reads: list[tuple[Box, np.ndarray | None]]):
     votes: dict[str, list[tuple[Box, np.ndarray | None]]] = defaultdict(list)
     for box, redrawn in reads:
         votes[box.text].append((box, redrawn))
+    for box in seconds:
+        if box.text in votes:  # a second's vote only joins a redrawing's: it never decides alone
+            votes[box.text].append((box, None))
     if not votes:
         return None
     text, group = max(votes.items(), key=lambda kv: (len(kv[1]), sum(b.score for b, _ in kv[1])))

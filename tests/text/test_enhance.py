@@ -1,6 +1,8 @@
 """Reading failing lines again from redrawn crops (zpipe.text.enhance) and the check's decision among those
 readings (check._pick_enhanced), on renders made here in the project's fonts."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,33 @@ def test_the_reading_two_redrawings_agree_on_is_taken_one_alone_only_when_confid
     assert _pick_enhanced(Box("新品品上市", 0, 0, 100, 20, 0.9), _reads(("新品上市", 0.99), ("新品上市", 0.99))) is None
     # agreement on a look-alike swap alone changes nothing (the single-character check decides those)
     assert _pick_enhanced(Box("自已动手", 0, 0, 100, 20, 0.9), _reads(("自己动手", 0.99), ("自己动手", 0.99))) is None
+
+
+def test_a_reading_by_text_colour_adds_its_vote_to_a_redrawing_but_never_decides_alone():
+    first = Box("中路公号", 0, 0, 100, 20, 0.8)  # a dot screen under blurred text: 山 lost, 六 read 公
+    redrawings = _reads(("中路本号", 0.76), ("中山路本号", 0.83), ("中山路六号", 0.947))
+    assert _pick_enhanced(first, redrawings) is None  # each alone, none sure enough
+    colour = Box("中山路六号", 0, 0, 100, 20, 0.887)
+    assert _pick_enhanced(first, redrawings, (colour,))[0].text == "中山路六号"  # two methods agree
+    assert _pick_enhanced(first, [], (colour,)) is None  # the colour reading alone is step 5's to judge
+    assert _pick_enhanced(first, _reads(("中路本号", 0.76)), (replace(colour, score=0.99),)) is None
+
+
+@pytest.mark.slow
+def test_a_line_read_alike_by_a_redrawing_and_by_its_text_colour_is_taken():
+    """heldout #32: 中山路六号 in a serif with an outline on a blurred dot screen, first read 中路公号."""
+    from glyph_set import SETS, build_cases, check_case
+
+    from zpipe.text.fonts import FontError, resolve_font
+
+    case = build_cases(twin_set=SETS["heldout"])[32]
+    try:
+        resolve_font(SETS["heldout"].fonts[case.font][0])
+    except FontError:
+        pytest.skip(f"{case.font} not installed")
+    assert case.correct and case.shown[1] == "中山路六号"
+    result = check_case(case)
+    assert result["pass"], result
 
 
 @pytest.mark.parametrize("font", ["DejaVu Serif", "Noto Sans CJK SC"])
