@@ -12,9 +12,12 @@ machine lacks). *Wrong* is what matters most: a wrong name fails a correct poste
 one); *right* against *undecided* is how often the ink settles a look-alike at all.
 
 Measured 2026-12-03 (2 cores, 13 groups, size 44: ``--groups
-日曰,已己巳,天夫夭,茶荼,未末,土士,免兔,人入八,木本术,候侯,儿几,休体,戊戌戍 --sizes 44``, 75 s): right 1683,
-undecided 908, wrong 13 of 2604 (every wrong one outlined: k-means merges the thin outline with the fill,
-closing gaps); before the candidate ink nearest a render decided alone: 1626, 971, 7.
+日曰,已己巳,天夫夭,茶荼,未末,土士,免兔,人入八,木本术,候侯,儿几,休体,戊戌戍 --sizes 44``, 75 s): right 1798,
+undecided 803, wrong 3 of 2604 (几 named 儿 blurred, outlined 已 named 巳 and 候 named 侯), since a colour
+cluster holding a thin dark outline merged with the fill is split into its two inks (the merged cluster
+is the glyph drawn thicker: gaps close) and a font about as near that leans the same way less clearly no
+longer vetoes the nearest two: 1687, 904, 13 before (every wrong one outlined); before the candidate ink
+nearest a render decided alone: 1626, 971, 7.
 """
 
 from __future__ import annotations

@@ -12,16 +12,20 @@ depend on which character was expected or read. Steps:
 
 1. ink: the crop's main colours (k-means, as :func:`zpipe.text.colours.colour_centres`); the most common
    is the background, each other colour is tried as the text's (pixels nearer it than any other), and
-   all of them together (a fill with its outline);
+   all of them together (a fill with its outline); a colour whose pixels hold two inks far apart (a thin
+   dark outline merged with a red fill: three colours cannot also hold the blends) is split, and each ink
+   is tried alone (:func:`_two_colours`);
 2. the glyph: ink inside the character's own slice of the crop, cut to the box of its ink (pixels
    beyond the 1st/99th percentile are stray) and scaled, aspect kept, into a ``GRID``² square: so
    日 (taller than wide) and 曰 (wider than tall) stay apart in most fonts;
 3. distance to a render: chamfer distance, both ways (mean distance from each ink pixel of one to the
    nearest of the other, so stroke weight matters little), plus the share of either's ink far from the
    other (a stroke present in one and absent from the other: 戍's dot, 戌's bar);
-4. the ``TOP_FONTS`` fonts whose renders are nearest the glyph (the fonts most like its style), and every
-   font about as near (``SPREAD``), must each name the same member, by a clear margin within the font
-   (nearest distance ≤ ``MARGIN`` × the runner-up's, and near at all: ``NEAR``); and only for groups the
+4. the ``TOP_FONTS`` fonts whose renders are nearest the glyph (the fonts most like its style) must each
+   name the same member, by a clear margin within the font (nearest distance ≤ ``MARGIN`` × the
+   runner-up's, and near at all: ``NEAR``), and every font about as near (``SPREAD``) must lean the same
+   way (``LEAN``; a split ink's must be clear too); of the candidate inks, the one most like a render
+   decides (:func:`agreed`); and only for groups the
    fonts draw consistently
    (:func:`fonts_agree`: each font's renders, judged against the other fonts', are never named wrong).
 """
@@ -37,6 +41,8 @@ GRID = 40  # px of the square a glyph is scaled into
 RENDER_SIZE = 96  # px em of the template renders
 MARGIN = 0.8  # within a font, the nearest member's distance must be at most this × the runner-up's
 TOP_FONTS = 2  # the fonts most like the glyph that must all name the same member
+LEAN = 0.9  # a font about as near but unsure must still be this much nearer the same member (else torn)
+TORN = 1.1  # a candidate ink this near a render as the nearest one, and unsure, leaves the ink undecided
 SPREAD = 1.5  # and so must every font whose distance is within this × the nearest font's
 NEAR = 1.0  # GRID px: a glyph farther than this from every render is not clean ink (clutter, a bad cut)
 FAR = 0.12  # × GRID: an ink pixel this far from the other glyph's ink is a stroke it lacks
@@ -137,7 +143,8 @@ def distance(a: np.ndarray, a_map: np.ndarray, b: np.ndarray, b_map: np.ndarray)
     return float(da.mean() + db.mean() + GRID * 0.25 * ((da > far).mean() + (db > far).mean()))
 
 
-def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None) -> list[np.ndarray]:
+def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None,
+                     parts: bool = False) -> list[np.ndarray]:
     """The crop's ink as normalised glyphs, one per main colour but the background's (each could be
     the text's). ``slice_x``: the columns of the crop that hold the character (ink outside is a
     neighbour's)."""
@@ -160,6 +167,10 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
                  if np.linalg.norm(centres[k] - centres[0]) >= 40]  # closer: shading of the background
         if len(masks) > 1:
             masks.append(np.logical_or.reduce(masks))  # text drawn with an outline: fill and outline together
+        if parts:
+            masks = [part for mask in masks[:len(masks) - (len(masks) > 1)] for part in _two_colours(crop, mask)]
+    if parts and edge is not None:
+        return []
     out = []
     for mask in masks:
         if slice_x is not None:
@@ -169,6 +180,25 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
         if glyph is not None:
             out.append(glyph)
     return out
+
+
+SPLIT = 60.0  # colour distance: a cluster whose two halves are this far apart is two inks (fill and outline)
+
+
+def _two_colours(crop: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    """The two inks of one colour cluster where it holds two (a thin dark outline merged with a red fill:
+    three colours cannot hold background, fill, outline and their blends), each as a mask; else []."""
+    from zpipe.text.colours import colour_centres
+
+    px = crop[mask].astype(np.float32)
+    if len(px) < 20:
+        return []
+    a, b = colour_centres(px.reshape(-1, 1, 3), k=2)
+    if np.linalg.norm(a - b) < SPLIT:
+        return []
+    d = np.stack([np.linalg.norm(crop.astype(np.float32) - c, axis=2) for c in (a, b)])
+    near_a = d[0] <= d[1]
+    return [mask & near_a, mask & ~near_a]
 
 
 BLEND = 0.05  # × the text's distance from the background: a colour this near the line between them is a blend (a glow is 0.12 or more off)
@@ -263,16 +293,19 @@ def _by_font(glyphs: list[np.ndarray], members: str, table: dict[str, Renders],
 
 
 def decide(per_font: dict[str, dict[str, float]], margin: float = MARGIN, top: int = TOP_FONTS,
-           spread: float = SPREAD) -> str | None:
-    """The member that the fonts most like the glyph all name: the ``top`` nearest fonts (by their nearest
-    member) and every other font about as near (within ``spread`` × the nearest font's distance), each by a
-    clear margin within the font (nearest distance ≤ ``margin`` × the runner-up's, and ≤ ``NEAR``: the
-    glyph must look like a render at all); else None. Judging within one font compares like with like:
-    the fonts differ in style far more than 日 differs from 曰. Every font about as near must agree
+           spread: float = SPREAD, lean: float = LEAN) -> str | None:
+    """The member that the fonts most like the glyph name: the ``top`` nearest fonts (by their nearest
+    member) each by a clear margin within the font (nearest distance ≤ ``margin`` × the runner-up's, and
+    ≤ ``NEAR``: the glyph must look like a render at all), and every other font about as near (within
+    ``spread`` × the nearest font's distance) leaning the same way (its distance to that member ≤ ``lean``
+    × the other's); else None. Judging within one font compares like with like: the fonts differ in style
+    far more than 日 differs from 曰. A font about as near that leans another way, or is torn, vetoes,
     because two near fonts can be one design in two weights (Noto Sans Regular and Medium), and a glyph
     thickened by an outline, or with a serif rising at a stroke's end, can sit nearer one member in one
-    design and nearer the other in another (天 with an outline: 夭 by the nearest gothics, 天 by the next):
-    then the ink is no evidence."""
+    design and nearer the other in another (天 with an outline: 夭 by the nearest gothics, 天 by the next;
+    a serif 已 at 56 px: 巳 by the Medium weight, torn in its own Regular): then the ink is no evidence.
+    One leaning the same way less clearly is no evidence against the nearest two (a rotated bold-serif
+    荼: four fonts clear, a fifth 0.87 against 1.04)."""
     ranked = sorted(per_font.values(), key=lambda d: min(d.values()))
     if len(ranked) < top:
         return None
@@ -282,9 +315,12 @@ def decide(per_font: dict[str, dict[str, float]], margin: float = MARGIN, top: i
         if k >= top and min(dist.values()) > spread * best:
             break
         (m, d0), (_, d1) = sorted(dist.items(), key=lambda kv: kv[1])[:2]
-        if not d0 <= NEAR or d0 > margin * d1:
+        if k < top:
+            if not d0 <= NEAR or d0 > margin * d1:
+                return None
+            named.add(m)
+        elif m not in named or d0 > lean * d1:  # about as near and leaning another way, or torn
             return None
-        named.add(m)
     return named.pop() if len(named) == 1 else None
 
 
@@ -304,13 +340,13 @@ def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
 
 
 def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
-           faces: tuple | None = None) -> list[dict[str, dict[str, float]]]:
+           faces: tuple | None = None, parts: bool = False) -> list[dict[str, dict[str, float]]]:
     """Per glyph candidate of the crop (:func:`glyph_candidates`), per font file, per member of ``members``:
     the distance between the candidate and the member's render in that font (fonts from
     :func:`template_faces` by default)."""
     faces = template_faces() if faces is None else faces
     table = _templates(members, faces)
-    return [_by_font([g], members, table) for g in glyph_candidates(crop_bgr, slice_x)]
+    return [_by_font([g], members, table) for g in glyph_candidates(crop_bgr, slice_x, parts)]
 
 
 
@@ -320,27 +356,33 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     too where the fonts do not draw the members consistently (:func:`fonts_agree`).
 
     Of the candidate inks that look like a render at all (nearest distance ≤ ``NEAR``), the one most like
-    a render decides, and no other may name another member: the text's colour alone loses a thin stroke
-    drawn in blended edge pixels (opening a gap: 己 for 已), and with its edge or outline colour it is
-    thickened (closing a gap: 巳 for 已, 日 for 曰), so where two disagree the ink is no evidence. One that
-    is unsure and less like a render is no evidence against it: the outline of a serif 曰 under clutter
-    fits 日 and 曰 alike, its fill is 曰 by a clear margin and nearer a render."""
+    a render decides (:func:`agreed`): the text's colour alone loses a thin stroke drawn in blended edge
+    pixels (opening a gap: 己 for 已), and with its edge or outline colour it is thickened (closing a gap:
+    巳 for 已, 日 for 曰), so where two about as near disagree the ink is no evidence. The two inks of a
+    colour split in two (:func:`_two_colours`) are candidates too, judged with every font about as near
+    clear (``lean=margin``): the fill of an outlined glyph is the font's drawing, but a thin one."""
     faces = template_faces() if faces is None else faces
     members = "".join(sorted(members))  # the same question whatever the order
     if not fonts_agree(members, faces, margin):
         return None
     inks = []
-    for per_font in scores(crop_bgr, members, slice_x, faces):
-        fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
-        if fit <= NEAR:
-            inks.append((fit, decide(per_font, margin)))
+    for split in (False, True):  # a colour split in two inks: every font about as near must be sure
+        for per_font in scores(crop_bgr, members, slice_x, faces, parts=split):
+            fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
+            if fit <= NEAR:
+                inks.append((fit, decide(per_font, margin, lean=margin if split else LEAN)))
     return agreed(inks)
 
 
 def agreed(inks: list[tuple[float, str | None]]) -> str | None:
     """Of the candidate inks as (distance to the nearest render, the member it names or None): the member
-    named by the one nearest a render, where no other names another member; else None."""
+    named by the one nearest a render, where none about as near (within ``SPREAD`` × its distance) names
+    another member and none just as near (``TORN``) is unsure; else None. One unsure and less like a render
+    is no evidence against it (the outline of a serif 曰 under clutter fits 日 and 曰 alike, its fill is 曰
+    by a clear margin and nearer a render), nor is one far less like a render (a colour of the clutter)."""
     if not inks:
         return None
-    nearest = min(inks, key=lambda ink: ink[0])[1]
-    return nearest if {m for _, m in inks} - {None} == {nearest} else None
+    fit, nearest = min(inks, key=lambda ink: ink[0])
+    if any(m is None for d, m in inks if d <= TORN * fit):
+        return None  # one just as like a render is unsure: the evidence is torn
+    return nearest if {m for d, m in inks if d <= SPREAD * fit} - {None} == {nearest} else None
