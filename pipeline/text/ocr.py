@@ -270,8 +270,10 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
     """Each box read again with the background suppressed: its crop is redrawn as dark-on-white once
     per main colour of the crop but the most common (:func:`zpipe.text.colours.colour_centres`), through
     a 3×3 median (which removes what is left of strokes thinner than the glyphs'), so that when the colour is the text's
-    the clutter crossing the glyphs is gone. Per box, the most confident of these readings (its
-    ``score`` is the recogniser's confidence) with a copy of the image (uint8 RGB) whose crop is the
+    the clutter crossing the glyphs is gone. Each redrawn crop is read whole and cut to its ink
+    (:func:`_ink_bounds`: "Ice Cream" under a ring read "Ice Crean" whole, right cut). Per box, the most
+    confident of these readings (its ``score`` is the recogniser's confidence; its box the ink's where
+    cut) with a copy of the image (uint8 RGB) whose crop is the
     redrawn one it was read from, or None when none read anything. The expected text is never consulted."""
     import cv2
 
@@ -288,8 +290,13 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
             continue
         crop = bgr[y0:y1, x0:x1]
         for centre in colour_centres(crop)[1:]:  # the most common colour is the background's
-            jobs.append((bi, (y0, y1, x0, x1)))
-            crops.append(np.ascontiguousarray(cv2.medianBlur(_by_colour(crop, centre), 3)))
+            redrawn = np.ascontiguousarray(cv2.medianBlur(_by_colour(crop, centre), 3))
+            ty0, ty1, tx0, tx1 = _ink_bounds(redrawn)
+            jobs.append((bi, (y0, y1, x0, x1), None, redrawn))
+            crops.append(redrawn)
+            if (ty0, ty1, tx0, tx1) != (0, y1 - y0, 0, x1 - x0):  # and cut to its ink
+                jobs.append((bi, (y0, y1, x0, x1), (y0 + ty0, y0 + ty1, x0 + tx0, x0 + tx1), redrawn))
+                crops.append(np.ascontiguousarray(redrawn[ty0:ty1, tx0:tx1]))
     best: list[tuple[Box, np.ndarray] | None] = [None] * len(boxes)
     if not crops:
         return best
@@ -297,15 +304,32 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
     with lock:
         recs, _ = engine.text_rec(crops, False)
     picked: dict[int, tuple[Box, tuple[int, int, int, int], np.ndarray]] = {}
-    for (bi, region), crop, rec in zip(jobs, crops, recs):
+    for (bi, region, cut, crop), rec in zip(jobs, recs):
         text, score, b = rec[0].strip(), float(rec[1]), boxes[bi]
         if text and (bi not in picked or score > picked[bi][0].score):
-            picked[bi] = (Box(text, b.x0, b.y0, b.x1, b.y1, score), region, crop)
+            x0, y0, x1, y1 = (b.x0, b.y0, b.x1, b.y1) if cut is None else (cut[2], cut[0], cut[3] - 1, cut[1] - 1)
+            picked[bi] = (Box(text, float(x0), float(y0), float(x1), float(y1), score), region, crop)
     for bi, (box, (y0, y1, x0, x1), crop) in picked.items():
         redrawn = np.ascontiguousarray(bgr[:, :, ::-1])
         redrawn[y0:y1, x0:x1] = crop
         best[bi] = (box, redrawn)
     return best
+
+
+INK_MARGIN = 0.15  # × the ink's height around the ink of a line redrawn by colour
+
+
+def _ink_bounds(redrawn: np.ndarray) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the dark ink of a crop redrawn dark-on-white, with a margin: the detector's box
+    can be far taller than the text (a ring of clutter joined to it), and the recogniser scales the
+    whole crop to 48 px high, so a thin stroke (一) would be lost. The whole crop when it has no ink."""
+    ink = redrawn[:, :, 0] < 128
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    h, w = ink.shape
+    if not len(rows):
+        return 0, h, 0, w
+    m = int(INK_MARGIN * (rows[-1] - rows[0] + 1)) + 2
+    return max(0, rows[0] - m), min(h, rows[-1] + m + 1), max(0, cols[0] - m), min(w, cols[-1] + m + 1)
 
 
 def ctc_centres(engine, lock, crop: np.ndarray, text: str) -> list[float | None] | None:

@@ -123,6 +123,37 @@ def test_a_line_crossed_by_background_strokes_is_read_again_by_its_colour():
         assert not check_image(render(wrong), wrong.expected)["pass"], wrong.shown
 
 
+def test_a_line_redrawn_by_colour_is_also_read_cut_to_its_ink():
+    """The detector's box can be much taller or wider than the text (a ring of clutter joined to it), and the
+    recogniser scales the whole crop to 48 px high: the redrawn crop is read as it is and cut to its ink
+    (with a margin), and the more confident reading counts."""
+    from zpipe.text.ocr import _ink_bounds
+
+    redrawn = np.full((120, 300, 3), 255, np.uint8)
+    redrawn[50:70, 100:180] = 0
+    y0, y1, x0, x1 = _ink_bounds(redrawn)
+    assert (y0, y1, x0, x1) == (45, 75, 95, 185)  # 0.15 × the ink's 20 px height + 2 px around it
+    assert _ink_bounds(np.full((40, 60, 3), 255, np.uint8)) == (0, 40, 0, 60)  # no ink: the whole crop
+
+
+@pytest.mark.slow
+def test_a_line_under_a_clutter_ring_passes_when_read_by_colour_cut_to_its_ink():
+    """fresh #76: "Ice Cream" in a serif with a shadow, a blue ring over its I: read "Qce Cream"; by its
+    colour the whole crop reads "Ice Crean" (0.90), cut to its ink "Ice Cream" (0.93)."""
+    from glyph_set import SETS, build_cases, check_case
+
+    from zpipe.text.fonts import FontError, resolve_font
+
+    case = build_cases(twin_set=SETS["fresh"])[76]
+    try:
+        resolve_font(SETS["fresh"].fonts[case.font][0])
+    except FontError:
+        pytest.skip(f"{case.font} not installed")
+    assert case.correct and case.shown[1] == "Ice Cream"
+    result = check_case(case)
+    assert result["pass"], result
+
+
 def test_a_reading_by_colour_is_taken_only_where_clutter_explains_the_difference():
     from zpipe.text.check import _plausible_repair
 
