@@ -55,7 +55,7 @@ A passing line is never silent about a look-alike the check could not rule out
 (:func:`zpipe.text.ocr.lookalike_doubts`): a look-alike character whose crop alone was not read back
 as itself (a halftone screen, clutter; the whole group is in doubt), or one of the read-as pairs whose
 ink was not clear, passes with a warning and the pairs in ``cannot_tell`` ("日/曰"); so does a 0 or O in
-a line that mixes letters and figures whose width the line's references do not decide (a monospaced face
+a line that mixes letters and figures, or has figures only, whose width the line's references do not decide (a monospaced face
 draws both alike), and a 1 or l shaped like a glyph of the line read as the other
 (:func:`zpipe.text.digit_letter.doubts`).
 """

@@ -263,8 +263,9 @@ def _rewrite(ch: str, says: str | None) -> str:
 def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     """Per box of one line (``boxes``: the boxes matched to it, which the detector may have cut between
     "Room" and "1O1"), its 0/O and 1/l characters that the ink leaves in doubt, each with the member it
-    could be hiding: in a line that mixes letters and figures, a 0 or O whose width the line's references do not
-    decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
+    could be hiding: in a line that mixes letters and figures, or has figures only ("2O26" read "2026": the
+    figures of most faces share one width, and a face that draws O in that cell too looks the same), a 0
+    or O whose width the line's references do not decide (a monospaced face draws O and 0 alike; the line's every 0 and O when its ink does not hold
     one glyph per character) and a 1 or l shaped like a glyph of the line read as the other; in any
     line, an l shorter than the line's ascenders (a 1 or an I), an l no taller than the capitals of a
     line with no b d h k to compare ("Hote1" read "Hotel": a 1 stands at the cap height, and so does the
@@ -274,6 +275,7 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
     lines = _candidate_lines(image, boxes)
     rival = {"0": "O", "O": "0", "1": "l", "l": "1", "I": "1", "|": "1"}
     mixed_line = mixed(" ".join(b.text for b in boxes))  # the line's, not the box's
+    figures = not any(c.isalpha() for b in boxes for c in b.text)  # 2026, 10:30: no letter to size a 0 by
     proportional = any(_proportional(ln[1], ln[2]) for ln in lines.values() if ln)  # one line, one face
     for i, line in lines.items():
         # a box whose ink does not hold one glyph per character (clutter) is judged on its own text, as before
@@ -283,7 +285,7 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
         cap_h = _cap_height(*line[:2]) if line else None
         asc = line and any(c in ASCENDERS for c in line[0])
         for k, (ch, s) in enumerate(zip(chars, said)):
-            if s is None and _pair(ch) == "0" and both or s == NOT_L and ch in "lI|":
+            if s is None and _pair(ch) == "0" and (both or figures) or s == NOT_L and ch in "lI|":
                 out[i][ch] = rival[ch]
             elif s is None and ch == "l" and cap_h and not asc and line[1][k].height <= cap_h:
                 out[i][ch] = rival[ch]  # as tall as the capitals and no ascender to compare: "Hote1" read "Hotel"

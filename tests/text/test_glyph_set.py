@@ -12,7 +12,15 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
-Since the ink decides where the candidate ink nearest a render is clear and the others unsure, decides look-alikes whose
+Since a split colour's inks are candidates of the ink check (an outline merged with the fill), a font
+leaning the same way less clearly no longer vetoes, the colour reading votes with the redrawings and is
+also read cut to its ink (2026-12-03, later): dev 79/81 / 80/81 (老荼馆 fails by its ink), heldout 78/81 /
+80/81 (中山路六号 on a dot screen passes: one redrawing and the colour reading agree), fresh 77/79 / 79/79
+("Ice Cream" under a clutter ring passes). Left: dev's two UKai lines whose l and 1 (and O and 0, Room
+1O1: warned) are one glyph; heldout's 一路同行 and a stray 一 under clutter, 入场 scaled down and up (its
+crop alone reads 人), 汩罗江畔 (warned); fresh's outlined 巳 (ink torn) and shadowed -8°C.
+
+Before that, since the ink decides where the candidate ink nearest a render is clear and the others unsure, decides look-alikes whose
 crop alone is unreadable, and the re-reads keep the look-alikes it decided (2026-12-03): dev 79/81 /
 79/81 (曰落大道 fails), heldout 77/81 / 80/81 (巳经开业, 技木分享 fail), fresh 76/79 / 79/79 (土气, 兔税, 周未
 fail; the correct 己所不欲 passes). Before that:
@@ -58,7 +66,7 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, missin
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.962, 0.962), "heldout": (0.938, 0.975), "fresh": (0.949, 0.987)}
+REQUIRED = {"dev": (0.962, 0.975), "heldout": (0.95, 0.975), "fresh": (0.962, 0.987)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 0}
