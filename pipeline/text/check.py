@@ -273,12 +273,14 @@ def _core(text: str) -> list[str]:
 def _widen(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
     """A failing line the detector cut short ("Welcome" boxed as "come"): the box widened to the text the
     detector finds running on from it in its row (:func:`zpipe.text.enhance.widened`), taken when read
-    with confidence ≥ ``WIDE_MIN_SCORE`` and holding more letters than the box did."""
+    with confidence ≥ ``WIDE_MIN_SCORE`` and holding more letters than the box did, with the box's
+    look-alikes kept (:func:`_kept_lookalikes`, as every re-read that replaces a box keeps them)."""
     from zpipe.text.enhance import widened
     from zpipe.text.ocr import verify_lookalikes
 
     doubtful = _failing_boxes(boxes, scores)
-    wide = {id(b): r for b, r in zip(doubtful, widened(arr, doubtful, boxes, threads=threads) if doubtful else ())
+    wide = {id(b): _kept_lookalikes(b, r)
+            for b, r in zip(doubtful, widened(arr, doubtful, boxes, threads=threads) if doubtful else ())
             if r is not None and r.score >= WIDE_MIN_SCORE and len(_core(r.text)) > len(_core(b.text))}
     if not wide:
         return None
@@ -343,10 +345,17 @@ def _keep_lookalikes(first: str, new: str) -> str:
 
     out = []
     for op, a0, a1, b0, b1 in SequenceMatcher(None, first, new, autojunk=False).get_opcodes():
-        if op == "replace" and a1 - a0 == b1 - b0:
-            out += [x if y in group(x) else y for x, y in zip(first[a0:a1], new[b0:b1])]
-        else:
-            out.append(new[b0:b1])
+        was, now = first[a0:a1], new[b0:b1]
+        if op == "replace" and len(was) == len(now):
+            out += [x if y in group(x) else y for x, y in zip(was, now)]
+            continue
+        if op == "replace" and len(now) > len(was):  # text added next to the change (a widened line: 人场 -> 18:30入场)
+            for at in (len(now) - len(was), 0):
+                part = now[at:at + len(was)]
+                if all(x == y or y in group(x) for x, y in zip(was, part)):
+                    now = now[:at] + was + now[at + len(was):]
+                    break
+        out.append(now)
     return "".join(out)
 
 

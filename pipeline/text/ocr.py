@@ -270,8 +270,10 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
     """Each box read again with the background suppressed: its crop is redrawn as dark-on-white once
     per main colour of the crop but the most common (:func:`zpipe.text.colours.colour_centres`), through
     a 3×3 median (which removes what is left of strokes thinner than the glyphs'), so that when the colour is the text's
-    the clutter crossing the glyphs is gone. Each redrawn crop is read whole and cut to its ink
-    (:func:`_ink_bounds`: "Ice Cream" under a ring read "Ice Crean" whole, right cut). Per box, the most
+    the clutter crossing the glyphs is gone. Each redrawn crop is read whole, and cut to its ink where
+    that is at most ``INK_SHARE`` of the crop's height (:func:`_ink_bounds`: "Ice Cream" under a ring read
+    "Ice Crean" whole, right cut; a box that fits its text is not cut: "Room 1O1" cut tight in a bold face
+    read "R00m 101" more confidently than whole, "Ro0m 101"). Per box, the most
     confident of these readings (its ``score`` is the recogniser's confidence; its box the ink's where
     cut) with a copy of the image (uint8 RGB) whose crop is the
     redrawn one it was read from, or None when none read anything. The expected text is never consulted."""
@@ -294,7 +296,7 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
             ty0, ty1, tx0, tx1 = _ink_bounds(redrawn)
             jobs.append((bi, (y0, y1, x0, x1), None, redrawn))
             crops.append(redrawn)
-            if (ty0, ty1, tx0, tx1) != (0, y1 - y0, 0, x1 - x0):  # and cut to its ink
+            if ty1 - ty0 <= INK_SHARE * (y1 - y0):  # and cut to its ink, where the box is far taller
                 jobs.append((bi, (y0, y1, x0, x1), (y0 + ty0, y0 + ty1, x0 + tx0, x0 + tx1), redrawn))
                 crops.append(np.ascontiguousarray(redrawn[ty0:ty1, tx0:tx1]))
     best: list[tuple[Box, np.ndarray] | None] = [None] * len(boxes)
@@ -317,6 +319,7 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
 
 
 INK_MARGIN = 0.15  # × the ink's height around the ink of a line redrawn by colour
+INK_SHARE = 0.75  # a line crop is also read cut to its ink where that is at most this share of its height
 
 
 def _ink_bounds(redrawn: np.ndarray) -> tuple[int, int, int, int]:

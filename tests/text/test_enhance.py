@@ -70,6 +70,10 @@ def test_a_look_alike_swapped_by_a_line_reading_is_put_back():
     assert _keep_lookalikes("18:30人场", "18:30入场") == "18:30人场"  # the word prior picks 入场
     assert _keep_lookalikes("自已动手", "自己动手") == "自已动手"
     assert _keep_lookalikes("中路公号", "中山路六号") == "中山路六号"  # no look-alikes involved
+    assert _keep_lookalikes("人场须知", "18:30入场须知") == "18:30人场须知"  # a widened line keeps them too
+    assert _keep_lookalikes("come Home", "Welcome Home") == "Welcome Home"
+    assert _keep_lookalikes("人场", "入场18:30") == "人场18:30"
+    assert _keep_lookalikes("大场", "18:30入场") == "18:30入场"  # 大 is no look-alike of 入: the reading stands
 
 
 def _reads(*texts_scores):

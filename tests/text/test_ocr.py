@@ -154,6 +154,24 @@ def test_a_line_under_a_clutter_ring_passes_when_read_by_colour_cut_to_its_ink()
     assert result["pass"], result
 
 
+def test_a_line_whose_box_fits_its_text_is_not_read_cut_to_its_ink():
+    """A wrong "Room 1O1" in a bold face on a plain card: its line crop redrawn by colour and cut tight read
+    "R00m 101" (0.95), more confidently than whole ("Ro0m 101"), and the digit/letter check then took the
+    middle O for a 0: the wrong poster passed silently. A box that fits its text is read whole only."""
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.check import check_image
+    from zpipe.text.fonts import FontError, resolve_font
+
+    try:
+        face = resolve_font("Noto Sans CJK SC Bold")
+    except FontError:
+        pytest.skip("Noto Sans CJK SC Bold is not installed")
+    im = Image.new("RGB", (640, 360), (245, 244, 240))
+    ImageDraw.Draw(im).text((60, 60), "Room 1O1", font=face.pil(64), fill=(20, 20, 24))
+    assert not check_image(np.asarray(im), ["Room 101"])["pass"]
+
+
 def test_a_reading_by_colour_is_taken_only_where_clutter_explains_the_difference():
     from zpipe.text.check import _plausible_repair
 
