@@ -94,10 +94,11 @@ class OcrImage:
     to every reader (read_text, readings, colour_readings, verify_lookalikes, word spaces), which would
     otherwise each convert the float image again."""
 
-    __slots__ = ("bgr",)
+    __slots__ = ("bgr", "by_colour")
 
     def __init__(self, image: np.ndarray) -> None:
         self.bgr = to_bgr_uint8(image)
+        self.by_colour: dict[tuple, tuple[Box, np.ndarray] | None] = {}  # colour_readings, per box and pad
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -276,7 +277,18 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
     read "R00m 101" more confidently than whole, "Ro0m 101"). Per box, the most
     confident of these readings (its ``score`` is the recogniser's confidence; its box the ink's where
     cut) with a copy of the image (uint8 RGB) whose crop is the
-    redrawn one it was read from, or None when none read anything. The expected text is never consulted."""
+    redrawn one it was read from, or None when none read anything. The expected text is never consulted.
+    An :class:`OcrImage` remembers them: the degraded-line step asks again about the boxes the clutter step read."""
+    memo = image.by_colour if isinstance(image, OcrImage) else {}
+    keys = [(b.x0, b.y0, b.x1, b.y1, pad) for b in boxes]
+    todo = [b for b, k in zip(boxes, keys) if k not in memo]
+    if todo:
+        memo.update(zip(((b.x0, b.y0, b.x1, b.y1, pad) for b in todo), _colour_readings(image, todo, threads, pad)))
+    return [memo[k] for k in keys]
+
+
+def _colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], threads: int | None,
+                     pad: float) -> list[tuple[Box, np.ndarray] | None]:
     import cv2
 
     from zpipe.text.colours import colour_centres
