@@ -17,7 +17,8 @@ undecided 803, wrong 3 of 2604 (几 named 儿 blurred, outlined 已 named 巳 an
 cluster holding a thin dark outline merged with the fill is split into its two inks (the merged cluster
 is the glyph drawn thicker: gaps close) and a font about as near that leans the same way less clearly no
 longer vetoes the nearest two: 1687, 904, 13 before (every wrong one outlined); before the candidate ink
-nearest a render decided alone: 1626, 971, 7.
+nearest a render decided alone: 1626, 971, 7. The whole table (39 groups, ``--sizes 44``, 366 s):
+right 5633, undecided 1908, wrong 7 of 7548; with the ink check of the start of that day: 5300, 2230, 18.
 """
 
 from __future__ import annotations
