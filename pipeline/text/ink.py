@@ -41,9 +41,9 @@ GRID = 40  # px of the square a glyph is scaled into
 RENDER_SIZE = 96  # px em of the template renders
 MARGIN = 0.8  # within a font, the nearest member's distance must be at most this × the runner-up's
 TOP_FONTS = 2  # the fonts most like the glyph that must all name the same member
-LEAN = 0.9  # a font about as near but unsure must still be this much nearer the same member (else torn)
+SPREAD = 1.5  # and every font whose distance is within this × the nearest font's must lean the same way:
+LEAN = 0.9  # its distance to that member at most this × its distance to the other (else torn)
 TORN = 1.1  # a candidate ink this near a render as the nearest one, and unsure, leaves the ink undecided
-SPREAD = 1.5  # and so must every font whose distance is within this × the nearest font's
 NEAR = 1.0  # GRID px: a glyph farther than this from every render is not clean ink (clutter, a bad cut)
 FAR = 0.12  # × GRID: an ink pixel this far from the other glyph's ink is a stroke it lacks
 ENV_FONTS = "ZPIPE_INK_FONTS"  # "bundled": the bundled faces only (the same answer on every machine)
@@ -147,7 +147,8 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
                      parts: bool = False) -> list[np.ndarray]:
     """The crop's ink as normalised glyphs, one per main colour but the background's (each could be
     the text's). ``slice_x``: the columns of the crop that hold the character (ink outside is a
-    neighbour's)."""
+    neighbour's). ``parts``: instead, the two inks of each colour that holds two (:func:`_two_colours`),
+    none for plain anti-aliased text."""
     from zpipe.text.colours import colour_centres
 
     crop = np.asarray(crop_bgr)
@@ -347,7 +348,6 @@ def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None =
     faces = template_faces() if faces is None else faces
     table = _templates(members, faces)
     return [_by_font([g], members, table) for g in glyph_candidates(crop_bgr, slice_x, parts)]
-
 
 
 def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,

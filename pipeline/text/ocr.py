@@ -281,9 +281,9 @@ def colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: 
     An :class:`OcrImage` remembers them: the degraded-line step asks again about the boxes the clutter step read."""
     memo = image.by_colour if isinstance(image, OcrImage) else {}
     keys = [(b.x0, b.y0, b.x1, b.y1, pad) for b in boxes]
-    todo = [b for b, k in zip(boxes, keys) if k not in memo]
+    todo = {k: b for k, b in zip(keys, boxes) if k not in memo}
     if todo:
-        memo.update(zip(((b.x0, b.y0, b.x1, b.y1, pad) for b in todo), _colour_readings(image, todo, threads, pad)))
+        memo.update(zip(todo, _colour_readings(image, list(todo.values()), threads, pad)))
     return [memo[k] for k in keys]
 
 
@@ -321,8 +321,9 @@ def _colour_readings(image: np.ndarray | OcrImage, boxes: list[Box], threads: in
     for (bi, region, cut, crop), rec in zip(jobs, recs):
         text, score, b = rec[0].strip(), float(rec[1]), boxes[bi]
         if text and (bi not in picked or score > picked[bi][0].score):
-            x0, y0, x1, y1 = (b.x0, b.y0, b.x1, b.y1) if cut is None else (cut[2], cut[0], cut[3] - 1, cut[1] - 1)
-            picked[bi] = (Box(text, float(x0), float(y0), float(x1), float(y1), score), region, crop)
+            if cut is not None:  # the box of the ink it was read from
+                b = Box(text, float(cut[2]), float(cut[0]), float(cut[3] - 1), float(cut[1] - 1), score)
+            picked[bi] = (Box(text, b.x0, b.y0, b.x1, b.y1, score), region, crop)
     for bi, (box, (y0, y1, x0, x1), crop) in picked.items():
         redrawn = np.ascontiguousarray(bgr[:, :, ::-1])
         redrawn[y0:y1, x0:x1] = crop
