@@ -143,12 +143,11 @@ def distance(a: np.ndarray, a_map: np.ndarray, b: np.ndarray, b_map: np.ndarray)
     return float(da.mean() + db.mean() + GRID * 0.25 * ((da > far).mean() + (db > far).mean()))
 
 
-def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None,
-                     parts: bool = False) -> list[np.ndarray]:
+def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None) -> list[tuple[np.ndarray, bool]]:
     """The crop's ink as normalised glyphs, one per main colour but the background's (each could be
-    the text's). ``slice_x``: the columns of the crop that hold the character (ink outside is a
-    neighbour's). ``parts``: instead, the two inks of each colour that holds two (:func:`_two_colours`),
-    none for plain anti-aliased text."""
+    the text's), each with whether it is one of the two inks of a colour that holds two
+    (:func:`_two_colours`; judged more strictly). ``slice_x``: the columns of the crop that hold the
+    character (ink outside is a neighbour's)."""
     from zpipe.text.colours import colour_centres
 
     crop = np.asarray(crop_bgr)
@@ -160,26 +159,24 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
         back, text = centres[0], centres[edge]
         axis = text - back
         share = (crop.astype(np.float32) - back) @ axis / float(axis @ axis)
-        masks = [share >= 0.5]
+        masks = [(share >= 0.5, False)]
     else:
         d = np.linalg.norm(crop.astype(np.float32)[:, :, None, :] - centres[None, None], axis=3)
         nearest = np.argmin(d, axis=2)
         masks = [nearest == k for k in range(1, len(centres))
                  if np.linalg.norm(centres[k] - centres[0]) >= 40]  # closer: shading of the background
+        parts = [part for mask in masks for part in _two_colours(crop, mask)]
         if len(masks) > 1:
             masks.append(np.logical_or.reduce(masks))  # text drawn with an outline: fill and outline together
-        if parts:
-            masks = [part for mask in masks[:len(masks) - (len(masks) > 1)] for part in _two_colours(crop, mask)]
-    if parts and edge is not None:
-        return []
+        masks = [(m, False) for m in masks] + [(m, True) for m in parts]
     out = []
-    for mask in masks:
+    for mask, split in masks:
         if slice_x is not None:
             mask[:, :max(0, slice_x[0])] = False
             mask[:, slice_x[1]:] = False
         glyph = _norm(_own_strokes(mask, slice_x or (0, mask.shape[1])))
         if glyph is not None:
-            out.append(glyph)
+            out.append((glyph, split))
     return out
 
 
@@ -341,13 +338,13 @@ def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
 
 
 def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
-           faces: tuple | None = None, parts: bool = False) -> list[dict[str, dict[str, float]]]:
+           faces: tuple | None = None) -> list[tuple[dict[str, dict[str, float]], bool]]:
     """Per glyph candidate of the crop (:func:`glyph_candidates`), per font file, per member of ``members``:
     the distance between the candidate and the member's render in that font (fonts from
-    :func:`template_faces` by default)."""
+    :func:`template_faces` by default); with whether the candidate is a split ink."""
     faces = template_faces() if faces is None else faces
     table = _templates(members, faces)
-    return [_by_font([g], members, table) for g in glyph_candidates(crop_bgr, slice_x, parts)]
+    return [(_by_font([g], members, table), split) for g, split in glyph_candidates(crop_bgr, slice_x)]
 
 
 def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
@@ -366,11 +363,10 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     if not fonts_agree(members, faces, margin):
         return None
     inks = []
-    for split in (False, True):  # a colour split in two inks: every font about as near must be sure
-        for per_font in scores(crop_bgr, members, slice_x, faces, parts=split):
-            fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
-            if fit <= NEAR:
-                inks.append((fit, decide(per_font, margin, lean=margin if split else LEAN)))
+    for per_font, split in scores(crop_bgr, members, slice_x, faces):
+        fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
+        if fit <= NEAR:  # a colour split in two inks: every font about as near must be sure
+            inks.append((fit, decide(per_font, margin, lean=margin if split else LEAN)))
     return agreed(inks)
 
 

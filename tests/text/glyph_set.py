@@ -104,6 +104,20 @@ def missing_fonts(twin_set: TwinSet) -> list[str]:
     return missing
 
 
+def installed_case(set_name: str, i: int) -> Case | None:
+    """Case ``i`` of the twin set ``set_name``, or None when its font is not installed here (the caller
+    skips): the tests that check one twin-set poster through the real check start from this."""
+    from zpipe.text.fonts import FontError, resolve_font
+
+    twin_set = SETS[set_name]
+    case = build_cases(twin_set=twin_set)[i]
+    try:
+        resolve_font(twin_set.fonts[case.font][0])
+    except FontError:
+        return None
+    return case
+
+
 def build_cases(seed: int | None = None, twin_set: TwinSet = DEV) -> list[Case]:
     rng = np.random.default_rng(twin_set.seed if seed is None else seed)
     cases: list[Case] = []

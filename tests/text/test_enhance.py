@@ -104,15 +104,9 @@ def test_a_reading_by_text_colour_adds_its_vote_to_a_redrawing_but_never_decides
 @pytest.mark.slow
 def test_a_line_read_alike_by_a_redrawing_and_by_its_text_colour_is_taken():
     """heldout #32: 中山路六号 in a serif with an outline on a blurred dot screen, first read 中路公号."""
-    from glyph_set import SETS, build_cases, check_case
+    from glyph_set import check_case, installed_case
 
-    from zpipe.text.fonts import FontError, resolve_font
-
-    case = build_cases(twin_set=SETS["heldout"])[32]
-    try:
-        resolve_font(SETS["heldout"].fonts[case.font][0])
-    except FontError:
-        pytest.skip(f"{case.font} not installed")
+    case = installed_case("heldout", 32) or pytest.skip("the case's font is not installed")
     assert case.correct and case.shown[1] == "中山路六号"
     result = check_case(case)
     assert result["pass"], result

@@ -164,15 +164,9 @@ TWIN_CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("name,i,what", TWIN_CASES, ids=[f"{n}-{i}" for n, i, _ in TWIN_CASES])
 def test_twin_set_look_alikes_are_decided_by_their_ink(name, i, what):
-    from glyph_set import SETS, build_cases, check_case
+    from glyph_set import check_case, installed_case
 
-    from zpipe.text.fonts import FontError, resolve_font
-
-    case = build_cases(twin_set=SETS[name])[i]
-    try:
-        resolve_font(SETS[name].fonts[case.font][0])
-    except FontError:
-        pytest.skip(f"{case.font} not installed")
+    case = installed_case(name, i) or pytest.skip("the case's font is not installed")
     result = check_case(case)
     if case.correct:
         assert result["pass"], (what, result)

@@ -140,15 +140,9 @@ def test_a_line_redrawn_by_colour_is_also_read_cut_to_its_ink():
 def test_a_line_under_a_clutter_ring_passes_when_read_by_colour_cut_to_its_ink():
     """fresh #76: "Ice Cream" in a serif with a shadow, a blue ring over its I: read "Qce Cream"; by its
     colour the whole crop reads "Ice Crean" (0.90), cut to its ink "Ice Cream" (0.93)."""
-    from glyph_set import SETS, build_cases, check_case
+    from glyph_set import check_case, installed_case
 
-    from zpipe.text.fonts import FontError, resolve_font
-
-    case = build_cases(twin_set=SETS["fresh"])[76]
-    try:
-        resolve_font(SETS["fresh"].fonts[case.font][0])
-    except FontError:
-        pytest.skip(f"{case.font} not installed")
+    case = installed_case("fresh", 76) or pytest.skip("the case's font is not installed")
     assert case.correct and case.shown[1] == "Ice Cream"
     result = check_case(case)
     assert result["pass"], result
