@@ -12,6 +12,10 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
+Since a clear ink overrules a lone reading that agrees with the line's, and a stroke reaching past the
+character's span stays whole (2026-12-03, evening): heldout 79/81 / 80/81 (18:30入场 scaled down and up,
+read 人 as a line and alone, passes by its ink); dev and fresh unchanged.
+
 Since a split colour's inks are candidates of the ink check (an outline merged with the fill), a font
 leaning the same way less clearly no longer vetoes, the colour reading votes with the redrawings and is
 also read cut to its ink (2026-12-03, later): dev 79/81 / 80/81 (老荼馆 fails by its ink), heldout 78/81 /
@@ -66,7 +70,7 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, missin
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.962, 0.975), "heldout": (0.95, 0.975), "fresh": (0.962, 0.987)}
+REQUIRED = {"dev": (0.962, 0.975), "heldout": (0.962, 0.975), "fresh": (0.962, 0.987)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 0}

@@ -178,6 +178,7 @@ TWIN_CASES = [
     ("heldout", 13, "技木分享 on a halftone screen: 木 alone is read 菜 at low confidence, its ink shows 木"),
     ("fresh", 53, "兔税商店 with a glow: the rereads of the failing line brought back 免 from the word prior"),
     ("fresh", 2, "a correct 己所不欲 in a light face: the line reads 已, 己 alone is unreadable, its ink shows 己"),
+    ("heldout", 102, "a correct 18:30入场 scaled down and up: read 人 as a line and alone, its ink shows 入"),
 ]
 
 
@@ -267,11 +268,12 @@ def test_the_ink_decides_only_pairs_the_fonts_draw_consistently():
 
 
 @pytest.mark.slow
-def test_a_table_look_alike_whose_ink_shows_another_member_is_a_doubt_not_a_silent_pass():
+def test_a_table_look_alike_whose_ink_shows_another_member_fails_though_read_alike_alone():
     """气侯变化 for 气候变化 in Noto Sans CJK SC Black, 兔税商店 for 免税商店 in Light: the line and even the crop of the
-    look-alike alone are read as the common form (候, 免), so the poster passed silently. Now the ink of a table
-    look-alike read back alone is asked too, and where it clearly shows another member of the group the line
-    carries the doubt (``cannot_tell``); the correct posters still pass."""
+    look-alike alone are read as the common form (候, 免), so the poster passed silently. The ink of a table
+    look-alike read back alone is asked too, and where it clearly shows another member of the group that
+    member is read (it was a doubt, a pass with ``cannot_tell``, until the ink was measured right 289 times
+    in 294 against a lone reading); the correct posters still pass."""
     from zpipe.text.check import check_image
     from zpipe.text.fonts import FontError, resolve_font
 
@@ -284,5 +286,4 @@ def test_a_table_look_alike_whose_ink_shows_another_member_is_a_doubt_not_a_sile
         ok = check_image(_poster([right], face, size=64), [right])
         assert ok["pass"], (font, ok)
         shown = check_image(_poster([wrong], face, size=64), [right])
-        line = shown["lines"][0]
-        assert not shown["pass"] or line["cannot_tell"], (font, shown)
+        assert not shown["pass"], (font, shown)
