@@ -20,7 +20,8 @@ cluster holding a thin dark outline merged with the fill is split into its two i
 is the glyph drawn thicker: gaps close) and a font about as near that leans the same way less clearly no
 longer vetoes the nearest two: 1687, 904, 13 before (every wrong one outlined); before the candidate ink
 nearest a render decided alone: 1626, 971, 7. The whole table (39 groups, ``--sizes 44``, 366 s):
-right 5633, undecided 1908, wrong 7 of 7548; with the ink check of the start of that day: 5300, 2230, 18.
+right 5642, undecided 1899, wrong 7 of 7548 in 478 s (5633, 1908, 7 before a stroke past the span was kept
+whole); with the ink check of the start of that day: 5300, 2230, 18.
 
 ``--readings`` also reads each crop alone, as the check does, and counts the crops where the ink names
 one member and the crop alone is read (confidence >= 0.5) as another: on the whole table at 44 px the

@@ -392,10 +392,21 @@ def _read_and_match(image: OcrImage, match, ignore_punct: bool, threads: int | N
     scores, leftover = match(boxes)
     for look_harder in LOOK_HARDER:
         better = look_harder(image, boxes, scores, ignore_punct, threads)
-        if better is not None:
+        if better is not None:  # each step returns the boxes in order, a box replaced in its place
+            better = [_carry_doubts(old, new) for old, new in zip(boxes, better)] + better[len(boxes):]
             boxes = _with_spaces(image, boxes, better, threads)
             scores, leftover = match(boxes)
     return scores, leftover
+
+
+def _carry_doubts(old: Box, new: Box) -> Box:
+    """``new``, which replaced ``old`` in a re-read, with ``old``'s contested look-alikes that it still
+    shows (:attr:`Box.contested`: 士 read alone where the line read 土, the ink showing neither): the
+    re-read fixed another part of the line, not that doubt, and a passing line must still carry it."""
+    from dataclasses import replace
+
+    kept = tuple(p for p in old.contested if p[0] in new.text and p not in new.contested)
+    return replace(new, contested=new.contested + kept) if new is not old and kept else new
 
 
 def _with_spaces(arr: OcrImage, before: list[Box], after: list[Box], threads: int | None) -> list[Box]:

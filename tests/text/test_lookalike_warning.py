@@ -63,3 +63,19 @@ def test_a_lone_crop_that_overrides_the_line_while_the_ink_tells_neither_leaves_
                                      for c in "土兔"), result
     ok = check_image(render(right), right.expected)
     assert ok["pass"] and not any(ln.get("cannot_tell") for ln in ok["lines"]), ok
+
+
+def test_a_re_read_that_replaces_a_box_keeps_its_contested_look_alikes():
+    """A failing line is read again (step 10 on): the new box fixed another part of the line, and the
+    look-alike its lone crop contested (士 read alone where the line read 土, the ink showing neither) must
+    still be a doubt if the line now passes; a doubt whose character the re-read no longer shows goes."""
+    from zpipe.text.check import _carry_doubts
+    from zpipe.text.match import Box
+
+    old = Box("士气高吊", 10, 10, 200, 60, 0.9, (("士", "土"),))
+    new = Box("士气高昂", 10, 10, 200, 60, 0.95)
+    assert _carry_doubts(old, new).contested == (("士", "土"),)
+    assert _carry_doubts(old, Box("土气高昂", 10, 10, 200, 60)).contested == ()
+    assert _carry_doubts(old, old) is old
+    both = Box("士气高昂", 10, 10, 200, 60, 0.95, (("士", "土"),))
+    assert _carry_doubts(old, both).contested == (("士", "土"),)  # not named twice
