@@ -438,9 +438,7 @@ _SINGLES_MAX = 512
 def _read_singles(engine, lock, crops: list[np.ndarray]) -> list[tuple[str, float]]:
     """The recogniser's (text, confidence) of each single-character crop, remembered by the crop's
     bytes: :func:`lookalike_doubts` asks again about crops :func:`verify_lookalikes` read."""
-    import hashlib
-
-    keys = [hashlib.blake2b(c.tobytes() + repr(c.shape).encode(), digest_size=16).digest() for c in crops]
+    keys = [_digest(c) for c in crops]
     todo = [i for i, k in enumerate(keys) if k not in _SINGLES]
     if todo:
         with lock:
@@ -504,44 +502,44 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
             for b, t, c in zip(boxes, texts, contested)]
 
 
+def _digest(crop: np.ndarray) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest()
+
+
 def _ink_says(crop: np.ndarray, own: tuple[int, int], ch: str) -> str | None:
     """For a character the recogniser reads even where a look-alike is shown (日 for 曰): the member of
     ``ch`` and those look-alikes that the ink of ``crop`` clearly shows, else None (also for the others)."""
-    import hashlib
-
-    from zpipe.text.ink import which
     from zpipe.text.lookalikes import read_as
 
     rivals = read_as(ch)
-    if not rivals:
-        return None
-    key = (hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest(), own, ch)
-    if key not in _INK:  # the doubt pass asks again about the crops verify_lookalikes judged
-        if len(_INK) >= _SINGLES_MAX:
-            _INK.clear()
-        _INK[key] = which(crop, ch + rivals, own)
-    return _INK[key]
-
-
-_INK: dict[tuple, str | None] = {}
+    return _ink_names(crop, own, ch + rivals) if rivals else None
 
 
 def _ink_shows(crop: np.ndarray, own: tuple[int, int], ch: str) -> str | None:
-    """For a table look-alike: the member of its group that the ink of ``crop`` clearly shows
-    (:func:`zpipe.text.ink.which`), else None. A reading of a heavy, light or outlined glyph can favour the
-    common form even alone (土 read as 士, 侯 as 候)."""
-    import hashlib
-
-    from zpipe.text.ink import which
+    """For a table look-alike: the member of its group that the ink of ``crop`` clearly shows, else None.
+    A reading of a heavy, light or outlined glyph can favour the common form even alone (土 read as 士, 侯
+    as 候)."""
     from zpipe.text.lookalikes import group
 
-    members = "".join(sorted(group(ch)))
-    key = (hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest(), own, members)
+    return _ink_names(crop, own, "".join(group(ch)))
+
+
+def _ink_names(crop: np.ndarray, own: tuple[int, int], members: str) -> str | None:
+    """:func:`zpipe.text.ink.which` of ``members`` on the crop, remembered per crop: the doubt pass asks
+    again about the crops :func:`verify_lookalikes` judged."""
+    from zpipe.text.ink import which
+
+    key = (_digest(crop), own, "".join(sorted(members)))
     if key not in _INK:
         if len(_INK) >= _SINGLES_MAX:
             _INK.clear()
         _INK[key] = which(crop, members, own)
     return _INK[key]
+
+
+_INK: dict[tuple, str | None] = {}
 
 
 def lookalike_doubts(image: np.ndarray | OcrImage, boxes: list[Box], *, threads: int | None = None,
