@@ -61,7 +61,7 @@ def judge_face(args: tuple[str, list[str], tuple[int, ...], bool]) -> tuple[str,
     from glyph_set import installed_face, line_crop
 
     from zpipe.text import ink
-    from zpipe.text.ocr import _read_singles, get_engine
+    from zpipe.text.ocr import recognise
 
     name, groups, sizes, read = args
     face = installed_face(name)
@@ -79,7 +79,8 @@ def judge_face(args: tuple[str, list[str], tuple[int, ...], bool]) -> tuple[str,
                     crop, own = line_crop(ch, face, look, rng, size)
                     row = (group, ch, look, size, ink.which(crop, group, own, faces=pool))
                     if read:
-                        row += tuple(_read_singles(*get_engine(1), [crop])[0])
+                        text, score = recognise([crop], threads=1)[0]
+                        row += (text.strip(), score)
                     rows.append(row)
     return name, rows
 

@@ -406,7 +406,7 @@ def _carry_doubts(old: Box, new: Box) -> Box:
     from dataclasses import replace
 
     kept = tuple(p for p in old.contested if p[0] in new.text and p not in new.contested)
-    return replace(new, contested=new.contested + kept) if new is not old and kept else new
+    return replace(new, contested=new.contested + kept) if kept else new
 
 
 def _with_spaces(arr: OcrImage, before: list[Box], after: list[Box], threads: int | None) -> list[Box]:

@@ -30,7 +30,6 @@ consulted.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -206,6 +205,7 @@ def mixed(text: str) -> bool:
 def _line_glyphs(bgr: np.ndarray, box) -> tuple[list[str], list[Glyph], set[int]] | None:
     """The box's characters (no spaces), its glyphs and the indices followed by a read space, or None
     when the ink does not hold one glyph per character."""
+    from zpipe.text.ocr import crop_digest
     from zpipe.text.word_gaps import ink_mask
 
     h, w = bgr.shape[:2]
@@ -221,7 +221,7 @@ def _line_glyphs(bgr: np.ndarray, box) -> tuple[list[str], list[Glyph], set[int]
         else:
             chars.append(c)
     crop = np.ascontiguousarray(bgr[y0:y1, x0:x1])
-    key = hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest()
+    key = crop_digest(crop)
     gs = _GLYPHS.get(key)
     if gs is None:  # settle() and doubts() look at the same lines of one check
         if len(_GLYPHS) >= _GLYPHS_MAX:

@@ -438,7 +438,7 @@ _SINGLES_MAX = 512
 def _read_singles(engine, lock, crops: list[np.ndarray]) -> list[tuple[str, float]]:
     """The recogniser's (text, confidence) of each single-character crop, remembered by the crop's
     bytes: :func:`lookalike_doubts` asks again about crops :func:`verify_lookalikes` read."""
-    keys = [_digest(c) for c in crops]
+    keys = [crop_digest(c) for c in crops]
     todo = [i for i, k in enumerate(keys) if k not in _SINGLES]
     if todo:
         with lock:
@@ -491,7 +491,7 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
         was = texts[bi][i]
         if score < min_score or read == was:  # unreadable alone (a halftone screen, clutter), or read back as
             was = _ink_shows(crop, own, was) or was  # itself: the ink clearly showing another member decides
-        elif read != was and read in group(was):
+        elif read in group(was):
             shown = _ink_shows(crop, own, was)
             if shown != was:  # (unless the ink clearly shows the line's reading: 千岛湖's 千 alone read 干)
                 if shown != read:  # nor the crop's: one reading against the other (土气 alone read 士)
@@ -502,7 +502,8 @@ def verify_lookalikes(image: np.ndarray | OcrImage, boxes: list[Box], *, threads
             for b, t, c in zip(boxes, texts, contested)]
 
 
-def _digest(crop: np.ndarray) -> bytes:
+def crop_digest(crop: np.ndarray) -> bytes:
+    """A key for remembering what was read or judged of a crop: its pixels and shape."""
     import hashlib
 
     return hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=16).digest()
@@ -531,7 +532,7 @@ def _ink_names(crop: np.ndarray, own: tuple[int, int], members: str) -> str | No
     again about the crops :func:`verify_lookalikes` judged."""
     from zpipe.text.ink import which
 
-    key = (_digest(crop), own, "".join(sorted(members)))
+    key = (crop_digest(crop), own, "".join(sorted(members)))
     if key not in _INK:
         if len(_INK) >= _SINGLES_MAX:
             _INK.clear()

@@ -123,10 +123,10 @@ def test_a_line_crossed_by_background_strokes_is_read_again_by_its_colour():
         assert not check_image(render(wrong), wrong.expected)["pass"], wrong.shown
 
 
-def test_a_line_redrawn_by_colour_is_also_read_cut_to_its_ink():
+def test_the_ink_bounds_of_a_line_redrawn_by_colour_keep_a_margin():
     """The detector's box can be much taller or wider than the text (a ring of clutter joined to it), and the
-    recogniser scales the whole crop to 48 px high: the redrawn crop is read as it is and cut to its ink
-    (with a margin), and the more confident reading counts."""
+    recogniser scales the whole crop to 48 px high: the redrawn crop is also read cut to its ink, with a
+    margin (the reading through the check: the fresh #76 test below)."""
     from zpipe.text.ocr import _ink_bounds
 
     redrawn = np.full((120, 300, 3), 255, np.uint8)
