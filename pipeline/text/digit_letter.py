@@ -19,10 +19,13 @@ in whatever face it is drawn:
   capitals is an l, and one as tall as the capitals but shorter than its b d h k is not (a 1, or
   a capital I, which the comparison treats as l). A 1 has a flag: ink well left of the stem a
   fifth of the way down, where the serif of an l (at the very top) has ended; such a glyph as
-  tall as the line's capitals or shorter is a 1.
+  tall as the line's capitals or shorter is a 1. In a proportional face so is one with ink joined to
+  its stem 2 px left of it an eighth of the way down (the flag of Noto Sans' 1 has ended lower down):
+  no proportional face's l has ink there, but the flagged l of the Arphic faces' monospaced Latin does.
 
 The glyphs are the ink's connected components (pieces stacked in one column, the dot of an i,
-merged), paired with the reading's characters only when there is exactly one per character. A
+merged), paired with the reading's characters only when there is exactly one per character and
+none read as m or w is a sliver (a dot screen joins and splits letters, and the count can still match). A
 glyph decided as the other member of its pair is rewritten; one that no reference decides is
 reported (``cannot_tell``) where its line mixes letters and figures. The expected text is never
 consulted.
@@ -92,6 +95,11 @@ ZERO_NARROW = 1.12  # ... a 0 at most this × (0.91-1.18; a monospaced O 1.00-1.
 PROPORTIONAL_SPREAD = 0.2  # a face is proportional when a word's pitches spread over this × the glyph height
 FLAG_DEPTH = 0.18  # × glyph height below its top: a 1's flag still reaches left of the stem here...
 FLAG_REACH = 1.3  # ... by at least this × the stem width and 2 px; an l's serif (at the very top) has ended
+HIGH_FLAG_DEPTH = 0.12  # in a proportional face, ink joined to the stem 2 px left of it this far down is a
+# 1's flag: no proportional face's l reaches there (24 faces, 28-64 px); the l of the Arphic faces'
+# monospaced Latin does
+WIDE = "mwMW"  # letters at least as wide as tall in every face...
+WIDE_MIN = 0.5  # ... so a glyph read as one narrower than this × its height is not one glyph per character
 TALL = 1.04  # a glyph this × the cap height (and 2 px) taller than the capitals is an l (ascender)
 SHORT = 0.97  # one this × the ascender height (and 2 px) shorter than the b d h k is not an l
 NOT_L = "1I"  # decide()'s word for such a glyph without a flag
@@ -118,18 +126,26 @@ def _proportional(gs: list[Glyph], text_gaps: set[int]) -> bool:
     return len(pitches) >= 2 and max(pitches) - min(pitches) >= PROPORTIONAL_SPREAD * height
 
 
-def _flag(g: Glyph) -> float:
-    """How far the ink reaches left of the stem ``FLAG_DEPTH`` × the height below the top, in stem widths
-    (the stem: the median ink run of the rows 40-70% down)."""
-    m = g.mask
+def _flag(g: Glyph, depth: float = FLAG_DEPTH, joined: bool = False) -> float:
+    """How far the ink reaches left of the stem ``depth`` × the height below the top, in stem widths
+    (the stem: the median ink run of the rows 40-70% down); 0 where it reaches under 2 px. ``joined``:
+    only the ink joined to the stem counts (its largest piece: a speck of noise above it is not a flag)."""
+    m = _largest_piece(g.mask) if joined else g.mask
     rows = [m[r] for r in range(int(0.4 * g.height), max(int(0.7 * g.height), int(0.4 * g.height) + 1)) if m[r].any()]
     if not rows:
         return 0.0
     left = float(np.median([np.flatnonzero(r)[0] for r in rows]))
     stem = max(float(np.median([np.flatnonzero(r)[-1] - np.flatnonzero(r)[0] + 1 for r in rows])), 1.0)
-    row = m[min(int(FLAG_DEPTH * g.height), g.height - 1)]
+    row = m[min(int(depth * g.height), g.height - 1)]
     reach = left - float(np.flatnonzero(row)[0]) if row.any() else 0.0
     return reach / stem if reach >= 2 else 0.0
+
+
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return mask if n <= 2 else labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
 def _cap_height(chars: list[str], gs: list[Glyph]) -> float | None:
@@ -180,7 +196,8 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
         elif pair == "1":
             tall = cap_h is not None and g.height >= TALL * cap_h + 2
             short = asc_h is not None and g.height <= SHORT * asc_h - 2
-            flag = _flag(g) >= FLAG_REACH and (cap_h is None or g.height <= cap_h + 1)
+            flag = ((_flag(g) >= FLAG_REACH or proportional and _flag(g, HIGH_FLAG_DEPTH, joined=True) > 0)
+                    and (cap_h is None or g.height <= cap_h + 1))
             if tall and not (short or flag):
                 out.append("l" if ch not in "lI|" else ch)
             elif flag and not tall:
@@ -227,7 +244,9 @@ def _line_glyphs(bgr: np.ndarray, box) -> tuple[list[str], list[Glyph], set[int]
         if len(_GLYPHS) >= _GLYPHS_MAX:
             _GLYPHS.clear()
         gs = _GLYPHS[key] = glyphs(ink_mask(crop))
-    return (chars, gs, text_gaps) if len(gs) == len(chars) else None
+    if len(gs) != len(chars) or any(c in WIDE and g.width < WIDE_MIN * g.height for c, g in zip(chars, gs)):
+        return None  # not one glyph per character (clutter, a dot screen joining pieces: an "m" 4 px wide)
+    return chars, gs, text_gaps
 
 
 _GLYPHS: dict[bytes, list[Glyph]] = {}  # line crop digest -> its glyphs
