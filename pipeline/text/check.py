@@ -44,7 +44,9 @@ Reading, in order (each step is unbiased: none consults the expected text to cha
    (:mod:`zpipe.text.enhance`: descreened, contrast-normalised, sharpened); the reading
    two readings agree on (the redrawings', joined by step 5's reading by text colour, which never
    decides alone), or one redrawing's at confidence ≥ ``ENHANCED_MIN_SCORE``, replaces the box's when
-   degradation can explain the change (:func:`_pick_enhanced`).
+   degradation can explain the change (:func:`_pick_enhanced`);
+8. a 一 read at the start or end of a failing box is dropped where the ink there is no horizontal
+   stroke across the middle of the line (:mod:`zpipe.text.stray_marks`: a rectangle of clutter beside it).
 
 In step 2, a character the recogniser reads as itself even where a look-alike is shown
 (:func:`zpipe.text.lookalikes.read_as`: 曰 read as 日 from its crop alone) is decided by its ink
@@ -376,8 +378,18 @@ def _degradation_explains(first: str, new: str) -> bool:
 WIDE_MIN_SCORE = 0.8  # a widened line's reading replaces the box's only when the recogniser is this sure
 ENHANCED_MIN_SCORE = 0.95  # one redrawing alone (no second one agreeing) must be read this confidently
 
+def _stray_ones(arr: OcrImage, boxes: list[Box], scores, ignore_punct: bool, threads: int | None):
+    """The failing boxes without a 一 read at their start or end from clutter beside the line (a small
+    rectangle past 文化中心 read as 文化中心一): :func:`zpipe.text.stray_marks.drop_stray_ones`."""
+    from zpipe.text.stray_marks import drop_stray_ones
+
+    doubtful = _failing_boxes(boxes, scores)
+    swap = {id(b): r for b, r in zip(doubtful, drop_stray_ones(arr, doubtful, threads=threads)) if r is not b}
+    return [swap.get(id(b), b) for b in boxes] if swap else None
+
+
 # While a line fails, look harder, in this order; each returns better boxes or None (nothing to do).
-LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread, _widen, _enhanced_reread)
+LOOK_HARDER = (_full_resolution, _second_opinion, _colour_reread, _widen, _enhanced_reread, _stray_ones)
 
 
 def _read_and_match(image: OcrImage, match, ignore_punct: bool, threads: int | None):

@@ -367,7 +367,7 @@ def ctc_centres(engine, lock, crop: np.ndarray, text: str) -> list[float | None]
     return [centre.get(i) for i in range(len(text))]
 
 
-def _char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, float]] | None:
+def char_spans(engine, lock, crop: np.ndarray, text: str) -> list[tuple[float, float]] | None:
     """Horizontal extent (as fractions of the crop width) of each character of ``text``: equal
     slices for a run of ideographs (CJK glyphs share one advance), else the recogniser's CTC
     column of each character. None when the columns do not line up with the text."""
@@ -412,7 +412,7 @@ def _lookalike_crops(engine, lock, bgr: np.ndarray, b: Box) -> list[tuple[int, n
     y0, y1 = int(max(0, b.y0)), int(min(h, b.y1 + 1))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return []
-    spans = _char_spans(engine, lock, np.ascontiguousarray(bgr[y0:y1, x0:x1]), b.text)
+    spans = char_spans(engine, lock, np.ascontiguousarray(bgr[y0:y1, x0:x1]), b.text)
     if spans is None:
         return []
     out = []

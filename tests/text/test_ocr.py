@@ -203,7 +203,7 @@ def test_a_look_alike_in_a_line_with_a_space_gets_its_own_crop():
     from PIL import Image, ImageDraw
 
     from zpipe.text.fonts import resolve_font
-    from zpipe.text.ocr import _char_spans
+    from zpipe.text.ocr import char_spans
 
     im = Image.new("RGB", (420, 90), (240, 238, 230))
     ImageDraw.Draw(im).text((20, 16), "干杯 Cheers", font=resolve_font().pil(48), fill=(20, 20, 24))
@@ -212,7 +212,7 @@ def test_a_look_alike_in_a_line_with_a_space_gets_its_own_crop():
     with lock:
         reading = engine.text_rec([crop], False)[0][0][0]
     assert " " in reading.strip()
-    spans = _char_spans(engine, lock, crop, reading)
+    spans = char_spans(engine, lock, crop, reading)
     assert spans is not None and len(spans) == len(reading)
     gan = reading.index(next(c for c in reading if c in "干千于"))
     a, z = spans[gan]
