@@ -12,8 +12,11 @@ machine lacks). *Wrong* is what matters most: a wrong name fails a correct poste
 one); *right* against *undecided* is how often the ink settles a look-alike at all.
 
 Measured 2026-12-03 (2 cores, 13 groups, size 44: ``--groups
-日曰,已己巳,天夫夭,茶荼,未末,土士,免兔,人入八,木本术,候侯,儿几,休体,戊戌戍 --sizes 44``, 83 s): right 1800,
-undecided 801, wrong 3 of 2604 (几 named 儿 blurred, outlined 已 named 巳 and 候 named 侯), since a stroke
+日曰,已己巳,天夫夭,茶荼,未末,土士,免兔,人入八,木本术,候侯,儿几,休体,戊戌戍 --sizes 44``, 388 s): right 1846,
+undecided 755, wrong 3 of 2604 (几 named 儿 blurred, outlined 已 named 巳 and 候 named 侯), since a glyph the
+fonts are torn about at the template size is judged again against renders at its own size, where a render
+fits it within ``SIZED_NEAR`` (1800, 801, 3 in 83 s before; without that bound 2015, 577, 12: other
+designs at 44 px named HanaMinA's 已 巳 and SungtiL's 已 己); since a stroke
 reaching past the recogniser's span of the character is kept whole (``ink._in_slice``: 1798, 803, 3 when
 cut at the span), a colour
 cluster holding a thin dark outline merged with the fill is split into its two inks (the merged cluster

@@ -28,7 +28,13 @@ depend on which character was expected or read. Steps:
    way (``LEAN``; a split ink's must be clear too); of the candidate inks, the one most like a render
    decides (:func:`agreed`); and only for groups the
    fonts draw consistently
-   (:func:`fonts_agree`: each font's renders, judged against the other fonts', are never named wrong).
+   (:func:`fonts_agree`: each font's renders, judged against the other fonts', are never named wrong);
+5. where the fonts are torn at the template size, the glyph is judged again against renders drawn so
+   that their ink is as long as its own (:func:`_sized`): a glyph of a few dozen px is drawn on the pixel
+   grid with that size's hinting, which thickens and shifts strokes by a pixel (a clean 巳 at 40 px fits
+   its own face's 96-px template at 0.23 and another weight's at 0.09, its own face drawn at 40 px at
+   0.003). That answer counts only where a render is that near (``SIZED_NEAR``: the glyph's own design;
+   other designs named the wrong member at 0.12 and beyond).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ TOP_FONTS = 2  # the fonts most like the glyph that must all name the same membe
 SPREAD = 1.5  # and every font whose distance is within this × the nearest font's must lean the same way:
 LEAN = 0.9  # its distance to that member at most this × its distance to the other (else torn)
 TORN = 1.1  # a candidate ink this near a render as the nearest one, and unsure, leaves the ink undecided
+MIN_RENDER = 12  # px: the smallest size templates are rendered at
+SIZED_MAX = 80  # px of ink: a glyph up to this size is compared again with renders at its own size too,
+SIZED_NEAR = 0.1  # and named so only where a render is this near (its own design: a clean glyph fits 0.00-0.01)
 NEAR = 1.0  # GRID px: a glyph farther than this from every render is not clean ink (clutter, a bad cut)
 FAR = 0.12  # × GRID: an ink pixel this far from the other glyph's ink is a stroke it lacks
 ENV_FONTS = "ZPIPE_INK_FONTS"  # "bundled": the bundled faces only (the same answer on every machine)
@@ -86,17 +95,32 @@ def _draws(face, ch: str) -> bool:
     return mask.size != missing.size or bytes(mask) != bytes(missing)
 
 
-def _norm(mask: np.ndarray) -> np.ndarray | None:
-    """The ink of ``mask`` (bool) cut to its box (1st-99th percentile of ink pixels) and scaled, aspect
-    kept, centred into a GRID² bool square; None when there is too little ink."""
-    import cv2
-
+def _ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the ink of ``mask`` (bool): its 1st-99th percentile pixels; None when there is
+    too little ink."""
     ys, xs = np.nonzero(mask)
     if len(xs) < 12:
         return None
     x0, x1 = np.percentile(xs, [1, 99])
     y0, y1 = np.percentile(ys, [1, 99])
-    x0, y0, x1, y1 = int(x0), int(y0), int(np.ceil(x1)) + 1, int(np.ceil(y1)) + 1
+    return int(x0), int(y0), int(np.ceil(x1)) + 1, int(np.ceil(y1)) + 1
+
+
+def _extent(mask: np.ndarray) -> int:
+    """The longer side of the ink's box in px (0 without ink): the size a glyph is scaled by."""
+    box = _ink_box(mask)
+    return 0 if box is None else max(box[2] - box[0], box[3] - box[1])
+
+
+def _norm(mask: np.ndarray) -> np.ndarray | None:
+    """The ink of ``mask`` (bool) cut to its box (:func:`_ink_box`) and scaled, aspect kept, centred into
+    a GRID² bool square; None when there is too little ink."""
+    import cv2
+
+    box = _ink_box(mask)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
     cut = mask[y0:y1, x0:x1].astype(np.float32)
     h, w = cut.shape
     side = max(h, w)
@@ -111,21 +135,36 @@ def _norm(mask: np.ndarray) -> np.ndarray | None:
     return out >= 0.35
 
 
-@lru_cache(maxsize=4096)
-def _template(ch: str, path: str, index: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(normalised glyph, distance map to its ink) of ``ch`` in the face, or None without the glyph."""
+@lru_cache(maxsize=8192)
+def _template(ch: str, path: str, index: int, extent: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(normalised glyph, distance map to its ink) of ``ch`` in the face, or None without the glyph;
+    rendered at ``RENDER_SIZE``, or with ``extent`` at the size where its ink is that many px long
+    (:func:`_sized`)."""
+    from zpipe.text.fonts import FontFace
+
+    if not _draws(FontFace(path, index, ""), ch):
+        return None
+    mask = _render(ch, path, index, RENDER_SIZE)
+    if extent:
+        own = _extent(mask)
+        if not own:
+            return None
+        mask = _render(ch, path, index, max(MIN_RENDER, round(RENDER_SIZE * extent / own)))
+    glyph = _norm(mask)
+    return None if glyph is None else (glyph, _distance_map(glyph))
+
+
+@lru_cache(maxsize=512)
+def _render(ch: str, path: str, index: int, size: int) -> np.ndarray:
+    """``ch`` drawn at ``size`` px em in the face, as a Pillow poster drawing is: the pixels covered by half."""
     from PIL import Image, ImageDraw
 
     from zpipe.text.fonts import FontFace
 
-    face = FontFace(path, index, "")
-    if not _draws(face, ch):
-        return None
-    side = RENDER_SIZE * 2
+    side = size * 2
     im = Image.new("L", (side, side), 0)
-    ImageDraw.Draw(im).text((side / 2, side / 2), ch, font=face.pil(RENDER_SIZE), fill=255, anchor="mm")
-    glyph = _norm(np.asarray(im) >= 128)
-    return None if glyph is None else (glyph, _distance_map(glyph))
+    ImageDraw.Draw(im).text((side / 2, side / 2), ch, font=FontFace(path, index, "").pil(size), fill=255, anchor="mm")
+    return np.asarray(im) >= 128
 
 
 def _distance_map(glyph: np.ndarray) -> np.ndarray:
@@ -144,11 +183,11 @@ def distance(a: np.ndarray, a_map: np.ndarray, b: np.ndarray, b_map: np.ndarray)
     return float(da.mean() + db.mean() + GRID * 0.25 * ((da > far).mean() + (db > far).mean()))
 
 
-def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None) -> list[tuple[np.ndarray, bool]]:
+def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = None) -> list[tuple[np.ndarray, bool, int]]:
     """The crop's ink as normalised glyphs, one per main colour but the background's (each could be
     the text's), each with whether it is one of the two inks of a colour that holds two
-    (:func:`_two_colours`; judged more strictly). ``slice_x``: the columns of the crop that hold the
-    character (ink outside is a neighbour's)."""
+    (:func:`_two_colours`; judged more strictly) and its extent in px (:func:`_extent`). ``slice_x``: the
+    columns of the crop that hold the character (ink outside is a neighbour's)."""
     from zpipe.text.colours import colour_centres
 
     crop = np.asarray(crop_bgr)
@@ -174,9 +213,10 @@ def glyph_candidates(crop_bgr: np.ndarray, slice_x: tuple[int, int] | None = Non
     for mask, split in masks:
         if slice_x is not None:
             mask = _in_slice(mask, slice_x)
-        glyph = _norm(_own_strokes(mask, slice_x or (0, mask.shape[1])))
+        own = _own_strokes(mask, slice_x or (0, mask.shape[1]))
+        glyph = _norm(own)
         if glyph is not None:
-            out.append((glyph, split))
+            out.append((glyph, split, _extent(own)))
     return out
 
 
@@ -270,8 +310,8 @@ def _own_strokes(mask: np.ndarray, slice_x: tuple[int, int]) -> np.ndarray:
 Renders = dict[str, list[tuple[np.ndarray, np.ndarray]]]  # member -> its (glyph, distance map) per region face
 
 
-@lru_cache(maxsize=64)
-def _templates(members: str, faces: tuple) -> dict[str, Renders]:
+@lru_cache(maxsize=256)
+def _templates(members: str, faces: tuple, extent: int = 0) -> dict[str, Renders]:
     """Per font file (one design), each member's renders as (glyph, distance map), one per face of the file
     that draws them all (a collection's region faces: 天 differs between its JP and SC faces), identical
     renders once; a file whose renders equal an earlier file's is left out (the bundled collection and a
@@ -279,7 +319,7 @@ def _templates(members: str, faces: tuple) -> dict[str, Renders]:
     for the same table (callers only read it)."""
     by_path: dict[str, Renders] = {}
     for face in faces:
-        renders = {m: _template(m, face.path, face.index) for m in members}
+        renders = {m: _template(m, face.path, face.index, extent) for m in members}
         if any(r is None for r in renders.values()):
             continue
         table = by_path.setdefault(face.path, {m: [] for m in members})
@@ -358,13 +398,20 @@ def fonts_agree(members: str, faces: tuple, margin: float = MARGIN) -> bool:
 
 
 def scores(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
-           faces: tuple | None = None) -> list[tuple[dict[str, dict[str, float]], bool]]:
+           faces: tuple | None = None, sized: bool = False) -> list[tuple[dict[str, dict[str, float]], bool]]:
     """Per glyph candidate of the crop (:func:`glyph_candidates`), per font file, per member of ``members``:
     the distance between the candidate and the member's render in that font (fonts from
-    :func:`template_faces` by default); with whether the candidate is a split ink."""
+    :func:`template_faces` by default; ``sized``: rendered at the candidate's own size, :func:`_sized`);
+    with whether the candidate is a split ink."""
     faces = template_faces() if faces is None else faces
-    table = _templates(members, faces)
-    return [(_by_font([g], members, table), split) for g, split in glyph_candidates(crop_bgr, slice_x)]
+    return [(_by_font([g], members, _templates(members, faces, _sized(extent) if sized else 0)), split)
+            for g, split, extent in glyph_candidates(crop_bgr, slice_x)]
+
+
+def _sized(extent: int) -> int:
+    """The ink extent templates are rendered at for a glyph of ``extent`` px: its own up to ``SIZED_MAX``
+    (a larger glyph's hinting is the design's), that size at most (0: the usual renders)."""
+    return extent if MIN_RENDER <= extent <= SIZED_MAX else 0
 
 
 def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = None,
@@ -382,12 +429,16 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     members = "".join(sorted(members))  # the same question whatever the order
     if not fonts_agree(members, faces, margin):
         return None
-    inks = []
-    for per_font, split in scores(crop_bgr, members, slice_x, faces):
-        fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
-        if fit <= NEAR:  # a colour split in two inks: every font about as near must be sure
-            inks.append((fit, decide(per_font, margin, lean=margin if split else LEAN)))
-    return agreed(inks)
+    for sized, near in ((False, NEAR), (True, SIZED_NEAR)):
+        inks = []
+        for per_font, split in scores(crop_bgr, members, slice_x, faces, sized):
+            fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
+            if fit <= near:  # a colour split in two inks: every font about as near must be sure
+                inks.append((fit, decide(per_font, margin, lean=margin if split else LEAN)))
+        named = agreed(inks)
+        if named is not None:
+            return named
+    return None
 
 
 def agreed(inks: list[tuple[float, str | None]]) -> str | None:

@@ -111,6 +111,35 @@ def test_a_stroke_reaching_past_the_characters_span_stays_whole(font):
     assert kept[5:15, 8:20].all() and not kept[:, 0:6].any() and kept[2, 10:12].all() and not kept[2, :10].any()
 
 
+def _card(text: str, font: str, size: int):
+    """Dark text on a light card, as a poster tool draws it (the probes of benchmarks/glyph_probes.py)."""
+    from PIL import Image, ImageDraw
+
+    from zpipe.text.fonts import FontError, resolve_font
+
+    try:
+        face = resolve_font(font)
+    except FontError:
+        pytest.skip(f"{font} is not installed")
+    im = Image.new("RGB", (640, 360), (245, 244, 240))
+    ImageDraw.Draw(im).text((60, 60), text, font=face.pil(size), fill=(20, 20, 24))
+    return np.asarray(im)
+
+
+def test_a_glyph_the_fonts_are_torn_about_is_named_by_renders_at_its_own_size():
+    """A clean 巳 of 早巳出发 at 40 px in Noto Sans CJK SC: at the template size the fonts nearest it were
+    torn (Noto Medium 巳, Micro Hei 已), and the poster passed as 早已出发 with a warning. Its own face
+    drawn at its own size (the same pixel grid, so the same hinting) fits it at 0.00-0.01 and names 巳:
+    the poster fails. The correct one still passes."""
+    from zpipe.text import ink
+    from zpipe.text.check import check_image
+
+    wrong, right = _card("早巳出发", "Noto Sans CJK SC", 40), _card("早已出发", "Noto Sans CJK SC", 40)
+    assert not check_image(wrong, ["早已出发"])["pass"]
+    assert check_image(right, ["早已出发"])["pass"]
+    assert ink._sized(30) == 30 and ink._sized(ink.SIZED_MAX + 1) == 0 and ink._sized(ink.MIN_RENDER - 1) == 0
+
+
 def test_a_font_about_as_near_but_unsure_does_not_veto_the_nearest_two():
     """dev #15, a wrong 老荼馆 in a rotated bold serif on a texture: its fill was 荼 by a clear margin in the
     four fonts nearest it, but a fifth about as near was unsure (0.87 against 1.04), and the poster passed
