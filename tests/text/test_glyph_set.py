@@ -12,6 +12,15 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
+Since a glyph the fonts are torn about is judged again against renders at its own size, a 一 read from
+clutter at a line's end is dropped where the ink holds no such stroke, and a 1 whose flag starts high in a
+proportional face is a 1 (2026-12-03, night): dev 79/81 / 80/81, heldout 80/81 (98.8%) / 80/81 (98.8%:
+文化中心 with a clutter rectangle after it read 文化中心一 now passes), fresh 78/79 (98.7%) / 79/79
+(the outlined 巳 of 巳时出发 in Noto Sans Black passes, with a doubt). Left: dev's two UKai lines whose l and
+1 are one glyph (unverified; and Room 1O1, warned), heldout's 一路同行 under a clutter ring and 汩罗江畔
+(warned), fresh's shadowed -8°C (read 8°℃℃: the colour reading 气温-8℃ adds a mark and drops a letter, which
+a repair may not).
+
 Since a clear ink overrules a lone reading that agrees with the line's, and a stroke reaching past the
 character's span stays whole (2026-12-03, evening): heldout 79/81 / 80/81 (18:30入场 scaled down and up,
 read 人 as a line and alone, passes by its ink); dev and fresh unchanged.
@@ -70,7 +79,7 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, missin
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.962, 0.975), "heldout": (0.962, 0.975), "fresh": (0.962, 0.987)}
+REQUIRED = {"dev": (0.962, 0.975), "heldout": (0.975, 0.975), "fresh": (0.974, 0.987)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 0}
