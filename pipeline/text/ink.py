@@ -144,14 +144,20 @@ def _template(ch: str, path: str, index: int, extent: int = 0) -> tuple[np.ndarr
 
     if not _draws(FontFace(path, index, ""), ch):
         return None
-    mask = _render(ch, path, index, RENDER_SIZE)
     if extent:
-        own = _extent(mask)
+        own = _template_extent(ch, path, index)
         if not own:
             return None
         mask = _render(ch, path, index, max(MIN_RENDER, round(RENDER_SIZE * extent / own)))
+    else:
+        mask = _render(ch, path, index, RENDER_SIZE)
     glyph = _norm(mask)
     return None if glyph is None else (glyph, _distance_map(glyph))
+
+
+@lru_cache(maxsize=4096)
+def _template_extent(ch: str, path: str, index: int) -> int:
+    return _extent(_render(ch, path, index, RENDER_SIZE))
 
 
 @lru_cache(maxsize=512)
@@ -318,7 +324,7 @@ def _templates(members: str, faces: tuple, extent: int = 0) -> dict[str, Renders
     system copy of it, the weights that draw these characters alike). Cached: every crop of a group asks
     for the same table (callers only read it)."""
     by_path: dict[str, Renders] = {}
-    for face in faces:
+    for face in _drawn_apart(members, faces) if extent else faces:
         renders = {m: _template(m, face.path, face.index, extent) for m in members}
         if any(r is None for r in renders.values()):
             continue
@@ -334,6 +340,24 @@ def _templates(members: str, faces: tuple, extent: int = 0) -> dict[str, Renders
             seen.add(key)
             out[path] = table
     return out
+
+
+@lru_cache(maxsize=64)
+def _drawn_apart(members: str, faces: tuple) -> tuple:
+    """The faces whose renders of ``members`` at the template size differ from every earlier face's: the
+    region faces of a collection and the copies of one file mostly draw a group alike, and only one of
+    each is drawn again at a glyph's own size (:func:`_sized`)."""
+    seen: set[bytes] = set()
+    out = []
+    for face in faces:
+        renders = [_template(m, face.path, face.index) for m in members]
+        if any(r is None for r in renders):
+            continue
+        key = b"".join(r[0].tobytes() for r in renders)
+        if key not in seen:
+            seen.add(key)
+            out.append(face)
+    return tuple(out)
 
 
 def _by_font(glyphs: list[np.ndarray], members: str, table: dict[str, Renders],
