@@ -465,6 +465,23 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     return None
 
 
+def which_glyph(mask: np.ndarray, members: str, faces: tuple | None = None) -> str | None:
+    """The member of ``members`` that a glyph already cut from its line shows (``mask``: its ink, bool), or
+    None: named (:func:`decide`) by the renders drawn at its own size (:func:`_sized`) where one fits it
+    within ``SIZED_NEAR``, its own design at hand. For Latin look-alikes (1 and l) that no two designs draw
+    alike, and that the fonts need not draw consistently (:func:`fonts_agree`): a design drawing them alike
+    is torn in itself."""
+    glyph, extent = _norm(mask), _sized(_extent(mask))
+    if glyph is None or not extent:
+        return None
+    faces = template_faces() if faces is None else faces
+    members = "".join(sorted(members))
+    per_font = _by_font([glyph], members, _templates(members, faces, extent))
+    if min((min(d.values()) for d in per_font.values()), default=float("inf")) > SIZED_NEAR:
+        return None
+    return decide(per_font)
+
+
 def agreed(inks: list[tuple[float, str | None]]) -> str | None:
     """Of the candidate inks as (distance to the nearest render, the member it names or None): the member
     named by the one nearest a render, where none about as near (within ``SPREAD`` × its distance) names
