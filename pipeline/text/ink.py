@@ -34,7 +34,8 @@ depend on which character was expected or read. Steps:
    grid with that size's hinting, which thickens and shifts strokes by a pixel (a clean 巳 at 40 px fits
    its own face's 96-px template at 0.23 and another weight's at 0.09, its own face drawn at 40 px at
    0.003). That answer counts only where a render is that near (``SIZED_NEAR``: the glyph's own design;
-   other designs named the wrong member at 0.12 and beyond).
+   other designs named the wrong member at 0.12 and beyond), and that design decides alone (fonts about as
+   near still veto; the next one is often far: AR PL UKai fits its clean 荼 at 0.02, AR PL KaitiM at 0.45).
 """
 
 from __future__ import annotations
@@ -453,12 +454,12 @@ def which(crop_bgr: np.ndarray, members: str, slice_x: tuple[int, int] | None = 
     members = "".join(sorted(members))  # the same question whatever the order
     if not fonts_agree(members, faces, margin):
         return None
-    for sized, near in ((False, NEAR), (True, SIZED_NEAR)):
+    for sized, near, top in ((False, NEAR, TOP_FONTS), (True, SIZED_NEAR, 1)):
         inks = []
         for per_font, split in scores(crop_bgr, members, slice_x, faces, sized):
             fit = min((min(d.values()) for d in per_font.values()), default=float("inf"))
             if fit <= near:  # a colour split in two inks: every font about as near must be sure
-                inks.append((fit, decide(per_font, margin, lean=margin if split else LEAN)))
+                inks.append((fit, decide(per_font, margin, top, lean=margin if split else LEAN)))
         named = agreed(inks)
         if named is not None:
             return named

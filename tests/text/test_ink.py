@@ -140,6 +140,17 @@ def test_a_glyph_the_fonts_are_torn_about_is_named_by_renders_at_its_own_size():
     assert ink._sized(30) == 30 and ink._sized(ink.SIZED_MAX + 1) == 0 and ink._sized(ink.MIN_RENDER - 1) == 0
 
 
+def test_a_glyph_that_its_own_design_at_its_size_fits_is_named_by_that_design_alone():
+    """A clean 荼 of 老荼馆 at 40 px in AR PL UKai: drawn at its size UKai fits it at 0.02 and names 荼 (茶 at
+    1.07), the next font (AR PL KaitiM, 0.45) leans to 茶. A font twenty times farther is no evidence
+    against the glyph's own design: the wrong poster fails, the correct one passes."""
+    from zpipe.text.check import check_image
+
+    wrong, right = _card("老荼馆", "AR PL UKai CN", 40), _card("老茶馆", "AR PL UKai CN", 40)
+    assert not check_image(wrong, ["老茶馆"])["pass"]
+    assert check_image(right, ["老茶馆"])["pass"]
+
+
 def test_a_font_about_as_near_but_unsure_does_not_veto_the_nearest_two():
     """dev #15, a wrong 老荼馆 in a rotated bold serif on a texture: its fill was 荼 by a clear margin in the
     four fonts nearest it, but a fifth about as near was unsure (0.87 against 1.04), and the poster passed
