@@ -221,25 +221,34 @@ def reading_order(boxes: Iterable[Box]) -> list[Box]:
     Two boxes share a row when their vertical extents overlap by at least half the smaller height.
     Where two neighbours in a row overlap horizontally, the detector has read the overlapped glyphs
     twice ("New A" + "Arrivals"): the left box loses the suffix it shares with the right box's
-    prefix, up to the number of characters the overlap can hold.
+    prefix, up to the number of characters the overlap can hold. The two readings of one glyph may
+    differ within a digit/letter pair (the last l of "Football" read "1" at the start of "1 Night",
+    where nothing of the word is left to read it by): then the right box loses the prefix, and the
+    left box's reading, made with the glyph inside its word, stands.
     """
     out: list[Box] = []
     for row in _rows(boxes):
-        for box in row:
-            if out and out[-1] in row and box.x0 < out[-1].x1:
-                out[-1] = _trim_overlap(out[-1], box)
+        for n, box in enumerate(row):
+            if n and box.x0 < out[-1].x1:  # out[-1] is this row's box to the left
+                out[-1], box = _trim_overlap(out[-1], box)
             out.append(box)
     return out
 
 
-def _trim_overlap(left: Box, right: Box) -> Box:
+def _trim_overlap(left: Box, right: Box) -> tuple[Box, Box]:
     lt, rt = left.text.rstrip(), right.text.lstrip()
     width = max(left.x1 - left.x0, 1.0)
     fits = math.ceil((left.x1 - right.x0) / (width / max(len(lt), 1)) - 0.3)  # characters the overlap holds
     for k in range(min(fits, len(lt), len(rt)), 0, -1):
         if lt[-k:].casefold() == rt[:k].casefold():
-            return replace(left, text=lt[:-k].rstrip(), x1=right.x0)
-    return left
+            return replace(left, text=lt[:-k].rstrip(), x1=right.x0), right
+        if lt[-k:].translate(_DIGIT_LETTER).casefold() == rt[:k].translate(_DIGIT_LETTER).casefold():
+            return left, replace(right, text=rt[k:].lstrip(), x0=left.x1)
+    return left, right
+
+
+# A glyph read twice, in two boxes, can be read as either member of a digit/letter pair.
+_DIGIT_LETTER = str.maketrans({"1": "l", "I": "l", "|": "l", "0": "O"})
 
 
 def _rows(boxes: Iterable[Box]) -> list[list[Box]]:
