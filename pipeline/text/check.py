@@ -429,7 +429,7 @@ def _with_spaces(arr: OcrImage, before: list[Box], after: list[Box], threads: in
 
     kept = set(map(id, before))
     new = [b for b in after if id(b) not in kept]
-    swap = dict(zip(map(id, new), restore_spaces(arr, settle(arr, new), threads=threads)))
+    swap = dict(zip(map(id, new), restore_spaces(arr, settle(arr, new, among=after), threads=threads)))
     return part_overlaps(arr, [swap.get(id(b), b) for b in after])
 
 

@@ -55,6 +55,9 @@ class Glyph:
     y0: int
     y1: int
     mask: np.ndarray  # bool, (y1 - y0, x1 - x0)
+    # the pixels the glyph covers by half or more (as a renderer draws it: :func:`_half_cover`), for
+    # comparing with renders; the mask above is cut by the crop's own threshold, often wider
+    cover: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -158,13 +161,14 @@ def _cap_height(chars: list[str], gs: list[Glyph]) -> float | None:
 
 
 def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
-           proportional: bool = False) -> list[str | None]:
+           proportional: bool = False, context: list[tuple[str, np.ndarray]] = ()) -> list[str | None]:
     """Per character of a line (no spaces; ``gs`` its glyphs, one each; ``text_gaps``: indices i with a
     space read between i and i + 1), what its glyph shows for the 0/O and 1/l pairs: the character,
     ``NOT_L`` for a glyph shorter than the line's ascenders without a flag (a 1 or a capital I, which
     the comparison takes for l), or None where the line's references do not decide (and for the other
     characters: themselves). ``proportional``: another box of the same line already shows a proportional
-    face (one line, one face: "10-22" alone keeps one pitch, as tabular figures do)."""
+    face (one line, one face: "10-22" alone keeps one pitch, as tabular figures do). ``context``: the
+    glyphs of the line's other boxes (:func:`_row_context`), which tell its face too ("Room" of "1O1")."""
     def others(pick) -> list[int]:
         return [k for k, c in enumerate(chars) if pick(c)]
 
@@ -182,7 +186,7 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
                     + [k for k, c in enumerate(chars) if c in "lI|" and cap_h and gs[k].height >= TALL * cap_h + 2])
     proportional = proportional or _proportional(gs, set(text_gaps))
     out: list[str | None] = []
-    for ch, g in zip(chars, gs):
+    for k, (ch, g) in enumerate(zip(chars, gs)):
         pair = _pair(ch)
         if pair == "0" and cap_h and g.height <= X_HEIGHT * cap_h:
             out.append("o")  # x-height, not a figure or capital ("Room" read "Ro0m")
@@ -196,7 +200,11 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
                         says.append("0")
                     else:
                         says.append(None)
-            out.append(says[0] if says and len(set(says)) == 1 else None)
+            named = says[0] if says and len(set(says)) == 1 else None
+            # the widths do not decide: the line's own face may (a monospaced face's O is a tenth wider)
+            out.append(named or in_line_face(_ink(g), "0O", _context(k, chars, gs) + list(context))[1])
+            if out[-1] not in (None, ch) and in_line_face(_ink(g), "0O", _context(k, chars, gs) + list(context)) == (True, ch):
+                out[-1] = None  # the widths say the other member, the line's own face says the one read
         elif pair == "1":
             tall = cap_h is not None and g.height >= TALL * cap_h + 2
             short = asc_h is not None and g.height <= SHORT * asc_h - 2
@@ -205,21 +213,47 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
             if tall and not (short or flag):
                 out.append("l" if ch not in "lI|" else ch)
             elif flag and not tall:
-                out.append("1")
+                # a flag can be JPEG's ringing round an Arphic l (whose flag is short): the line's own
+                # face, where it is at hand and names the l read, overrules it
+                read_l = ch in "lI|" and in_line_face(_ink(g), "1l", _context(k, chars, gs) + list(context)) == (True, "l")
+                out.append(None if read_l else "1")
             elif short and not tall:
                 out.append(NOT_L)
             else:  # the line's references do not decide: its own design drawn at its size may
-                out.append(_ink_says(g))
+                out.append(_ink_says(g, _context(k, chars, gs) + list(context)))
         else:
             out.append(ch)
     return out
 
 
-def _ink_says(g: Glyph) -> str | None:
-    """"1" or "l" where renders of the glyph's own design at its size name it (:func:`zpipe.text.ink.which_glyph`)."""
+def _ink_says(g: Glyph, context: list[tuple[str, np.ndarray]]) -> str | None:
+    """"1" or "l" where renders of the glyph's own design at its size name it: the line's own face, told
+    by its other glyphs (``context``: :func:`zpipe.text.line_face.in_line_face`; AR PL UKai's l fits Noto
+    Serif's 1), or where that face is not at hand, the fonts that fit the glyph best
+    (:func:`zpipe.text.ink.which_glyph`)."""
     from zpipe.text.ink import which_glyph
 
-    return which_glyph(g.mask, "1l")
+    known, named = in_line_face(_ink(g), "1l", context)
+    return named if known else which_glyph(g.mask, "1l")
+
+
+def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.ndarray]]) -> tuple[bool, str | None]:
+    from zpipe.text.line_face import in_line_face as named
+
+    return named(mask, members, context)
+
+
+def _context(k: int, chars: list[str], gs: list[Glyph]) -> list[tuple[str, np.ndarray]]:
+    """The line's other Latin letters and figures but the look-alike pairs' (as read, with their ink),
+    the nearest to glyph ``k`` first: what tells the line's face."""
+    others = sorted((j for j, c in enumerate(chars) if j != k and c.isascii() and c.isalnum() and _pair(c) is None),
+                    key=lambda j: abs(j - k))
+    return [(chars[j], _ink(gs[j])) for j in others]
+
+
+def _ink(g: Glyph) -> np.ndarray:
+    """The glyph's ink as a renderer would have drawn it (its half cover), to compare with renders."""
+    return g.mask if g.cover is None else g.cover
 
 
 def candidate(text: str) -> bool:
@@ -256,7 +290,8 @@ def _line_glyphs(bgr: np.ndarray, box) -> tuple[list[str], list[Glyph], set[int]
     if gs is None:  # settle() and doubts() look at the same lines of one check
         if len(_GLYPHS) >= _GLYPHS_MAX:
             _GLYPHS.clear()
-        gs = _GLYPHS[key] = glyphs(ink_mask(crop))
+        mask = ink_mask(crop)
+        gs = _GLYPHS[key] = _with_cover(crop, mask, glyphs(mask))
     if len(gs) != len(chars) or any(c in WIDE and g.width < WIDE_MIN * g.height for c, g in zip(chars, gs)):
         return None  # not one glyph per character (clutter, a dot screen joining pieces: an "m" 4 px wide)
     return chars, gs, text_gaps
@@ -266,16 +301,47 @@ _GLYPHS: dict[bytes, list[Glyph]] = {}  # line crop digest -> its glyphs
 _GLYPHS_MAX = 64
 
 
-def settle(image: np.ndarray | OcrImage, boxes: list) -> list:
+def _with_cover(crop: np.ndarray, mask: np.ndarray, gs: list[Glyph]) -> list[Glyph]:
+    """``gs`` with their ``cover``: the pixels of the crop at least half-way from the background's colour
+    (its top and bottom rows) to the text's (the median of the ink's inner pixels), near each glyph's ink.
+    A renderer's glyph is the pixels it covers by half; a threshold between two colours cut by Otsu's
+    method on a poster can sit well off half, and thickens a curve by a pixel (the o of a mincho face)."""
+    from dataclasses import replace
+
+    import cv2
+
+    px = crop.astype(np.float32)
+    back = np.median(np.concatenate([px[:2].reshape(-1, 3), px[-2:].reshape(-1, 3)]), axis=0)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if inner.sum() < 12:
+        return gs
+    axis = np.median(px[inner], axis=0) - back
+    if float(axis @ axis) < 1.0:
+        return gs
+    half = (px - back) @ axis / float(axis @ axis) >= 0.5
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    out = []
+    for g in gs:
+        y0, y1, x0, x1 = max(g.y0 - 1, 0), g.y1 + 1, max(g.x0 - 1, 0), g.x1 + 1
+        own = np.zeros(mask.shape, bool)
+        own[g.y0:g.y1, g.x0:g.x1] = g.mask
+        own = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        cover = (half & near & own)[y0:y1, x0:x1]
+        out.append(replace(g, cover=cover) if cover.any() else g)
+    return out
+
+
+def settle(image: np.ndarray | OcrImage, boxes: list, among: list | None = None) -> list:
     """``boxes`` with each 0/O and 1/l character whose glyph shows the other member rewritten (module
-    doc); the expected text is never consulted."""
+    doc); the expected text is never consulted. ``among``: all the boxes read (``boxes`` may be the new
+    readings of a few), whose rows tell a box's face (:func:`_row_context`)."""
     from dataclasses import replace
 
     out = list(boxes)
     for i, line in _candidate_lines(image, boxes).items():
         if line is None:
             continue
-        said = iter(decide(*line))
+        said = iter(decide(*line, context=_row_context(image, boxes[i], boxes if among is None else among)))
         text = "".join(c if c.isspace() else _rewrite(c, next(said)) for c in boxes[i].text.strip())
         if text != boxes[i].text.strip():
             out[i] = replace(boxes[i], text=text)
@@ -313,7 +379,8 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
         # a box whose ink does not hold one glyph per character (clutter) is judged on its own text, as before
         both = mixed_line if line else mixed(boxes[i].text)
         chars = line[0] if line else [c for c in boxes[i].text if not c.isspace()]
-        said = decide(*line, proportional=proportional) if line else [None if _pair(c) else c for c in chars]
+        said = (decide(*line, proportional=proportional, context=_row_context(image, boxes[i], boxes)) if line
+                else [None if _pair(c) else c for c in chars])
         cap_h = _cap_height(*line[:2]) if line else None
         asc = line and any(c in ASCENDERS for c in line[0])
         for k, (ch, s) in enumerate(zip(chars, said)):
@@ -324,6 +391,21 @@ def doubts(image: np.ndarray | OcrImage, boxes: list) -> list[dict[str, str]]:
         if line:
             for ch in (_read_both_ways(*line[:2]) if both else set()) | _read_alike_drawn_unlike(*line[:2]):
                 out[i][ch] = rival[ch]
+    return out
+
+
+def _row_context(image: np.ndarray | OcrImage, box, boxes: list) -> list[tuple[str, np.ndarray]]:
+    """The Latin letters and figures (but the look-alike pairs') of the other boxes of ``boxes`` in
+    ``box``'s row, as read, with their ink: the detector may cut one line in two ("Room" and "1O1")."""
+    from zpipe.text.match import same_row
+    from zpipe.text.ocr import as_bgr
+
+    out = []
+    for b in boxes:
+        if b is not box and b.text.strip().isascii() and same_row(box, b):
+            line = _line_glyphs(as_bgr(image), b)
+            if line:
+                out += [(c, _ink(g)) for c, g in zip(line[0], line[1]) if c.isalnum() and _pair(c) is None]
     return out
 
 
@@ -369,9 +451,10 @@ def _read_both_ways(chars: list[str], gs: list[Glyph]) -> set[str]:
     shorter flag than its 1)."""
     out = set()
     for i, (a, ga) in enumerate(zip(chars, gs)):
-        for b, gb in zip(chars[i + 1:], gs[i + 1:]):
+        for j, (b, gb) in enumerate(zip(chars[i + 1:], gs[i + 1:]), start=i + 1):
             if (_pair(a) == _pair(b) == "1" and (a == "1") != (b == "1") and _alike(ga, gb)
-                    and not (_ink_says(ga) == _key(a) and _ink_says(gb) == _key(b))):
+                    and not (_ink_says(ga, _context(i, chars, gs)) == _key(a)
+                             and _ink_says(gb, _context(j, chars, gs)) == _key(b))):
                 out.update((a, b))
     return out
 

@@ -93,7 +93,7 @@ def _version(path: str, index: int) -> str:
         return (font["name"].getDebugName(5) or "").split(";")[0].strip()
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=512)  # the ink checks draw a few sizes of each of dozens of faces
 def _pil_font(path: str, index: int, size: int):
     from PIL import ImageFont
 
