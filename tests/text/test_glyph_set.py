@@ -12,6 +12,13 @@ but not silently).
 
 Measured (2026-12), correct ok / wrong rejected:
 
+Since a 0/O or 1/l that widths and flags leave undecided is named by the line's own face, told by its
+other glyphs among the installed faces (zpipe.text.line_face), a glyph read twice by two overlapping boxes
+as l and 1 counts once, and the ice and water radicals (冼洗, 准淮 ...) are look-alikes (2026-12-03,
+late): dev 79/81 / 81/81 (AR PL UKai's Room 1O1 fails: its O is a tenth wider than its 0), heldout and
+fresh unchanged. Left on dev: the two tilted UKai lines whose l and 1 differ by a pixel of the flag
+(unverified, and read "Dai1y" under clutter).
+
 Since a glyph the fonts are torn about is judged again against renders at its own size, a 一 read from
 clutter at a line's end is dropped where the ink holds no such stroke, and a 1 whose flag starts high in a
 proportional face is a 1 (2026-12-03, night): dev 79/81 / 80/81, heldout 80/81 (98.8%) / 80/81 (98.8%:
@@ -79,7 +86,7 @@ from glyph_set import DEV, FRESH, HELDOUT, SETS, build_cases, check_case, missin
 
 # (correct twins that must get their right verdict, wrong twins that must be rejected), per set: one image
 # below what is measured (module doc)
-REQUIRED = {"dev": (0.962, 0.975), "heldout": (0.975, 0.975), "fresh": (0.974, 0.987)}
+REQUIRED = {"dev": (0.962, 0.987), "heldout": (0.975, 0.975), "fresh": (0.974, 0.987)}
 # wrong twins that pass with no warning about their error (the others carry the look-alike warning of the
 # line that shows it, ``cannot_tell``)
 MAX_SILENT = {"dev": 0, "heldout": 0, "fresh": 0}
