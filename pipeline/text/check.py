@@ -181,12 +181,32 @@ def _warn_unseen_lookalikes(result: dict[str, Any], arr: OcrImage, scores, threa
             for ch, rivals in per_box.items():
                 if ch not in named:
                     doubts[ch] = doubts.get(ch, "") + "".join(r for r in rivals if r not in doubts.get(ch, ""))
+        for read, shown in _folded_apart(line["found"], line["expected"]):
+            if read not in named and shown not in doubts.get(read, ""):
+                doubts[read] = doubts.get(read, "") + shown
         pairs = [f"{c}/{r}" for c, rivals in doubts.items() for r in rivals]
         if pairs:
             line["cannot_tell"] = pairs
             shown = ", ".join(f"{c!r} from {'/'.join(rivals)}" for c, rivals in doubts.items())
             result["warnings"].append(f"{line['expected']!r}: the OCR cannot tell {shown}, so a poster showing "
                                       "the look-alike could pass too")
+
+
+def _folded_apart(found: str, expected: str) -> list[tuple[str, str]]:
+    """(character read, character expected) where a passing line read another member of a glyph class the
+    comparison folds (I, l and |: one glyph in most sans faces, so a correct "Hall" read "HaII" must pass):
+    the reading may be right ("PooI 24" for "Pool 24" in a serif face), and the fold cannot tell."""
+    from difflib import SequenceMatcher
+
+    a, b = "".join(found.split()), "".join(expected.split())
+    out = []
+    for op, i0, i1, j0, j1 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "replace" and i1 - i0 == j1 - j0:
+            out += [(x, y) for x, y in zip(a[i0:i1], b[j0:j1]) if x != y and x in FOLDED and y in FOLDED]
+    return out
+
+
+FOLDED = "Il|"  # compared as one class (zpipe.text.match), each of which a face may draw apart
 
 
 def _plausible_repair(first: str, clean: str) -> bool:

@@ -21,6 +21,7 @@ import numpy as np
 FACE_NEAR = 0.12  # mean distance of the line's other glyphs to a face's renders at their sizes: its own face
 FACE_SPREAD = 1.5  # every face fitting within this × the best fit must name the same member
 GLYPH_FAR = 0.5  # a face drawing one of the line's glyphs this far from its ink is not the line's face
+SIZE_SEARCH = 3  # px either side of the guessed em size tried
 CONTEXT_MIN = 2  # other glyphs needed to tell the face
 CONTEXT_MAX = 8  # other glyphs compared, the nearest to the glyph in question first
 SHORTLIST = 12  # faces drawn at the line's size: those most like its largest glyphs at the usual size
@@ -124,28 +125,36 @@ def _shortlist(others) -> list:
 
 def _fit(face, others) -> tuple[float, int] | None:
     """(the mean distance of the line's other glyphs to the face's renders of them, the em size in px
-    they are drawn at), or None where the face lacks one of them or draws one unlike it. The em size is
-    the one, of those next to the largest glyph's own, that draws it nearest: a line has one size, and a
-    pixel of size redraws a small glyph."""
+    they are drawn at), or None where the face lacks one of them or draws one unlike it. A line has one
+    em size: each glyph's extent against the face's own guesses it, a few pixels off (hinting snaps the
+    heights of a small glyph to the pixel grid), so the sizes around the median guess are tried on the
+    line's largest glyphs and the one that draws them nearest is the line's."""
     from zpipe.text import ink
 
-    ch, g, g_map, extent = others[0]
-    own = ink._template_extent(ch, face.path, face.index)
-    if not own:
-        return None
-    guess = round(ink.RENDER_SIZE * extent / own)
+    guesses = []
+    for ch, _, _, extent in others:
+        own = ink._template_extent(ch, face.path, face.index)
+        if not own:
+            return None
+        guesses.append(ink.RENDER_SIZE * extent / own)
+    guess = round(float(np.median(guesses)))
+    ch, g, g_map, _ = others[0]
     r = _drawn(ch, face.path, face.index, guess) if guess >= ink.MIN_RENDER else None
     if r is None or ink.distance(g, g_map, *r) > 2 * GLYPH_FAR:
         return None  # not this face (most are told by the first glyph alone)
-    tried = [(ink.distance(g, g_map, *r), size) for size in (guess - 1, guess, guess + 1)
-             if size >= ink.MIN_RENDER and (r := _drawn(ch, face.path, face.index, size)) is not None]
-    first, size = min(tried)
-    total = first
-    for ch, g, g_map, _ in others[1:]:
-        r = _drawn(ch, face.path, face.index, size)
-        if r is None:
-            return None
-        d = ink.distance(g, g_map, *r)
+
+    def at(size: int, glyphs) -> float:
+        total = 0.0
+        for ch, g, g_map, _ in glyphs:
+            r = _drawn(ch, face.path, face.index, size)
+            total += float("inf") if r is None else ink.distance(g, g_map, *r)
+        return total
+
+    sizes = [size for size in range(guess - SIZE_SEARCH, guess + SIZE_SEARCH + 1) if size >= ink.MIN_RENDER]
+    size = min(sizes, key=lambda size: at(size, others[:3]))
+    total = 0.0
+    for glyph in others:
+        d = at(size, [glyph])
         if d > GLYPH_FAR:
             return None
         total += d
