@@ -193,20 +193,19 @@ def _warn_unseen_lookalikes(result: dict[str, Any], arr: OcrImage, scores, threa
 
 
 def _folded_apart(found: str, expected: str) -> list[tuple[str, str]]:
-    """(character read, character expected) where a passing line read another member of a glyph class the
-    comparison folds (I, l and |: one glyph in most sans faces, so a correct "Hall" read "HaII" must pass):
-    the reading may be right ("PooI 24" for "Pool 24" in a serif face), and the fold cannot tell."""
+    """(character read, character expected) where a passing line read a capital I or a bar for an expected
+    l, members of a glyph class the comparison folds (one glyph in most sans faces, so a correct "Hall"
+    read "HaII" must pass): read against the word prior of a lower-case word, the reading may be right
+    ("PooI 24" for "Pool 24" in a serif face), and the fold cannot tell. An l read for an expected I ("ls"
+    for "Is") is the prior's usual reading of the one sans glyph, and says nothing."""
     from difflib import SequenceMatcher
 
     a, b = "".join(found.split()), "".join(expected.split())
     out = []
     for op, i0, i1, j0, j1 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "replace" and i1 - i0 == j1 - j0:
-            out += [(x, y) for x, y in zip(a[i0:i1], b[j0:j1]) if x != y and x in FOLDED and y in FOLDED]
+            out += [(x, y) for x, y in zip(a[i0:i1], b[j0:j1]) if x in "I|" and y == "l"]
     return out
-
-
-FOLDED = "Il|"  # compared as one class (zpipe.text.match), each of which a face may draw apart
 
 
 def _plausible_repair(first: str, clean: str) -> bool:

@@ -201,6 +201,8 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
                     else:
                         says.append(None)
             named = says[0] if says and len(set(says)) == 1 else None
+            if named == "0" and ch == "O" and monospaced(_context(k, chars, gs) + list(context)):
+                named = None  # narrow says 0 only in a proportional face; the line's own face is monospaced
             # the widths do not decide: the line's own face may (a monospaced face's O is a tenth wider)
             out.append(named or in_line_face(_ink(g), "0O", _context(k, chars, gs) + list(context))[1])
             if out[-1] not in (None, ch) and in_line_face(_ink(g), "0O", _context(k, chars, gs) + list(context)) == (True, ch):
@@ -241,6 +243,12 @@ def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.nda
     from zpipe.text.line_face import in_line_face as named
 
     return named(mask, members, context)
+
+
+def monospaced(context: list[tuple[str, np.ndarray]]) -> bool:
+    from zpipe.text.line_face import monospaced as one_cell
+
+    return one_cell(context)
 
 
 def _context(k: int, chars: list[str], gs: list[Glyph]) -> list[tuple[str, np.ndarray]]:

@@ -27,6 +27,7 @@ CONTEXT_MAX = 8  # other glyphs compared, the nearest to the glyph in question f
 SHORTLIST = 12  # faces drawn at the line's size: those most like its largest glyphs at the usual size
 SAMPLE = "Hamburgefonts 0O1l"  # drawn once per face: faces that draw it alike are one Latin design
 SAMPLE_SIZE = 24
+ONE_CELL_SIZE = 48  # px em at which a face's advances are compared
 
 
 @cache
@@ -68,8 +69,45 @@ def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.nda
     from zpipe.text import ink
 
     glyph = ink._norm(mask)
-    if glyph is None or not ink._sized(ink._extent(mask)):
+    faces = _line_faces(context) if glyph is not None and ink._sized(ink._extent(mask)) else None
+    if faces is None:
         return False, None
+    glyph_map = ink._distance_map(glyph)
+    named = set()
+    for face, size in faces:
+        renders = {m: _drawn(m, face.path, face.index, size) for m in members}
+        if any(r is None for r in renders.values()):
+            return True, None
+        (m0, d0), (_, d1) = sorted(((m, ink.distance(glyph, glyph_map, *r)) for m, r in renders.items()),
+                                   key=lambda kv: kv[1])[:2]
+        if d0 > ink.SIZED_NEAR or d0 > ink.MARGIN * d1:
+            return True, None  # a face that draws the line as well is unsure: the evidence is torn
+        named.add(m0)
+    return True, named.pop() if len(named) == 1 else None
+
+
+def monospaced(context: list[tuple[str, np.ndarray]]) -> bool:
+    """Whether the line's own face, found by ``context`` as :func:`in_line_face` finds it, is known and
+    draws every glyph in one cell (as do all the faces fitting the line about as well): its figure 0 and
+    capital O are then alike in width, whatever the spacing of its glyphs' ink seems to say."""
+    faces = _line_faces(context)
+    return bool(faces) and all(_one_cell(face.path, face.index) for face, _ in faces)
+
+
+@lru_cache(maxsize=256)
+def _one_cell(path: str, index: int) -> bool:
+    from zpipe.text.fonts import FontFace
+
+    pil = FontFace(path, index, "").pil(ONE_CELL_SIZE)
+    return len({pil.getlength(ch) for ch in "iMW0O1l"}) == 1
+
+
+def _line_faces(context: list[tuple[str, np.ndarray]]) -> list[tuple] | None:
+    """The faces that draw the line's other glyphs as a face draws itself, as (face, the line's em size
+    in px): the best fit within ``FACE_NEAR`` and every face within ``FACE_SPREAD`` × it; None where no
+    face at hand fits (or too few glyphs to tell)."""
+    from zpipe.text import ink
+
     others = []
     for ch, m in context:
         g = ink._norm(m)
@@ -78,30 +116,13 @@ def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.nda
         if len(others) == CONTEXT_MAX:
             break
     if len(others) < CONTEXT_MIN:
-        return False, None
+        return None
     others.sort(key=lambda o: -o[3])  # the largest first: it sizes the line's em most finely
-    glyph_map = ink._distance_map(glyph)
-    faces = []  # (how well the face draws the line's other glyphs, the glyph's distance to each member)
-    for face in _shortlist(others):
-        fitted = _fit(face, others)
-        if fitted is None:
-            continue
-        fit, size = fitted
-        renders = {m: _drawn(m, face.path, face.index, size) for m in members}
-        if any(r is None for r in renders.values()):
-            continue
-        faces.append((fit, {m: ink.distance(glyph, glyph_map, *r) for m, r in renders.items()}))
-    best = min((fit for fit, _ in faces), default=float("inf"))
+    fitted = [(fit, face, size) for face in _shortlist(others) if (f := _fit(face, others)) for fit, size in [f]]
+    best = min((fit for fit, _, _ in fitted), default=float("inf"))
     if best > FACE_NEAR:
-        return False, None
-    named = set()
-    for fit, dist in faces:
-        if fit <= FACE_SPREAD * best:
-            (m0, d0), (_, d1) = sorted(dist.items(), key=lambda kv: kv[1])[:2]
-            if d0 > ink.SIZED_NEAR or d0 > ink.MARGIN * d1:
-                return True, None  # a face that draws the line as well is unsure: the evidence is torn
-            named.add(m0)
-    return True, named.pop() if len(named) == 1 else None
+        return None
+    return [(face, size) for fit, face, size in fitted if fit <= FACE_SPREAD * best]
 
 
 def _shortlist(others) -> list:

@@ -275,3 +275,12 @@ def test_a_line_mixes_letters_and_figures_across_the_boxes_the_detector_cut_it_i
     assert doubts(arr, [figures]) == [{"0": "O"}]  # alone, "101" has no letter to size its 0 by
     # with "Room" beside it the row's face is told (zpipe.text.line_face): its O is named, and rewritten
     assert settle(arr, [room, figures])[1].text == "1O1" and doubts(arr, [room, figures])[1] == {}
+
+
+def test_a_monospaced_line_face_keeps_the_widths_from_calling_an_O_a_0():
+    """"Bus 10 to Old Town" in Noto Sans Mono CJK at 58 px: the ink of its narrow glyphs sits off their
+    cells' centres, so the line's pitches looked proportional and the O of "Old", as narrow as the line's
+    figures, was rewritten 0 (a correct poster failed). Narrowness says 0 only in a proportional face; the
+    line's own face (zpipe.text.line_face) is monospaced."""
+    for jpeg in (None, 50):
+        assert _outcome("Bus 10 to Old Town", "Bus 10 to Old Town", "Noto Sans Mono CJK SC", 58, jpeg) in ("ok", "doubt")

@@ -109,6 +109,7 @@ def test_a_folded_capital_i_read_for_an_l_is_named():
     assert _folded_apart("PooI 24", "Pool 24") == [("I", "l")]
     assert _folded_apart("Pool 24", "Pool 24") == [] and _folded_apart("Hall!", "Hall") == []
     assert _folded_apart("HaII", "Hall") == [("I", "l"), ("I", "l")]
+    assert _folded_apart("The Future ls Here", "The Future Is Here") == []  # the prior's reading of a sans I
 
 
 @pytest.mark.slow
