@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zpipe.text.line_face import in_line_face, line_faces, monospaced
+
 if TYPE_CHECKING:
     from zpipe.text.ocr import OcrImage
 
@@ -201,12 +203,14 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
                     else:
                         says.append(None)
             named = says[0] if says and len(set(says)) == 1 else None
-            if named == "0" and ch == "O" and monospaced(_context(k, chars, gs) + list(context)):
+            faces = line_faces(_context(k, chars, gs) + list(context)) if named != ch else None
+            if named == "0" and ch == "O" and monospaced(faces):
                 named = None  # narrow says 0 only in a proportional face; the line's own face is monospaced
-            # the widths do not decide: the line's own face may (a monospaced face's O is a tenth wider)
-            out.append(named or in_line_face(_ink(g), "0O", _context(k, chars, gs) + list(context))[1])
-            if out[-1] not in (None, ch) and in_line_face(_ink(g), "0O", _context(k, chars, gs) + list(context)) == (True, ch):
-                out[-1] = None  # the widths say the other member, the line's own face says the one read
+            if named is None:  # the widths do not decide: the line's own face may (a monospaced O is a tenth wider)
+                named = in_line_face(_ink(g), "0O", faces)[1]
+            elif named != ch and in_line_face(_ink(g), "0O", faces) == (True, ch):
+                named = None  # the widths say the other member, the line's own face says the one read
+            out.append(named)
         elif pair == "1":
             tall = cap_h is not None and g.height >= TALL * cap_h + 2
             short = asc_h is not None and g.height <= SHORT * asc_h - 2
@@ -217,7 +221,8 @@ def decide(chars: list[str], gs: list[Glyph], text_gaps: set[int] = frozenset(),
             elif flag and not tall:
                 # a flag can be JPEG's ringing round an Arphic l (whose flag is short): the line's own
                 # face, where it is at hand and names the l read, overrules it
-                read_l = ch in "lI|" and in_line_face(_ink(g), "1l", _context(k, chars, gs) + list(context)) == (True, "l")
+                read_l = ch in "lI|" and in_line_face(
+                    _ink(g), "1l", line_faces(_context(k, chars, gs) + list(context))) == (True, "l")
                 out.append(None if read_l else "1")
             elif short and not tall:
                 out.append(NOT_L)
@@ -235,20 +240,8 @@ def _ink_says(g: Glyph, context: list[tuple[str, np.ndarray]]) -> str | None:
     (:func:`zpipe.text.ink.which_glyph`)."""
     from zpipe.text.ink import which_glyph
 
-    known, named = in_line_face(_ink(g), "1l", context)
+    known, named = in_line_face(_ink(g), "1l", line_faces(context))
     return named if known else which_glyph(g.mask, "1l")
-
-
-def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.ndarray]]) -> tuple[bool, str | None]:
-    from zpipe.text.line_face import in_line_face as named
-
-    return named(mask, members, context)
-
-
-def monospaced(context: list[tuple[str, np.ndarray]]) -> bool:
-    from zpipe.text.line_face import monospaced as one_cell
-
-    return one_cell(context)
 
 
 def _context(k: int, chars: list[str], gs: list[Glyph]) -> list[tuple[str, np.ndarray]]:

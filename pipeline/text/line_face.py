@@ -3,8 +3,8 @@ member of a digit/letter pair (0 and O, 1 and l) that a glyph of the line shows 
 
 A glyph fits renders of *some* font as either member: AR PL UKai's l is another face's 1, and its O,
 1.1 × as wide as its 0, is as wide as another face's 0. Only the line's own face tells them apart,
-and the line's other glyphs say which face that is (the H o t e of "Hote1"): drawn at their own sizes
-(:func:`zpipe.text.ink.which_glyph`'s renders), the faces at hand that fit them as a face fits its own
+and the line's other glyphs say which face that is (the H o t e of "Hote1"): drawn at the line's em
+size (:func:`line_faces`), the faces at hand that fit them as a face fits its own
 drawing (``FACE_NEAR``) are the line's face, and the glyph is named only where every face fitting
 about as well (``FACE_SPREAD``) names the same member, by a clear margin, as near as a glyph fits its
 own design (``zpipe.text.ink.SIZED_NEAR``, ``zpipe.text.ink.MARGIN``). A line in a face not at hand, or
@@ -62,15 +62,14 @@ def _sample(face) -> bytes:
     return np.asarray(im).tobytes()
 
 
-def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.ndarray]]) -> tuple[bool, str | None]:
-    """Whether the line's own face is known, found by ``context`` (the line's other glyphs as (character
-    read, bool ink), nearest first), and the member of ``members`` that the glyph ``mask`` (bool ink)
-    shows in it, or None (module doc). Where the face is known and unsure, nothing else is evidence."""
+def in_line_face(mask: np.ndarray, members: str, faces: list[tuple] | None) -> tuple[bool, str | None]:
+    """Whether the line's own face is known (``faces``: :func:`line_faces`), and the member of ``members``
+    that the glyph ``mask`` (bool ink) shows in it, or None (module doc). Where the face is known and
+    unsure, nothing else is evidence."""
     from zpipe.text import ink
 
     glyph = ink._norm(mask)
-    faces = _line_faces(context) if glyph is not None and ink._sized(ink._extent(mask)) else None
-    if faces is None:
+    if faces is None or glyph is None or not ink._sized(ink._extent(mask)):
         return False, None
     glyph_map = ink._distance_map(glyph)
     named = set()
@@ -86,11 +85,10 @@ def in_line_face(mask: np.ndarray, members: str, context: list[tuple[str, np.nda
     return True, named.pop() if len(named) == 1 else None
 
 
-def monospaced(context: list[tuple[str, np.ndarray]]) -> bool:
-    """Whether the line's own face, found by ``context`` as :func:`in_line_face` finds it, is known and
-    draws every glyph in one cell (as do all the faces fitting the line about as well): its figure 0 and
-    capital O are then alike in width, whatever the spacing of its glyphs' ink seems to say."""
-    faces = _line_faces(context)
+def monospaced(faces: list[tuple] | None) -> bool:
+    """Whether the line's own face (``faces``: :func:`line_faces`) is known and draws every glyph in one
+    cell, as do all the faces fitting the line about as well: its figure 0 and capital O are then alike
+    in width, whatever the spacing of its glyphs' ink seems to say."""
     return bool(faces) and all(_one_cell(face.path, face.index) for face, _ in faces)
 
 
@@ -102,9 +100,9 @@ def _one_cell(path: str, index: int) -> bool:
     return len({pil.getlength(ch) for ch in "iMW0O1l"}) == 1
 
 
-def _line_faces(context: list[tuple[str, np.ndarray]]) -> list[tuple] | None:
-    """The faces that draw the line's other glyphs as a face draws itself, as (face, the line's em size
-    in px): the best fit within ``FACE_NEAR`` and every face within ``FACE_SPREAD`` × it; None where no
+def line_faces(context: list[tuple[str, np.ndarray]]) -> list[tuple] | None:
+    """The faces that draw the line's other glyphs (``context``: (character read, bool ink), nearest first)
+    as a face draws itself, as (face, the line's em size in px): the best fit within ``FACE_NEAR`` and every face within ``FACE_SPREAD`` × it; None where no
     face at hand fits (or too few glyphs to tell)."""
     from zpipe.text import ink
 
